@@ -1,0 +1,54 @@
+"""Test helpers: small random ConvE models in float64, dataset location."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from kgif.model import ConvEConfig, init_conve
+
+DATA_DIR = Path(
+    os.environ.get("KGIF_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+def randomize_buffers(buffers: dict, generator: torch.Generator) -> dict:
+    """Non-trivial BatchNorm running statistics, so eval-mode BN is not the identity."""
+    out = {}
+    for name, value in buffers.items():
+        if name.endswith("running_mean"):
+            out[name] = 0.3 * torch.randn(value.shape, generator=generator, dtype=value.dtype)
+        elif name.endswith("running_var"):
+            out[name] = 0.5 + torch.rand(value.shape, generator=generator, dtype=value.dtype)
+        else:
+            out[name] = value
+    return out
+
+
+def small_conve(
+    seed: int = 0,
+    num_entities: int = 11,
+    num_relations: int = 3,
+    dtype: torch.dtype = torch.float64,
+    **overrides,
+):
+    """A tiny ConvE (d = 12 as 3x4, 4 channels) with random biases and BN statistics."""
+    kwargs = dict(embedding_dim=12, embedding_height=3, embedding_width=4, output_channels=4)
+    kwargs.update(overrides)
+    config = ConvEConfig(**kwargs)
+    params, buffers = init_conve(config, num_entities, num_relations, seed=seed, dtype=dtype)
+    gen = torch.Generator().manual_seed(seed + 1000)
+    params = {k: v + 0.1 * torch.randn(v.shape, generator=gen, dtype=dtype)
+              for k, v in params.items()}
+    return config, params, randomize_buffers(buffers, gen)
+
+
+def random_triples(n: int, num_entities: int, num_relation_rows: int, seed: int = 0):
+    """(n, 3) int64 random (head, relation-row, tail) triples."""
+    gen = torch.Generator().manual_seed(seed)
+    h = torch.randint(num_entities, (n,), generator=gen)
+    r = torch.randint(num_relation_rows, (n,), generator=gen)
+    t = torch.randint(num_entities, (n,), generator=gen)
+    return torch.stack([h, r, t], dim=1)

@@ -1,0 +1,8 @@
+"""Named tolerances shared by every fast-path-vs-reference test."""
+
+#: float64 comparisons against a plain autograd loop.
+RTOL64, ATOL64 = 1e-8, 1e-10
+#: float32 comparisons against a float64 reference.
+RTOL32, ATOL32 = 1e-4, 1e-6
+#: float64 loss identities (sparse vs dense BCE).
+RTOL_LOSS = 1e-6
