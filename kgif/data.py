@@ -1,45 +1,86 @@
-"""Knowledge graphs as id maps plus mapped triples, and the readers and writers around them.
+"""Knowledge graphs as id maps plus mapped triples: the graph, reciprocal ids and dataset loading.
 
 A :class:`KnowledgeGraph` holds entity and relation id maps and three ``(n, 3)`` int64 tensors of
 ``(head, relation, tail)`` ids with **base** relation ids ``0..R-1``. Reciprocal (inverse)
 relations follow PyKEEN's numbering and are added only on demand by :func:`with_reciprocals`:
 base relation ``k`` becomes forward id ``2k`` and inverse id ``2k + 1``.
 
-Formats read and written here:
+Graphs are built from label triples (:func:`from_label_triples`, with a policy for valid/test
+triples unseen in training) or read from a folder:
 
-- label TSV (``head<TAB>relation<TAB>tail``, plain or ``.gz``): :func:`read_label_triples`,
-  :func:`write_label_triples`, :func:`read_tsv_dataset`;
+- label TSV splits (``train.txt`` and optional ``valid.txt``/``test.txt``, plain or ``.gz``):
+  :func:`read_tsv_dataset`;
 - the seed project's layout (``node_dict.txt``, ``rel_dict.txt``, optional ``edge_map.json`` and
   ``node_name_dict.txt``): :func:`read_seed_dataset`;
-- PyKEEN's ``TriplesFactory.to_path_binary`` folder: :func:`read_pykeen_triples`,
-  :func:`write_pykeen_triples`.
+- PyKEEN's ``TriplesFactory.to_path_binary`` folder: :func:`read_pykeen_dataset`.
 
-:func:`load_dataset` picks the right reader for a folder or a known dataset name.
+:func:`load_dataset` picks the right reader for a folder or a known dataset name. The file
+formats themselves live in :mod:`kgif.formats` (label TSV, PyKEEN) and :mod:`kgif.seed`; their
+public readers and writers are re-exported here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import difflib
-import gzip
 import importlib.util
-import json
 import logging
 import os
-import tempfile
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import IO
 
 import torch
 
+from kgif.formats import (
+    PYKEEN_BASE_FILE,
+    PYKEEN_ENTITY_FILE,
+    PYKEEN_RELATION_FILE,
+    PYKEEN_TRIPLES_FILE,
+    LabelTriple,
+    _as_triples,
+    _empty_triples,
+    _find_split,
+    _is_index,
+    _require_train,
+    read_label_triples,
+    read_pykeen_triples,
+    write_label_triples,
+    write_pykeen_triples,
+)
+from kgif.seed import is_seed_folder, read_seed_dicts, read_seed_names, read_seed_split
+
+__all__ = [
+    "KNOWN_DATASETS",
+    "PYKEEN_BASE_FILE",
+    "PYKEEN_BUNDLED",
+    "PYKEEN_ENTITY_FILE",
+    "PYKEEN_RELATION_FILE",
+    "PYKEEN_TRIPLES_FILE",
+    "SPLITS",
+    "UNSEEN_POLICIES",
+    "KnowledgeGraph",
+    "LabelTriple",
+    "base_relation",
+    "data_dir",
+    "forward_relation",
+    "from_label_triples",
+    "inverse_of",
+    "is_inverse",
+    "load_dataset",
+    "read_label_triples",
+    "read_pykeen_dataset",
+    "read_pykeen_triples",
+    "read_seed_dataset",
+    "read_tsv_dataset",
+    "with_reciprocals",
+    "write_label_triples",
+    "write_pykeen_triples",
+]
+
 logger = logging.getLogger(__name__)
 
-LabelTriple = tuple[str, str, str]
 UNSEEN_POLICIES = ("drop", "keep", "error")
 KNOWN_DATASETS = ("umls", "kinships", "nations", "wn18rr", "fb15k237")
 PYKEEN_BUNDLED = ("umls", "kinships", "nations")  # shipped inside the pykeen wheel
@@ -49,10 +90,6 @@ _NUM_CLOSE_MATCHES = 3
 
 
 # --------------------------------------------------------------------------- KnowledgeGraph
-
-
-def _empty_triples() -> torch.Tensor:
-    return torch.empty(0, 3, dtype=torch.long)
 
 
 @dataclass(eq=False, repr=False)
@@ -197,17 +234,6 @@ def _check_contiguous(what: str, mapping: dict[str, int]) -> None:
                          f"unique; first problem at sorted position {bad} (id {ids[bad]})")
 
 
-def _as_triples(where: str, triples: torch.Tensor) -> torch.Tensor:
-    triples = torch.as_tensor(triples)
-    if triples.numel() == 0:
-        return _empty_triples()
-    if triples.ndim != 2 or triples.shape[1] != 3:
-        raise ValueError(f"{where}: expected shape (n, 3), got {tuple(triples.shape)}")
-    if triples.dtype.is_floating_point or triples.dtype == torch.bool or triples.is_complex():
-        raise ValueError(f"{where}: expected an integer dtype, got {triples.dtype}")
-    return triples.long()
-
-
 def _check_id_range(where: str, triples: torch.Tensor, n_ent: int, n_rel: int) -> None:
     if len(triples) == 0:
         return
@@ -227,10 +253,6 @@ def _resolve(what: str, x: str | int, mapping: dict[str, int]) -> int:
     hint = f"; close matches: {', '.join(map(repr, close))}" if close else ""
     raise KeyError(f"resolve_{what}: unknown {what} {x!r} (not a label and not an id in "
                    f"0..{len(mapping) - 1}){hint}")
-
-
-def _is_index(text: str) -> bool:
-    return text.isascii() and text.isdigit()
 
 
 def _as_int(x: object) -> int | None:
@@ -289,92 +311,6 @@ def with_reciprocals(triples: torch.Tensor) -> torch.Tensor:
     return torch.cat([forward, inverse])
 
 
-# --------------------------------------------------------------------------- text I/O helpers
-
-
-def _open_text(path: Path, mode: str = "r") -> IO[str]:
-    if path.suffix == ".gz":
-        return gzip.open(path, mode + "t", encoding="utf-8", newline="")
-    return open(path, mode, encoding="utf-8", newline="")
-
-
-@contextlib.contextmanager
-def _atomic_text(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
-    """Write a text file (gzip if ``.gz``) to a temporary sibling, then ``os.replace`` it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        with _open_text(Path(tmp), "w") as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _iter_rows(path: Path, columns: int, who: str) -> Iterator[tuple[int, list[str]]]:
-    """Yield ``(1-based line number, fields)`` of a headerless TSV, skipping blank lines."""
-    with _open_text(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) != columns:
-                raise ValueError(f"{who}: line {lineno} of {path} has {len(fields)} columns, "
-                                 f"expected {columns}")
-            if any(not x.strip() for x in fields):
-                raise ValueError(f"{who}: line {lineno} of {path} has an empty field")
-            yield lineno, fields
-
-
-def _iter_label_triples(path: Path, who: str) -> Iterator[tuple[int, LabelTriple]]:
-    for lineno, (h, r, t) in _iter_rows(path, 3, who):  # noqa: UP028 (list -> tuple)
-        yield lineno, (h, r, t)
-
-
-def read_label_triples(path: str | os.PathLike[str]) -> list[LabelTriple]:
-    """Read a headerless ``head<TAB>relation<TAB>tail`` file (plain or ``.gz``).
-
-    Blank lines are skipped; labels are kept verbatim (no whitespace stripping).
-
-    Returns:
-        ``(head, relation, tail)`` label tuples in file order.
-
-    Raises:
-        ValueError: A line without exactly 3 non-empty tab-separated columns (names the file
-            and the 1-based line number).
-        FileNotFoundError: If ``path`` does not exist.
-    """
-    return [t for _, t in _iter_label_triples(Path(path), "read_label_triples")]
-
-
-def write_label_triples(path: str | os.PathLike[str], triples: Iterable[LabelTriple]) -> None:
-    """Write label triples as headerless TSV, gzip-compressed if ``path`` ends in ``.gz``.
-
-    The file is written to a temporary sibling and moved into place atomically.
-
-    Raises:
-        ValueError: A triple without 3 elements, or a label that is empty or contains a tab or
-            newline (it could not be read back).
-    """
-    with _atomic_text(path) as f:
-        for i, row in enumerate(triples):
-            _check_writable_row(i, row)
-            f.write("\t".join(row) + "\n")
-
-
-def _check_writable_row(i: int, row: tuple[str, ...]) -> None:
-    if len(row) != 3:
-        raise ValueError(f"write_label_triples: triple {i} has {len(row)} elements, expected 3")
-    for label in row:
-        if not isinstance(label, str) or not label.strip() or any(c in label for c in "\t\r\n"):
-            raise ValueError(f"write_label_triples: triple {i} has an unwritable label "
-                             f"{label!r} (empty, not a str, or containing a tab or newline)")
-
-
 # --------------------------------------------------------------------------- unseen policies
 
 
@@ -397,30 +333,43 @@ def _seen_in(training: torch.Tensor, n_ent: int, n_rel: int) -> tuple[torch.Tens
     return ent_seen, rel_seen
 
 
-def _warn_unseen(who: str, verb: str, n_bad: int, n: int, split: str) -> None:
+def _report_unseen(who: str, split: str, unseen: str, n_bad: int, n: int, first: LabelTriple
+                   ) -> None:
+    """Raise for ``unseen="error"``, else warn that ``n_bad`` of ``n`` were dropped or kept.
+
+    ``stacklevel=3`` points the warning at the public reader calling ``_apply_unseen_*``.
+    """
+    if unseen == "error":
+        raise ValueError(f"{who}: {_SPLIT_NAMES[split]} triple {first} has an entity or relation "
+                         f"unseen in training ({n_bad} such triples; pass unseen='drop' or 'keep')")
+    verb = "dropped" if unseen == "drop" else "kept"
     warnings.warn(f"{who}: {verb} {n_bad} of {n} {_SPLIT_NAMES[split]} triples with entities or "
                   f"relations unseen in training", UserWarning, stacklevel=3)
-
-
-def _unseen_label_rows(rows: list[LabelTriple], ents: set[str], rels: set[str]) -> list[bool]:
-    return [h not in ents or r not in rels or t not in ents for h, r, t in rows]
 
 
 def _apply_unseen_labels(who: str, split: str, rows: list[LabelTriple], unseen: str,
                          ents: set[str], rels: set[str]) -> list[LabelTriple]:
     """Drop, keep (with a warning) or reject label triples unseen in training."""
-    bad = _unseen_label_rows(rows, ents, rels)
+    bad = [h not in ents or r not in rels or t not in ents for h, r, t in rows]
     n_bad = sum(bad)
     if n_bad == 0:
         return rows
-    if unseen == "error":
-        first = rows[bad.index(True)]
-        raise ValueError(f"{who}: {_SPLIT_NAMES[split]} triple {first} has an entity or relation "
-                         f"unseen in training ({n_bad} such triples; pass unseen='drop' or 'keep')")
-    _warn_unseen(who, "dropped" if unseen == "drop" else "kept", n_bad, len(rows), split)
-    if unseen == "drop":
-        return [row for row, b in zip(rows, bad, strict=True) if not b]
-    return rows
+    _report_unseen(who, split, unseen, n_bad, len(rows), rows[bad.index(True)])
+    return [row for row, b in zip(rows, bad, strict=True) if not b] if unseen == "drop" else rows
+
+
+def _apply_unseen_ids(who: str, split: str, triples: torch.Tensor, unseen: str,
+                      seen: tuple[torch.Tensor, torch.Tensor], labels: tuple[list[str], list[str]]
+                      ) -> torch.Tensor:
+    """Id-level twin of :func:`_apply_unseen_labels` (ids already exist; keep adds none)."""
+    bad = _unseen_mask(triples, *seen)
+    n_bad = int(bad.sum())
+    if n_bad == 0:
+        return triples
+    h, r, t = triples[bad][0].tolist()
+    _report_unseen(who, split, unseen, n_bad, len(triples),
+                   (labels[0][h], labels[1][r], labels[0][t]))
+    return triples[~bad] if unseen == "drop" else triples
 
 
 # --------------------------------------------------------------------------- from labels
@@ -487,22 +436,7 @@ def from_label_triples(train: Iterable[LabelTriple], valid: Iterable[LabelTriple
                           name=name)
 
 
-# --------------------------------------------------------------------------- TSV datasets
-
-
-def _find_split(folder: Path, split: str) -> Path | None:
-    """``<split>.txt`` or ``<split>.txt.gz`` in ``folder`` (plain preferred), else None."""
-    for candidate in (folder / f"{split}.txt", folder / f"{split}.txt.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _require_train(who: str, folder: Path) -> Path:
-    path = _find_split(folder, "train")
-    if path is None:
-        raise FileNotFoundError(f"{who}: no train.txt or train.txt.gz in {folder}")
-    return path
+# --------------------------------------------------------------------------- dataset folders
 
 
 def read_tsv_dataset(folder: str | os.PathLike[str], *, unseen: str = "drop") -> KnowledgeGraph:
@@ -531,109 +465,6 @@ def read_tsv_dataset(folder: str | os.PathLike[str], *, unseen: str = "drop") ->
                               name=folder.name)
 
 
-# --------------------------------------------------------------------------- seed layout
-
-
-def _parse_index(who: str, path: Path, lineno: int, text: str) -> int:
-    if not _is_index(text.strip()):
-        raise ValueError(f"{who}: line {lineno} of {path} has index {text!r}, expected a "
-                         f"non-negative integer")
-    return int(text)
-
-
-def _read_id_map(path: Path, who: str) -> dict[str, int]:
-    """Read ``label<TAB>idx`` lines; labels and ids unique, ids contiguous ``0..n-1``."""
-    mapping: dict[str, int] = {}
-    line_of_id: dict[int, int] = {}
-    for lineno, (label, text) in _iter_rows(path, 2, who):
-        idx = _parse_index(who, path, lineno, text)
-        if label in mapping:
-            raise ValueError(f"{who}: line {lineno} of {path} repeats label {label!r}")
-        if idx in line_of_id:
-            raise ValueError(f"{who}: line {lineno} of {path} repeats index {idx} "
-                             f"(first on line {line_of_id[idx]})")
-        mapping[label] = idx
-        line_of_id[idx] = lineno
-    for idx, lineno in line_of_id.items():
-        if idx >= len(mapping):
-            raise ValueError(f"{who}: line {lineno} of {path} has index {idx}, but the "
-                             f"{len(mapping)} indices must be contiguous 0..{len(mapping) - 1}")
-    return mapping
-
-
-def _read_seed_split(path: Path, ent: dict[str, int], rel: dict[str, int], who: str
-                     ) -> torch.Tensor:
-    ids = []
-    for lineno, (h, r, t) in _iter_label_triples(path, who):
-        for label, mapping, what in ((h, ent, "entity"), (r, rel, "relation"), (t, ent, "entity")):
-            if label not in mapping:
-                dict_file = "node_dict.txt" if what == "entity" else "rel_dict.txt"
-                raise ValueError(f"{who}: line {lineno} of {path} has {what} {label!r}, "
-                                 f"which is not in {dict_file}")
-        ids.append((ent[h], rel[r], ent[t]))
-    return torch.tensor(ids, dtype=torch.long).reshape(-1, 3)
-
-
-def _read_entity_names(path: Path, n_ent: int, who: str) -> dict[int, str]:
-    """``node_name_dict.txt``: ``name<TAB>idx`` display names (names may repeat)."""
-    names: dict[int, str] = {}
-    for lineno, (name, text) in _iter_rows(path, 2, who):
-        idx = _parse_index(who, path, lineno, text)
-        if idx >= n_ent:
-            raise ValueError(f"{who}: line {lineno} of {path} has index {idx}, but there are "
-                             f"only {n_ent} entities in node_dict.txt")
-        names[idx] = name
-    return names
-
-
-def _qualifier_display(qualifier: str) -> str:
-    """``biolink:affects (object_aspect_qualifier=activity)`` from a seed qualifier JSON."""
-    try:
-        obj = json.loads(qualifier)
-    except json.JSONDecodeError:
-        return qualifier
-    if not isinstance(obj, dict) or "predicate" not in obj:
-        return qualifier
-    extra = [f"{k}={v}" for k, v in sorted(obj.items()) if k != "predicate" and v not in ("", None)]
-    return f"{obj['predicate']} ({', '.join(extra)})" if extra else str(obj["predicate"])
-
-
-def _read_edge_map(path: Path, rel: dict[str, int], who: str) -> dict[int, str]:
-    """``edge_map.json``: ``{qualifier JSON string: "predicate:N"}`` -> display names by id."""
-    try:
-        edge_map = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{who}: line {err.lineno} of {path} is not valid JSON: {err.msg}"
-                         ) from err
-    if not isinstance(edge_map, dict):
-        raise ValueError(f"{who}: {path} must hold a JSON object, got {type(edge_map).__name__}")
-    names: dict[int, str] = {}
-    for qualifier, label in edge_map.items():
-        if not isinstance(label, str):
-            raise ValueError(f"{who}: {path} maps {qualifier!r} to {label!r}, expected a string")
-        if label in rel:
-            names.setdefault(rel[label], _qualifier_display(qualifier))
-    logger.info("%s: %d of %d relations named by %s", who, len(names), len(rel), path.name)
-    return names
-
-
-def _apply_unseen_ids(who: str, split: str, triples: torch.Tensor, unseen: str,
-                      seen: tuple[torch.Tensor, torch.Tensor], labels: tuple[list[str], list[str]]
-                      ) -> torch.Tensor:
-    """Id-level twin of :func:`_apply_unseen_labels` (ids already exist; keep adds none)."""
-    bad = _unseen_mask(triples, *seen)
-    n_bad = int(bad.sum())
-    if n_bad == 0:
-        return triples
-    if unseen == "error":
-        h, r, t = triples[bad][0].tolist()
-        first = (labels[0][h], labels[1][r], labels[0][t])
-        raise ValueError(f"{who}: {_SPLIT_NAMES[split]} triple {first} has an entity or relation "
-                         f"unseen in training ({n_bad} such triples; pass unseen='drop' or 'keep')")
-    _warn_unseen(who, "dropped" if unseen == "drop" else "kept", n_bad, len(triples), split)
-    return triples[~bad] if unseen == "drop" else triples
-
-
 def read_seed_dataset(folder: str | os.PathLike[str], *, unseen: str = "drop") -> KnowledgeGraph:
     """Read the seed project's layout, keeping its ids.
 
@@ -660,132 +491,18 @@ def read_seed_dataset(folder: str | os.PathLike[str], *, unseen: str = "drop") -
     who = "read_seed_dataset"
     _check_unseen(who, unseen)
     folder = Path(folder)
-    ent = _read_id_map(folder / "node_dict.txt", who)
-    rel = _read_id_map(folder / "rel_dict.txt", who)
-    train = _read_seed_split(_require_train(who, folder), ent, rel, who)
+    ent, rel = read_seed_dicts(folder, who)
+    train = read_seed_split(_require_train(who, folder), ent, rel, who)
     kg = KnowledgeGraph(ent, rel, train, name=folder.name)
     seen = _seen_in(train, len(ent), len(rel))
     for split, attr in (("valid", "validation"), ("test", "testing")):
         path = _find_split(folder, split)
         if path is not None:
-            triples = _read_seed_split(path, ent, rel, who)
+            triples = read_seed_split(path, ent, rel, who)
             labels = (kg.id_to_entity, kg.id_to_relation)
             setattr(kg, attr, _apply_unseen_ids(who, split, triples, unseen, seen, labels))
-    if (folder / "node_name_dict.txt").is_file():
-        kg.entity_names = _read_entity_names(folder / "node_name_dict.txt", len(ent), who)
-    if (folder / "edge_map.json").is_file():
-        kg.relation_names = _read_edge_map(folder / "edge_map.json", rel, who)
+    kg.entity_names, kg.relation_names = read_seed_names(folder, ent, rel, who)
     return kg
-
-
-# --------------------------------------------------------------------------- PyKEEN folders
-
-PYKEEN_TRIPLES_FILE = "numeric_triples.tsv.gz"
-PYKEEN_ENTITY_FILE = "entity_to_id.tsv.gz"
-PYKEEN_RELATION_FILE = "relation_to_id.tsv.gz"
-PYKEEN_BASE_FILE = "base.pth"
-
-
-def _pykeen_folder(folder: Path) -> Path:
-    if (folder / PYKEEN_TRIPLES_FILE).is_file():
-        return folder
-    if (folder / "training_triples" / PYKEEN_TRIPLES_FILE).is_file():
-        return folder / "training_triples"
-    raise FileNotFoundError(f"read_pykeen_triples: no {PYKEEN_TRIPLES_FILE} in {folder} or "
-                            f"{folder / 'training_triples'}")
-
-
-def _iter_csv(path: Path, header: list[str], who: str) -> Iterator[tuple[int, list[str]]]:
-    """Rows of a pandas-written TSV (quoted as ``csv`` does) after checking its header."""
-    with _open_text(path) as f:
-        reader = csv.reader(f, delimiter="\t")
-        first = next(reader, None)
-        if first != header:
-            raise ValueError(f"{who}: line 1 of {path} has header {first}, expected {header}")
-        for row in reader:
-            if len(row) != len(header):
-                raise ValueError(f"{who}: line {reader.line_num} of {path} has {len(row)} "
-                                 f"columns, expected {len(header)}")
-            yield reader.line_num, row
-
-
-def _read_pykeen_map(path: Path, who: str) -> dict[str, int]:
-    mapping: dict[str, int] = {}
-    for lineno, (text, label) in _iter_csv(path, ["id", "label"], who):
-        idx = _parse_index(who, path, lineno, text)
-        if label in mapping:
-            raise ValueError(f"{who}: line {lineno} of {path} repeats label {label!r}")
-        mapping[label] = idx
-    return mapping
-
-
-def _read_pykeen_numeric(path: Path, who: str) -> torch.Tensor:
-    ids = [[_parse_index(who, path, lineno, x) for x in row]
-           for lineno, row in _iter_csv(path, ["head", "relation", "tail"], who)]
-    return torch.tensor(ids, dtype=torch.long).reshape(-1, 3)
-
-
-def read_pykeen_triples(folder: str | os.PathLike[str]
-                        ) -> tuple[dict[str, int], dict[str, int], torch.Tensor]:
-    """Read a folder written by PyKEEN's ``TriplesFactory.to_path_binary``.
-
-    Accepts the folder itself or its parent holding ``training_triples/`` (as PyKEEN's
-    ``PipelineResult.save_to_directory`` writes). Reads ``entity_to_id.tsv.gz`` and
-    ``relation_to_id.tsv.gz`` (header ``id<TAB>label``) and ``numeric_triples.tsv.gz``
-    (header ``head<TAB>relation<TAB>tail``); ``base.pth`` is not needed. Ids are kept as-is.
-
-    Returns:
-        ``(entity_to_id, relation_to_id, triples)`` with triples ``(n, 3)`` int64 base ids.
-
-    Raises:
-        FileNotFoundError: No ``numeric_triples.tsv.gz``.
-        ValueError: Wrong header, column count or non-integer id (file and line named).
-    """
-    who = "read_pykeen_triples"
-    folder = _pykeen_folder(Path(folder))
-    ent = _read_pykeen_map(folder / PYKEEN_ENTITY_FILE, who)
-    rel = _read_pykeen_map(folder / PYKEEN_RELATION_FILE, who)
-    return ent, rel, _read_pykeen_numeric(folder / PYKEEN_TRIPLES_FILE, who)
-
-
-def _write_csv(path: Path, header: list[str], rows: Iterable[Iterable[object]]) -> None:
-    with _atomic_text(path) as f:
-        writer = csv.writer(f, delimiter="\t", lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
-def write_pykeen_triples(folder: str | os.PathLike[str], entity_to_id: dict[str, int],
-                         relation_to_id: dict[str, int], triples: torch.Tensor, *,
-                         create_inverse_triples: bool = False) -> None:
-    """Write the files of PyKEEN's ``TriplesFactory.to_path_binary`` into ``folder``.
-
-    Writes ``numeric_triples.tsv.gz``, ``entity_to_id.tsv.gz``, ``relation_to_id.tsv.gz`` (rows
-    sorted by id, as PyKEEN does) and ``base.pth`` so that
-    ``pykeen.triples.TriplesFactory.from_path_binary(folder)`` loads it.
-
-    Args:
-        folder: Output directory (created).
-        entity_to_id: Entity label -> id.
-        relation_to_id: Base relation label -> id.
-        triples: ``(n, 3)`` int64 base ids.
-        create_inverse_triples: Stored in ``base.pth`` for PyKEEN (not used by kgif).
-
-    Raises:
-        ValueError: If ``triples`` is not ``(n, 3)`` integer.
-    """
-    folder = Path(folder)
-    triples = _as_triples("write_pykeen_triples", triples)
-    _write_csv(folder / PYKEEN_TRIPLES_FILE, ["head", "relation", "tail"], triples.tolist())
-    for name, mapping in ((PYKEEN_ENTITY_FILE, entity_to_id), (PYKEEN_RELATION_FILE,
-                                                                relation_to_id)):
-        rows = sorted((i, label) for label, i in mapping.items())
-        _write_csv(folder / name, ["id", "label"], rows)
-    state = {"num_entities": len(entity_to_id), "num_relations": len(relation_to_id),
-             "create_inverse_triples": create_inverse_triples, "metadata": {}}
-    tmp = folder / f".{PYKEEN_BASE_FILE}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, folder / PYKEEN_BASE_FILE)
 
 
 def read_pykeen_dataset(folder: str | os.PathLike[str]) -> KnowledgeGraph:
@@ -813,7 +530,7 @@ def data_dir() -> Path:
 
 
 def _detect_reader(folder: Path) -> Callable[..., KnowledgeGraph]:
-    if (folder / "node_dict.txt").is_file():
+    if is_seed_folder(folder):
         return read_seed_dataset
     if (folder / PYKEEN_TRIPLES_FILE).is_file() or (folder / "training_triples").is_dir():
         return _read_pykeen_ignoring_unseen
