@@ -86,6 +86,19 @@ class TopK:
         return KMostInfluentialResults(self.indices, self.values)
 
 
+class _Collect:
+    """Keeps every score batch: the full (n_rows, n_train) matrix."""
+
+    def __init__(self):
+        self.parts: list[Tensor] = []
+
+    def update(self, scores: Tensor, indices: Tensor) -> None:
+        self.parts.append(scores)
+
+    def result(self) -> Tensor:
+        return torch.cat(self.parts, 1)
+
+
 def _take(factors: Factors, rows: Tensor | slice) -> Factors:
     return Factors(**{f.name: None if getattr(factors, f.name) is None
                       else getattr(factors, f.name)[rows] for f in fields(Factors)})
@@ -275,15 +288,15 @@ class TracIn:
         rights = self._rights(test_triples)
         if candidates is not None:
             return self._influence_candidates(train, rights, k, proponents, candidates)
-        all_ids = torch.arange(len(train))
+        consumer = self._consumer(_n_test(rights), k, len(train), proponents)
+        self._stream(train, torch.arange(len(train)), rights, consumer.update, "TracIn")
+        return consumer.result()
+
+    def _consumer(self, n_rows: int, k: int | None, n_train: int, proponents: bool):
         if k is None:
-            matrix = []
-            self._stream(train, all_ids, rights, lambda s, _: matrix.append(s), "TracIn")
-            return torch.cat(matrix, 1)
-        top = TopK(_n_test(rights), min(k, len(train)), proponents,
-                   self.checkpoints[0].params["entity_embedding"])
-        self._stream(train, all_ids, rights, top.update, "TracIn")
-        return top.result()
+            return _Collect()
+        return TopK(n_rows, min(k, n_train), proponents,
+                    self.checkpoints[0].params["entity_embedding"])
 
     def _influence_candidates(self, train, rights, k, proponents, candidates):
         n_test = _n_test(rights)
@@ -293,18 +306,13 @@ class TracIn:
         results = []
         for j, ids in enumerate(candidates):
             ids = torch.as_tensor(ids, dtype=torch.long)
-            one = [r.take(slice(j, j + 1)) for r in rights]
-            if k is None:
-                parts = []
-                self._stream(train, ids, one, lambda s, _: parts.append(s[0]), f"TracIn {j}")
-                results.append(torch.cat(parts) if parts else train.new_zeros(0).double())
-            else:
-                top = TopK(1, min(k, len(ids)), proponents,
-                           self.checkpoints[0].params["entity_embedding"])
-                self._stream(train, ids, one, top.update, f"TracIn {j}")
-                results.append(top.result())
+            consumer = self._consumer(1, k, len(ids), proponents)
+            consumer.update(self.checkpoints[0].params["entity_embedding"].new_zeros(1, 0), ids[:0])
+            self._stream(train, ids, [r.take(slice(j, j + 1)) for r in rights], consumer.update,
+                         f"TracIn {j}")
+            results.append(consumer.result())
         if k is None:
-            return results
+            return [r[0] for r in results]
         width = min(len(r.indices[0]) for r in results)
         return KMostInfluentialResults(torch.cat([r.indices[:, :width] for r in results]),
                                        torch.cat([r.influence_scores[:, :width] for r in results]))

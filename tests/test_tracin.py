@@ -166,6 +166,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="unknown parameter or group 'attention'"):
         TracIn(ckpts, parameters="attention")
     with pytest.raises(ValueError, match="k=0"):
-        TracIn(ckpts, random_triples(3, N_ENT, N_REL)).influence(random_triples(1, N_ENT, N_REL), k=0)
+        tracin = TracIn(ckpts, random_triples(3, N_ENT, N_REL))
+        tracin.influence(random_triples(1, N_ENT, N_REL), k=0)
     with pytest.raises(ValueError, match="no training triples"):
         TracIn(ckpts).influence(random_triples(1, N_ENT, N_REL))
