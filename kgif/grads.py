@@ -24,7 +24,17 @@ from torch import Tensor
 from torch.func import grad, vmap
 
 from kgif.loss import DenseObjective, Objective, OneHotObjective
-from kgif.model import ConvEConfig, Params, conv_features, fc_hidden
+from kgif.model import (
+    ConvEConfig,
+    Params,
+    conv_features,
+    conv_input,
+    conv_maps,
+    conv_output,
+    fc_hidden,
+    score_all,
+    score_tails,
+)
 
 __all__ = [
     "PARAMETER_GROUPS",
@@ -166,9 +176,31 @@ class Factors:
 FACTORED = ("entity_embedding", "relation_embedding", "entity_bias", "fc.weight", "fc.bias")
 
 
+#: Small parameters whose per-sample gradients are read off one batched backward by giving them
+#: a per-sample axis (B, *shape); the conv weight instead comes from the conv-output gradient.
+PER_SAMPLE = ("bn0.weight", "bn0.bias", "conv.bias", "bn1.weight", "bn1.bias", "fc.bias",
+              "bn2.weight", "bn2.bias")
+
+
+def _conv_weight_grads(d_maps: Tensor, img: Tensor, config: ConvEConfig) -> Tensor:
+    """Per-sample conv-weight gradients (B, C, 1, kh, kw) from dl/d(maps) (B, C, h, w) and the
+    conv input (B, 1, 2H, W): the correlation of each sample's input patches with its
+    output gradient (patches as strided views; ``F.unfold`` is far slower on CPU here)."""
+    kh, kw = config.kernel_height, config.kernel_width
+    patches = img[:, 0].unfold(1, kh, 1).unfold(2, kw, 1)  # (B, h, w, kh, kw)
+    grads = torch.einsum("bcyx,byxij->bcij", d_maps, patches)  # (B, C, kh, kw)
+    return grads[:, :, None]
+
+
 def structured_factors(params: Params, buffers: Params, config: ConvEConfig, examples: Tensor,
                        objective: Objective, small_names: Iterable[str]) -> Factors:
-    """Gradient factors of B examples, from one ``vmap(grad)`` over the small parameters.
+    """Gradient factors of B examples from one batched forward and backward pass.
+
+    In attribution mode the examples of a batch are independent, so one backward of the summed
+    loss gives each example's gradients with respect to its own activations and rows (g, k,
+    delta). Per-sample gradients of the BatchNorm and bias parameters are read off copies with a
+    per-sample axis (B, *shape); the conv weight's come from the conv-output gradient and the
+    input patches. Exact; checked against ``vmap(grad)`` and a plain autograd loop in the tests.
 
     Args:
         params, buffers: one checkpoint's ConvE state (attribution mode).
@@ -182,25 +214,36 @@ def structured_factors(params: Params, buffers: Params, config: ConvEConfig, exa
         :class:`Factors` of dtype of ``params``.
     """
     h, r, t = examples.unbind(1)
-    small_names = tuple(small_names)
-    # fc.bias is differentiated only to read off delta = dl/dz (its per-sample gradient).
-    small, frozen = _split(params, (*small_names, "fc.bias"))
-    e_h, e_r = params["entity_embedding"][h], params["relation_embedding"][r]
-    argnums = (0, 3, 4)  # small params, e_h, e_r
+    batch = len(h)
+    with torch.enable_grad():
+        e_h = params["entity_embedding"][h].detach().requires_grad_(True)
+        e_r = params["relation_embedding"][r].detach().requires_grad_(True)
+        per_sample = {n: params[n].detach().expand(batch, *params[n].shape).requires_grad_(True)
+                      for n in PER_SAMPLE if n in params}
+        p = {**params, **per_sample}
+        img, _ = conv_input(p, buffers, e_h, e_r, config)
+        maps = conv_maps(p, img)
+        x, _ = conv_output(p, buffers, maps, config)
+        f, _ = fc_hidden(p, buffers, x, config)
+        loss, coef, u = _objective_terms(params, f, t, objective)
+        wrt = [e_h, e_r, maps, *per_sample.values()]
+        g, k, d_maps, *d_per = torch.autograd.grad(loss, wrt)
+    grads = dict(zip(per_sample, d_per, strict=True))
+    if "conv.weight" in small_names:
+        grads["conv.weight"] = _conv_weight_grads(d_maps, img.detach(), config)
+    flat = [grads[n].flatten(1) for n in small_names]
+    small = torch.cat(flat, 1) if flat else f.new_zeros(batch, 0)
+    return Factors(h, r, t, f.detach(), g, k, grads["fc.bias"], x.detach(), small, coef=coef, u=u)
+
+
+def _objective_terms(params: Params, f: Tensor, t: Tensor, objective: Objective):
+    """(summed loss, coef or None, u or None) of hidden vectors f (B, d) with tails t (B,)."""
+    frozen = {n: params[n].detach() for n in ("entity_embedding", "entity_bias") if n in params}
     if objective.one_hot:
-        fn = grad(_one_hot_loss(objective), argnums=argnums, has_aux=True)
-        in_dims = (None, None, None, 0, 0, 0, 0, None)  # params, buffers shared; rows mapped
-        args = (params["entity_embedding"][t], _bias(params, t), config)
-    else:
-        fn = grad(_dense_loss(objective), argnums=argnums, has_aux=True)
-        in_dims = (None, None, None, 0, 0, None, None, 0, None)
-        args = (params["entity_embedding"], _full_bias(params), t, config)
-    (d_small, g, k), (x, f, s) = vmap(fn, in_dims=in_dims)(small, frozen, buffers, e_h, e_r, *args)
-    flat = [d_small[n].flatten(1) for n in small_names]
-    small_flat = torch.cat(flat, 1) if flat else f.new_zeros(f.shape[0], 0)
-    coef = objective.coefficient(s) if objective.one_hot else None
-    u = None if objective.one_hot else objective.u(s, t)
-    return Factors(h, r, t, f, g, k, d_small["fc.bias"], x, small_flat, coef=coef, u=u)
+        s_t = score_tails(frozen, f, t)  # (B,): no N-entity score vector
+        return objective.loss(s_t).sum(), objective.coefficient(s_t.detach()), None
+    s = score_all(frozen, f)  # (B, N)
+    return objective.loss(s, t).sum(), None, objective.u(s.detach(), t)
 
 
 # --------------------------------------------------------------------------- generic path

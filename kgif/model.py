@@ -41,6 +41,9 @@ __all__ = [
     "ConvEConfig",
     "Params",
     "conv_features",
+    "conv_input",
+    "conv_maps",
+    "conv_output",
     "fc_hidden",
     "hidden",
     "hidden_from_rows",
@@ -221,13 +224,21 @@ def init_conve(
 # --------------------------------------------------------------------------- batch norm
 
 
+def _channel_view(p: Tensor, x: Tensor) -> Tensor:
+    """Per-channel values (C,) or per-sample (B, C) viewed to broadcast over x (B, C, ...)."""
+    return p.reshape(p.shape + (1,) * (x.dim() - 2))
+
+
 def _bn_eval(x: Tensor, params: Params, buffers: Params, name: str) -> tuple[Tensor, Params]:
-    """BatchNorm with running statistics as constants (attribution mode); vmap-safe."""
-    shape = (-1,) + (1,) * (x.dim() - 2)  # broadcast over the channel axis 1
-    mean = buffers[f"{name}.running_mean"].reshape(shape)
-    var = buffers[f"{name}.running_var"].reshape(shape)
-    scale = params[f"{name}.weight"].reshape(shape) * torch.rsqrt(var + BN_EPS)
-    return (x - mean) * scale + params[f"{name}.bias"].reshape(shape), {}
+    """BatchNorm with running statistics as constants (attribution mode); vmap-safe.
+
+    The affine parameters may also carry a leading per-sample axis (B, C): that is how
+    :func:`kgif.grads.structured_factors` reads per-sample gradients off one batched backward.
+    """
+    mean = _channel_view(buffers[f"{name}.running_mean"], x)
+    inv_std = torch.rsqrt(_channel_view(buffers[f"{name}.running_var"], x) + BN_EPS)
+    scale = _channel_view(params[f"{name}.weight"], x) * inv_std
+    return (x - mean) * scale + _channel_view(params[f"{name}.bias"], x), {}
 
 
 def _bn_train(x: Tensor, params: Params, buffers: Params, name: str) -> tuple[Tensor, Params]:
@@ -271,6 +282,30 @@ def _stack(e_h: Tensor, e_r: Tensor, config: ConvEConfig) -> Tensor:
     return torch.cat([h_img, r_img], dim=axis)
 
 
+def conv_input(params: Params, buffers: Params, e_h: Tensor, e_r: Tensor, config: ConvEConfig,
+               training: bool = False) -> tuple[Tensor, Params]:
+    """Stacked image after bn0 and input dropout: (B, d), (B, d) -> (B, 1, 2H, W), updates."""
+    img = _stack(e_h, e_r, config)  # (B, 1, 2H, W)
+    img, updates = _batch_norm(config, training)(img, params, buffers, "bn0")
+    return F.dropout(img, config.input_dropout, training=training), updates
+
+
+def conv_maps(params: Params, img: Tensor) -> Tensor:
+    """Convolution, no padding: (B, 1, 2H, W) -> (B, C, 2H-kh+1, W-kw+1).
+
+    The bias is added outside ``conv2d`` so that it may carry a per-sample axis (B, C).
+    """
+    return F.conv2d(img, params["conv.weight"]) + _channel_view(params["conv.bias"], img)
+
+
+def conv_output(params: Params, buffers: Params, maps: Tensor, config: ConvEConfig,
+                training: bool = False) -> tuple[Tensor, Params]:
+    """bn1, ReLU, feature-map dropout, flatten: (B, C, h, w) -> x (B, F), updates."""
+    maps, updates = _batch_norm(config, training)(maps, params, buffers, "bn1")
+    maps = F.dropout2d(F.relu(maps), config.feature_map_dropout, training=training)
+    return maps.flatten(1), updates  # (B, C*(2H-2)*(W-2))
+
+
 def conv_features(
     params: Params,
     buffers: Params,
@@ -292,14 +327,9 @@ def conv_features(
         ``(x, updates)``: x is (B, F) float, F = ``config.num_features``; updates holds the new
         running statistics of bn0 and bn1 in training mode, else is empty.
     """
-    bn = _batch_norm(config, training)
-    img = _stack(e_h, e_r, config)  # (B, 1, 2H, W)
-    img, up0 = bn(img, params, buffers, "bn0")
-    img = F.dropout(img, config.input_dropout, training=training)
-    maps = F.conv2d(img, params["conv.weight"], params["conv.bias"])  # (B, C, 2H-2, W-2)
-    maps, up1 = bn(maps, params, buffers, "bn1")
-    maps = F.dropout2d(F.relu(maps), config.feature_map_dropout, training=training)
-    return maps.flatten(1), {**up0, **up1}  # (B, C*(2H-2)*(W-2))
+    img, up0 = conv_input(params, buffers, e_h, e_r, config, training)
+    x, up1 = conv_output(params, buffers, conv_maps(params, img), config, training)
+    return x, {**up0, **up1}
 
 
 def fc_hidden(
@@ -314,7 +344,7 @@ def fc_hidden(
     ``z = x W_fc^T + b_fc``, then dropout, bn2 and ReLU. Returns ``(f, updates)`` as
     :func:`conv_features` does (updates: bn2's new running statistics in training mode).
     """
-    z = F.linear(x, params["fc.weight"], params["fc.bias"])  # (B, d)
+    z = F.linear(x, params["fc.weight"]) + params["fc.bias"]  # (B, d); bias (d,) or (B, d)
     z = F.dropout(z, config.output_dropout, training=training)
     z, up2 = _batch_norm(config, training)(z, params, buffers, "bn2")
     return F.relu(z), up2
