@@ -99,6 +99,27 @@ class _Collect:
         return torch.cat(self.parts, 1)
 
 
+class _Both:
+    """Proponents and opponents from one stream."""
+
+    def __init__(self, proponents: TopK, opponents: TopK):
+        self.proponents, self.opponents = proponents, opponents
+
+    def update(self, scores: Tensor, indices: Tensor) -> None:
+        self.proponents.update(scores, indices)
+        self.opponents.update(scores, indices)
+
+    def result(self) -> tuple[KMostInfluentialResults, KMostInfluentialResults]:
+        return self.proponents.result(), self.opponents.result()
+
+
+def _stack_topk(results: list[KMostInfluentialResults]) -> KMostInfluentialResults:
+    """Stack per-test-triple (1, k_i) results, cutting to the smallest k_i."""
+    width = min(r.indices.shape[1] for r in results)
+    return KMostInfluentialResults(torch.cat([r.indices[:, :width] for r in results]),
+                                   torch.cat([r.influence_scores[:, :width] for r in results]))
+
+
 def _take(factors: Factors, rows: Tensor | slice) -> Factors:
     return Factors(**{f.name: None if getattr(factors, f.name) is None
                       else getattr(factors, f.name)[rows] for f in fields(Factors)})
@@ -282,40 +303,61 @@ class TracIn:
         Raises:
             ValueError: on ``k < 1`` or a candidate list of the wrong length.
         """
-        train = self._train(train_triples)
         if k is not None and k < 1:
             raise ValueError(f"TracIn.influence: k={k} must be positive")
-        rights = self._rights(test_triples)
-        if candidates is not None:
-            return self._influence_candidates(train, rights, k, proponents, candidates)
-        consumer = self._consumer(_n_test(rights), k, len(train), proponents)
-        self._stream(train, torch.arange(len(train)), rights, consumer.update, "TracIn")
-        return consumer.result()
 
-    def _consumer(self, n_rows: int, k: int | None, n_train: int, proponents: bool):
-        if k is None:
-            return _Collect()
-        return TopK(n_rows, min(k, n_train), proponents,
+        def make(n_rows: int, n_train: int):
+            return _Collect() if k is None else self._topk(n_rows, k, n_train, proponents)
+
+        result = self._run(test_triples, train_triples, make, candidates)
+        if candidates is None:
+            return result
+        return [r[0] for r in result] if k is None else _stack_topk(result)
+
+    def top_influences(self, test_triples: Tensor, k: int, train_triples: Tensor | None = None,
+                       candidates: Sequence[Tensor] | None = None
+                       ) -> tuple[KMostInfluentialResults, KMostInfluentialResults]:
+        """The k proponents and the k opponents of each test triple, in one pass.
+
+        Arguments as in :meth:`influence`. Returns ``(proponents, opponents)``, each a
+        :class:`KMostInfluentialResults` with (T, k) indices and scores.
+        """
+        if k < 1:
+            raise ValueError(f"TracIn.top_influences: k={k} must be positive")
+
+        def make(n_rows: int, n_train: int):
+            return _Both(self._topk(n_rows, k, n_train, True),
+                         self._topk(n_rows, k, n_train, False))
+
+        result = self._run(test_triples, train_triples, make, candidates)
+        if candidates is None:
+            return result
+        return _stack_topk([r[0] for r in result]), _stack_topk([r[1] for r in result])
+
+    def _topk(self, n_rows: int, k: int, n_train: int, largest: bool) -> TopK:
+        return TopK(n_rows, min(k, n_train), largest,
                     self.checkpoints[0].params["entity_embedding"])
 
-    def _influence_candidates(self, train, rights, k, proponents, candidates):
-        n_test = _n_test(rights)
-        if len(candidates) != n_test:
-            raise ValueError(f"TracIn.influence: {len(candidates)} candidate sets for {n_test} "
+    def _run(self, test_triples, train_triples, make_consumer, candidates):
+        """Stream all training edges (or each test triple's candidates) into consumers."""
+        train = self._train(train_triples)
+        rights = self._rights(test_triples)
+        if candidates is None:
+            consumer = make_consumer(_n_test(rights), len(train))
+            self._stream(train, torch.arange(len(train)), rights, consumer.update, "TracIn")
+            return consumer.result()
+        if len(candidates) != _n_test(rights):
+            raise ValueError(f"TracIn: {len(candidates)} candidate sets for {_n_test(rights)} "
                              "test triples")
         results = []
         for j, ids in enumerate(candidates):
             ids = torch.as_tensor(ids, dtype=torch.long)
-            consumer = self._consumer(1, k, len(ids), proponents)
+            consumer = make_consumer(1, len(ids))
             consumer.update(self.checkpoints[0].params["entity_embedding"].new_zeros(1, 0), ids[:0])
             self._stream(train, ids, [r.take(slice(j, j + 1)) for r in rights], consumer.update,
                          f"TracIn {j}")
             results.append(consumer.result())
-        if k is None:
-            return [r[0] for r in results]
-        width = min(len(r.indices[0]) for r in results)
-        return KMostInfluentialResults(torch.cat([r.indices[:, :width] for r in results]),
-                                       torch.cat([r.influence_scores[:, :width] for r in results]))
+        return results
 
     # ----------------------------------------------------------------- self-influence
 

@@ -170,3 +170,18 @@ def test_bad_arguments():
         tracin.influence(random_triples(1, N_ENT, N_REL), k=0)
     with pytest.raises(ValueError, match="no training triples"):
         TracIn(ckpts).influence(random_triples(1, N_ENT, N_REL))
+
+
+def test_top_influences_equals_separate_passes():
+    ckpts = _checkpoints()
+    test = random_triples(2, N_ENT, N_REL, seed=61)
+    train = random_triples(9, N_ENT, N_REL, seed=62)
+    tracin = TracIn(ckpts, train, batch_size=4)
+    pro, opp = tracin.top_influences(test, k=3)
+    for got, proponents in ((pro, True), (opp, False)):
+        want = tracin.influence(test, k=3, proponents=proponents)
+        assert torch.equal(got.indices, want.indices)
+        torch.testing.assert_close(got.influence_scores, want.influence_scores, rtol=0, atol=0)
+    candidates = [torch.tensor([1, 2, 5, 8]), torch.tensor([0, 3, 4])]
+    pro_c, _ = tracin.top_influences(test, k=3, candidates=candidates)
+    assert torch.equal(pro_c.indices, tracin.influence(test, k=3, candidates=candidates).indices)
