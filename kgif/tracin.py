@@ -260,7 +260,12 @@ class TracIn:
 
     # ----------------------------------------------------------------- streaming
 
-    def _train(self, train_triples: Tensor | None) -> Tensor:
+    def training_edges(self, train_triples: Tensor | None = None) -> Tensor:
+        """``train_triples`` as (n, 3) int64, or the constructor's when None.
+
+        Raises:
+            ValueError: if neither is given.
+        """
         train = self.train_triples if train_triples is None else train_triples
         if train is None:
             raise ValueError("TracIn: no training triples given (pass train_triples)")
@@ -340,7 +345,7 @@ class TracIn:
 
     def _run(self, test_triples, train_triples, make_consumer, candidates):
         """Stream all training edges (or each test triple's candidates) into consumers."""
-        train = self._train(train_triples)
+        train = self.training_edges(train_triples)
         rights = self._rights(test_triples)
         if candidates is None:
             consumer = make_consumer(_n_test(rights), len(train))
@@ -368,7 +373,7 @@ class TracIn:
         Returns:
             (n,) scores in the computation dtype (non-negative up to rounding).
         """
-        train = self._train(train_triples)
+        train = self.training_edges(train_triples)
         out = []
         for start in tqdm(range(0, len(train), self.batch_size), desc="self-influence",
                           disable=not self.show_progress):

@@ -1,0 +1,115 @@
+"""Explanations: JSON/CSV/DataFrame fields and names, and the explain command line."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+from helpers import random_triples, small_conve
+from tolerances import ATOL64, RTOL64
+
+from kgif.checkpoint import Checkpoint, save_checkpoint
+from kgif.cli import main
+from kgif.data import from_label_triples, load_dataset, write_label_triples
+from kgif.report import CSV_COLUMNS, explain, to_dataframe, to_json, write_csv
+from kgif.tracin import TracIn
+
+N_ENT, N_REL = 11, 3
+
+
+def _graph():
+    names = [f"ent{i}" for i in range(N_ENT)]
+    rels = ["treats", "causes", "isa"]
+    train = random_triples(30, N_ENT, N_REL, seed=1).tolist()
+    train += [[i, 2, (i + 1) % N_ENT] for i in range(N_ENT)]  # every entity and relation seen
+    rows = [(names[h], rels[r], names[t]) for h, r, t in train]
+    test = [("ent1", "treats", "ent2"), ("ent3", "treats", "ent4"), ("ent5", "causes", "ent0")]
+    return from_label_triples(rows, test=test, name="toy")
+
+
+def _checkpoints(kg, dtype=torch.float64):
+    out = []
+    for seed, lr in ((1, 0.2), (2, 0.1)):
+        config, params, buffers = small_conve(seed=seed, num_entities=kg.num_entities,
+                                              num_relations=kg.num_relations, dtype=dtype)
+        out.append(Checkpoint(params, buffers, config, lr, epoch=seed,
+                              entity_to_id=kg.entity_to_id, relation_to_id=kg.relation_to_id))
+    return out
+
+
+def test_explanations_match_influence_and_carry_names():
+    kg = _graph()
+    tracin = TracIn(_checkpoints(kg), kg.training, batch_size=8)
+    explanations = explain(tracin, kg.testing, k=3)
+    full = tracin.influence(kg.testing)
+    self_inf = tracin.self_influence()
+    for j, ex in enumerate(explanations):
+        assert ex.triple == tuple(kg.testing[j].tolist())
+        assert [p.rank for p in ex.proponents] == [1, 2, 3]
+        expected = torch.sort(full[j], descending=True, stable=True)
+        assert [p.train_index for p in ex.proponents] == expected.indices[:3].tolist()
+        for inf in ex.influences:
+            got = torch.tensor(inf.influence, dtype=torch.float64)
+            torch.testing.assert_close(got, full[j, inf.train_index], rtol=RTOL64, atol=ATOL64)
+            torch.testing.assert_close(torch.tensor(inf.self_influence, dtype=torch.float64),
+                                       self_inf[inf.train_index], rtol=RTOL64, atol=ATOL64)
+        assert ex.opponents[0].influence == pytest.approx(full[j].min().item(), rel=1e-12)
+    document = to_json(explanations, kg, {"note": "x"})
+    first = document["results"][0]
+    assert (first["test_head_label"], first["test_relation_label"]) == ("ent1", "treats")
+    assert {"test_head_name", "self_influence", "influences"} <= set(first)
+    assert {"train_head", "train_relation_label", "train_tail_name", "influence"} <= set(
+        first["influences"][0])
+
+
+def test_csv_and_dataframe(tmp_path):
+    kg = _graph()
+    tracin = TracIn(_checkpoints(kg), kg.training)
+    explanations = explain(tracin, kg.testing[:2], k=2)
+    write_csv(tmp_path / "x.csv", explanations, kg)
+    with open(tmp_path / "x.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 2 * 2 * 2
+    assert rows[0]["TestHead"] == "ent1" and rows[0]["Kind"] == "proponent"
+    assert float(rows[0]["TracInScore"]) == explanations[0].proponents[0].influence
+    pytest.importorskip("pandas")
+    frame = to_dataframe(explanations, kg)
+    assert list(frame.columns) == list(CSV_COLUMNS) and len(frame) == 8
+
+
+def test_explain_cli_end_to_end(tmp_path, capsys):
+    kg = _graph()
+    folder = tmp_path / "data"
+    write_label_triples(folder / "train.txt",
+                        [(kg.entity_label(h), kg.relation_label(r), kg.entity_label(t))
+                         for h, r, t in kg.training.tolist()])
+    write_label_triples(folder / "test.txt", [("ent1", "treats", "ent2"),
+                                              ("ent3", "treats", "ent4")])
+    kg = load_dataset(folder)
+    for ckpt in _checkpoints(kg, dtype=torch.float32):
+        save_checkpoint(ckpt, tmp_path / "ckpts" / f"checkpoint_epoch_{ckpt.epoch:04d}.pt")
+    code = main(["explain", "--checkpoints", str(tmp_path / "ckpts"), "--dataset", str(folder),
+                 "--test-relation", "treats", "--test-triple", "ent5", "causes", "ent0",
+                 "--top-k", "2", "--output-dir", str(tmp_path / "out"), "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "proponents:" in printed and "opponents:" in printed and "ent5" in printed
+    document = json.loads((tmp_path / "out" / "explanations.json").read_text())
+    assert len(document["results"]) == 3
+    assert document["metadata"]["learning_rates"] == [0.2, 0.1]
+
+
+def test_explain_cli_unknown_label_suggests(tmp_path, capsys):
+    kg = _graph()
+    folder = tmp_path / "data"
+    write_label_triples(folder / "train.txt",
+                        [(kg.entity_label(h), kg.relation_label(r), kg.entity_label(t))
+                         for h, r, t in kg.training.tolist()])
+    for ckpt in _checkpoints(kg):
+        save_checkpoint(ckpt, tmp_path / "ckpts" / f"c{ckpt.epoch}.pt")
+    code = main(["explain", "--checkpoints", str(tmp_path / "ckpts"), "--dataset", str(folder),
+                 "--test-triple", "ent1", "treatz", "ent2", "--no-progress"])
+    assert code == 2
+    assert "treats" in capsys.readouterr().err
