@@ -209,7 +209,9 @@ def _load_file(path: Path, who: str, trust_pickle: bool):
     if not path.is_file():
         raise FileNotFoundError(f"{who}: no file at {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about protocol 5 before failing on it
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, AttributeError) as error:
         if not trust_pickle:
             raise ValueError(
@@ -243,8 +245,19 @@ def _optimizer_lr(payload: Mapping, key: str) -> float | None:
     return None if lr is None else float(lr)
 
 
-def _epoch_from_name(path: Path | None) -> int | None:
-    numbers = re.findall(r"\d+", path.stem) if path is not None else []
+def _callback_epoch(path: Path | None) -> int | None:
+    """Completed epochs from a ``CheckpointTrainingCallback`` file name, else None.
+
+    PyKEEN 1.11's callback formats ``{epoch:07d}`` with the 1-based epoch plus one (its
+    ``post_epoch`` adds 1 to an already 1-based epoch), so ``checkpoint_0000002.pt`` holds the
+    model after 1 epoch (verified in ``tests/test_interop.py``). Other names: the last number.
+    """
+    if path is None:
+        return None
+    padded = re.fullmatch(r"checkpoint\D*(\d{7})", path.stem)
+    if padded:
+        return int(padded.group(1)) - 1
+    numbers = re.findall(r"\d+", path.stem)
     return int(numbers[-1]) if numbers else None
 
 
@@ -327,7 +340,7 @@ def _pykeen_payload(payload, path: Path | None, who: str) -> tuple[Mapping, dict
         if payload.get("version") != 1:
             raise ValueError(f"{who}: {path or 'source'} has PyKEEN checkpoint version "
                              f"{payload.get('version')!r}; only version 1 is known")
-        return payload["state_dict"], {"epoch": _epoch_from_name(path)}
+        return payload["state_dict"], {"epoch": _callback_epoch(path)}
     return payload, {}
 
 
@@ -376,8 +389,9 @@ def from_pykeen(
             * a ``pykeen.models.ConvE`` instance (knows its image shape, dropouts, inverses);
             * its ``state_dict()``;
             * a file: a ``CheckpointTrainingCallback`` / ``pykeen.checkpoints.save_model`` file
-              ``{"state_dict", "version": 1}`` (epoch taken from the last number in the file
-              name, e.g. ``checkpoint_0000004.pt`` -> 4), a training-loop checkpoint
+              ``{"state_dict", "version": 1}`` (epoch from the file name: the callback's
+              7-digit ``checkpoint*_0000005.pt`` -> 4, as PyKEEN 1.11 numbers them one ahead;
+              other names: their last number), a training-loop checkpoint
               (``checkpoint_name=``: ``model_state_dict``, ``optimizer_state_dict``, ``epoch``,
               id maps; pickled with NumPy/random state, so it needs ``trust_pickle=True``) or a
               ``torch.save``\\ d state dict;
