@@ -133,8 +133,10 @@ def _candidate_shapes(dim: int, channels: int, kernel: tuple[int, int], features
 def _infer_config(params: Params, fixed: dict, overrides: dict, who: str) -> ConvEConfig:
     """ConvEConfig from tensor shapes, ``fixed`` layout fields and user ``overrides``."""
     for name in ("entity_embedding", "conv.weight", "fc.weight"):
-        if params[name].dim() != {"conv.weight": 4}.get(name, 2):
-            raise ValueError(f"{who}: {name} has shape {tuple(params[name].shape)}")
+        ndim = {"conv.weight": 4}.get(name, 2)
+        if params[name].dim() != ndim:
+            raise ValueError(f"{who}: {name} weights have shape {tuple(params[name].shape)}, "
+                             f"expected a {ndim}-d tensor")
     dim = params["entity_embedding"].shape[1]
     channels, in_channels, kh, kw = params["conv.weight"].shape
     if in_channels != 1:
