@@ -30,6 +30,7 @@ All three conditions are computed on the full training graph and combined by log
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,13 +60,20 @@ class Adjacency:
         indptr: (N + 1,) int64; row x's entries are ``indptr[x]:indptr[x + 1]``.
         indices: (2n,) int64 neighbour entity ids.
         edge_ids: (2n,) int64 row index into the training triples of each entry.
-        num_edges: n, the number of training triples.
+        heads: (n,) int64 head entity of each training edge (edge-list view).
+        tails: (n,) int64 tail entity of each training edge.
     """
 
     indptr: Tensor
     indices: Tensor
     edge_ids: Tensor
-    num_edges: int
+    heads: Tensor
+    tails: Tensor
+
+    @property
+    def num_edges(self) -> int:
+        """n, the number of training edges."""
+        return self.heads.numel()
 
     @property
     def num_entities(self) -> int:
@@ -113,7 +121,8 @@ class Adjacency:
             indptr=indptr,
             indices=torch.cat([tails, heads])[order],
             edge_ids=torch.arange(n).repeat(2)[order],
-            num_edges=n,
+            heads=heads.clone(),
+            tails=tails.clone(),
         )
 
 
@@ -235,25 +244,58 @@ def _check_options(k, min_degree, max_path_length, where: str) -> None:
         _check_int(max_path_length, "max_path_length", where, 1)
 
 
+#: Gather CSR rows when the allowed nodes' summed degree is below num_edges / this factor;
+#: otherwise scan the edge list (measured on FB15k-237, see docs/scaling.md).
+_ROWS_FACTOR = 4
+
+
+def _select_by_rows(adj: Adjacency, allowed: Tensor, keep: Callable) -> Tensor:
+    """Edge ids with both endpoints allowed and ``keep``, via the allowed nodes' CSR rows."""
+    owner, position = _row_entries(adj, torch.nonzero(allowed).squeeze(1))
+    v = adj.indices[position]  # (M,) every edge among allowed nodes, in both orientations
+    mask = allowed[v] & keep(owner, v)
+    return torch.unique(adj.edge_ids[position[mask]])  # sorted ascending
+
+
+def _select_by_scan(adj: Adjacency, allowed: Tensor, keep: Callable) -> Tensor:
+    """Edge ids with both endpoints allowed and ``keep``, by one pass over the edge list."""
+    u, v = adj.heads, adj.tails
+    return torch.nonzero(allowed[u] & allowed[v] & keep(u, v)).squeeze(1)
+
+
+def _select(adj: Adjacency, allowed: Tensor, keep: Callable) -> Tensor:
+    """The cheaper of :func:`_select_by_rows` and :func:`_select_by_scan` (same result)."""
+    work = int(adj.degree[allowed].sum())
+    strategy = _select_by_rows if work * _ROWS_FACTOR < adj.num_edges else _select_by_scan
+    return strategy(adj, allowed, keep)
+
+
+def _walk_filter(dist_h: Tensor, dist_t: Tensor, max_len: int | None) -> Callable:
+    """``keep(u, v)``: edge (u, v) lies on a head-tail walk of <= max_len edges (any if None).
+
+    The shortest such walk through the edge is h ~> u -> v ~> t or h ~> v -> u ~> t, of length
+    dist(h, u) + 1 + dist(v, t) or dist(h, v) + 1 + dist(u, t).
+    """
+    if max_len is None:
+        return lambda u, v: torch.ones(u.shape, dtype=torch.bool)
+    far = max_len + 1  # unreached within the BFS depth, i.e. too far for any walk here
+    dh = torch.where(dist_h < 0, far, dist_h)
+    dt = torch.where(dist_t < 0, far, dist_t)
+    return lambda u, v: (dh[u] + 1 + dt[v] <= max_len) | (dh[v] + 1 + dt[u] <= max_len)
+
+
 def _candidates(adj: Adjacency, head: int, tail: int, k: int, min_degree: int | None,
                 max_path_length: int | None) -> Tensor:
     """Candidate edge ids for validated inputs; see :func:`candidate_edges`."""
     depth = k if max_path_length is None else max(k, max_path_length - 1)
     dist_h = bfs_distances(adj, head, depth)  # (N,)
     dist_t = bfs_distances(adj, tail, depth)  # (N,)
-    inside = _within(dist_h, k) & _within(dist_t, k)  # (N,) the intersection I
-    owner, position = _row_entries(adj, torch.nonzero(inside).squeeze(1))
-    u, v = owner, adj.indices[position]  # (M,) each edge in both orientations
-    keep = inside[v]
+    allowed = _within(dist_h, k) & _within(dist_t, k)  # (N,) the intersection I
     if min_degree is not None:
-        ok = adj.degree >= min_degree  # (N,)
-        ok[[head, tail]] = True
-        keep &= ok[u] & ok[v]
-    if max_path_length is not None:
-        # the reverse orientation is another entry, so one test per entry covers both
-        keep &= (dist_h[u] >= 0) & (dist_t[v] >= 0) & (dist_h[u] + 1 + dist_t[v]
-                                                         <= max_path_length)
-    return torch.unique(adj.edge_ids[position[keep]])  # sorted ascending
+        exempt = torch.zeros_like(allowed)
+        exempt[[head, tail]] = True
+        allowed &= (adj.degree >= min_degree) | exempt
+    return _select(adj, allowed, _walk_filter(dist_h, dist_t, max_path_length))
 
 
 def candidate_edges(adj: Adjacency, head: int, tail: int, k: int = 2,

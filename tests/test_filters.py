@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from kgif import filters
 from kgif.filters import (
     Adjacency,
     bfs_distances,
@@ -95,11 +96,18 @@ def test_degree_matches_networkx():
     assert adj.degree.tolist() == [graph.degree(x) for x in range(13)]
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.fixture(params=["rows", "scan"])
+def strategy(request, monkeypatch):
+    """Force one edge-selection strategy: CSR row gathering or an edge-list scan."""
+    monkeypatch.setattr(filters, "_ROWS_FACTOR", 0 if request.param == "rows" else 10**9)
+    return request.param
+
+
+@pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("k", [1, 2, 3])
 @pytest.mark.parametrize("min_degree", [None, 4])
 @pytest.mark.parametrize("max_path_length", [None, 1, 2, 3, 4])
-def test_candidate_edges_match_networkx(seed, k, min_degree, max_path_length):
+def test_candidate_edges_match_networkx(seed, k, min_degree, max_path_length, strategy):
     triples = random_multigraph(seed)
     adj = Adjacency.from_triples(triples, 12)
     graph = to_networkx(triples, 12)
