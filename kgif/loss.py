@@ -120,6 +120,7 @@ class OneHotObjective:
     name: str
     loss: Callable[[Tensor], Tensor]
     coefficient: Callable[[Tensor], Tensor]
+    kind: Literal["loss", "score"] = "loss"  # "score": larger is better (a gain, not a loss)
     one_hot: bool = True
 
 
@@ -136,6 +137,7 @@ class DenseObjective:
     name: str
     loss: Callable[[Tensor, Tensor], Tensor]
     u: Callable[[Tensor, Tensor], Tensor]
+    kind: Literal["loss", "score"] = "loss"
     one_hot: bool = False
 
 
@@ -146,9 +148,11 @@ def score() -> OneHotObjective:
     """l = s_t, the triple's logit; u = e_t.
 
     The per-edge training example under 1-N BCE: flipping y_t of row (h, r) changes the row loss
-    by exactly -s_t (times a, see :func:`smoothing_coefficients`), DESIGN.md section 3.
+    by exactly -s_t (times a, see :func:`smoothing_coefficients`), DESIGN.md section 3. Its
+    ``kind`` is ``"score"`` (a gain): TracIn flips the sign of a pair whose two objectives are of
+    different kinds, so that proponents stay positive.
     """
-    return OneHotObjective("score", loss=lambda s: s, coefficient=torch.ones_like)
+    return OneHotObjective("score", loss=lambda s: s, coefficient=torch.ones_like, kind="score")
 
 
 def pointwise_bce() -> OneHotObjective:
@@ -172,7 +176,8 @@ def bce_1n(label_smoothing: float = 0.0, convention: Smoothing = "pykeen") -> De
 
     def targets(s: Tensor, t: Tensor) -> Tensor:
         a, c = smoothing_coefficients(label_smoothing, s.shape[-1], convention)
-        one_hot = F.one_hot(t, s.shape[-1]).to(s.dtype)
+        # a comparison, not F.one_hot, which checks its input and so breaks under vmap
+        one_hot = (torch.arange(s.shape[-1], device=s.device) == t[..., None]).to(s.dtype)
         return a * one_hot + c
 
     def loss(s: Tensor, t: Tensor) -> Tensor:
