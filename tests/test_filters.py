@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from kgif import filters
+from kgif.data import load_dataset
 from kgif.filters import (
     Adjacency,
     bfs_distances,
@@ -16,7 +17,6 @@ from kgif.filters import (
     candidate_edges_batch,
     k_hop_nodes,
 )
-from tests.helpers import DATA_DIR
 
 nx = pytest.importorskip("networkx")
 
@@ -172,26 +172,15 @@ def test_batch_matches_single():
                                                 max_path_length=3))
 
 
-def read_label_triples(path) -> torch.Tensor:
-    """Tab-separated label triples to (n, 3) int64 with first-seen ids (test-local reader)."""
-    entities: dict[str, int] = {}
-    relations: dict[str, int] = {}
-    rows = []
-    for line in path.read_text().splitlines():
-        h, r, t = line.split("\t")
-        rows.append([entities.setdefault(h, len(entities)), relations.setdefault(r, len(relations)),
-                     entities.setdefault(t, len(entities))])
-    return torch.tensor(rows)
-
-
 def test_umls_sanity():
-    path = DATA_DIR / "umls" / "train.txt"
-    if not path.exists():
-        pytest.skip(f"UMLS not found at {path}")
-    triples = read_label_triples(path)
-    adj = Adjacency.from_triples(triples)
+    try:
+        kg = load_dataset("umls")
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
+    triples = kg.training
+    adj = Adjacency.from_triples(triples, kg.num_entities)
     graph = to_networkx(triples, adj.num_entities)
-    pairs = triples[torch.randperm(len(triples), generator=torch.Generator().manual_seed(0))[:5]]
+    pairs = kg.testing[:5]
     batch = candidate_edges_batch(adj, pairs, k=1, min_degree=20)
     for (h, _, t), got in zip(pairs.tolist(), batch, strict=True):
         assert 0 < got.numel() < len(triples)
