@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/filters_timing.py [--dataset fb15k237] [--num-test 10] [--repeats 5]
-        [--networkx]
+        [--threads N] [--networkx]
 
 Builds the CSR adjacency of the training edges once, then for each filter configuration
 extracts the candidate sets of ``--num-test`` random test triples (entities seen in training),
@@ -13,6 +13,7 @@ candidate-set sizes. ``--networkx`` also times an ego-graph-intersection baselin
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -64,8 +65,11 @@ def main() -> None:
     parser.add_argument("--num-test", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--networkx", action="store_true")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     kg = load_dataset(args.dataset)
     train, test, num_entities = kg.training, kg.testing, kg.num_entities
@@ -73,7 +77,8 @@ def main() -> None:
     test = test[pick[: args.num_test]]
     print(f"command: python {' '.join(sys.argv)}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{platform.processor() or platform.machine()}, python {platform.python_version()}")
+          f"{platform.processor() or platform.machine()} with {os.cpu_count()} cores "
+          f"(load average {os.getloadavg()[0]:.1f}), python {platform.python_version()}")
     print(f"{args.dataset}: {len(train)} training edges, {num_entities} entities, "
           f"{len(test)} test triples")
     build, adj = timed(lambda: Adjacency.from_triples(train, num_entities), args.repeats)

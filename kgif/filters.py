@@ -177,11 +177,39 @@ def _row_entries(adj: Adjacency, nodes: Tensor) -> tuple[Tensor, Tensor]:
     return nodes[row], position
 
 
+#: Gather CSR rows when the nodes' summed degree is below num_edges / this factor, else scan
+#: the edge list (both O(work); crossover measured on FB15k-237, see docs/scaling.md).
+_ROWS_FACTOR = 8
+
+
+def _prefer_rows(adj: Adjacency, nodes: Tensor) -> bool:
+    """Whether gathering the CSR rows of ``nodes`` ((N,) bool) beats scanning all edges."""
+    return int(adj.degree[nodes].sum()) * _ROWS_FACTOR < adj.num_edges
+
+
+def _neighbours_by_rows(adj: Adjacency, nodes: Tensor) -> Tensor:
+    """(N,) bool neighbours of ``nodes`` ((N,) bool), from the CSR rows of ``nodes``."""
+    _, position = _row_entries(adj, torch.nonzero(nodes).squeeze(1))
+    reached = torch.zeros_like(nodes)
+    reached[adj.indices[position]] = True
+    return reached
+
+
+def _neighbours_by_scan(adj: Adjacency, nodes: Tensor) -> Tensor:
+    """(N,) bool neighbours of ``nodes`` ((N,) bool), by one pass over the edge list."""
+    reached = torch.zeros_like(nodes)
+    reached[adj.tails[nodes[adj.heads]]] = True
+    reached[adj.heads[nodes[adj.tails]]] = True
+    return reached
+
+
 def bfs_distances(adj: Adjacency, seeds, max_depth: int) -> Tensor:
     """Undirected hop distance from the nearest seed, by level-synchronous BFS over the CSR.
 
     One vectorised frontier expansion per level (a Python loop over at most ``max_depth``
-    levels, none over nodes).
+    levels, none over nodes): the frontier's CSR rows while it is small, else one pass over the
+    edge list (switching by frontier size as direction-optimising BFS does, Beamer et al.,
+    SC 2012).
 
     Args:
         adj: the adjacency.
@@ -201,14 +229,12 @@ def bfs_distances(adj: Adjacency, seeds, max_depth: int) -> Tensor:
                          f"range [{int(seeds.min())}, {int(seeds.max())}]")
     dist = torch.full((adj.num_entities,), -1, dtype=torch.int64)
     dist[seeds] = 0
-    frontier = torch.unique(seeds)
+    frontier = dist == 0  # (N,) bool
     for level in range(1, max_depth + 1):
-        if frontier.numel() == 0:
+        expand = _neighbours_by_rows if _prefer_rows(adj, frontier) else _neighbours_by_scan
+        frontier = expand(adj, frontier) & (dist < 0)  # (N,) bool, first reached at this level
+        if not frontier.any():
             break
-        _, position = _row_entries(adj, frontier)
-        reached = torch.zeros(adj.num_entities, dtype=torch.bool)
-        reached[adj.indices[position]] = True
-        frontier = torch.nonzero(reached & (dist < 0)).squeeze(1)  # (F,) sorted, new this level
         dist[frontier] = level
     return dist
 
@@ -244,11 +270,6 @@ def _check_options(k, min_degree, max_path_length, where: str) -> None:
         _check_int(max_path_length, "max_path_length", where, 1)
 
 
-#: Gather CSR rows when the allowed nodes' summed degree is below num_edges / this factor;
-#: otherwise scan the edge list (measured on FB15k-237, see docs/scaling.md).
-_ROWS_FACTOR = 4
-
-
 def _select_by_rows(adj: Adjacency, allowed: Tensor, keep: Callable) -> Tensor:
     """Edge ids with both endpoints allowed and ``keep``, via the allowed nodes' CSR rows."""
     owner, position = _row_entries(adj, torch.nonzero(allowed).squeeze(1))
@@ -265,8 +286,7 @@ def _select_by_scan(adj: Adjacency, allowed: Tensor, keep: Callable) -> Tensor:
 
 def _select(adj: Adjacency, allowed: Tensor, keep: Callable) -> Tensor:
     """The cheaper of :func:`_select_by_rows` and :func:`_select_by_scan` (same result)."""
-    work = int(adj.degree[allowed].sum())
-    strategy = _select_by_rows if work * _ROWS_FACTOR < adj.num_edges else _select_by_scan
+    strategy = _select_by_rows if _prefer_rows(adj, allowed) else _select_by_scan
     return strategy(adj, allowed, keep)
 
 

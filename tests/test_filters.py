@@ -73,9 +73,16 @@ def reference_candidates(graph, head, tail, k, min_degree=None, max_path_length=
     return sorted(keep)
 
 
+@pytest.fixture(params=["rows", "scan"])
+def strategy(request, monkeypatch):
+    """Force one edge-selection strategy: CSR row gathering or an edge-list scan."""
+    monkeypatch.setattr(filters, "_ROWS_FACTOR", 0 if request.param == "rows" else 10**9)
+    return request.param
+
+
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("k", [0, 1, 2, 3])
-def test_bfs_and_k_hop_match_networkx(seed, k):
+def test_bfs_and_k_hop_match_networkx(seed, k, strategy):
     triples = random_multigraph(seed)
     num_entities = 14  # two isolated entities
     adj = Adjacency.from_triples(triples, num_entities)
@@ -94,13 +101,6 @@ def test_degree_matches_networkx():
     adj = Adjacency.from_triples(triples, 13)
     graph = to_networkx(triples, 13)
     assert adj.degree.tolist() == [graph.degree(x) for x in range(13)]
-
-
-@pytest.fixture(params=["rows", "scan"])
-def strategy(request, monkeypatch):
-    """Force one edge-selection strategy: CSR row gathering or an edge-list scan."""
-    monkeypatch.setattr(filters, "_ROWS_FACTOR", 0 if request.param == "rows" else 10**9)
-    return request.param
 
 
 @pytest.mark.parametrize("seed", range(3))
