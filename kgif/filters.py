@@ -281,7 +281,8 @@ def _select_by_rows(adj: Adjacency, allowed: Tensor, keep: Callable) -> Tensor:
 def _select_by_scan(adj: Adjacency, allowed: Tensor, keep: Callable) -> Tensor:
     """Edge ids with both endpoints allowed and ``keep``, by one pass over the edge list."""
     u, v = adj.heads, adj.tails
-    return torch.nonzero(allowed[u] & allowed[v] & keep(u, v)).squeeze(1)
+    ids = torch.nonzero(allowed[u] & allowed[v]).squeeze(1)  # (M,) sorted
+    return ids[keep(u[ids], v[ids])]
 
 
 def _select(adj: Adjacency, allowed: Tensor, keep: Callable) -> Tensor:
