@@ -4,16 +4,20 @@ TracIn over every training edge is the default; for whole-graph runs it is cheap
 mechanistic explanations, often more meaningful) to score each test triple ``(h, r, t)`` only
 against the training edges *near* it. The seed project (james0032/TiePin, its proximity filters)
 keeps the edges inside the **intersection** of the head's and the tail's k-hop neighbourhoods,
-optionally restricted to edges that lie on short head-tail paths and to edges between nodes of
-sufficient degree. This module computes those sets with vectorised frontier expansion over an
-undirected CSR adjacency, so no Python loop runs over nodes or edges.
+with the head and tail themselves always added to it, optionally restricted to edges that lie
+on short head-tail paths and to edges between nodes of sufficient degree. This module computes
+those sets with vectorised frontier expansion over an undirected CSR adjacency, so no Python
+loop runs over nodes or edges.
 
 Definitions (all on the **undirected multigraph** of the training triples; relations and edge
 directions are ignored, parallel edges and self-loops are kept, each training row is one edge):
 
 - ``dist(x, y)``: the number of edges on a shortest undirected path from x to y.
 - ``N_k(x) = {y : dist(x, y) <= k}`` (x itself included).
-- ``I = N_k(h) ∩ N_k(t)``. An edge ``(u, v)`` is a k-hop candidate iff ``u ∈ I`` and ``v ∈ I``.
+- ``I = (N_k(h) ∩ N_k(t)) ∪ {h, t}``. An edge ``(u, v)`` is a k-hop candidate iff ``u ∈ I``
+  and ``v ∈ I``. Adding h and t follows the seed's fix for distant test entities: with k = 1
+  the set is then the edges among h, t and their common neighbours (every 2-path h-x-t), not
+  only the edges among the common neighbours.
 - ``min_degree = D``: additionally drop an edge when an endpoint other than h and t has degree
   below D. The degree counts incident training rows in the whole training graph, a self-loop
   counting twice (networkx ``MultiGraph.degree``).
@@ -311,11 +315,11 @@ def _candidates(adj: Adjacency, head: int, tail: int, k: int, min_degree: int | 
     depth = k if max_path_length is None else max(k, max_path_length - 1)
     dist_h = bfs_distances(adj, head, depth)  # (N,)
     dist_t = bfs_distances(adj, tail, depth)  # (N,)
-    allowed = _within(dist_h, k) & _within(dist_t, k)  # (N,) the intersection I
+    ends = torch.zeros(adj.num_entities, dtype=torch.bool)
+    ends[[head, tail]] = True
+    allowed = (_within(dist_h, k) & _within(dist_t, k)) | ends  # (N,) the node set I
     if min_degree is not None:
-        exempt = torch.zeros_like(allowed)
-        exempt[[head, tail]] = True
-        allowed &= (adj.degree >= min_degree) | exempt
+        allowed &= (adj.degree >= min_degree) | ends
     return _select(adj, allowed, _walk_filter(dist_h, dist_t, max_path_length))
 
 
@@ -325,10 +329,10 @@ def candidate_edges(adj: Adjacency, head: int, tail: int, k: int = 2,
     """Training edges near one test triple: the seed project's intersection filter.
 
     An edge ``(u, v)`` is kept iff both endpoints lie in ``N_k(head) ∩ N_k(tail)`` (undirected
-    hop distance <= k from the head and from the tail), and, when set, every endpoint other
-    than head and tail has degree >= ``min_degree``, and the edge lies on a head-tail walk of
-    length <= ``max_path_length`` (see the module docstring for the exact definitions and how
-    they relate to the seed's simple-path filter).
+    hop distance <= k from the head and from the tail) or are the head or tail, and, when set,
+    every endpoint other than head and tail has degree >= ``min_degree``, and the edge lies on
+    a head-tail walk of length <= ``max_path_length`` (see the module docstring for the exact
+    definitions and how they relate to the seed's simple-path filter).
 
     Args:
         adj: adjacency of the training triples.

@@ -63,6 +63,7 @@ def walk_edges(graph, head: int, tail: int, max_len: int) -> set[int]:
 def reference_candidates(graph, head, tail, k, min_degree=None, max_path_length=None):
     """Independent reference for candidate_edges with networkx ego graphs and degrees."""
     inside = set(nx.ego_graph(graph, head, radius=k)) & set(nx.ego_graph(graph, tail, radius=k))
+    inside |= {head, tail}
     keep = {e for u, v, e in graph.edges(keys=True) if u in inside and v in inside}
     if min_degree is not None:
         def ok(x):
@@ -158,6 +159,11 @@ def test_hand_computed_example():
     # degrees: 0:3, 1:4 (the loop counts twice), 2:1, 3:2, 4:3, 5:1
     assert candidate_edges(adj, 0, 1, k=2, min_degree=3).tolist() == [0, 4, 6]
     assert candidate_edges(adj, 0, 1, k=2, min_degree=4).tolist() == [0, 6]
+    # h=2, t=1: N_1(2) ∩ N_1(1) = {0}; with h and t added, the 2-path 2-0-1 and the loop at 1
+    assert candidate_edges(adj, 2, 1, k=1).tolist() == [0, 1, 6]
+    # h=5, t=2 are 4 apart: I = {1, 3} ∪ {5, 2} at k=2; the edges at h and t leave I, the loop
+    # at 1 stays
+    assert candidate_edges(adj, 5, 2, k=2).tolist() == [6]
     assert candidate_edges(adj, 0, 1, k=2, min_degree=2).tolist() == [0, 2, 3, 4, 6]
 
 
