@@ -72,6 +72,8 @@ def _influences(result: KMostInfluentialResults, row: int, train: Tensor, kind: 
     out = []
     for rank, (i, score) in enumerate(zip(result.indices[row].tolist(),
                                           result.influence_scores[row].tolist(), strict=True), 1):
+        if i < 0:  # padding: fewer candidates than k
+            break
         out.append(Influence(int(i), tuple(train[i].tolist()), float(score), self_inf.get(i),
                              kind, rank))
     return out
@@ -101,6 +103,7 @@ def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
     test_self = [None] * len(test_triples)
     if self_influence:
         rows = torch.unique(torch.cat([pro.indices.flatten(), opp.indices.flatten()]))
+        rows = rows[rows >= 0]
         values = tracin.self_influence(train[rows]).tolist() if len(rows) else []
         self_inf = dict(zip(rows.tolist(), values, strict=True))
         test_self = tracin.test_self_influence(test_triples).tolist()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 from typing import Literal, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -114,10 +115,14 @@ class _Both:
 
 
 def _stack_topk(results: list[KMostInfluentialResults]) -> KMostInfluentialResults:
-    """Stack per-test-triple (1, k_i) results, cutting to the smallest k_i."""
-    width = min(r.indices.shape[1] for r in results)
-    return KMostInfluentialResults(torch.cat([r.indices[:, :width] for r in results]),
-                                   torch.cat([r.influence_scores[:, :width] for r in results]))
+    """Stack per-test-triple (1, k_i) results; rows with fewer than max k_i candidates are
+    padded with index -1 and score NaN."""
+    width = max(r.indices.shape[1] for r in results)
+    pad = width - torch.tensor([r.indices.shape[1] for r in results])
+    indices = [F.pad(r.indices, (0, int(p)), value=-1) for r, p in zip(results, pad, strict=True)]
+    scores = [F.pad(r.influence_scores, (0, int(p)), value=float("nan"))
+              for r, p in zip(results, pad, strict=True)]
+    return KMostInfluentialResults(torch.cat(indices), torch.cat(scores))
 
 
 def _take(factors: Factors, rows: Tensor | slice) -> Factors:
@@ -302,8 +307,8 @@ class TracIn:
         Returns:
             k None, no candidates: (T, n) scores. k None, candidates: list of (E_i,) scores.
             k given: :class:`KMostInfluentialResults` with (T, k) indices and scores (with
-            candidates, k is capped at the smallest candidate set and indices are rows of
-            ``train_triples``).
+            candidates, indices are rows of ``train_triples``, and a test triple with fewer
+            than k candidates is padded with index -1 and score NaN).
 
         Raises:
             ValueError: on ``k < 1`` or a candidate list of the wrong length.

@@ -144,10 +144,14 @@ def test_candidates_score_only_their_edges():
     parts = tracin.influence(test, candidates=candidates)
     for j, ids in enumerate(candidates):
         torch.testing.assert_close(parts[j], full[j, ids], rtol=RTOL64, atol=ATOL64)
-    top = tracin.influence(test, k=2, candidates=candidates)
+    top = tracin.influence(test, k=3, candidates=candidates)
     for j, ids in enumerate(candidates):
-        best = ids[torch.sort(full[j, ids], descending=True, stable=True).indices[:2]]
-        assert torch.equal(top.indices[j], best)
+        best = ids[torch.sort(full[j, ids], descending=True, stable=True).indices[:3]]
+        assert torch.equal(top.indices[j, : len(best)], best)
+    assert top.indices[1, 2] == -1 and torch.isnan(top.influence_scores[1, 2])  # padded
+    none = torch.tensor([], dtype=torch.long)
+    empty = tracin.influence(test, k=2, candidates=[torch.tensor([4]), none])
+    assert empty.indices.tolist() == [[4], [-1]]
 
 
 def test_compiled_kernel_equals_eager():
