@@ -82,7 +82,7 @@ def test_cap_keeps_a_prefix_and_counts_all():
     adj = Adjacency.from_triples(triples, 6)
     full = enumerate_paths(adj, 0, 1, min_length=1)
     assert full.total > 20
-    for cap in (1, 5, 20):
+    for cap in (1, 5, 20, 100, 400):
         capped = enumerate_paths(adj, 0, 1, min_length=1, max_paths=cap)
         assert capped.total == full.total and capped.truncated
         assert torch.equal(capped.edges, full.edges[:cap])

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 import torch
 
 from kgif.checkpoint import load_checkpoints
 from kgif.data import KnowledgeGraph, load_dataset, read_label_triples
+from kgif.distributed import Context, ShardedTracIn, init_from_env
 from kgif.loss import OBJECTIVES
-from kgif.report import explain, format_explanation, write_csv, write_json
+from kgif.paths import DEFAULT_MAX_PATHS, format_paths
+from kgif.report import format_explanation
+from kgif.runs import Chunk, FilterOptions, PathOptions, RunOptions, explain_all, explain_chunks
 from kgif.tracin import TracIn
 
 logger = logging.getLogger(__name__)
@@ -45,8 +47,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-self-influence", action="store_true")
     parser.add_argument("--device", default=None, help="e.g. cuda (default: cpu)")
     parser.add_argument("--output-dir", default=None,
-                        help="write explanations.json and explanations.csv here")
+                        help="batch run: one JSON and CSV per test triple, summary.json/.csv, "
+                             "and explanations.json/.csv when complete; rerun to resume")
+    parser.add_argument("--chunk-size", type=int, default=16,
+                        help="test triples per pass over the training edges (unit of resume)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="do not print the explanations (batch runs)")
     parser.add_argument("--no-progress", action="store_true")
+    filters = parser.add_argument_group("candidate filters (kgif.filters; default: all edges)")
+    filters.add_argument("--filter-hops", type=int, default=None, metavar="K",
+                         help="score only edges inside the head's and tail's K-hop "
+                              "intersection")
+    filters.add_argument("--min-degree", type=int, default=None,
+                         help="with --filter-hops: drop edges touching a node of lower degree")
+    filters.add_argument("--max-path-length", type=int, default=None, metavar="L",
+                         help="keep only edges on head-tail walks of at most L edges "
+                              "(alone: --filter-hops L)")
+    paths = parser.add_argument_group("head-tail paths ranked by TracIn (kgif.paths)")
+    paths.add_argument("--paths", type=int, nargs="?", const=10, default=None, metavar="N",
+                       help="report the N best paths per test triple (default N: 10)")
+    paths.add_argument("--path-lengths", type=int, nargs=2, default=(2, 3),
+                       metavar=("MIN", "MAX"), help="path lengths in edges, within 1..3")
+    paths.add_argument("--max-paths", type=int, default=DEFAULT_MAX_PATHS,
+                       help="enumeration cap per test triple")
+    paths.add_argument("--paths-by", choices=("sum", "mean"), default="sum",
+                       help="rank paths by the sum or the mean of their edges' scores")
     parser.set_defaults(func=run)
 
 
@@ -77,8 +102,52 @@ def _dataset(args: argparse.Namespace, checkpoints) -> KnowledgeGraph:
     return kg
 
 
+def _options(args: argparse.Namespace, tracin: TracIn, checkpoints) -> RunOptions:
+    hops = args.filter_hops
+    if hops is None and args.max_path_length is not None:
+        hops = args.max_path_length
+    if hops is None and args.min_degree is not None:
+        raise ValueError("explain: --min-degree needs --filter-hops")
+    filters = None if hops is None else FilterOptions(hops, args.min_degree, args.max_path_length)
+    paths = None
+    if args.paths is not None:
+        paths = PathOptions(args.paths, *args.path_lengths, args.max_paths, args.paths_by)
+    metadata = {"checkpoints": [str(p) for p in args.checkpoints],
+                "learning_rates": [c.learning_rate for c in checkpoints],
+                "epochs": [c.epoch for c in checkpoints],
+                "train_objective": args.train_objective, "test_objective": args.test_objective,
+                "parameters": list(tracin.names), "method": args.method, "top_k": args.top_k}
+    return RunOptions(args.top_k, args.chunk_size, not args.no_self_influence, filters, paths,
+                      metadata)
+
+
+def _printer(kg: KnowledgeGraph, train: torch.Tensor, quiet: bool):
+    def show(chunk: Chunk) -> None:
+        for j, ex in enumerate(chunk.explanations):
+            if quiet:
+                print(f"[{chunk.indices[j]}] done ({chunk.candidates[j]} candidate edges)")
+                continue
+            print()
+            print(format_explanation(ex, kg))
+            if chunk.paths[j] is not None:
+                print(format_paths(chunk.paths[j], kg, train))
+
+    return show
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run ``explain``; prints one block per test triple, returns 0."""
+    """Run ``explain``; prints one block per test triple (rank 0), returns 0."""
+    context, device = init_from_env(args.device)
+    try:
+        return _run(args, context, device)
+    finally:
+        if context.distributed:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def _run(args: argparse.Namespace, context: Context, device: str | None) -> int:
     sources = args.checkpoints[0] if len(args.checkpoints) == 1 else args.checkpoints
     checkpoints = load_checkpoints(sources)
     kg = _dataset(args, checkpoints)
@@ -86,25 +155,23 @@ def run(args: argparse.Namespace) -> int:
     tracin = TracIn(checkpoints, kg.training, train_objective=args.train_objective,
                     test_objective=args.test_objective, parameters=args.parameters,
                     method=args.method, batch_size=args.batch_size, compile=args.compile,
-                    device=args.device, show_progress=not args.no_progress)
-    print(f"TracInCP over {len(checkpoints)} checkpoints (learning rates "
-          f"{[c.learning_rate for c in checkpoints]}), {len(kg.training)} training edges, "
-          f"{len(test)} test triples; objectives train={args.train_objective} "
-          f"test={args.test_objective}")
-    explanations = explain(tracin, test, args.top_k,
-                           self_influence=not args.no_self_influence)
-    for ex in explanations:
-        print()
-        print(format_explanation(ex, kg))
+                    device=device, show_progress=not args.no_progress and context.is_main)
+    options = _options(args, tracin, checkpoints)
+    engine = ShardedTracIn(tracin, context) if context.distributed else tracin
+    say = print if context.is_main else (lambda *a, **k: None)
+    say(f"TracInCP over {len(checkpoints)} checkpoints (learning rates "
+        f"{[c.learning_rate for c in checkpoints]}), {len(kg.training)} training edges, "
+        f"{len(test)} test triples; objectives train={args.train_objective} "
+        f"test={args.test_objective}; {context.world_size} process(es)")
+    show = _printer(kg, tracin.training_edges(), args.quiet)
     if args.output_dir:
-        out = Path(args.output_dir)
-        metadata = {"checkpoints": [str(p) for p in args.checkpoints],
-                    "learning_rates": [c.learning_rate for c in checkpoints],
-                    "epochs": [c.epoch for c in checkpoints],
-                    "train_objective": args.train_objective,
-                    "test_objective": args.test_objective,
-                    "parameters": list(tracin.names), "top_k": args.top_k}
-        write_json(out / "explanations.json", explanations, kg, metadata)
-        write_csv(out / "explanations.csv", explanations, kg)
-        print(f"\nwrote {out / 'explanations.json'} and {out / 'explanations.csv'}")
+        rows = explain_all(engine, kg, test, args.output_dir, options, context=context,
+                           on_chunk=show)
+        say(f"\nwrote {len(rows)} explanations, summary.json and summary.csv to "
+            f"{args.output_dir}")
+        return 0
+    n_chunks = -(-len(test) // options.chunk_size)
+    for chunk in explain_chunks(engine, test, options, list(range(n_chunks)), context):
+        if context.is_main:
+            show(chunk)
     return 0
