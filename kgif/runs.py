@@ -74,7 +74,7 @@ class RunOptions:
     resume."""
 
     k: int = 10  # proponents and opponents each
-    chunk_size: int = 16  # test triples per pass over the training edges; the unit of resume
+    chunk_size: int = 64  # test triples per pass over the training edges; the unit of resume
     self_influence: bool = True  # of the test triples and of every reported edge
     filters: FilterOptions | None = None  # None: every training edge is a candidate
     paths: PathOptions | None = None  # None: no paths

@@ -49,7 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output-dir", default=None,
                         help="batch run: one JSON and CSV per test triple, summary.json/.csv, "
                              "and explanations.json/.csv when complete; rerun to resume")
-    parser.add_argument("--chunk-size", type=int, default=16,
+    parser.add_argument("--chunk-size", type=int, default=64,
                         help="test triples per pass over the training edges (unit of resume)")
     parser.add_argument("--quiet", action="store_true",
                         help="do not print the explanations (batch runs)")

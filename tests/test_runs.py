@@ -1,0 +1,212 @@
+"""Batch explain runs: per-triple files, summary, filters, and resume after SIGKILL."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import random_triples, small_conve
+from tolerances import ATOL64, RTOL64
+
+from kgif.checkpoint import Checkpoint, save_checkpoint
+from kgif.cli import main
+from kgif.data import from_label_triples, load_dataset, write_label_triples
+from kgif.filters import Adjacency, candidate_edges_batch
+from kgif.report import explain
+from kgif.runs import (
+    FilterOptions,
+    PathOptions,
+    RunOptions,
+    explain_all,
+    remove_partial_files,
+    sanitize,
+    triple_files,
+    triple_stem,
+)
+from kgif.tracin import TracIn
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _kg(n_ent: int = 12, n_train: int = 40, n_test: int = 7, seed: int = 1):
+    names = [f"ent/{i}" for i in range(n_ent)]  # a slash, to exercise sanitising
+    rels = ["treats", "causes", "is a"]
+    train = random_triples(n_train, n_ent, 3, seed=seed).tolist()
+    train += [[i, 2, (i + 1) % n_ent] for i in range(n_ent)]
+    test = random_triples(n_test, n_ent, 3, seed=seed + 1).tolist()
+    label = [(names[h], rels[r], names[t]) for h, r, t in train]
+    return from_label_triples(label, test=[(names[h], rels[r], names[t]) for h, r, t in test],
+                              name="toy", unseen="keep")
+
+
+def _checkpoints(kg, dtype=torch.float64):
+    out = []
+    for seed, lr in ((1, 0.2), (2, 0.1)):
+        config, params, buffers = small_conve(seed=seed, num_entities=kg.num_entities,
+                                              num_relations=kg.num_relations, dtype=dtype)
+        out.append(Checkpoint(params, buffers, config, lr, epoch=seed,
+                              entity_to_id=kg.entity_to_id, relation_to_id=kg.relation_to_id))
+    return out
+
+
+def test_stems_are_safe_and_unique():
+    kg = _kg()
+    assert sanitize("/m/08966") == "m_08966"
+    assert sanitize("a b:c/d.e-f") == "a_b_c_d.e-f"
+    assert sanitize("///") == "_" and len(sanitize("x" * 100)) == 40
+    triple = (kg.resolve_entity("ent/0"), kg.resolve_relation("is a"), kg.resolve_entity("ent/1"))
+    stem = triple_stem(3, triple, kg)
+    assert stem == "00003__ent_0__is_a__ent_1"
+    assert "/" not in stem and " " not in stem
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= ATOL64 + RTOL64 * abs(b)
+
+
+def test_explain_all_matches_explain_and_writes_summary(tmp_path):
+    kg = _kg()
+    tracin = TracIn(_checkpoints(kg), kg.training, batch_size=16)
+    options = RunOptions(k=3, chunk_size=3, metadata={"note": "x"})
+    rows = explain_all(tracin, kg, kg.testing, tmp_path, options)
+    reference = explain(tracin, kg.testing, 3)
+    assert [r["status"] for r in rows] == ["done"] * len(kg.testing)
+    for i, ex in enumerate(reference):
+        stem = triple_stem(i, ex.triple, kg)
+        document = json.loads((tmp_path / f"{stem}.json").read_text())
+        assert document["metadata"] == {"note": "x", "index": i, "candidates": len(kg.training)}
+        got = document["results"][0]["influences"]
+        assert [x["train_index"] for x in got] == [x.train_index for x in ex.influences]
+        assert all(_close(x["influence"], y.influence) for x, y in zip(got, ex.influences,
+                                                                         strict=True))
+        assert rows[i]["top_proponent_score"] == got[0]["influence"]
+        assert rows[i]["head"] == kg.entity_label(ex.triple[0])
+    combined = json.loads((tmp_path / "explanations.json").read_text())
+    assert len(combined["results"]) == len(kg.testing)
+    with open(tmp_path / "explanations.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == len(kg.testing) * 6
+    with open(tmp_path / "summary.csv", newline="") as handle:
+        summary = list(csv.DictReader(handle))
+    assert [s["status"] for s in summary] == ["done"] * len(kg.testing)
+    assert all(float(s["seconds"]) >= 0 for s in summary)
+
+
+def test_filters_and_paths(tmp_path):
+    kg = _kg()
+    tracin = TracIn(_checkpoints(kg), kg.training, batch_size=16)
+    options = RunOptions(k=2, chunk_size=4, filters=FilterOptions(1, max_path_length=2),
+                         paths=PathOptions(top=3, min_length=1))
+    explain_all(tracin, kg, kg.testing, tmp_path, options)
+    adj = Adjacency.from_triples(kg.training, kg.num_entities)
+    candidates = candidate_edges_batch(adj, kg.testing, 1, None, 2)
+    reference = explain(tracin, kg.testing, 2, candidates=candidates)
+    for i, ex in enumerate(reference):
+        files = triple_files(tmp_path, triple_stem(i, ex.triple, kg), paths=True)
+        document = json.loads(files["json"].read_text())
+        assert document["metadata"]["candidates"] == len(candidates[i])
+        got = [x["train_index"] for x in document["results"][0]["influences"]]
+        assert got == [x.train_index for x in ex.influences]
+        assert set(got) <= set(candidates[i].tolist())
+        paths = json.loads(files["paths_json"].read_text())
+        assert len(paths["paths"]) <= 3 and paths["test"]["head"] == ex.triple[0]
+
+
+def test_settings_mismatch_and_partial_files(tmp_path):
+    kg = _kg()
+    tracin = TracIn(_checkpoints(kg), kg.training)
+    explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
+    with pytest.raises(ValueError, match="other settings"):
+        explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=3))
+    stale = tmp_path / ".00000__x.json.abc123.tmp"
+    stale.write_text("{")
+    assert remove_partial_files(tmp_path) == [stale] and not stale.exists()
+
+
+def _write_run_inputs(tmp_path: Path, n_test: int):
+    kg = _kg(n_ent=30, n_train=1500, n_test=n_test, seed=3)
+    folder = tmp_path / "data"
+    write_label_triples(folder / "train.txt", [
+        (kg.entity_label(h), kg.relation_label(r), kg.entity_label(t))
+        for h, r, t in kg.training.tolist()])
+    tests = [(kg.entity_label(h), kg.relation_label(r), kg.entity_label(t))
+             for h, r, t in kg.testing.tolist()]
+    write_label_triples(tmp_path / "tests.tsv", tests)
+    kg = load_dataset(folder)
+    for ckpt in _checkpoints(kg):
+        save_checkpoint(ckpt, tmp_path / "ckpts" / f"checkpoint_epoch_{ckpt.epoch:04d}.pt")
+    return kg
+
+
+def _command(tmp_path: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "kgif", "explain", "--checkpoints", str(tmp_path / "ckpts"),
+            "--dataset", str(tmp_path / "data"), "--test-file", str(tmp_path / "tests.tsv"),
+            "--top-k", "3", "--chunk-size", "2", "--batch-size", "32", "--paths", "2",
+            "--output-dir", str(out), "--no-progress", "--quiet"]
+
+
+def _env() -> dict:
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.pop("WORLD_SIZE", None)
+    return env
+
+
+def _done(out: Path) -> list[Path]:
+    """The completion markers (``<stem>.json``) present in ``out``."""
+    return [p for p in out.glob("[0-9]*.json") if not p.name.endswith(".paths.json")]
+
+
+def _per_triple(out: Path) -> dict[str, bytes]:
+    names = [p for p in out.iterdir() if p.name[:5].isdigit()]
+    return {p.name: p.read_bytes() for p in names}
+
+
+def test_resume_after_sigkill_is_byte_identical(tmp_path):
+    n_test = 24
+    _write_run_inputs(tmp_path, n_test)
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    process = subprocess.Popen(_command(tmp_path, killed), env=_env(), cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not _done(killed):
+        assert process.poll() is None, process.stderr.read().decode()
+        assert time.monotonic() < deadline, "no per-triple file appeared"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    process.stderr.close()
+    done_before = len(_done(killed))
+    assert 1 <= done_before < n_test, "the run finished before it could be killed"
+    (killed / ".00005__x.csv.zzz.tmp").write_text("partial")  # as a kill mid-write leaves
+    for out in (killed, clean):
+        result = subprocess.run(_command(tmp_path, out), env=_env(), cwd=tmp_path,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+    resumed, expected = _per_triple(killed), _per_triple(clean)
+    assert len(expected) == 4 * n_test  # json, csv, paths.json, paths.csv
+    assert resumed.keys() == expected.keys()
+    assert all(resumed[name] == expected[name] for name in expected)
+    assert (killed / "explanations.json").read_bytes() == (clean / "explanations.json").read_bytes()
+    assert not list(killed.glob(".*.tmp"))
+    summary = json.loads((killed / "summary.json").read_text())
+    assert summary["done"] == n_test
+
+
+def test_cli_option_errors(tmp_path, capsys):
+    kg = _write_run_inputs(tmp_path, 2)
+    del kg
+    base = ["explain", "--checkpoints", str(tmp_path / "ckpts"), "--dataset",
+            str(tmp_path / "data"), "--test-file", str(tmp_path / "tests.tsv"), "--no-progress"]
+    assert main(base + ["--min-degree", "2"]) == 2
+    assert "--filter-hops" in capsys.readouterr().err
+    assert main(base + ["--top-k", "2", "--max-path-length", "2", "--paths", "1",
+                        "--path-lengths", "1", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "proponents:" in printed and "paths " in printed
