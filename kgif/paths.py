@@ -326,7 +326,9 @@ def paths_to_json(ranked: RankedPaths, kg: KnowledgeGraph, train: Tensor,
     return {
         "metadata": dict(metadata or {}),
         "test": {"head": h, "relation": r, "tail": t, "head_label": kg.entity_label(h),
-                 "relation_label": kg.relation_label(r), "tail_label": kg.entity_label(t)},
+                 "relation_label": kg.relation_label(r), "tail_label": kg.entity_label(t),
+                 "head_name": kg.entity_name(h), "relation_name": kg.relation_name(r),
+                 "tail_name": kg.entity_name(t)},
         "total_paths": ranked.total, "truncated": ranked.truncated, "ranked_by": ranked.by,
         "paths": [{
             "rank": p.rank, "length": len(p.edges), "sum": p.sum, "mean": p.mean,

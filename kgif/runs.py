@@ -133,24 +133,24 @@ class Chunk:
     seconds: float
 
 
-def _candidates(adj_cache: dict, tracin, test: Tensor, filters: FilterOptions | None):
+def _adjacency(cache: dict, tracin) -> Adjacency:
+    """The training graph's adjacency, built on first use."""
+    if "adj" not in cache:
+        n_entities = int(tracin.checkpoints[0].params["entity_embedding"].shape[0])
+        cache["adj"] = Adjacency.from_triples(tracin.training_edges(), n_entities)
+    return cache["adj"]
+
+
+def _candidates(cache: dict, tracin, test: Tensor, filters: FilterOptions | None):
     if filters is None:
         return None
-    if "adj" not in adj_cache:
-        adj_cache["adj"] = Adjacency.from_triples(tracin.training_edges(), _n_entities(tracin))
-    return candidate_edges_batch(adj_cache["adj"], test, filters.hops, filters.min_degree,
-                                 filters.max_path_length)
+    return candidate_edges_batch(_adjacency(cache, tracin), test, filters.hops,
+                                 filters.min_degree, filters.max_path_length)
 
 
-def _n_entities(tracin) -> int:
-    return int(tracin.checkpoints[0].params["entity_embedding"].shape[0])
-
-
-def _paths(adj_cache: dict, tracin, test: Tensor, options: PathOptions) -> list[RankedPaths]:
-    if "adj" not in adj_cache:
-        adj_cache["adj"] = Adjacency.from_triples(tracin.training_edges(), _n_entities(tracin))
+def _paths(cache: dict, tracin, test: Tensor, options: PathOptions) -> list[RankedPaths]:
     plain = getattr(tracin, "tracin", tracin)  # the unsharded TracIn: paths run on one rank
-    return [rank_paths(plain, row, adj_cache["adj"], min_length=options.min_length,
+    return [rank_paths(plain, row, _adjacency(cache, tracin), min_length=options.min_length,
                        max_length=options.max_length, max_paths=options.max_paths,
                        top=options.top, by=options.by) for row in test]
 
