@@ -1,0 +1,97 @@
+"""``tracin-scaling``: time and peak memory of streaming top-k TracIn as n and T grow.
+
+Each measurement runs in a fresh ``multiprocessing`` *spawn* child, so its peak resident set
+size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, KiB on Linux) belongs to that size
+alone. The child reports its peak after building the model and data (``base``) and after
+streaming (``peak``); ``peak - base`` is what streaming added. One warm-up call on a small
+slice precedes the timed call. Exponents are least-squares slopes of log(time) on log(size).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import resource
+import time
+
+import torch
+
+from kgif.bench.common import MODELS, Preset, random_checkpoint, random_triples, row, synchronize
+
+
+def _maxrss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_stream(model: str, n_edges: int, n_test: int, batch_size: int, device: str,
+                   threads: int) -> dict:
+    """Child-process body: top-10 proponents of ``n_test`` triples over ``n_edges`` edges."""
+    from kgif.tracin import TracIn
+
+    torch.set_num_threads(threads)
+    size = MODELS[model]
+    ckpt = random_checkpoint(size, device=device)
+    edges = random_triples(n_edges, size.num_entities, size.num_relations, seed=6)
+    test = random_triples(n_test, size.num_entities, size.num_relations, seed=7)
+    tracin = TracIn([ckpt], edges, train_objective="score", test_objective="score",
+                    batch_size=batch_size, device=device)
+    tracin.influence(test, train_triples=edges[: 2 * batch_size], k=10)  # warm-up
+    base = _maxrss_mib()
+    synchronize(device)
+    start = time.perf_counter()
+    tracin.influence(test, k=10)
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    gpu_peak = (torch.cuda.max_memory_allocated() / 2**20
+                if torch.device(device).type == "cuda" else None)
+    return {"seconds": seconds, "base_rss_mib": base, "peak_rss_mib": _maxrss_mib(),
+            "gpu_peak_mib": gpu_peak}
+
+
+def _in_child(*args) -> dict:
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1, maxtasksperchild=1) as pool:
+        return pool.apply(measure_stream, args)
+
+
+def fit_exponent(sizes: list[float], seconds: list[float]) -> float:
+    """Least-squares slope of log(seconds) against log(sizes) (nan with < 2 points)."""
+    xs, ys = [math.log(s) for s in sizes], [math.log(t) for t in seconds]
+    if len(xs) < 2:
+        return float("nan")
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var
+
+
+def _sweep(preset: Preset, device: str, threads: int, axis: str, values) -> list[dict]:
+    rows, seconds = [], []
+    for value in values:
+        n_edges = value if axis == "n" else preset.scaling_fixed_edges
+        n_test = 1 if axis == "n" else value
+        out = _in_child(preset.scaling_model, n_edges, n_test, preset.batch_size, device,
+                        threads)
+        seconds.append(out["seconds"])
+        case = f"{preset.scaling_model} n={n_edges} T={n_test}"
+        extra = dict(model=preset.scaling_model, n_edges=n_edges, n_test=n_test, axis=axis, **out)
+        rows.append(row("tracin-scaling", case, "kgif-structured top-10", "seconds",
+                        out["seconds"], "s", **extra))
+        rows.append(row("tracin-scaling", case, "kgif-structured top-10", "edges/s",
+                        n_edges / out["seconds"], "edges/s", **extra))
+        rows.append(row("tracin-scaling", case, "kgif-structured top-10", "peak RSS",
+                        out["peak_rss_mib"], "MiB", **extra))
+        rows.append(row("tracin-scaling", case, "kgif-structured top-10", "streaming RSS rise",
+                        out["peak_rss_mib"] - out["base_rss_mib"], "MiB", **extra))
+    exponent = fit_exponent(list(values), seconds)
+    label = "n (training edges)" if axis == "n" else "T (test triples)"
+    rows.append(row("tracin-scaling", f"{preset.scaling_model} time ~ {axis}^p",
+                    "kgif-structured top-10", "exponent p", exponent, "", axis=axis,
+                    note=f"log-log least squares of time against {label}"))
+    return rows
+
+
+def run_scaling(preset: Preset, device: str) -> list[dict]:
+    """Rows: time, throughput, peak RSS per size, and the fitted exponents."""
+    threads = torch.get_num_threads()
+    return (_sweep(preset, device, threads, "n", preset.scaling_edges)
+            + _sweep(preset, device, threads, "T", preset.scaling_test_sizes))
