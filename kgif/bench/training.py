@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -107,8 +108,10 @@ def _run_pykeen(kg, config: ConvEConfig, epochs: int, device: str) -> dict:
     loop = LCWATrainingLoop(model=model, triples_factory=factory, optimizer=optimizer)
     before = _reset_peak()
     stamps.append(time.perf_counter())
-    loop.train(factory, num_epochs=epochs, batch_size=BATCH, label_smoothing=SMOOTHING,
-               use_tqdm=False, use_tqdm_batch=False, callbacks=EpochTimer())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyKEEN's own (pin_memory without a GPU, ...)
+        loop.train(factory, num_epochs=epochs, batch_size=BATCH, label_smoothing=SMOOTHING,
+                   use_tqdm=False, use_tqdm_batch=False, callbacks=EpochTimer())
     peak = (_status_kib("VmHWM") - before) / 1024
     model.eval()
     params, buffers = _pykeen_to_kgif({k: v.cpu() for k, v in model.state_dict().items()})
