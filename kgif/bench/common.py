@@ -96,9 +96,9 @@ PRESETS = {
         training_datasets=("nations",), training_epochs=2, label_entities=(1000, 10_000)),
     "quick": Preset(
         "quick", warmup=1, repeats=3, baseline_objectives=("pointwise_bce",),
-        baseline_test_sizes=(1, 10), kgif_edges=1024, generic_edges=16, loop_edges=8,
+        baseline_test_sizes=(1, 10), kgif_edges=512, generic_edges=16, loop_edges=8,
         accuracy_models=("umls",), scaling_edges=(1000, 10_000, 100_000),
-        scaling_fixed_edges=1000, training_epochs=5),
+        scaling_fixed_edges=1000, training_epochs=4),
     "full": Preset("full", warmup=2, repeats=5),
 }
 

@@ -1,8 +1,10 @@
 """``tracin-scaling``: time and peak memory of streaming top-k TracIn as n and T grow.
 
 Each measurement runs in a fresh ``multiprocessing`` *spawn* child, so its peak resident set
-size belongs to that size alone: ``peak RSS`` is the child's
-``resource.getrusage(RUSAGE_SELF).ru_maxrss`` at the end. ``streaming RSS rise`` is what the
+size belongs to that size alone: ``peak RSS`` is the child's peak resident set (Linux
+``VmHWM`` of /proc/self/status, before and after the reset below; elsewhere
+``resource.getrusage(RUSAGE_SELF).ru_maxrss``, which on Linux would also count the parent's
+resident set at the moment of the spawn's fork/exec). ``streaming RSS rise`` is what the
 timed call itself added: on Linux the peak (``VmHWM``) is reset through
 ``/proc/self/clear_refs`` just before the call and compared with the resident set (``VmRSS``)
 at that moment; elsewhere it is the rise of ``ru_maxrss``, which hides anything below the
@@ -59,6 +61,7 @@ def measure_stream(model: str, n_edges: int, n_test: int, batch_size: int, devic
     tracin = TracIn([ckpt], edges, train_objective="score", test_objective="score",
                     batch_size=batch_size, device=device)
     tracin.influence(test, train_triples=edges[: 2 * batch_size], k=10)  # warm-up
+    setup_peak = _status_mib("VmHWM")
     base = _reset_peak()
     base_maxrss = _maxrss_mib()
     synchronize(device)
@@ -69,8 +72,11 @@ def measure_stream(model: str, n_edges: int, n_test: int, batch_size: int, devic
     gpu_peak = (torch.cuda.max_memory_allocated() / 2**20
                 if torch.device(device).type == "cuda" else None)
     hwm = _status_mib("VmHWM") if base is not None else None
-    rise = hwm - base if hwm is not None else _maxrss_mib() - base_maxrss
-    return {"seconds": seconds, "streaming_rise_mib": rise, "peak_rss_mib": _maxrss_mib(),
+    if hwm is not None and setup_peak is not None:
+        rise, peak = hwm - base, max(hwm, setup_peak)
+    else:
+        rise, peak = _maxrss_mib() - base_maxrss, _maxrss_mib()
+    return {"seconds": seconds, "streaming_rise_mib": rise, "peak_rss_mib": peak,
             "rss_method": "VmHWM reset" if hwm is not None else "ru_maxrss",
             "gpu_peak_mib": gpu_peak}
 
