@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", help="write the results as JSON here")
     parser.add_argument("--markdown", help="write the results as a Markdown report here")
     parser.add_argument("--plot", help="write a PNG plot here (needs matplotlib)")
+    parser.add_argument("--note", default="", help="free text stored and shown with the results")
     return parser
 
 
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     command = ["-m", "kgif.bench", *(sys.argv[1:] if argv is None else argv)]
     result = run_benchmarks(args.suite, args.only, args.device, argv=command, on_suite=show)
+    result["note"] = args.note
     print("\n".join(environment_lines(result["environment"])))
     if args.output:
         _write(args.output, json.dumps(result, indent=1, default=str) + "\n")

@@ -55,6 +55,8 @@ def environment_lines(env: dict) -> list[str]:
 def markdown(result: dict, title: str = "") -> str:
     """Markdown: environment, then one table per suite."""
     out = [f"# {title or 'kgif benchmarks'} ({result['preset']} suite)", ""]
+    if result.get("note"):
+        out += [f"**Note:** {result['note']}", ""]
     out += [f"- {line}" for line in environment_lines(result["environment"])]
     out += ["- suite wall time: " + ", ".join(f"{k} {v:.0f} s"
                                                 for k, v in result["suites"].items()), ""]
