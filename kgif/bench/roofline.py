@@ -12,6 +12,8 @@ entities and P_s the number of "small" (BatchNorm, conv) parameters:
   2 F d.
 * autograd loop per example: as generic plus the all-entity scores and their two gradients
   (wrt f and wrt the entity table) 3 * 2 N d.
+* TracIn stream (``TracIn.influence``, T = 1), per edge: 2 x structured factors + 2 x pair
+  (the one-triple test cache is inside the time).
 * matmul peak: 2 n^3 per (n x n) @ (n x n) float32 product.
 """
 
