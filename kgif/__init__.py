@@ -1,3 +1,61 @@
-"""kgif: TracIn influence for knowledge-graph embeddings."""
+"""kgif: TracIn training-data influence for knowledge-graph embeddings (ConvE).
+
+A flat public API over focused modules::
+
+    from kgif import load_dataset, ConvEConfig, TracIn, load_checkpoints, explain
+"""
+
+from kgif.checkpoint import (
+    Checkpoint,
+    from_pykeen,
+    from_seed,
+    load_checkpoint,
+    load_checkpoints,
+    save_checkpoint,
+    to_pykeen,
+)
+from kgif.data import KnowledgeGraph, load_dataset, with_reciprocals
+from kgif.filters import Adjacency, candidate_edges, candidate_edges_batch, k_hop_nodes
+from kgif.grads import PARAMETER_GROUPS, per_sample_grads, structured_factors
+from kgif.loss import bce_1n, get_objective, pointwise_bce, score, sparse_bce_with_logits
+from kgif.model import ConvEConfig, init_conve, score_all, score_hrt
+from kgif.report import Explanation, explain, to_dataframe, write_csv, write_json
+from kgif.tracin import KMostInfluentialResults, TracIn
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "PARAMETER_GROUPS",
+    "Adjacency",
+    "Checkpoint",
+    "ConvEConfig",
+    "Explanation",
+    "KMostInfluentialResults",
+    "KnowledgeGraph",
+    "TracIn",
+    "bce_1n",
+    "candidate_edges",
+    "candidate_edges_batch",
+    "explain",
+    "from_pykeen",
+    "from_seed",
+    "get_objective",
+    "init_conve",
+    "k_hop_nodes",
+    "load_checkpoint",
+    "load_checkpoints",
+    "load_dataset",
+    "per_sample_grads",
+    "pointwise_bce",
+    "save_checkpoint",
+    "score",
+    "score_all",
+    "score_hrt",
+    "sparse_bce_with_logits",
+    "structured_factors",
+    "to_dataframe",
+    "to_pykeen",
+    "with_reciprocals",
+    "write_csv",
+    "write_json",
+]

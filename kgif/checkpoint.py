@@ -207,3 +207,10 @@ def load_checkpoints(source, map_location: str | torch.device = "cpu") -> list[C
 def state_tensors(ckpt: Checkpoint) -> dict[str, Tensor]:
     """All tensors of a checkpoint, params and buffers, by name (for comparisons)."""
     return {**ckpt.params, **ckpt.buffers}
+
+
+# Conversions live in kgif.interop (which imports this module); re-exported here so that
+# ``kgif.checkpoint.from_pykeen`` works as documented.
+from kgif.interop import from_pykeen, from_seed, pykeen_model, to_pykeen  # noqa: E402
+
+__all__ += ["from_pykeen", "from_seed", "pykeen_model", "to_pykeen"]

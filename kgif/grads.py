@@ -16,6 +16,7 @@ reciprocal relations: 2k forward, 2k + 1 inverse), shape (B, 3) int64.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -178,8 +179,20 @@ FACTORED = ("entity_embedding", "relation_embedding", "entity_bias", "fc.weight"
 
 #: Small parameters whose per-sample gradients are read off one batched backward by giving them
 #: a per-sample axis (B, *shape); the conv weight instead comes from the conv-output gradient.
-PER_SAMPLE = ("bn0.weight", "bn0.bias", "conv.bias", "bn1.weight", "bn1.bias", "fc.bias",
-              "bn2.weight", "bn2.bias")
+PER_SAMPLE = ("bn0.weight", "bn0.bias", "bn1.weight", "bn1.bias", "fc.bias", "bn2.weight",
+              "bn2.bias")
+
+
+@contextlib.contextmanager
+def _without_onednn():
+    """Run CPU convolutions on ATen's own kernels: for ConvE's single-channel 3x3 convolution
+    they are about 3x faster than oneDNN's (forward and input-gradient) on x86 CPUs."""
+    previous = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = previous
 
 
 def _conv_weight_grads(d_maps: Tensor, img: Tensor, config: ConvEConfig) -> Tensor:
@@ -198,9 +211,10 @@ def structured_factors(params: Params, buffers: Params, config: ConvEConfig, exa
 
     In attribution mode the examples of a batch are independent, so one backward of the summed
     loss gives each example's gradients with respect to its own activations and rows (g, k,
-    delta). Per-sample gradients of the BatchNorm and bias parameters are read off copies with a
-    per-sample axis (B, *shape); the conv weight's come from the conv-output gradient and the
-    input patches. Exact; checked against ``vmap(grad)`` and a plain autograd loop in the tests.
+    delta). Per-sample gradients of the BatchNorm and fc-bias parameters are read off copies with
+    a per-sample axis (B, *shape); the conv weight's and bias's come from the conv-output
+    gradient (and the input patches). Exact; checked against ``vmap(grad)`` and a plain
+    autograd loop in the tests.
 
     Args:
         params, buffers: one checkpoint's ConvE state (attribution mode).
@@ -215,7 +229,7 @@ def structured_factors(params: Params, buffers: Params, config: ConvEConfig, exa
     """
     h, r, t = examples.unbind(1)
     batch = len(h)
-    with torch.enable_grad():
+    with torch.enable_grad(), _without_onednn():
         e_h = params["entity_embedding"][h].detach().requires_grad_(True)
         e_r = params["relation_embedding"][r].detach().requires_grad_(True)
         per_sample = {n: params[n].detach().expand(batch, *params[n].shape).requires_grad_(True)
@@ -229,6 +243,7 @@ def structured_factors(params: Params, buffers: Params, config: ConvEConfig, exa
         wrt = [e_h, e_r, maps, *per_sample.values()]
         g, k, d_maps, *d_per = torch.autograd.grad(loss, wrt)
     grads = dict(zip(per_sample, d_per, strict=True))
+    grads["conv.bias"] = d_maps.sum((2, 3))  # (B, C)
     if "conv.weight" in small_names:
         grads["conv.weight"] = _conv_weight_grads(d_maps, img.detach(), config)
     flat = [grads[n].flatten(1) for n in small_names]

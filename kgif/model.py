@@ -238,7 +238,8 @@ def _bn_eval(x: Tensor, params: Params, buffers: Params, name: str) -> tuple[Ten
     mean = _channel_view(buffers[f"{name}.running_mean"], x)
     inv_std = torch.rsqrt(_channel_view(buffers[f"{name}.running_var"], x) + BN_EPS)
     scale = _channel_view(params[f"{name}.weight"], x) * inv_std
-    return (x - mean) * scale + _channel_view(params[f"{name}.bias"], x), {}
+    shift = _channel_view(params[f"{name}.bias"], x) - mean * scale
+    return torch.addcmul(shift, x, scale), {}  # x * scale + shift: one pass over x
 
 
 def _bn_train(x: Tensor, params: Params, buffers: Params, name: str) -> tuple[Tensor, Params]:
@@ -291,11 +292,8 @@ def conv_input(params: Params, buffers: Params, e_h: Tensor, e_r: Tensor, config
 
 
 def conv_maps(params: Params, img: Tensor) -> Tensor:
-    """Convolution, no padding: (B, 1, 2H, W) -> (B, C, 2H-kh+1, W-kw+1).
-
-    The bias is added outside ``conv2d`` so that it may carry a per-sample axis (B, C).
-    """
-    return F.conv2d(img, params["conv.weight"]) + _channel_view(params["conv.bias"], img)
+    """Convolution with bias, no padding: (B, 1, 2H, W) -> (B, C, 2H-kh+1, W-kw+1)."""
+    return F.conv2d(img, params["conv.weight"], params["conv.bias"])
 
 
 def conv_output(params: Params, buffers: Params, maps: Tensor, config: ConvEConfig,

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tolerances import ATOL64, RTOL64, RTOL_CONVERT
 from torch import nn
 
-from kgif.checkpoint import load_checkpoint
+from kgif.checkpoint import Checkpoint, load_checkpoint
 from kgif.cli import main
 from kgif.interop import from_pykeen, from_seed, pykeen_model, to_pykeen
-from kgif.model import hidden, score_all
-
-#: Converted-vs-source score agreement in float32 (relative to the largest |score|).
-RTOL_CONVERT = 1e-5
+from kgif.model import ConvEConfig, hidden, score_all
+from kgif.tracin import TracIn
 
 
 def _assert_scores_close(got, expected):
@@ -360,3 +359,45 @@ def test_cli_convert_pykeen_with_training_triples(nations, tmp_path):
     assert ckpt.relation_to_id == nations.relation_to_id
     got, hr = _kgif_scores(ckpt)
     _assert_scores_close(got, _pykeen_scores(model, hr))
+
+
+def _native_checkpoint(model, lr, config):
+    """A kgif checkpoint built from a PyKEEN model's state by a test-local renaming (float64)."""
+    layers = {"interaction.hr2d.0": "bn0", "interaction.hr2d.2": "conv",
+              "interaction.hr2d.3": "bn1", "interaction.hr1d.0": "fc", "interaction.hr1d.2": "bn2"}
+    params, buffers = {}, {}
+    for key, value in model.state_dict().items():
+        value = value.detach().clone()
+        if key.startswith("entity_representations.0"):
+            params["entity_embedding"] = value
+        elif key.startswith("entity_representations.1"):
+            params["entity_bias"] = value[:, 0]
+        elif key.startswith("relation_representations.0"):
+            params["relation_embedding"] = value
+        else:
+            prefix, attr = key.rsplit(".", 1)
+            name = f"{layers[prefix]}.{attr}"
+            target = buffers if attr.startswith(("running", "num_batches")) else params
+            target[name] = value
+    return Checkpoint(params, buffers, config, learning_rate=lr)
+
+
+def test_tracin_equal_from_pykeen_or_native_checkpoints(nations):
+    models = pytest.importorskip("pykeen.models")
+    model = models.ConvE(triples_factory=nations, random_seed=0, embedding_dim=24,
+                         embedding_height=4, embedding_width=6, output_channels=4)
+    config = ConvEConfig(embedding_dim=24, embedding_height=4, embedding_width=6,
+                         output_channels=4)
+    converted, native = [], []
+    for epoch, lr in ((1, 0.01), (2, 0.004)):
+        _train_steps(model, nations, steps=3, lr=lr, seed=epoch)
+        converted.append(from_pykeen(model, learning_rate=lr, epoch=epoch))
+        native.append(_native_checkpoint(model, lr, config))
+    train, test = nations.mapped_triples[:40], nations.mapped_triples[100:103]
+    train = torch.stack([train[:, 0], train[:, 1], train[:, 2]], 1)
+    for objective in ("score", "bce_1n"):
+        a = TracIn(converted, train, test_objective=objective, dtype=torch.float64)
+        b = TracIn(native, train, test_objective=objective, dtype=torch.float64)
+        scores = a.influence(test)
+        torch.testing.assert_close(scores, b.influence(test), rtol=RTOL64, atol=ATOL64)
+        assert scores.abs().max() > 0

@@ -79,12 +79,16 @@ def test_csv_and_dataframe(tmp_path):
     assert list(frame.columns) == list(CSV_COLUMNS) and len(frame) == 8
 
 
-def test_explain_cli_end_to_end(tmp_path, capsys):
-    kg = _graph()
-    folder = tmp_path / "data"
+def _write_training(kg, folder):
     write_label_triples(folder / "train.txt",
                         [(kg.entity_label(h), kg.relation_label(r), kg.entity_label(t))
                          for h, r, t in kg.training.tolist()])
+    return folder
+
+
+def test_explain_cli_end_to_end(tmp_path, capsys):
+    kg = _graph()
+    folder = _write_training(kg, tmp_path / "data")
     write_label_triples(folder / "test.txt", [("ent1", "treats", "ent2"),
                                               ("ent3", "treats", "ent4")])
     kg = load_dataset(folder)
@@ -103,10 +107,7 @@ def test_explain_cli_end_to_end(tmp_path, capsys):
 
 def test_explain_cli_unknown_label_suggests(tmp_path, capsys):
     kg = _graph()
-    folder = tmp_path / "data"
-    write_label_triples(folder / "train.txt",
-                        [(kg.entity_label(h), kg.relation_label(r), kg.entity_label(t))
-                         for h, r, t in kg.training.tolist()])
+    folder = _write_training(kg, tmp_path / "data")
     for ckpt in _checkpoints(kg):
         save_checkpoint(ckpt, tmp_path / "ckpts" / f"c{ckpt.epoch}.pt")
     code = main(["explain", "--checkpoints", str(tmp_path / "ckpts"), "--dataset", str(folder),

@@ -6,3 +6,5 @@ RTOL64, ATOL64 = 1e-8, 1e-10
 RTOL32, ATOL32 = 1e-4, 1e-6
 #: float64 loss identities (sparse vs dense BCE).
 RTOL_LOSS = 1e-6
+#: Converted-vs-source score agreement in float32 (relative to the largest |score|).
+RTOL_CONVERT = 1e-5

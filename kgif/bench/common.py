@@ -1,0 +1,260 @@
+"""Shared machinery of the benchmark suites: presets, models, timing, rows, environment.
+
+Every suite returns a list of *rows*, plain dicts with the keys
+
+    suite, case, method, metric, value, unit, ratio, baseline, note
+
+plus free-form extras. ``ratio`` is ``value / value(baseline)`` for the row of the same
+(suite, case, metric) whose method is ``baseline`` (None when there is no baseline row), so a
+throughput ratio above 1 and a memory ratio below 1 are both improvements.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from kgif.checkpoint import Checkpoint
+from kgif.model import ConvEConfig, init_conve
+
+# --------------------------------------------------------------------------- presets
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """A random-weight ConvE of a dataset's shape (weights are random, only sizes matter)."""
+
+    name: str
+    num_entities: int
+    num_relations: int  # base relations R; the table holds 2R rows (reciprocal)
+    embedding_dim: int = 200  # d = H * W; PyKEEN's ConvE default (10 x 20)
+    embedding_height: int | None = None
+    output_channels: int = 32  # C
+
+    def config(self) -> ConvEConfig:
+        return ConvEConfig(embedding_dim=self.embedding_dim,
+                           embedding_height=self.embedding_height,
+                           output_channels=self.output_channels)
+
+
+MODELS = {
+    "tiny": ModelSize("tiny", 30, 4, embedding_dim=12, embedding_height=3, output_channels=4),
+    "umls": ModelSize("umls", 135, 46),
+    "fb15k237": ModelSize("fb15k237", 14541, 237, embedding_height=10),
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Sizes of one suite run (``smoke``, ``quick`` or ``full``)."""
+
+    name: str
+    warmup: int = 1  # untimed calls before the timed ones
+    repeats: int = 3  # timed calls; medians are reported
+    models: tuple[str, ...] = ("umls", "fb15k237")
+    test_sizes: tuple[int, ...] = (1, 10, 100)  # T
+    objectives: tuple[str, ...] = ("score", "pointwise_bce", "bce_1n")  # same on both sides
+    baseline_objectives: tuple[str, ...] = ("score", "pointwise_bce", "bce_1n")
+    baseline_test_sizes: tuple[int, ...] = (1, 10, 100)
+    kgif_edges: int = 2048  # structured path
+    generic_edges: int = 32  # vmap(grad) path
+    loop_edges: int = 16  # plain autograd loop and Captum
+    batch_size: int = 256
+    accuracy_models: tuple[str, ...] = ("umls", "fb15k237")
+    accuracy_test: int = 3
+    accuracy_edges: int = 6
+    scaling_model: str = "fb15k237"
+    scaling_edges: tuple[int, ...] = (1000, 10_000, 100_000, 1_000_000)
+    scaling_test_sizes: tuple[int, ...] = (1, 10, 100)
+    scaling_fixed_edges: int = 2000  # training-set size of the T sweep
+    matmul_size: int = 2048
+    roofline_model: str = "fb15k237"
+    roofline_batch: int = 512
+    training_datasets: tuple[str, ...] = ("umls", "kinships")
+    training_epochs: int = 100
+    label_entities: tuple[int, ...] = (10_000, 100_000)
+    extra: dict = field(default_factory=dict)
+
+
+PRESETS = {
+    "smoke": Preset(
+        "smoke", warmup=1, repeats=2, models=("tiny",), test_sizes=(1, 3),
+        baseline_objectives=("score", "bce_1n"), baseline_test_sizes=(1, 3), kgif_edges=64,
+        generic_edges=8, loop_edges=4, batch_size=32, accuracy_models=("tiny",),
+        scaling_model="tiny", scaling_edges=(100, 1000), scaling_test_sizes=(1, 4),
+        scaling_fixed_edges=200, matmul_size=256, roofline_model="tiny", roofline_batch=64,
+        training_datasets=("nations",), training_epochs=2, label_entities=(1000, 10_000)),
+    "quick": Preset(
+        "quick", warmup=1, repeats=3, baseline_objectives=("pointwise_bce",),
+        baseline_test_sizes=(1, 10), kgif_edges=512, generic_edges=16, loop_edges=8,
+        accuracy_models=("umls",), scaling_edges=(1000, 10_000, 100_000),
+        scaling_fixed_edges=1000, training_epochs=4),
+    "full": Preset("full", warmup=2, repeats=5),
+}
+
+
+def random_triples(n: int, num_entities: int, num_relations: int, seed: int) -> torch.Tensor:
+    """(n, 3) int64 random (head, base relation, tail) edges from a private generator."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.stack([torch.randint(num_entities, (n,), generator=gen),
+                        torch.randint(num_relations, (n,), generator=gen),
+                        torch.randint(num_entities, (n,), generator=gen)], 1)
+
+
+def random_checkpoint(size: ModelSize, seed: int = 0, dtype: torch.dtype = torch.float32,
+                      device: str = "cpu") -> Checkpoint:
+    """A ConvE checkpoint with random weights, non-trivial biases and BatchNorm statistics."""
+    config = size.config()
+    params, buffers = init_conve(config, size.num_entities, size.num_relations, seed=seed,
+                                 dtype=torch.float64)
+    gen = torch.Generator().manual_seed(seed + 1)
+    params = {k: v + 0.05 * torch.randn(v.shape, generator=gen, dtype=v.dtype)
+              for k, v in params.items()}
+    for name, value in list(buffers.items()):
+        if name.endswith("running_mean"):
+            buffers[name] = 0.1 * torch.randn(value.shape, generator=gen, dtype=value.dtype)
+        elif name.endswith("running_var"):
+            buffers[name] = 0.5 + torch.rand(value.shape, generator=gen, dtype=value.dtype)
+    ckpt = Checkpoint(params, buffers, config, learning_rate=0.01)
+    return ckpt.to(device=device, dtype=dtype)
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def synchronize(device: str) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timings(fn: Callable[[], object], warmup: int, repeats: int, device: str) -> list[float]:
+    """Wall-clock seconds (``time.perf_counter``) of ``repeats`` calls after ``warmup`` calls,
+    synchronising the device around each timed call."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def median_time(fn: Callable[[], object], preset: Preset, device: str) -> float:
+    return statistics.median(timings(fn, preset.warmup, preset.repeats, device))
+
+
+def marginal_rate(run: Callable[[int], object], n_small: int, n_large: int, preset: Preset,
+                  device: str) -> dict:
+    """Items/s of the part of ``run(n)`` that grows with n, and its fixed cost.
+
+    ``run(n)`` processes n training edges against a test set (building its test-side cache
+    first). With medians t_small, t_large: rate = (n_large - n_small) / (t_large - t_small),
+    and the fixed cost (test side, set-up) is t_small - n_small / rate. When timing noise
+    makes t_large <= t_small, the rate falls back to n_large / t_large (``marginal`` False).
+    """
+    t_small = median_time(lambda: run(n_small), preset, device)
+    t_large = median_time(lambda: run(n_large), preset, device)
+    spent = t_large - t_small
+    marginal = spent > 0
+    rate = (n_large - n_small) / spent if marginal else n_large / t_large
+    fixed = t_small - n_small / rate if marginal else float("nan")
+    return {"rate": rate, "fixed_s": fixed, "t_small_s": t_small, "t_large_s": t_large,
+            "n_small": n_small, "n_large": n_large, "marginal": marginal}
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def row(suite: str, case: str, method: str, metric: str, value: float, unit: str,
+        baseline: str | None = None, note: str = "", **extra) -> dict:
+    """One result row (see the module docstring)."""
+    return {"suite": suite, "case": case, "method": method, "metric": metric,
+            "value": value, "unit": unit, "ratio": None, "baseline": baseline, "note": note,
+            **extra}
+
+
+def skipped(suite: str, case: str, method: str, reason: str) -> dict:
+    """A row recording that a competitor was not run, and why."""
+    return row(suite, case, method, "skipped", float("nan"), "", note=reason, skipped=True)
+
+
+def fill_ratios(rows: list[dict]) -> list[dict]:
+    """Set ``ratio`` = value / value of the baseline method's row of the same case/metric."""
+    index = {(r["suite"], r["case"], r["metric"], r["method"]): r["value"] for r in rows}
+    for r in rows:
+        base = r.get("baseline")
+        if base is None or r.get("skipped"):
+            continue
+        ref = index.get((r["suite"], r["case"], r["metric"], base))
+        if ref is not None and ref == ref and ref != 0 and r["value"] == r["value"]:
+            r["ratio"] = r["value"] / ref
+    return rows
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo, else ``platform.processor()``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_commit() -> str | None:
+    """``git rev-parse HEAD`` of the source tree, or None outside a repository."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _version(module: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:  # noqa: BLE001 - any metadata failure means "unknown"
+        return None
+
+
+def environment(device: str, argv: list[str] | None = None) -> dict:
+    """Metadata printed and stored beside every result."""
+    env = {
+        "device": device,
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": git_commit(),
+        "command": shlex.join([sys.executable, *(sys.argv if argv is None else argv)]),
+        "command_note": "run from the repository root with PYTHONPATH=. or kgif installed",
+        "captum": _version("captum"),
+        "pykeen": _version("pykeen"),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+    if torch.device(device).type == "cuda" and torch.cuda.is_available():
+        env["gpu"] = torch.cuda.get_device_name()
+        env["cuda"] = torch.version.cuda
+    return env

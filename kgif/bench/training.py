@@ -1,0 +1,175 @@
+"""``training``: kgif's ConvE training loop against PyKEEN's, and sparse vs dense BCE labels.
+
+Training (needs ``kgif.train`` and ``kgif.evaluate``, and PyKEEN for the comparison): both
+train ConvE with PyKEEN's defaults (d = 200 as 10 x 20, 32 filters, dropouts 0.2/0.2/0.3,
+BatchNorm, entity bias, reciprocal relations, 1-N/LCWA rows, BCE with logits, label smoothing
+0.1, Adam 0.003, batch 128) for the same number of epochs, in this process, on the same data.
+Both final models are evaluated with ``kgif.evaluate`` (filtered realistic test MRR). Epoch
+time is the median over epochs 2..E; peak memory is the rise of the process's peak resident set
+(Linux ``VmHWM``, reset through ``/proc/self/clear_refs`` before each run).
+
+Labels: bytes of a dense (B, N) float32 label matrix against the (P,) int64 index pair
+(``pos_rows``, ``pos_cols``) that :func:`kgif.loss.sparse_bce_with_logits` takes, for B = 128
+rows with K positives each; ``Tensor.nbytes`` of tensors actually built.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from kgif.bench.common import Preset, row, skipped
+from kgif.model import ConvEConfig
+
+BATCH, LEARNING_RATE, SMOOTHING, SEED = 128, 0.003, 0.1, 0
+
+PYKEEN_TO_KGIF = {"interaction.hr2d.0": "bn0", "interaction.hr2d.2": "conv",
+                  "interaction.hr2d.3": "bn1", "interaction.hr1d.0": "fc",
+                  "interaction.hr1d.2": "bn2"}
+
+
+def _status_kib(key: str) -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _reset_peak() -> int:
+    """Reset the peak RSS (Linux >= 4.0) and return the current RSS in KiB."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    return _status_kib("VmRSS")
+
+
+def _pykeen_to_kgif(state: dict) -> tuple[dict, dict]:
+    """PyKEEN ConvE state dict -> kgif (params, buffers), by renaming."""
+    params, buffers = {}, {}
+    for key, value in state.items():
+        value = value.detach().clone()
+        if key == "entity_representations.0._embeddings.weight":
+            params["entity_embedding"] = value
+        elif key == "entity_representations.1._embeddings.weight":
+            params["entity_bias"] = value[:, 0]
+        elif key == "relation_representations.0._embeddings.weight":
+            params["relation_embedding"] = value
+        else:
+            prefix, attr = key.rsplit(".", 1)
+            is_buffer = attr.startswith(("running_", "num_batches"))
+            (buffers if is_buffer else params)[f"{PYKEEN_TO_KGIF[prefix]}.{attr}"] = value
+    return params, buffers
+
+
+def _run_kgif(kg, config: ConvEConfig, epochs: int, device: str) -> dict:
+    from kgif.evaluate import evaluate
+    from kgif.train import TrainingConfig, train
+
+    tc = TrainingConfig(epochs=epochs, batch_size=BATCH, learning_rate=LEARNING_RATE,
+                        label_smoothing=SMOOTHING, eval_every=0, checkpoint_every=0, seed=SEED,
+                        device=device)
+    before = _reset_peak()
+    result = train(kg, config, tc, show_progress=False)
+    peak = (_status_kib("VmHWM") - before) / 1024
+    final = result.final
+    metrics = evaluate(final.params, final.buffers, config, kg)
+    return {"epoch_seconds": result.epoch_seconds, "peak_mib": peak,
+            "mrr": metrics["realistic.mrr"]}
+
+
+def _run_pykeen(kg, config: ConvEConfig, epochs: int, device: str) -> dict:
+    from pykeen.models import ConvE
+    from pykeen.training import LCWATrainingLoop
+    from pykeen.training.callbacks import TrainingCallback
+    from pykeen.triples import TriplesFactory
+
+    from kgif.evaluate import evaluate
+
+    stamps: list[float] = []
+
+    class EpochTimer(TrainingCallback):
+        def post_epoch(self, epoch, epoch_loss, **kwargs):
+            stamps.append(time.perf_counter())
+
+    factory = TriplesFactory(kg.training, entity_to_id=kg.entity_to_id,
+                             relation_to_id=kg.relation_to_id, create_inverse_triples=True)
+    model = ConvE(triples_factory=factory, loss="BCEWithLogits", random_seed=SEED,
+                  embedding_dim=config.embedding_dim, output_channels=config.output_channels)
+    model = model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    loop = LCWATrainingLoop(model=model, triples_factory=factory, optimizer=optimizer)
+    before = _reset_peak()
+    stamps.append(time.perf_counter())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyKEEN's own (pin_memory without a GPU, ...)
+        loop.train(factory, num_epochs=epochs, batch_size=BATCH, label_smoothing=SMOOTHING,
+                   use_tqdm=False, use_tqdm_batch=False, callbacks=EpochTimer())
+    peak = (_status_kib("VmHWM") - before) / 1024
+    model.eval()
+    params, buffers = _pykeen_to_kgif({k: v.cpu() for k, v in model.state_dict().items()})
+    metrics = evaluate(params, buffers, config, kg)
+    seconds = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    return {"epoch_seconds": seconds, "peak_mib": peak, "mrr": metrics["realistic.mrr"]}
+
+
+def _missing(module: str) -> str | None:
+    try:
+        __import__(module)
+    except ImportError as err:
+        return f"{module} not importable ({err})"
+    return None
+
+
+def _training_rows(preset: Preset, device: str) -> list[dict]:
+    from kgif.data import load_dataset
+
+    rows = []
+    no_train = _missing("kgif.train") or _missing("kgif.evaluate")
+    no_pykeen = _missing("pykeen")
+    runners = {"kgif": (_run_kgif, no_train), "pykeen": (_run_pykeen, no_train or no_pykeen)}
+    for dataset in preset.training_datasets:
+        case = f"{dataset} {preset.training_epochs} epochs"
+        for name, (fn, reason) in runners.items():
+            if reason:
+                rows.append(skipped("training", case, name, reason))
+                continue
+            kg = load_dataset(dataset)
+            out = fn(kg, ConvEConfig(), preset.training_epochs, device)
+            epoch = statistics.median(out["epoch_seconds"][1:] or out["epoch_seconds"])
+            extra = dict(dataset=dataset, epochs=preset.training_epochs, baseline="pykeen",
+                         **out)
+            rows.append(row("training", case, name, "epoch time", epoch, "s", **extra))
+            rows.append(row("training", case, name, "peak RSS rise", out["peak_mib"], "MiB",
+                            **extra))
+            rows.append(row("training", case, name, "test MRR", out["mrr"], "", **extra))
+    return rows
+
+
+def label_memory_rows(preset: Preset) -> list[dict]:
+    """Rows: bytes of dense (B, N) float32 labels vs int64 positive indices."""
+    rows = []
+    for n_entities in preset.label_entities:
+        for k in (1, 10, 100):
+            dense = torch.zeros(BATCH, n_entities, dtype=torch.float32)
+            pos_rows = torch.arange(BATCH).repeat_interleave(k)
+            pos_cols = torch.randint(n_entities, (BATCH * k,))
+            dense[pos_rows, pos_cols] = 1.0
+            case = f"labels B={BATCH} N={n_entities} K={k}"
+            sparse = pos_rows.nbytes + pos_cols.nbytes
+            extra = dict(n_entities=n_entities, positives_per_row=k, baseline="dense")
+            rows.append(row("training", case, "dense", "label bytes", dense.nbytes, "B", **extra))
+            rows.append(row("training", case, "sparse", "label bytes", sparse, "B", **extra))
+    return rows
+
+
+def run_training(preset: Preset, device: str) -> list[dict]:
+    """Rows of both parts (training comparisons skip cleanly without kgif.train/PyKEEN)."""
+    return _training_rows(preset, device) + label_memory_rows(preset)

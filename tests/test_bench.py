@@ -1,0 +1,95 @@
+"""The benchmark suite runs (smoke sizes), reports every suite, and its accuracy is in bounds."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from tolerances import RTOL32, RTOL64
+
+from kgif.bench import SUITES, run_benchmarks
+from kgif.bench.__main__ import main
+from kgif.bench.scaling import fit_exponent
+
+#: Accuracy tolerance by computation dtype (bfloat16 rows are informational).
+TOLERANCE = {"float64": RTOL64, "float32": RTOL32}
+
+
+@pytest.fixture(scope="module")
+def smoke():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny kernels: OpenMP threads only add contention on 2 cores
+    try:
+        yield run_benchmarks("smoke", argv=["-m", "kgif.bench", "--suite", "smoke"])
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_every_suite_produces_rows(smoke):
+    suites = {r["suite"] for r in smoke["rows"]}
+    assert suites == set(SUITES)
+    assert set(smoke["suites"]) == set(SUITES)
+    for key in ("device", "cpu", "torch", "threads", "command"):
+        assert smoke["environment"][key] is not None
+
+
+def test_throughput_rows_cover_every_competitor(smoke):
+    rows = [r for r in smoke["rows"] if r["suite"] == "tracin-throughput"]
+    methods = {r["method"] for r in rows}
+    assert {"kgif-structured", "kgif-generic", "autograd-loop", "captum-tracincp"} <= methods
+    measured = [r for r in rows if not r.get("skipped")]
+    assert all(r["value"] > 0 for r in measured)
+    baseline = [r for r in measured if r["method"] == "autograd-loop"]
+    assert baseline and all(r["ratio"] == pytest.approx(1.0) for r in baseline)
+
+
+def test_accuracy_within_tolerance(smoke):
+    rows = [r for r in smoke["rows"] if r["suite"] == "tracin-accuracy" and not r.get("skipped")]
+    checked = [r for r in rows if r["dtype"] in TOLERANCE]
+    assert {r["method"].split()[0] for r in checked} >= {"kgif-structured", "kgif-generic",
+                                                          "autograd-loop"}
+    for r in checked:
+        assert r["value"] <= TOLERANCE[r["dtype"]], r
+
+
+def test_scaling_and_roofline_numbers_are_finite(smoke):
+    for r in smoke["rows"]:
+        if r["suite"] not in ("tracin-scaling", "roofline"):
+            continue
+        assert math.isfinite(r["value"]), r
+        if r["metric"] not in ("streaming RSS rise", "exponent p"):
+            assert r["value"] > 0, r
+
+
+def test_label_memory_is_measured(smoke):
+    rows = {(r["case"], r["method"]): r["value"] for r in smoke["rows"]
+            if r["metric"] == "label bytes"}
+    case = "labels B=128 N=10000 K=1"
+    assert rows[(case, "dense")] == 128 * 10_000 * 4
+    assert rows[(case, "sparse")] == 2 * 128 * 8
+
+
+def test_fit_exponent_recovers_a_power_law():
+    sizes = [10.0, 100.0, 1000.0, 10_000.0]
+    assert fit_exponent(sizes, [3.0 * s**1.5 for s in sizes]) == pytest.approx(1.5)
+
+
+def test_cli_writes_json_markdown_and_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out, md, png = tmp_path / "r.json", tmp_path / "r.md", tmp_path / "r.png"
+    assert main(["--suite", "smoke", "--only", "training", "--threads", "1", "--output",
+                 str(out), "--markdown", str(md), "--plot", str(png)]) == 0
+    result = json.loads(out.read_text())
+    assert result["environment"]["command"].endswith(
+        f"--output {out} --markdown {md} --plot {png}")
+    assert "labels B=128" in capsys.readouterr().out
+    assert "## training" in md.read_text() and png.stat().st_size > 0
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="suite="):
+        run_benchmarks("huge")
+    with pytest.raises(ValueError, match="unknown suite"):
+        run_benchmarks("smoke", only=["nope"])
