@@ -119,7 +119,8 @@ def _forward_loss(params: Params, buffers: Params, h: Tensor, r: Tensor, pos_row
                   convention: str) -> tuple[Tensor, Params]:
     """Training-mode sparse 1-N BCE of rows (h, r) (B,) with positives (pos_rows, pos_cols)."""
     f, new_buffers = hidden(params, buffers, h, r, config, training=True)  # (B, d)
-    logits = score_all(params, f).float()  # (B, N); float32 loss under bf16 autocast
+    logits = score_all(params, f)  # (B, N)
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # no bf16 loss
     loss = sparse_bce_with_logits(logits, pos_rows, pos_cols, label_smoothing, convention)
     return loss, new_buffers
 
