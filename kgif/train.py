@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -102,6 +103,8 @@ class TrainingResult:
         loss_history: mean training loss of every epoch, from epoch 1.
         metrics_history: ``{"epoch": e, "validation.realistic.mrr": ..., ...}`` per evaluation.
         stopped_early: whether early stopping ended training.
+        epoch_seconds: wall-clock seconds of each epoch run by this call (training steps only,
+            without validation and checkpoint writing).
     """
 
     final: Checkpoint
@@ -109,6 +112,7 @@ class TrainingResult:
     loss_history: list[float] = field(default_factory=list)
     metrics_history: list[dict] = field(default_factory=list)
     stopped_early: bool = False
+    epoch_seconds: list[float] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- one step
@@ -319,13 +323,15 @@ def train(
     step = make_step(config, tc)
     validate = tc.eval_every > 0 and len(kg.validation) > 0
     best = _snapshot(state, config, kg, False, {})
-    stopped = False
+    stopped, seconds = False, []
     logger.info("train: %d rows of (head, relation) per epoch, %d epochs, %s",
                 index.num_rows, tc.epochs, asdict(tc))
     bar = tqdm(range(state.epoch, tc.epochs), disable=not show_progress, desc="train")
     for epoch in bar:
         lr = LR_SCHEDULES[tc.lr_schedule](tc, epoch)
+        start = time.perf_counter()
         loss = _run_epoch(state, index, step, tc, lr)
+        seconds.append(time.perf_counter() - start)
         state.epoch = epoch + 1
         state.loss_history.append(loss)
         state.lr_since_checkpoint.append(lr)
@@ -348,7 +354,7 @@ def train(
     final = _snapshot(state, config, kg, True, {"loss": state.loss_history[-1]}
                       if state.loss_history else {})
     return TrainingResult(final, best if state.best_mrr >= 0 else final, state.loss_history,
-                          state.metrics_history, stopped)
+                          state.metrics_history, stopped, seconds)
 
 
 def _track_best(state: _State, metrics: dict[str, float], config: ConvEConfig,

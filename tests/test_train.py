@@ -204,3 +204,27 @@ def test_validation_errors():
     kg = _tiny_graph()
     with pytest.raises(ValueError, match="reciprocal=True"):
         train(kg, ConvEConfig(**TINY, reciprocal=False), show_progress=False)
+
+
+def test_cli_train_then_evaluate(tmp_path, capsys):
+    import json
+
+    from kgif.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "nations", "--epochs", "2", "--embedding-dim", "12",
+                 "--output-channels", "4", "--eval-every", "1", "--checkpoint-every", "1",
+                 "--output-dir", str(out), "--no-progress"]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["epochs_run"] == 2 and len(report["loss_history"]) == 2
+    assert "realistic" in capsys.readouterr().out
+    best = load_checkpoint(out / "best.pt")
+    assert main(["evaluate", "--checkpoint", str(out / "best.pt"), "--no-progress",
+                 "--output", str(tmp_path / "eval.json")]) == 0
+    evaluated = json.loads((tmp_path / "eval.json").read_text())["metrics"]
+    from kgif.data import load_dataset
+
+    kg = load_dataset("nations")
+    expected = evaluate(best.params, best.buffers, best.config, kg, side="head")
+    assert evaluated["head"] == pytest.approx(expected)
+    assert evaluated["both"] == pytest.approx(report["test"]["both"])

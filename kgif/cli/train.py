@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
+import re
 import time
 from pathlib import Path
 
@@ -19,8 +21,18 @@ NONE_DEFAULT_TYPES = {"patience": int, "embedding_height": int, "embedding_width
 SKIPPED_FIELDS = {"extra"}
 
 
+def _field_comments(cls) -> dict[str, str]:
+    """The inline ``# comment`` of each dataclass field, used as the flag's help."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    return dict(re.findall(r"^\s+(\w+): [^#\n]*#\s*(.+)$", source, flags=re.MULTILINE))
+
+
 def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, title: str) -> None:
     group = parser.add_argument_group(title)
+    comments = _field_comments(cls)
     for f in dataclasses.fields(cls):
         if f.name in SKIPPED_FIELDS:
             continue
@@ -28,10 +40,12 @@ def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, title: str) -> No
         flag = "--" + f.name.replace("_", "-")
         if isinstance(default, bool):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
-                               help=f"(default: {default})")
+                               help=comments.get(f.name, ""))
             continue
         kind = NONE_DEFAULT_TYPES.get(f.name, type(default))
-        group.add_argument(flag, type=kind, default=default, help=f"(default: {default})")
+        help_text = comments.get(f.name, "").replace("%", "%%")
+        group.add_argument(flag, type=kind, default=default,
+                           help=f"{help_text} (default: {default})".strip())
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -67,7 +81,8 @@ def _run(args: argparse.Namespace) -> int:
 
     kg = load_dataset(args.dataset)
     config, tc = _config(ConvEConfig, args), _config(TrainingConfig, args)
-    config.extra["dataset"] = kg.name or args.dataset
+    folder = Path(args.dataset)
+    config.extra["dataset"] = str(folder.resolve()) if folder.is_dir() else kg.name or args.dataset
     out = Path(args.output_dir or Path("runs") / (kg.name or Path(args.dataset).name))
     print(f"{kg}\ntraining on {tc.device} for {tc.epochs} epochs -> {out}")
     start = time.perf_counter()
