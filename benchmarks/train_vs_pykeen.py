@@ -25,6 +25,7 @@ import platform
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -78,56 +79,136 @@ def _kgif_params(state: dict) -> tuple[dict, dict]:
     return params, buffers
 
 
-def run_kgif(kg, config: ConvEConfig, args) -> dict:
-    tc = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size,
-                        learning_rate=args.learning_rate, label_smoothing=args.label_smoothing,
-                        eval_every=0, checkpoint_every=0, seed=args.seed)
+class KgifRun:
+    """kgif training advanced one epoch at a time (exact resume from the in-memory state)."""
+
+    def __init__(self, name: str, kg, config: ConvEConfig, tc: TrainingConfig):
+        self.name, self.kg, self.config, self.tc = name, kg, config, tc
+        self.result = None
+        self.seconds: list[float] = []
+
+    def epoch(self) -> None:
+        done = self.result.final.epoch if self.result else 0
+        self.result = train(self.kg, self.config, replace(self.tc, epochs=done + 1),
+                            resume_from=self.result.final if self.result else None,
+                            show_progress=False)
+        self.seconds += self.result.epoch_seconds
+
+    def report(self) -> dict:
+        final = self.result.final
+        metrics = evaluate(final.params, final.buffers, self.config, self.kg)
+        return {"epoch_seconds": self.seconds, "test_mrr": metrics["realistic.mrr"],
+                "test_hits@10": metrics["realistic.hits@10"],
+                "final_loss": self.result.loss_history[-1]}
+
+
+class PykeenRun:
+    """PyKEEN's ConvE and LCWA training loop; ``others`` run one epoch after each of its own."""
+
+    def __init__(self, kg, config: ConvEConfig, args):
+        from pykeen.models import ConvE
+        from pykeen.training import LCWATrainingLoop
+        from pykeen.triples import TriplesFactory
+
+        self.kg, self.config, self.args = kg, config, args
+        self.factory = TriplesFactory(kg.training, entity_to_id=kg.entity_to_id,
+                                      relation_to_id=kg.relation_to_id,
+                                      create_inverse_triples=True)
+        self.model = ConvE(triples_factory=self.factory, loss="BCEWithLogits",
+                           random_seed=args.seed, embedding_dim=config.embedding_dim,
+                           output_channels=config.output_channels)
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=args.learning_rate)
+        self.loop = LCWATrainingLoop(model=self.model, triples_factory=self.factory,
+                                     optimizer=optimizer)
+        self.seconds: list[float] = []
+        self.losses: list[float] = []
+
+    def run(self, epochs: int, others=()) -> None:
+        from pykeen.training.callbacks import TrainingCallback
+
+        seconds, last = self.seconds, [time.perf_counter()]
+
+        class Interleave(TrainingCallback):
+            def post_epoch(self, epoch, epoch_loss, **kwargs):
+                seconds.append(time.perf_counter() - last[0])
+                for other in others:
+                    other.epoch()
+                last[0] = time.perf_counter()
+
+        self.losses = self.loop.train(
+            self.factory, num_epochs=epochs, batch_size=self.args.batch_size,
+            label_smoothing=self.args.label_smoothing, use_tqdm=False, use_tqdm_batch=False,
+            callbacks=Interleave(), pin_memory=False)
+
+    def epoch(self) -> None:
+        self.run(1)
+
+    def report(self) -> dict:
+        self.model.eval()
+        params, buffers = _kgif_params(self.model.state_dict())
+        metrics = evaluate(params, buffers, self.config, self.kg)
+        return {"epoch_seconds": self.seconds, "test_mrr": metrics["realistic.mrr"],
+                "test_hits@10": metrics["realistic.hits@10"], "final_loss": self.losses[-1]}
+
+
+def peak_memory_mib(make, epochs: int = 2) -> float:
+    """Rise of the peak RSS while a fresh run trains ``epochs`` epochs (second of two runs, so
+    one-time library initialisation is not counted)."""
+    return min(_peak_once(make, epochs) for _ in range(2))
+
+
+def _peak_once(make, epochs: int) -> float:
+    run = make()
     before = _reset_peak()
-    result = train(kg, config, tc, show_progress=False)
-    peak = _peak_delta_mib(before)
-    final = result.final
-    metrics = evaluate(final.params, final.buffers, config, kg)
-    return {"epoch_seconds": result.epoch_seconds, "peak_rss_mib": peak,
-            "test_mrr": metrics["realistic.mrr"], "test_hits@10": metrics["realistic.hits@10"],
-            "final_loss": result.loss_history[-1]}
+    if isinstance(run, PykeenRun):
+        run.run(epochs)
+    else:
+        for _ in range(epochs):
+            run.epoch()
+    return _peak_delta_mib(before)
 
 
-def run_pykeen(kg, config: ConvEConfig, args) -> dict:
-    from pykeen.models import ConvE
-    from pykeen.training import LCWATrainingLoop
-    from pykeen.training.callbacks import TrainingCallback
-    from pykeen.triples import TriplesFactory
-
-    stamps: list[float] = []
-
-    class EpochTimer(TrainingCallback):
-        def post_epoch(self, epoch, epoch_loss, **kwargs):
-            stamps.append(time.perf_counter())
-
-    factory = TriplesFactory(kg.training, entity_to_id=kg.entity_to_id,
-                             relation_to_id=kg.relation_to_id, create_inverse_triples=True)
-    model = ConvE(triples_factory=factory, loss="BCEWithLogits", random_seed=args.seed,
-                  embedding_dim=config.embedding_dim, output_channels=config.output_channels)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
-    loop = LCWATrainingLoop(model=model, triples_factory=factory, optimizer=optimizer)
-    before = _reset_peak()
-    stamps.append(time.perf_counter())
-    losses = loop.train(factory, num_epochs=args.epochs, batch_size=args.batch_size,
-                        label_smoothing=args.label_smoothing, use_tqdm=False,
-                        use_tqdm_batch=False, callbacks=EpochTimer())
-    peak = _peak_delta_mib(before)
-    model.eval()
-    params, buffers = _kgif_params(model.state_dict())
-    metrics = evaluate(params, buffers, config, kg)
-    seconds = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
-    return {"epoch_seconds": seconds, "peak_rss_mib": peak,
-            "test_mrr": metrics["realistic.mrr"], "test_hits@10": metrics["realistic.hits@10"],
-            "final_loss": losses[-1]}
-
-
-def _summary(name: str, n_rows: int, run: dict) -> dict:
+def _summary(n_rows: int, run: dict, peak: float) -> dict:
     median = statistics.median(run["epoch_seconds"][1:] or run["epoch_seconds"])
-    return {**run, "median_epoch_s": median, "triples_per_s": n_rows / median, "name": name}
+    return {**run, "median_epoch_s": median, "triples_per_s": n_rows / median,
+            "peak_rss_mib": peak}
+
+
+def bench_dataset(name: str, config: ConvEConfig, args) -> dict:
+    """All competitors on one dataset, epochs interleaved so machine noise hits all alike."""
+    kg = load_dataset(name)
+    tc = TrainingConfig(batch_size=args.batch_size, learning_rate=args.learning_rate,
+                        label_smoothing=args.label_smoothing, eval_every=0, checkpoint_every=0,
+                        seed=args.seed)
+    makers = {"kgif": lambda: KgifRun("kgif", kg, config, tc),
+              "kgif-bf16": lambda: KgifRun("kgif-bf16", kg, config, replace(tc, bf16=True))}
+    if args.compile:
+        makers["kgif-compile"] = lambda: KgifRun("kgif-compile", kg, config,
+                                                 replace(tc, compile=True))
+    peaks = {who: peak_memory_mib(make) for who, make in makers.items()}
+    peaks["pykeen"] = peak_memory_mib(lambda: PykeenRun(kg, config, args))
+    runs = {who: make() for who, make in makers.items()}
+    pykeen = PykeenRun(kg, config, args)
+    pykeen.run(args.epochs, others=list(runs.values()))
+    n_rows = 2 * len(kg.training)  # training triples with reciprocals, per epoch
+    results = {who: _summary(n_rows, run.report(), peaks[who]) for who, run in runs.items()}
+    results["pykeen"] = _summary(n_rows, pykeen.report(), peaks["pykeen"])
+    base = results["pykeen"]["median_epoch_s"]
+    for r in results.values():
+        r["speedup_vs_pykeen"] = base / r["median_epoch_s"]
+    return {"dataset": name, "epochs": args.epochs, "training_triples": n_rows,
+            "results": results}
+
+
+def print_table(row: dict) -> None:
+    print(f"\n{row['dataset']}: {row['epochs']} epochs, {row['training_triples']} training "
+          "triples per epoch (with reciprocals)")
+    print(f"{'':14}{'epoch s':>9}{'triples/s':>11}{'speed-up':>10}{'peak MiB':>10}"
+          f"{'test MRR':>10}{'Hits@10':>9}{'loss':>10}")
+    for who, r in row["results"].items():
+        print(f"{who:14}{r['median_epoch_s']:>9.3f}{r['triples_per_s']:>11.0f}"
+              f"{r['speedup_vs_pykeen']:>9.2f}x{r['peak_rss_mib']:>10.1f}{r['test_mrr']:>10.4f}"
+              f"{r['test_hits@10']:>9.4f}{r['final_loss']:>10.5f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=0.003)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--order", choices=("kgif-first", "pykeen-first"), default="pykeen-first")
+    parser.add_argument("--compile", action="store_true", help="also time kgif compiled")
     parser.add_argument("--output", default="bench_train_vs_pykeen.json")
     args = parser.parse_args(argv)
     import pykeen.version
@@ -151,24 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     config = ConvEConfig()
     rows = []
     for name in args.datasets:
-        kg = load_dataset(name)
-        n_rows = 2 * len(kg.training)  # training triples with reciprocals, per epoch
-        runners = [("pykeen", run_pykeen), ("kgif", run_kgif)]
-        if args.order == "kgif-first":
-            runners.reverse()
-        results = {who: _summary(who, n_rows, fn(kg, config, args)) for who, fn in runners}
-        k, p = results["kgif"], results["pykeen"]
-        rows.append({"dataset": name, "epochs": args.epochs, "kgif": k, "pykeen": p,
-                     "speedup": p["median_epoch_s"] / k["median_epoch_s"]})
-        print(f"\n{name}: {args.epochs} epochs, {n_rows} training triples (with reciprocals)")
-        print(f"{'':8}{'epoch s':>10}{'triples/s':>12}{'peak MiB':>10}{'test MRR':>10}"
-              f"{'Hits@10':>9}{'loss':>10}")
-        for who in ("kgif", "pykeen"):
-            r = results[who]
-            print(f"{who:8}{r['median_epoch_s']:>10.3f}{r['triples_per_s']:>12.0f}"
-                  f"{r['peak_rss_mib']:>10.1f}{r['test_mrr']:>10.4f}{r['test_hits@10']:>9.4f}"
-                  f"{r['final_loss']:>10.5f}")
-        print(f"speed-up kgif / pykeen (median epoch time): {rows[-1]['speedup']:.2f}x")
+        rows.append(bench_dataset(name, config, args))
+        print_table(rows[-1])
     Path(args.output).write_text(json.dumps({**env, "results": rows}, indent=2) + "\n")
     print(f"\nwritten {args.output}")
     return 0
