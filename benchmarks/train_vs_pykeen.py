@@ -152,8 +152,8 @@ class PykeenRun:
 
 
 def peak_memory_mib(make, epochs: int = 2) -> float:
-    """Rise of the peak RSS while a fresh run trains ``epochs`` epochs (second of two runs, so
-    one-time library initialisation is not counted)."""
+    """Rise of the peak RSS while a fresh run trains ``epochs`` epochs (the smaller of two runs,
+    so one-time library initialisation is not counted)."""
     return min(_peak_once(make, epochs) for _ in range(2))
 
 

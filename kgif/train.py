@@ -273,10 +273,22 @@ def _validate(state: _State, kg: KnowledgeGraph, config: ConvEConfig, tc: Traini
     return {f"validation.{k}": v for k, v in metrics.items() if k != "num_ranks"}
 
 
-def _paths(output_dir: Path | None, epoch: int) -> tuple[Path | None, Path | None]:
-    if output_dir is None:
-        return None, None
-    return output_dir / "checkpoints" / f"checkpoint_epoch_{epoch:04d}.pt", output_dir / "best.pt"
+def _checkpoint_path(output_dir: Path, epoch: int) -> Path:
+    return output_dir / "checkpoints" / f"checkpoint_epoch_{epoch:04d}.pt"
+
+
+def _initial_best(state: _State, config: ConvEConfig, kg: KnowledgeGraph, out: Path | None
+                  ) -> Checkpoint:
+    """The best model so far: ``out/best.pt`` when resuming a run that wrote it, else now."""
+    path = out / "best.pt" if out is not None else None
+    if state.best_epoch and path is not None and path.is_file():
+        best = load_checkpoint(path, map_location=state.params["entity_embedding"].device)
+        if best.epoch == state.best_epoch:
+            return best
+    if state.best_epoch:
+        logger.warning("train: resumed without %s of epoch %d; the returned best model is the "
+                       "resumed one unless validation improves", path, state.best_epoch)
+    return _snapshot(state, config, kg, False, {})
 
 
 def train(
@@ -322,7 +334,7 @@ def train(
                                    config.num_relation_rows(kg.num_relations))
     step = make_step(config, tc)
     validate = tc.eval_every > 0 and len(kg.validation) > 0
-    best = _snapshot(state, config, kg, False, {})
+    best = _initial_best(state, config, kg, out)
     stopped, seconds = False, []
     logger.info("train: %d rows of (head, relation) per epoch, %d epochs, %s",
                 index.num_rows, tc.epochs, asdict(tc))
@@ -344,8 +356,8 @@ def train(
         last = state.epoch == tc.epochs or stopped
         if out is not None and ((tc.checkpoint_every and state.epoch % tc.checkpoint_every == 0)
                                 or last):
-            path, _ = _paths(out, state.epoch)
-            save_checkpoint(_snapshot(state, config, kg, True, metrics), path)
+            save_checkpoint(_snapshot(state, config, kg, True, metrics),
+                            _checkpoint_path(out, state.epoch))
             state.lr_since_checkpoint = []
         if stopped:
             logger.info("train: early stop at epoch %d (best %.4f at %d)", state.epoch,

@@ -88,18 +88,21 @@ def _assert_same_run(a, b):
 def test_resume_is_exact(tmp_path):
     kg = _tiny_graph(seed=1)
     config = ConvEConfig(**TINY)
-    tc = TrainingConfig(epochs=4, batch_size=8, checkpoint_every=2, eval_every=1,
+    tc = TrainingConfig(epochs=4, batch_size=24, checkpoint_every=2, eval_every=1,
                         lr_schedule="exponential", lr_decay=0.9, seed=5)
     straight = train(kg, config, tc, output_dir=tmp_path / "a", show_progress=False)
     again = train(kg, config, tc, show_progress=False)
     _assert_same_run(straight, again)  # seeded: two runs agree
     first = train(kg, config, TrainingConfig(**{**tc.__dict__, "epochs": 2}),
                   output_dir=tmp_path / "b", show_progress=False)
-    resumed = train(kg, config, tc, resume_from=tmp_path / "b" / "checkpoints" /
-                    "checkpoint_epoch_0002.pt", show_progress=False)
+    resumed = train(kg, config, tc, output_dir=tmp_path / "b", resume_from=tmp_path / "b" /
+                    "checkpoints" / "checkpoint_epoch_0002.pt", show_progress=False)
     assert first.loss_history == straight.loss_history[:2]
     _assert_same_run(straight, resumed)
     assert resumed.metrics_history == straight.metrics_history
+    assert resumed.best.epoch == straight.best.epoch
+    for name, value in straight.best.params.items():
+        assert torch.equal(resumed.best.params[name], value), name
 
 
 def test_checkpoints_names_learning_rates_and_best(tmp_path):
@@ -140,7 +143,7 @@ def test_early_stopping_follows_patience():
 def test_training_fits_a_tiny_graph():
     kg = _tiny_graph(seed=6, n=60)
     config = ConvEConfig(**TINY, input_dropout=0.0, feature_map_dropout=0.0, output_dropout=0.0)
-    tc = TrainingConfig(epochs=80, batch_size=16, learning_rate=0.02, eval_every=0,
+    tc = TrainingConfig(epochs=40, batch_size=32, learning_rate=0.03, eval_every=0,
                         label_smoothing=0.0)
     result = train(kg, config, tc, show_progress=False)
     assert result.loss_history[-1] < 0.5 * result.loss_history[0]
