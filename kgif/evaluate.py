@@ -63,12 +63,14 @@ class TailIndex:
         offsets: (M + 1,) int64; the tails of row i are ``tails[offsets[i]:offsets[i + 1]]``.
         tails: (P,) int64 tail ids, unique and sorted within each row.
         num_relation_rows: R', the size of the relation axis of the row keys.
+        keys: (M,) int64 sorted row keys ``head * R' + relation-row``, for ``searchsorted``.
     """
 
     rows: Tensor
     offsets: Tensor
     tails: Tensor
     num_relation_rows: int
+    keys: Tensor
 
     @classmethod
     def from_triples(cls, triples: Tensor, num_relation_rows: int) -> TailIndex:
@@ -85,7 +87,7 @@ class TailIndex:
         offsets = torch.zeros(len(counts) + 1, dtype=torch.long)
         offsets[1:] = counts.cumsum(0)
         rows = torch.stack([row_keys // num_relation_rows, row_keys % num_relation_rows], 1)
-        return cls(rows, offsets, unique[:, 2].contiguous(), num_relation_rows)
+        return cls(rows, offsets, unique[:, 2].contiguous(), num_relation_rows, row_keys)
 
     @property
     def num_rows(self) -> int:
@@ -94,10 +96,10 @@ class TailIndex:
 
     def lookup(self, h: Tensor, r: Tensor) -> Tensor:
         """Row ids (B,) int64 of the pairs (h[i], r[i]); -1 where a pair has no known tail."""
-        keys = self.rows[:, 0] * self.num_relation_rows + self.rows[:, 1]  # sorted (M,)
         query = h.cpu() * self.num_relation_rows + r.cpu()
-        pos = torch.searchsorted(keys, query).clamp(max=max(self.num_rows - 1, 0))
-        found = keys[pos] == query if self.num_rows else torch.zeros_like(query, dtype=torch.bool)
+        pos = torch.searchsorted(self.keys, query).clamp(max=max(self.num_rows - 1, 0))
+        found = (self.keys[pos] == query if self.num_rows
+                 else torch.zeros_like(query, dtype=torch.bool))
         return torch.where(found, pos, torch.full_like(pos, -1))
 
     def gather(self, row_ids: Tensor) -> tuple[Tensor, Tensor]:

@@ -378,7 +378,7 @@ def _track_best(state: _State, metrics: dict[str, float], config: ConvEConfig,
                 metrics["loss"], mrr)
     if mrr > state.best_mrr:
         state.best_mrr, state.best_epoch, state.evals_since_best = mrr, state.epoch, 0
-        best = _snapshot(state, config, kg, False, metrics)
+        best = _snapshot(state, config, kg, True, metrics)  # resumable from best.pt too
         if out is not None:
             save_checkpoint(best, out / "best.pt")
         return best, False
