@@ -158,8 +158,8 @@ def peak_memory_mib(make, epochs: int = 2) -> float:
 
 
 def _peak_once(make, epochs: int) -> float:
-    run = make()
     before = _reset_peak()
+    run = make()  # model construction counts for both
     if isinstance(run, PykeenRun):
         run.run(epochs)
     else:

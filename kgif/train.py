@@ -14,6 +14,7 @@ and resuming from that checkpoint gives bit-identical results on the CPU.
 
 from __future__ import annotations
 
+import copy as copy_module
 import logging
 import math
 import os
@@ -195,16 +196,22 @@ class _State:
         self.lr_since_checkpoint = list(ts["lr_since_checkpoint"])
 
 
-def _snapshot(state: _State, config: ConvEConfig, kg: KnowledgeGraph, with_training_state: bool,
-              metrics: dict[str, float]) -> Checkpoint:
+def _snapshot(state: _State, config: ConvEConfig, kg: KnowledgeGraph, metrics: dict[str, float],
+              copy: bool) -> Checkpoint:
+    """The current model as a Checkpoint with its resume state.
+
+    ``copy=False`` shares the tensors with the running state: for checkpoints written to disk
+    at once and for the final model; ``copy=True`` for the best model kept while training goes on.
+    """
     lrs = state.lr_since_checkpoint or [state.optimizer.param_groups[0]["lr"]]
+    params = {k: v.detach().clone() if copy else v.detach() for k, v in state.params.items()}
+    buffers = {k: v.clone() if copy else v for k, v in state.buffers.items()}
     return Checkpoint(
-        params={k: v.detach().clone() for k, v in state.params.items()},
-        buffers={k: v.clone() for k, v in state.buffers.items()},
-        config=config, learning_rate=sum(lrs) / len(lrs), epoch=state.epoch,
-        entity_to_id=dict(kg.entity_to_id), relation_to_id=dict(kg.relation_to_id),
-        metrics=dict(metrics),
-        training_state=state.to_training_state() if with_training_state else None,
+        params=params, buffers=buffers, config=config, learning_rate=sum(lrs) / len(lrs),
+        epoch=state.epoch, entity_to_id=dict(kg.entity_to_id),
+        relation_to_id=dict(kg.relation_to_id), metrics=dict(metrics),
+        training_state=copy_module.deepcopy(state.to_training_state()) if copy
+        else state.to_training_state(),
     )
 
 
@@ -277,9 +284,8 @@ def _checkpoint_path(output_dir: Path, epoch: int) -> Path:
     return output_dir / "checkpoints" / f"checkpoint_epoch_{epoch:04d}.pt"
 
 
-def _initial_best(state: _State, config: ConvEConfig, kg: KnowledgeGraph, out: Path | None
-                  ) -> Checkpoint:
-    """The best model so far: ``out/best.pt`` when resuming a run that wrote it, else now."""
+def _initial_best(state: _State, out: Path | None) -> Checkpoint | None:
+    """The best model so far: ``out/best.pt`` when resuming a run that wrote it, else None."""
     path = out / "best.pt" if out is not None else None
     if state.best_epoch and path is not None and path.is_file():
         best = load_checkpoint(path, map_location=state.params["entity_embedding"].device)
@@ -287,8 +293,8 @@ def _initial_best(state: _State, config: ConvEConfig, kg: KnowledgeGraph, out: P
             return best
     if state.best_epoch:
         logger.warning("train: resumed without %s of epoch %d; the returned best model is the "
-                       "resumed one unless validation improves", path, state.best_epoch)
-    return _snapshot(state, config, kg, False, {})
+                       "final one unless validation improves", path, state.best_epoch)
+    return None
 
 
 def train(
@@ -334,7 +340,7 @@ def train(
                                    config.num_relation_rows(kg.num_relations))
     step = make_step(config, tc)
     validate = tc.eval_every > 0 and len(kg.validation) > 0
-    best = _initial_best(state, config, kg, out)
+    best = _initial_best(state, out)
     stopped, seconds = False, []
     logger.info("train: %d rows of (head, relation) per epoch, %d epochs, %s",
                 index.num_rows, tc.epochs, asdict(tc))
@@ -356,29 +362,29 @@ def train(
         last = state.epoch == tc.epochs or stopped
         if out is not None and ((tc.checkpoint_every and state.epoch % tc.checkpoint_every == 0)
                                 or last):
-            save_checkpoint(_snapshot(state, config, kg, True, metrics),
+            save_checkpoint(_snapshot(state, config, kg, metrics, copy=False),
                             _checkpoint_path(out, state.epoch))
             state.lr_since_checkpoint = []
         if stopped:
             logger.info("train: early stop at epoch %d (best %.4f at %d)", state.epoch,
                         state.best_mrr, state.best_epoch)
             break
-    final = _snapshot(state, config, kg, True, {"loss": state.loss_history[-1]}
-                      if state.loss_history else {})
-    return TrainingResult(final, best if state.best_mrr >= 0 else final, state.loss_history,
+    final = _snapshot(state, config, kg, {"loss": state.loss_history[-1]}
+                      if state.loss_history else {}, copy=False)
+    return TrainingResult(final, best or final, state.loss_history,
                           state.metrics_history, stopped, seconds)
 
 
 def _track_best(state: _State, metrics: dict[str, float], config: ConvEConfig,
-                kg: KnowledgeGraph, tc: TrainingConfig, best: Checkpoint, out: Path | None
-                ) -> tuple[Checkpoint, bool]:
+                kg: KnowledgeGraph, tc: TrainingConfig, best: Checkpoint | None,
+                out: Path | None) -> tuple[Checkpoint | None, bool]:
     """Update the best model (and ``best.pt``) and the patience counter; returns (best, stop)."""
     mrr = metrics[VALIDATION_KEY]
     logger.info("train: epoch %d loss %.6f validation MRR %.4f", state.epoch,
                 metrics["loss"], mrr)
     if mrr > state.best_mrr:
         state.best_mrr, state.best_epoch, state.evals_since_best = mrr, state.epoch, 0
-        best = _snapshot(state, config, kg, True, metrics)  # resumable from best.pt too
+        best = _snapshot(state, config, kg, metrics, copy=True)  # resumable from best.pt too
         if out is not None:
             save_checkpoint(best, out / "best.pt")
         return best, False
