@@ -143,7 +143,7 @@ def test_early_stopping_follows_patience():
 def test_training_fits_a_tiny_graph():
     kg = _tiny_graph(seed=6, n=60)
     config = ConvEConfig(**TINY, input_dropout=0.0, feature_map_dropout=0.0, output_dropout=0.0)
-    tc = TrainingConfig(epochs=40, batch_size=32, learning_rate=0.03, eval_every=0,
+    tc = TrainingConfig(epochs=60, batch_size=64, learning_rate=0.03, eval_every=0,
                         label_smoothing=0.0)
     result = train(kg, config, tc, show_progress=False)
     assert result.loss_history[-1] < 0.5 * result.loss_history[0]
