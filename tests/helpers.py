@@ -52,3 +52,21 @@ def random_triples(n: int, num_entities: int, num_relation_rows: int, seed: int 
     r = torch.randint(num_relation_rows, (n,), generator=gen)
     t = torch.randint(num_entities, (n,), generator=gen)
     return torch.stack([h, r, t], dim=1)
+
+
+def pykeen_state(params, buffers):
+    """kgif names -> PyKEEN ConvE state-dict keys (test-local, independent of kgif)."""
+    rename = {"bn0": "interaction.hr2d.0", "conv": "interaction.hr2d.2",
+              "bn1": "interaction.hr2d.3", "fc": "interaction.hr1d.0", "bn2": "interaction.hr1d.2"}
+    state = {}
+    for name, value in {**params, **buffers}.items():
+        if name == "entity_embedding":
+            state["entity_representations.0._embeddings.weight"] = value
+        elif name == "entity_bias":
+            state["entity_representations.1._embeddings.weight"] = value[:, None]
+        elif name == "relation_embedding":
+            state["relation_representations.0._embeddings.weight"] = value
+        else:
+            layer, attr = name.split(".", 1)
+            state[f"{rename[layer]}.{attr}"] = value
+    return state

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import random_triples, small_conve
+from helpers import pykeen_state, random_triples, small_conve
 from tolerances import ATOL64, RTOL32, RTOL64
 from torch.func import grad, vmap
 
@@ -88,24 +88,6 @@ def test_init_shapes_and_seed():
     assert not torch.equal(params["entity_embedding"], other["entity_embedding"])
 
 
-def _pykeen_state(params, buffers):
-    """kgif names -> PyKEEN ConvE state-dict keys (test-local, independent of kgif.checkpoint)."""
-    rename = {"bn0": "interaction.hr2d.0", "conv": "interaction.hr2d.2",
-              "bn1": "interaction.hr2d.3", "fc": "interaction.hr1d.0", "bn2": "interaction.hr1d.2"}
-    state = {}
-    for name, value in {**params, **buffers}.items():
-        if name == "entity_embedding":
-            state["entity_representations.0._embeddings.weight"] = value
-        elif name == "entity_bias":
-            state["entity_representations.1._embeddings.weight"] = value[:, None]
-        elif name == "relation_embedding":
-            state["relation_representations.0._embeddings.weight"] = value
-        else:
-            layer, attr = name.split(".", 1)
-            state[f"{rename[layer]}.{attr}"] = value
-    return state
-
-
 def test_scores_equal_pykeen_conve_in_eval_mode():
     pykeen_models = pytest.importorskip("pykeen.models")
     from pykeen.triples import TriplesFactory
@@ -126,7 +108,7 @@ def test_scores_equal_pykeen_conve_in_eval_mode():
                                          k: getattr(config, k) for k in
                                          ("embedding_dim", "embedding_height", "embedding_width",
                                           "output_channels")})
-    model.load_state_dict(_pykeen_state(params, buffers), strict=True)
+    model.load_state_dict(pykeen_state(params, buffers), strict=True)
     model.eval()
     hr = mapped[:, :2].clone()
     hr[:, 1] *= 2  # PyKEEN's forward relation k is row 2k

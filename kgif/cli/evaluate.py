@@ -1,15 +1,98 @@
-"""``python -m kgif evaluate``: placeholder until its issue lands."""
+"""``python -m kgif evaluate``: filtered rank metrics of a checkpoint, as a table and JSON."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from kgif.checkpoint import atomic_write, load_checkpoint
+from kgif.evaluate import RANK_TYPES, SIDES, evaluate_all_sides
+
+COLUMNS = ("mrr", "mr", "hits@1", "hits@3", "hits@5", "hits@10")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``evaluate`` sub-command."""
-    parser = subparsers.add_parser("evaluate", help="(not implemented yet)")
+    parser = subparsers.add_parser(
+        "evaluate", help="filtered MRR / MR / Hits@k of a checkpoint",
+        description="Rank every triple of a split against all entities, filtered with train + "
+                    "valid + test, and print realistic, optimistic and pessimistic metrics.")
+    parser.add_argument("--checkpoint", required=True, help="a .pt/.safetensors checkpoint")
+    parser.add_argument("--dataset", default=None,
+                        help="dataset name or folder (default: the name stored in the "
+                             "checkpoint's config.extra['dataset'])")
+    parser.add_argument("--split", choices=("testing", "validation"), default="testing")
+    parser.add_argument("--batch-size", type=int, default=256, help="queries scored at once")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--output", default=None,
+                        help="metrics JSON path (default: <checkpoint>.<split>.metrics.json)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=_run)
 
 
+def format_metrics_table(by_side: dict[str, dict[str, float]], title: str = "") -> str:
+    """A fixed-width table: one line per (side, rank type), columns MRR, MR, Hits@k."""
+    lines = [title] if title else []
+    lines.append(f"{'side':<6}{'rank':<13}" + "".join(f"{c:>10}" for c in COLUMNS))
+    for side in SIDES:
+        if side not in by_side:
+            continue
+        for kind in RANK_TYPES:
+            values = "".join(f"{by_side[side][f'{kind}.{c}']:>10.4f}" for c in COLUMNS)
+            lines.append(f"{side:<6}{kind:<13}{values}")
+    return "\n".join(lines)
+
+
+def environment() -> dict[str, str]:
+    """Device, torch version and command line, recorded beside every number."""
+    return {"command": " ".join(["python -m kgif", *sys.argv[1:]]),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "cpu_threads": str(torch.get_num_threads()), "machine": platform.machine()}
+
+
+def write_json(path: str | Path, payload: dict) -> None:
+    """Write ``payload`` as indented JSON, atomically."""
+    text = json.dumps(payload, indent=2, sort_keys=False)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"))
+
+
+def _load_graph(name: str | None, ckpt, checkpoint_path: str):
+    from kgif.data import load_dataset
+
+    name = name or ckpt.config.extra.get("dataset")
+    if not name:
+        raise ValueError(f"evaluate: {checkpoint_path} stores no dataset name in config.extra; "
+                         "pass --dataset")
+    kg = load_dataset(name)
+    if ckpt.entity_to_id and ckpt.entity_to_id != kg.entity_to_id:
+        raise ValueError(f"evaluate: the entity ids of {checkpoint_path} do not match dataset "
+                         f"{name!r} ({len(ckpt.entity_to_id)} vs {kg.num_entities} entities)")
+    if ckpt.relation_to_id and ckpt.relation_to_id != kg.relation_to_id:
+        raise ValueError(f"evaluate: the relation ids of {checkpoint_path} do not match "
+                         f"dataset {name!r}")
+    return kg
+
+
 def _run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("python -m kgif evaluate is not implemented yet")
+    ckpt = load_checkpoint(args.checkpoint, map_location=args.device)
+    kg = _load_graph(args.dataset, ckpt, args.checkpoint)
+    start = time.perf_counter()
+    by_side = evaluate_all_sides(ckpt.params, ckpt.buffers, ckpt.config, getattr(kg, args.split),
+                                 kg.all_triples(), batch_size=args.batch_size,
+                                 show_progress=not args.no_progress)
+    seconds = time.perf_counter() - start
+    print(format_metrics_table(by_side, f"{kg.name or args.dataset} {args.split} (filtered, "
+                                        f"{len(getattr(kg, args.split))} triples, epoch "
+                                        f"{ckpt.epoch}, {seconds:.1f} s)"))
+    output = args.output or f"{args.checkpoint}.{args.split}.metrics.json"
+    write_json(output, {**environment(), "checkpoint": str(args.checkpoint),
+                        "dataset": kg.name, "split": args.split, "epoch": ckpt.epoch,
+                        "seconds": seconds, "metrics": by_side})
+    print(f"metrics written to {output}")
+    return 0

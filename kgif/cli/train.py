@@ -1,15 +1,108 @@
-"""``python -m kgif train``: placeholder until its issue lands."""
+"""``python -m kgif train``: train ConvE on a dataset, write checkpoints and test metrics.
+
+Every field of :class:`kgif.model.ConvEConfig` and :class:`kgif.train.TrainingConfig` is a flag
+(``embedding_dim`` -> ``--embedding-dim``; booleans also take ``--no-...``), with the dataclass
+default.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
+import re
+import time
+from pathlib import Path
+
+from kgif.cli.evaluate import environment, format_metrics_table, write_json
+
+#: Flags whose default is None need their value type spelled out.
+NONE_DEFAULT_TYPES = {"patience": int, "embedding_height": int, "embedding_width": int}
+SKIPPED_FIELDS = {"extra"}
+
+
+def _field_comments(cls) -> dict[str, str]:
+    """The inline ``# comment`` of each dataclass field, used as the flag's help."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    return dict(re.findall(r"^\s+(\w+): [^#\n]*#\s*(.+)$", source, flags=re.MULTILINE))
+
+
+def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, title: str) -> None:
+    group = parser.add_argument_group(title)
+    comments = _field_comments(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in SKIPPED_FIELDS:
+            continue
+        default = f.default
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(default, bool):
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
+                               help=comments.get(f.name, ""))
+            continue
+        kind = NONE_DEFAULT_TYPES.get(f.name, type(default))
+        help_text = comments.get(f.name, "").replace("%", "%%")
+        group.add_argument(flag, type=kind, default=default,
+                           help=f"{help_text} (default: {default})".strip())
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``train`` sub-command."""
-    parser = subparsers.add_parser("train", help="(not implemented yet)")
+    from kgif.model import ConvEConfig
+    from kgif.train import TrainingConfig
+
+    parser = subparsers.add_parser(
+        "train", help="train ConvE (1-N scoring, sparse BCE, Adam) and evaluate it",
+        description="Train ConvE with reciprocal relations; writes checkpoints to "
+                    "OUTPUT_DIR/checkpoints, the best validation model to OUTPUT_DIR/best.pt "
+                    "and test metrics of the best model to OUTPUT_DIR/metrics.json.")
+    parser.add_argument("--dataset", required=True,
+                        help="umls, kinships, nations, wn18rr, fb15k237 or a folder")
+    parser.add_argument("--output-dir", default=None, help="default: runs/<dataset>")
+    parser.add_argument("--resume-from", default=None, help="checkpoint to continue from")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_dataclass_flags(parser, TrainingConfig, "training (kgif.train.TrainingConfig)")
+    _add_dataclass_flags(parser, ConvEConfig, "model (kgif.model.ConvEConfig)")
     parser.set_defaults(func=_run)
 
 
+def _config(cls, args: argparse.Namespace):
+    names = {f.name for f in dataclasses.fields(cls)} - SKIPPED_FIELDS
+    return cls(**{n: getattr(args, n) for n in names})
+
+
 def _run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("python -m kgif train is not implemented yet")
+    from kgif.data import load_dataset
+    from kgif.evaluate import evaluate_all_sides
+    from kgif.model import ConvEConfig
+    from kgif.train import TrainingConfig, train
+
+    kg = load_dataset(args.dataset)
+    config, tc = _config(ConvEConfig, args), _config(TrainingConfig, args)
+    folder = Path(args.dataset)
+    config.extra["dataset"] = str(folder.resolve()) if folder.is_dir() else kg.name or args.dataset
+    out = Path(args.output_dir or Path("runs") / (kg.name or Path(args.dataset).name))
+    print(f"{kg}\ntraining on {tc.device} for {tc.epochs} epochs -> {out}")
+    start = time.perf_counter()
+    result = train(kg, config, tc, output_dir=out, resume_from=args.resume_from,
+                   show_progress=not args.no_progress)
+    seconds = time.perf_counter() - start
+    best = result.best
+    test = evaluate_all_sides(best.params, best.buffers, best.config, kg.testing,
+                              kg.all_triples(), batch_size=tc.eval_batch_size)
+    print(f"trained {result.final.epoch} epochs in {seconds:.1f} s"
+          f"{' (early stop)' if result.stopped_early else ''}; best validation MRR at epoch "
+          f"{best.epoch}; final loss {result.loss_history[-1]:.6f}")
+    print(format_metrics_table(test, f"{kg.name} test (filtered, {len(kg.testing)} triples, "
+                                     f"epoch {best.epoch})"))
+    payload = {**environment(), "dataset": kg.name, "device": tc.device,
+               "train_seconds": seconds, "epochs_run": result.final.epoch,
+               "best_epoch": best.epoch, "stopped_early": result.stopped_early,
+               "model_config": config.to_dict(), "training_config": dataclasses.asdict(tc),
+               "test": test, "loss_history": result.loss_history,
+               "metrics_history": result.metrics_history}
+    write_json(out / "metrics.json", payload)
+    print(f"metrics written to {out / 'metrics.json'}")
+    return 0

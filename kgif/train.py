@@ -1,0 +1,392 @@
+"""Training of the functional ConvE with 1-N scoring and sparse BCE; checkpoints and resume.
+
+One epoch visits every distinct (head, relation-row) pair of the training triples with
+reciprocal relations once (PyKEEN's LCWA / "KvsAll", Dettmers et al. 2018): the row scores all N
+entities and its positives are all its known tails (CSR lists from :class:`TailIndex`, never a
+dense label matrix). The loss is :func:`kgif.loss.sparse_bce_with_logits` with label smoothing,
+averaged over B x N elements like PyKEEN's ``BCEWithLogitsLoss``; the optimiser is Adam.
+
+Reproducibility: ``torch.manual_seed(seed)`` seeds the global RNG that dropout draws from, a
+private ``torch.Generator`` shuffles the rows, and both states, the optimiser state and the
+early-stopping bookkeeping travel in ``Checkpoint.training_state``, so stopping after epoch k
+and resuming from that checkpoint gives bit-identical results on the CPU.
+"""
+
+from __future__ import annotations
+
+import copy as copy_module
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from kgif.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from kgif.data import KnowledgeGraph, with_reciprocals
+from kgif.evaluate import TailIndex, evaluate
+from kgif.loss import sparse_bce_with_logits
+from kgif.model import ConvEConfig, Params, hidden, init_conve, score_all
+
+__all__ = ["LR_SCHEDULES", "TrainingConfig", "TrainingResult", "make_step", "train"]
+
+logger = logging.getLogger(__name__)
+
+VALIDATION_KEY = "validation.realistic.mrr"
+
+
+@dataclass
+class TrainingConfig:
+    """Optimisation settings; defaults reach the published ConvE range on UMLS in minutes.
+
+    Raises:
+        ValueError: from ``__post_init__`` on a non-positive size or rate, an unknown schedule
+            or smoothing convention.
+    """
+
+    epochs: int = 200  # passes over the distinct (head, relation-row) pairs
+    batch_size: int = 128  # (head, relation-row) pairs per step
+    learning_rate: float = 0.003  # Adam step size (eta for TracInCP)
+    label_smoothing: float = 0.1  # epsilon of the smoothed 1-N targets
+    smoothing_convention: Literal["pykeen", "conve"] = "pykeen"  # see kgif.loss
+    lr_schedule: Literal["constant", "exponential", "cosine"] = "constant"  # per epoch
+    lr_decay: float = 0.995  # gamma of the "exponential" schedule: lr * gamma ** epoch
+    checkpoint_every: int = 10  # write a checkpoint every k epochs (0: only best.pt / final)
+    eval_every: int = 10  # validation MRR every k epochs (0: never; then no early stopping)
+    patience: int | None = None  # stop after this many evaluations without a better MRR
+    seed: int = 0  # parameter init, dropout (global RNG) and shuffling (private generator)
+    bf16: bool = False  # bfloat16 autocast for the forward pass (loss in float32)
+    compile: bool = False  # torch.compile the forward + loss function
+    device: str = "cpu"  # "cpu", "cuda", "cuda:1", ...
+    eval_batch_size: int = 256  # queries per scoring batch during validation
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainingConfig: {name}={getattr(self, name)} must be >= 1")
+        for name in ("checkpoint_every", "eval_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"TrainingConfig: {name}={getattr(self, name)} must be >= 0")
+        if self.learning_rate <= 0:
+            raise ValueError(f"TrainingConfig: learning_rate={self.learning_rate} must be > 0")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"TrainingConfig: lr_schedule={self.lr_schedule!r}; expected one "
+                             f"of {sorted(LR_SCHEDULES)}")
+        if self.smoothing_convention not in ("pykeen", "conve"):
+            raise ValueError(f"TrainingConfig: smoothing_convention="
+                             f"{self.smoothing_convention!r}; expected 'pykeen' or 'conve'")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"TrainingConfig: patience={self.patience} must be >= 1 or None")
+
+
+#: Learning rate of epoch ``e`` (0-based) as a function of (config, e): pure, so resume needs
+#: no scheduler state.
+LR_SCHEDULES: dict[str, Callable[[TrainingConfig, int], float]] = {
+    "constant": lambda tc, e: tc.learning_rate,
+    "exponential": lambda tc, e: tc.learning_rate * tc.lr_decay**e,
+    "cosine": lambda tc, e: tc.learning_rate * 0.5 * (1.0 + math.cos(math.pi * e / tc.epochs)),
+}
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        final: the model after the last epoch run.
+        best: the model at the best validation MRR (``final`` when never validated).
+        loss_history: mean training loss of every epoch, from epoch 1.
+        metrics_history: ``{"epoch": e, "validation.realistic.mrr": ..., ...}`` per evaluation.
+        stopped_early: whether early stopping ended training.
+        epoch_seconds: wall-clock seconds of each epoch run by this call (training steps only,
+            without validation and checkpoint writing).
+    """
+
+    final: Checkpoint
+    best: Checkpoint
+    loss_history: list[float] = field(default_factory=list)
+    metrics_history: list[dict] = field(default_factory=list)
+    stopped_early: bool = False
+    epoch_seconds: list[float] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- one step
+
+
+def _forward_loss(params: Params, buffers: Params, h: Tensor, r: Tensor, pos_rows: Tensor,
+                  pos_cols: Tensor, config: ConvEConfig, label_smoothing: float,
+                  convention: str) -> tuple[Tensor, Params]:
+    """Training-mode sparse 1-N BCE of rows (h, r) (B,) with positives (pos_rows, pos_cols)."""
+    f, new_buffers = hidden(params, buffers, h, r, config, training=True)  # (B, d)
+    logits = score_all(params, f)  # (B, N)
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # no bf16 loss
+    loss = sparse_bce_with_logits(logits, pos_rows, pos_cols, label_smoothing, convention)
+    return loss, new_buffers
+
+
+def make_step(config: ConvEConfig, training_config: TrainingConfig) -> Callable:
+    """The forward + loss function of one batch, compiled and autocast as configured.
+
+    Returns:
+        ``step(params, buffers, h, r, pos_rows, pos_cols) -> (loss, new_buffers)``; ``params``
+        are leaf tensors with ``requires_grad``; call ``loss.backward()`` afterwards.
+    """
+    tc = training_config
+    fn = _forward_loss
+    if tc.compile:
+        fn = torch.compile(_forward_loss, dynamic=True)
+    device_type = torch.device(tc.device).type
+
+    def step(params, buffers, h, r, pos_rows, pos_cols):
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=tc.bf16):
+            return fn(params, buffers, h, r, pos_rows, pos_cols, config, tc.label_smoothing,
+                      tc.smoothing_convention)
+
+    return step
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass
+class _State:
+    """Mutable training state; everything here is saved in ``training_state``."""
+
+    params: Params
+    buffers: Params
+    optimizer: torch.optim.Adam
+    generator: torch.Generator
+    epoch: int = 0
+    loss_history: list[float] = field(default_factory=list)
+    metrics_history: list[dict] = field(default_factory=list)
+    best_mrr: float = -1.0
+    best_epoch: int = 0
+    evals_since_best: int = 0
+    lr_since_checkpoint: list[float] = field(default_factory=list)
+
+    def to_training_state(self) -> dict:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "generator": self.generator.get_state(),
+            "loss_history": list(self.loss_history),
+            "metrics_history": [dict(m) for m in self.metrics_history],
+            "best_mrr": self.best_mrr, "best_epoch": self.best_epoch,
+            "evals_since_best": self.evals_since_best,
+            "lr_since_checkpoint": list(self.lr_since_checkpoint),
+        }
+
+    def restore(self, ts: dict) -> None:
+        self.optimizer.load_state_dict(ts["optimizer"])
+        torch.set_rng_state(ts["torch_rng"])
+        if ts["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ts["cuda_rng"])
+        self.generator.set_state(ts["generator"])
+        self.loss_history = list(ts["loss_history"])
+        self.metrics_history = [dict(m) for m in ts["metrics_history"]]
+        self.best_mrr, self.best_epoch = float(ts["best_mrr"]), int(ts["best_epoch"])
+        self.evals_since_best = int(ts["evals_since_best"])
+        self.lr_since_checkpoint = list(ts["lr_since_checkpoint"])
+
+
+def _snapshot(state: _State, config: ConvEConfig, kg: KnowledgeGraph, metrics: dict[str, float],
+              copy: bool) -> Checkpoint:
+    """The current model as a Checkpoint with its resume state.
+
+    ``copy=False`` shares the tensors with the running state: for checkpoints written to disk
+    at once and for the final model; ``copy=True`` for the best model kept while training goes on.
+    """
+    lrs = state.lr_since_checkpoint or [state.optimizer.param_groups[0]["lr"]]
+    params = {k: v.detach().clone() if copy else v.detach() for k, v in state.params.items()}
+    buffers = {k: v.clone() if copy else v for k, v in state.buffers.items()}
+    return Checkpoint(
+        params=params, buffers=buffers, config=config, learning_rate=sum(lrs) / len(lrs),
+        epoch=state.epoch, entity_to_id=dict(kg.entity_to_id),
+        relation_to_id=dict(kg.relation_to_id), metrics=dict(metrics),
+        training_state=copy_module.deepcopy(state.to_training_state()) if copy
+        else state.to_training_state(),
+    )
+
+
+def _init_state(kg: KnowledgeGraph, config: ConvEConfig, tc: TrainingConfig,
+                resume_from: str | os.PathLike | Checkpoint | None) -> _State:
+    torch.manual_seed(tc.seed)
+    params, buffers = init_conve(config, kg.num_entities, kg.num_relations, seed=tc.seed,
+                                 device=tc.device)
+    ckpt = None
+    if resume_from is not None:
+        ckpt = resume_from if isinstance(resume_from, Checkpoint) else load_checkpoint(
+            resume_from, map_location=tc.device)
+        _check_resumable(ckpt, params, buffers)
+        params = {k: v.to(tc.device) for k, v in ckpt.params.items()}
+        buffers = {k: v.to(tc.device) for k, v in ckpt.buffers.items()}
+    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+    optimizer = torch.optim.Adam(leaves.values(), lr=tc.learning_rate)
+    state = _State(leaves, buffers, optimizer, torch.Generator().manual_seed(tc.seed))
+    if ckpt is not None:
+        state.restore(ckpt.training_state)
+        state.epoch = ckpt.epoch
+        logger.info("train: resumed from epoch %d", ckpt.epoch)
+    return state
+
+
+def _check_resumable(ckpt: Checkpoint, params: Params, buffers: Params) -> None:
+    if not ckpt.training_state:
+        raise ValueError("train: resume_from checkpoint has no training_state (optimizer and "
+                         "RNG state); only checkpoints written by kgif.train can be resumed")
+    for name, value in {**params, **buffers}.items():
+        have = {**ckpt.params, **ckpt.buffers}.get(name)
+        if have is None or have.shape != value.shape:
+            raise ValueError(f"train: resume_from checkpoint does not fit this graph and "
+                             f"config: {name} is {None if have is None else tuple(have.shape)}, "
+                             f"expected {tuple(value.shape)}")
+
+
+# --------------------------------------------------------------------------- epochs
+
+
+def _run_epoch(state: _State, index: TailIndex, step: Callable, tc: TrainingConfig,
+               lr: float) -> float:
+    """One shuffled pass over the rows of ``index``; returns the row-weighted mean loss."""
+    for group in state.optimizer.param_groups:
+        group["lr"] = lr
+    order = torch.randperm(index.num_rows, generator=state.generator)
+    total = torch.zeros((), dtype=torch.float64)
+    for start in range(0, index.num_rows, tc.batch_size):
+        rows = order[start:start + tc.batch_size]
+        pos_rows, pos_cols = index.gather(rows)
+        h, r = index.rows[rows].to(tc.device).unbind(1)
+        loss, new_buffers = step(state.params, state.buffers, h, r, pos_rows.to(tc.device),
+                                 pos_cols.to(tc.device))
+        loss.backward()
+        state.optimizer.step()
+        state.optimizer.zero_grad(set_to_none=True)
+        state.buffers = {k: v.detach() for k, v in new_buffers.items()} or state.buffers
+        total += loss.detach().double().cpu() * len(rows)
+    return (total / index.num_rows).item()
+
+
+def _validate(state: _State, kg: KnowledgeGraph, config: ConvEConfig, tc: TrainingConfig
+              ) -> dict[str, float]:
+    metrics = evaluate({k: v.detach() for k, v in state.params.items()}, state.buffers, config,
+                       kg, split="validation", batch_size=tc.eval_batch_size)
+    return {f"validation.{k}": v for k, v in metrics.items() if k != "num_ranks"}
+
+
+def _checkpoint_path(output_dir: Path, epoch: int) -> Path:
+    return output_dir / "checkpoints" / f"checkpoint_epoch_{epoch:04d}.pt"
+
+
+def _initial_best(state: _State, out: Path | None) -> Checkpoint | None:
+    """The best model so far: ``out/best.pt`` when resuming a run that wrote it, else None."""
+    path = out / "best.pt" if out is not None else None
+    if state.best_epoch and path is not None and path.is_file():
+        best = load_checkpoint(path, map_location=state.params["entity_embedding"].device)
+        if best.epoch == state.best_epoch:
+            return best
+    if state.best_epoch:
+        logger.warning("train: resumed without %s of epoch %d; the returned best model is the "
+                       "final one unless validation improves", path, state.best_epoch)
+    return None
+
+
+def train(
+    kg: KnowledgeGraph,
+    config: ConvEConfig,
+    training_config: TrainingConfig | None = None,
+    output_dir: str | os.PathLike | None = None,
+    resume_from: str | os.PathLike | Checkpoint | None = None,
+    show_progress: bool = True,
+) -> TrainingResult:
+    """Train ConvE on ``kg.training`` with 1-N scoring, sparse BCE and Adam.
+
+    Args:
+        kg: the graph; its validation split (if any) drives best-model selection and early
+            stopping (filtered realistic MRR, both sides, filtered with train + valid + test).
+        config: model hyper-parameters (``reciprocal=True`` required). ``config.extra`` gets
+            ``"dataset": kg.name`` in the saved checkpoints when ``kg.name`` is set.
+        training_config: optimisation settings (defaults: :class:`TrainingConfig`).
+        output_dir: when given, checkpoints go to ``output_dir/checkpoints/
+            checkpoint_epoch_{epoch:04d}.pt`` every ``checkpoint_every`` epochs and at the
+            last epoch, and ``output_dir/best.pt`` at every new best validation MRR.
+        resume_from: a checkpoint (path or object) written by this function; training
+            continues from its epoch with its optimiser, RNG and generator states.
+        show_progress: tqdm bar over epochs with the loss.
+
+    Returns:
+        :class:`TrainingResult` with the final and best checkpoints and the histories.
+
+    Raises:
+        ValueError: on a non-reciprocal config, an empty training split or a checkpoint that
+            cannot be resumed.
+    """
+    tc = training_config or TrainingConfig()
+    if not config.reciprocal:
+        raise ValueError("train: 1-N training with head prediction needs config.reciprocal=True")
+    if len(kg.training) == 0:
+        raise ValueError("train: the graph has no training triples")
+    if kg.name and "dataset" not in config.extra:
+        config = replace(config, extra={**config.extra, "dataset": kg.name})
+    out = Path(output_dir) if output_dir is not None else None
+    state = _init_state(kg, config, tc, resume_from)
+    index = TailIndex.from_triples(with_reciprocals(kg.training),
+                                   config.num_relation_rows(kg.num_relations))
+    step = make_step(config, tc)
+    validate = tc.eval_every > 0 and len(kg.validation) > 0
+    best = _initial_best(state, out)
+    stopped, seconds = False, []
+    logger.info("train: %d rows of (head, relation) per epoch, %d epochs, %s",
+                index.num_rows, tc.epochs, asdict(tc))
+    bar = tqdm(range(state.epoch, tc.epochs), disable=not show_progress, desc="train")
+    for epoch in bar:
+        lr = LR_SCHEDULES[tc.lr_schedule](tc, epoch)
+        start = time.perf_counter()
+        loss = _run_epoch(state, index, step, tc, lr)
+        seconds.append(time.perf_counter() - start)
+        state.epoch = epoch + 1
+        state.loss_history.append(loss)
+        state.lr_since_checkpoint.append(lr)
+        metrics = {"loss": loss}
+        if validate and state.epoch % tc.eval_every == 0:
+            metrics |= _validate(state, kg, config, tc)
+            state.metrics_history.append({"epoch": state.epoch, **metrics})
+            best, stopped = _track_best(state, metrics, config, kg, tc, best, out)
+        bar.set_postfix(loss=f"{loss:.5f}", val_mrr=f"{max(state.best_mrr, 0):.4f}")
+        last = state.epoch == tc.epochs or stopped
+        if out is not None and ((tc.checkpoint_every and state.epoch % tc.checkpoint_every == 0)
+                                or last):
+            save_checkpoint(_snapshot(state, config, kg, metrics, copy=False),
+                            _checkpoint_path(out, state.epoch))
+            state.lr_since_checkpoint = []
+        if stopped:
+            logger.info("train: early stop at epoch %d (best %.4f at %d)", state.epoch,
+                        state.best_mrr, state.best_epoch)
+            break
+    final = _snapshot(state, config, kg, {"loss": state.loss_history[-1]}
+                      if state.loss_history else {}, copy=False)
+    return TrainingResult(final, best or final, state.loss_history,
+                          state.metrics_history, stopped, seconds)
+
+
+def _track_best(state: _State, metrics: dict[str, float], config: ConvEConfig,
+                kg: KnowledgeGraph, tc: TrainingConfig, best: Checkpoint | None,
+                out: Path | None) -> tuple[Checkpoint | None, bool]:
+    """Update the best model (and ``best.pt``) and the patience counter; returns (best, stop)."""
+    mrr = metrics[VALIDATION_KEY]
+    logger.info("train: epoch %d loss %.6f validation MRR %.4f", state.epoch,
+                metrics["loss"], mrr)
+    if mrr > state.best_mrr:
+        state.best_mrr, state.best_epoch, state.evals_since_best = mrr, state.epoch, 0
+        best = _snapshot(state, config, kg, metrics, copy=True)  # resumable from best.pt too
+        if out is not None:
+            save_checkpoint(best, out / "best.pt")
+        return best, False
+    state.evals_since_best += 1
+    return best, tc.patience is not None and state.evals_since_best >= tc.patience

@@ -1,0 +1,233 @@
+"""Trainer: sparse 1-N loss vs a dense reference, exact resume, compile vs eager, checkpoints."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from tolerances import ATOL32, ATOL64, RTOL32, RTOL64
+
+from kgif.checkpoint import list_checkpoints, load_checkpoint
+from kgif.data import KnowledgeGraph, with_reciprocals
+from kgif.evaluate import TailIndex, evaluate
+from kgif.model import ConvEConfig, hidden, init_conve, score_all
+from kgif.train import LR_SCHEDULES, TrainingConfig, _forward_loss, make_step, train
+
+TINY = dict(embedding_dim=12, embedding_height=3, embedding_width=4, output_channels=4)
+
+
+def _tiny_graph(num_entities=12, num_relations=3, n=80, seed=0) -> KnowledgeGraph:
+    gen = torch.Generator().manual_seed(seed)
+    triples = torch.unique(torch.stack([
+        torch.randint(num_entities, (n,), generator=gen),
+        torch.randint(num_relations, (n,), generator=gen),
+        torch.randint(num_entities, (n,), generator=gen)], 1), dim=0)
+    perm = torch.randperm(len(triples), generator=gen)
+    triples = triples[perm]
+    return KnowledgeGraph({f"e{i}": i for i in range(num_entities)},
+                          {f"r{i}": i for i in range(num_relations)},
+                          training=triples[10:], validation=triples[:5], testing=triples[5:10],
+                          name="tiny")
+
+
+def _dense_reference_loss(params, buffers, rows, training, config, eps):
+    """Dense labels built with a Python loop, PyKEEN's smoothing, torch's BCE (mean)."""
+    h, r = rows.unbind(1)
+    f, _ = hidden(params, buffers, h, r, config, training=True)
+    logits = score_all(params, f)
+    labels = torch.zeros_like(logits)
+    for i, (hi, ri) in enumerate(rows.tolist()):
+        for a, b, c in with_reciprocals(training).tolist():
+            if (a, b) == (hi, ri):
+                labels[i, c] = 1.0
+    n = logits.shape[1]
+    smoothed = labels * (1.0 - eps) + (1.0 - labels) * eps / (n - 1)
+    return F.binary_cross_entropy_with_logits(logits, smoothed)
+
+
+def test_sparse_training_loss_and_gradient_equal_dense_reference_float64():
+    kg = _tiny_graph()
+    config = ConvEConfig(**TINY, input_dropout=0.0, feature_map_dropout=0.0, output_dropout=0.0)
+    params, buffers = init_conve(config, kg.num_entities, kg.num_relations, seed=1,
+                                 dtype=torch.float64)
+    index = TailIndex.from_triples(with_reciprocals(kg.training), 2 * kg.num_relations)
+    batch = torch.tensor([0, 3, 5, 7, 11, 2])
+    pos_rows, pos_cols = index.gather(batch)
+    leaf = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    h, r = index.rows[batch].unbind(1)
+    loss, _ = _forward_loss(leaf, buffers, h, r, pos_rows, pos_cols, config, 0.1, "pykeen")
+    grads = torch.autograd.grad(loss, list(leaf.values()))
+    ref_leaf = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    ref = _dense_reference_loss(ref_leaf, buffers, index.rows[batch], kg.training, config, 0.1)
+    ref_grads = torch.autograd.grad(ref, list(ref_leaf.values()))
+    torch.testing.assert_close(loss, ref, rtol=RTOL64, atol=ATOL64)
+    for g, rg in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(g, rg, rtol=RTOL64, atol=ATOL64)
+
+
+def test_rows_cover_every_training_direction_once():
+    kg = _tiny_graph(seed=3)
+    index = TailIndex.from_triples(with_reciprocals(kg.training), 2 * kg.num_relations)
+    rows, cols = index.gather(torch.arange(index.num_rows))
+    got = {(*index.rows[i].tolist(), c) for i, c in zip(rows.tolist(), cols.tolist(),
+                                                          strict=True)}
+    assert got == {tuple(t) for t in with_reciprocals(kg.training).tolist()}
+    assert len(got) == len(rows)
+
+
+def _assert_same_run(a, b):
+    assert a.loss_history == b.loss_history
+    assert a.final.epoch == b.final.epoch
+    for name, value in {**a.final.params, **a.final.buffers}.items():
+        other = b.final.params.get(name, b.final.buffers.get(name))
+        assert torch.equal(value, other), name
+
+
+def test_resume_is_exact(tmp_path):
+    kg = _tiny_graph(seed=1)
+    config = ConvEConfig(**TINY)
+    tc = TrainingConfig(epochs=4, batch_size=24, checkpoint_every=2, eval_every=1,
+                        lr_schedule="exponential", lr_decay=0.9, seed=5)
+    straight = train(kg, config, tc, output_dir=tmp_path / "a", show_progress=False)
+    again = train(kg, config, tc, show_progress=False)
+    _assert_same_run(straight, again)  # seeded: two runs agree
+    first = train(kg, config, TrainingConfig(**{**tc.__dict__, "epochs": 2}),
+                  output_dir=tmp_path / "b", show_progress=False)
+    resumed = train(kg, config, tc, output_dir=tmp_path / "b", resume_from=tmp_path / "b" /
+                    "checkpoints" / "checkpoint_epoch_0002.pt", show_progress=False)
+    assert first.loss_history == straight.loss_history[:2]
+    _assert_same_run(straight, resumed)
+    assert resumed.metrics_history == straight.metrics_history
+    assert resumed.best.epoch == straight.best.epoch
+    for name, value in straight.best.params.items():
+        assert torch.equal(resumed.best.params[name], value), name
+
+
+def test_checkpoints_names_learning_rates_and_best(tmp_path):
+    kg = _tiny_graph(seed=2)
+    tc = TrainingConfig(epochs=5, batch_size=16, checkpoint_every=2, eval_every=1,
+                        lr_schedule="exponential", lr_decay=0.5, learning_rate=0.01)
+    result = train(kg, ConvEConfig(**TINY), tc, output_dir=tmp_path, show_progress=False)
+    files = [p.name for p in list_checkpoints(tmp_path / "checkpoints")]
+    assert files == ["checkpoint_epoch_0002.pt", "checkpoint_epoch_0004.pt",
+                     "checkpoint_epoch_0005.pt"]
+    lrs = [LR_SCHEDULES["exponential"](tc, e) for e in range(5)]
+    for path, closed in zip(list_checkpoints(tmp_path / "checkpoints"),
+                            (lrs[0:2], lrs[2:4], lrs[4:5]), strict=True):
+        ckpt = load_checkpoint(path)
+        assert ckpt.learning_rate == pytest.approx(sum(closed) / len(closed))
+        assert ckpt.config.extra["dataset"] == "tiny"
+        assert ckpt.entity_to_id == kg.entity_to_id
+    mrrs = [m["validation.realistic.mrr"] for m in result.metrics_history]
+    best = load_checkpoint(tmp_path / "best.pt")
+    assert best.epoch == result.best.epoch == 1 + mrrs.index(max(mrrs))
+    assert best.metrics["validation.realistic.mrr"] == max(mrrs)
+    recomputed = evaluate(best.params, best.buffers, best.config, kg, split="validation")
+    assert recomputed["realistic.mrr"] == pytest.approx(max(mrrs), abs=1e-12)
+
+
+def test_early_stopping_follows_patience():
+    kg = _tiny_graph(seed=4)
+    tc = TrainingConfig(epochs=60, batch_size=16, eval_every=1, patience=3, learning_rate=0.05,
+                        checkpoint_every=0)
+    result = train(kg, ConvEConfig(**TINY), tc, show_progress=False)
+    mrrs = [m["validation.realistic.mrr"] for m in result.metrics_history]
+    assert result.stopped_early
+    best = mrrs.index(max(mrrs))
+    assert len(mrrs) == best + 1 + tc.patience  # stopped right when patience ran out
+    assert result.final.epoch == len(mrrs) and result.best.epoch == best + 1
+
+
+def test_training_fits_a_tiny_graph():
+    kg = _tiny_graph(seed=6, n=60)
+    config = ConvEConfig(**TINY, input_dropout=0.0, feature_map_dropout=0.0, output_dropout=0.0)
+    tc = TrainingConfig(epochs=60, batch_size=64, learning_rate=0.03, eval_every=0,
+                        label_smoothing=0.0)
+    result = train(kg, config, tc, show_progress=False)
+    assert result.loss_history[-1] < 0.5 * result.loss_history[0]
+    metrics = evaluate(result.final.params, result.final.buffers, config, kg.training,
+                       kg.all_triples())
+    assert metrics["realistic.mrr"] > 0.9  # memorises its own training edges
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+@pytest.mark.slow
+def test_compiled_step_equals_eager():
+    pytest.importorskip("torch._inductor")
+    from torch._inductor import config as inductor_config
+
+    kg = _tiny_graph(seed=7)
+    config = ConvEConfig(**TINY)
+    index = TailIndex.from_triples(with_reciprocals(kg.training), 2 * kg.num_relations)
+    params, buffers = init_conve(config, kg.num_entities, kg.num_relations, seed=0)
+    tol = dict(rtol=RTOL32, atol=ATOL32)
+    runs = []
+    with inductor_config.patch(fallback_random=True):  # compiled dropout draws = eager draws
+        for compiled in (False, True):
+            step = make_step(config, TrainingConfig(compile=compiled))
+            leaf = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+            torch.manual_seed(0)
+            out = []
+            for batch in (torch.arange(0, 9), torch.arange(9, 20), torch.arange(20, 24)):
+                pos_rows, pos_cols = index.gather(batch)
+                h, r = index.rows[batch].unbind(1)
+                loss, new = step(leaf, buffers, h, r, pos_rows, pos_cols)
+                grads = torch.autograd.grad(loss, list(leaf.values()))
+                out.append((loss.detach(), [g.detach() for g in grads], new))
+            runs.append(out)
+    for (l_e, g_e, b_e), (l_c, g_c, b_c) in zip(*runs, strict=True):
+        torch.testing.assert_close(l_c, l_e, **tol)
+        for a, b in zip(g_c, g_e, strict=True):
+            torch.testing.assert_close(a, b, **tol)
+        for name in b_e:
+            torch.testing.assert_close(b_c[name], b_e[name], **tol)
+
+
+def test_bf16_loss_close_to_float32():
+    kg = _tiny_graph(seed=8)
+    config = ConvEConfig(**TINY, input_dropout=0.0, feature_map_dropout=0.0, output_dropout=0.0)
+    params, buffers = init_conve(config, kg.num_entities, kg.num_relations, seed=0)
+    index = TailIndex.from_triples(with_reciprocals(kg.training), 2 * kg.num_relations)
+    batch = torch.arange(16)
+    h, r = index.rows[batch].unbind(1)
+    losses = [make_step(config, TrainingConfig(bf16=flag))(params, buffers, h, r,
+                                                           *index.gather(batch))[0]
+              for flag in (False, True)]
+    assert losses[1].dtype == torch.float32
+    assert math.isclose(losses[0].item(), losses[1].item(), rel_tol=2e-2)
+
+
+def test_validation_errors():
+    with pytest.raises(ValueError, match="batch_size=0"):
+        TrainingConfig(batch_size=0)
+    with pytest.raises(ValueError, match="lr_schedule='step'"):
+        TrainingConfig(lr_schedule="step")
+    kg = _tiny_graph()
+    with pytest.raises(ValueError, match="reciprocal=True"):
+        train(kg, ConvEConfig(**TINY, reciprocal=False), show_progress=False)
+
+
+def test_cli_train_then_evaluate(tmp_path, capsys):
+    import json
+
+    from kgif.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "nations", "--epochs", "2", "--embedding-dim", "12",
+                 "--output-channels", "4", "--eval-every", "1", "--checkpoint-every", "1",
+                 "--output-dir", str(out), "--no-progress"]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["epochs_run"] == 2 and len(report["loss_history"]) == 2
+    assert "realistic" in capsys.readouterr().out
+    best = load_checkpoint(out / "best.pt")
+    assert main(["evaluate", "--checkpoint", str(out / "best.pt"), "--no-progress",
+                 "--output", str(tmp_path / "eval.json")]) == 0
+    evaluated = json.loads((tmp_path / "eval.json").read_text())["metrics"]
+    from kgif.data import load_dataset
+
+    kg = load_dataset("nations")
+    expected = evaluate(best.params, best.buffers, best.config, kg, side="head")
+    assert evaluated["head"] == pytest.approx(expected)
+    assert evaluated["both"] == pytest.approx(report["test"]["both"])
