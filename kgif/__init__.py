@@ -15,12 +15,17 @@ from kgif.checkpoint import (
     to_pykeen,
 )
 from kgif.data import KnowledgeGraph, load_dataset, with_reciprocals
+from kgif.distributed import ShardedTracIn
+from kgif.evaluate import TailIndex, evaluate, evaluate_all_sides
 from kgif.filters import Adjacency, candidate_edges, candidate_edges_batch, k_hop_nodes
 from kgif.grads import PARAMETER_GROUPS, per_sample_grads, structured_factors
 from kgif.loss import bce_1n, get_objective, pointwise_bce, score, sparse_bce_with_logits
 from kgif.model import ConvEConfig, init_conve, score_all, score_hrt
+from kgif.paths import enumerate_paths, rank_paths
 from kgif.report import Explanation, explain, to_dataframe, write_csv, write_json
+from kgif.runs import FilterOptions, PathOptions, RunOptions, explain_all
 from kgif.tracin import KMostInfluentialResults, TracIn
+from kgif.train import TrainingConfig, TrainingResult, train
 
 __version__ = "0.1.0"
 
@@ -30,13 +35,24 @@ __all__ = [
     "Checkpoint",
     "ConvEConfig",
     "Explanation",
+    "FilterOptions",
     "KMostInfluentialResults",
     "KnowledgeGraph",
+    "PathOptions",
+    "RunOptions",
+    "ShardedTracIn",
+    "TailIndex",
     "TracIn",
+    "TrainingConfig",
+    "TrainingResult",
     "bce_1n",
     "candidate_edges",
     "candidate_edges_batch",
+    "enumerate_paths",
+    "evaluate",
+    "evaluate_all_sides",
     "explain",
+    "explain_all",
     "from_pykeen",
     "from_seed",
     "get_objective",
@@ -47,6 +63,7 @@ __all__ = [
     "load_dataset",
     "per_sample_grads",
     "pointwise_bce",
+    "rank_paths",
     "save_checkpoint",
     "score",
     "score_all",
@@ -55,6 +72,7 @@ __all__ = [
     "structured_factors",
     "to_dataframe",
     "to_pykeen",
+    "train",
     "with_reciprocals",
     "write_csv",
     "write_json",
