@@ -159,8 +159,9 @@ def _run(args: argparse.Namespace, context: Context, device: str | None) -> int:
     options = _options(args, tracin, checkpoints)
     engine = ShardedTracIn(tracin, context) if context.distributed else tracin
     say = print if context.is_main else (lambda *a, **k: None)
-    say(f"TracInCP over {len(checkpoints)} checkpoints (learning rates "
-        f"{[c.learning_rate for c in checkpoints]}), {len(kg.training)} training edges, "
+    rates = ", ".join(f"{c.learning_rate:.4g}" for c in checkpoints)
+    say(f"TracInCP over {len(checkpoints)} checkpoints (epochs {checkpoints[0].epoch}.."
+        f"{checkpoints[-1].epoch}, learning rates {rates}), {len(kg.training)} training edges, "
         f"{len(test)} test triples; objectives train={args.train_objective} "
         f"test={args.test_objective}; {context.world_size} process(es)")
     show = _printer(kg, tracin.training_edges(), args.quiet)
