@@ -51,6 +51,8 @@ MODELS = {
     "tiny": ModelSize("tiny", 30, 4, embedding_dim=12, embedding_height=3, output_channels=4),
     "umls": ModelSize("umls", 135, 46),
     "fb15k237": ModelSize("fb15k237", 14541, 237, embedding_height=10),
+    # the seed project's ROBOKOP model: d = 32 as 8x4, 200,000 entities (relation count assumed)
+    "seed": ModelSize("seed", 200_000, 64, embedding_dim=32, embedding_height=8),
 }
 
 
@@ -61,7 +63,7 @@ class Preset:
     name: str
     warmup: int = 1  # untimed calls before the timed ones
     repeats: int = 3  # timed calls; medians are reported
-    models: tuple[str, ...] = ("umls", "fb15k237")
+    models: tuple[str, ...] = ("umls", "fb15k237", "seed")
     test_sizes: tuple[int, ...] = (1, 10, 100)  # T
     objectives: tuple[str, ...] = ("score", "pointwise_bce", "bce_1n")  # same on both sides
     baseline_objectives: tuple[str, ...] = ("score", "pointwise_bce", "bce_1n")
@@ -69,6 +71,8 @@ class Preset:
     kgif_edges: int = 2048  # structured path
     generic_edges: int = 32  # vmap(grad) path
     loop_edges: int = 16  # plain autograd loop and Captum
+    captum_test_sizes: tuple[int, ...] = (1, 10, 100)  # T at which Captum runs (it is slow)
+    dense_max_entities: int = 10**9  # skip bce_1n throughput on larger models (O(N) per pair)
     batch_size: int = 256
     accuracy_models: tuple[str, ...] = ("umls", "fb15k237")
     accuracy_test: int = 3
@@ -95,8 +99,9 @@ PRESETS = {
         scaling_fixed_edges=200, matmul_size=256, roofline_model="tiny", roofline_batch=64,
         training_datasets=("nations",), training_epochs=2, label_entities=(1000, 10_000)),
     "quick": Preset(
-        "quick", warmup=1, repeats=3, baseline_objectives=("pointwise_bce",),
-        baseline_test_sizes=(1, 10), kgif_edges=512, generic_edges=16, loop_edges=8,
+        "quick", warmup=1, repeats=3, models=("umls", "fb15k237", "seed"),
+        baseline_objectives=("pointwise_bce",), baseline_test_sizes=(1, 100), kgif_edges=512,
+        generic_edges=16, loop_edges=8, captum_test_sizes=(1,), dense_max_entities=20_000,
         accuracy_models=("umls",), scaling_edges=(1000, 10_000, 100_000),
         scaling_fixed_edges=1000, training_epochs=4),
     "full": Preset("full", warmup=2, repeats=5),

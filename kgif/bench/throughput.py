@@ -29,7 +29,8 @@ from kgif.tracin import TracIn
 BASELINE = "autograd-loop"
 
 
-def _competitors(preset: Preset, ckpts, objective: str, test_baselines: bool, device: str):
+def _competitors(preset: Preset, ckpts, objective: str, test_baselines: bool, n_test: int,
+                 device: str):
     """name -> (run(edges), number of edges to time) for one (model, objective, T) case."""
 
     def kgif_run(method):
@@ -44,9 +45,10 @@ def _competitors(preset: Preset, ckpts, objective: str, test_baselines: bool, de
     loop = AutogradLoop(ckpts, objective, objective)
     out[BASELINE] = (lambda test, edges: loop.influence(test.to(device), edges),
                      preset.loop_edges)
-    out["captum-tracincp"] = (
-        lambda test, edges: CaptumTracIn(ckpts, edges.to(device), objective).influence(
-            test.to(device)), preset.loop_edges)
+    if n_test in preset.captum_test_sizes:
+        out["captum-tracincp"] = (
+            lambda test, edges: CaptumTracIn(ckpts, edges.to(device), objective).influence(
+                test.to(device)), preset.loop_edges)
     return out
 
 
@@ -66,7 +68,7 @@ def _case_rows(preset: Preset, ckpts, edges, test, objective: str, case: str,
                       and len(test) in preset.baseline_test_sizes)
     no_captum = _captum_missing()
     for name, (run, n_edges) in _competitors(preset, ckpts, objective, with_baselines,
-                                             device).items():
+                                             len(test), device).items():
         if name == "captum-tracincp" and no_captum:
             rows.append(skipped("tracin-throughput", case, name, no_captum))
             continue
@@ -89,10 +91,15 @@ def run_throughput(preset: Preset, device: str) -> list[dict]:
                                seed=1)
         for objective in preset.objectives:
             for n_test in preset.test_sizes:
+                case = f"{model} T={n_test} {objective}"
+                if objective == "bce_1n" and size.num_entities > preset.dense_max_entities:
+                    rows.append(skipped("tracin-throughput", case, "kgif-structured",
+                                        f"dense objective on {size.num_entities} entities: "
+                                        "in the full suite only"))
+                    continue
                 test = random_triples(n_test, size.num_entities, size.num_relations, seed=2)
                 extra = dict(model=model, objective=objective, n_test=n_test)
-                rows += _case_rows(preset, ckpts, edges, test, objective,
-                                   f"{model} T={n_test} {objective}", extra, device)
+                rows += _case_rows(preset, ckpts, edges, test, objective, case, extra, device)
     return rows
 
 
