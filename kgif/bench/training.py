@@ -15,6 +15,7 @@ rows with K positives each; ``Tensor.nbytes`` of tensors actually built.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 import warnings
@@ -69,13 +70,13 @@ def _pykeen_to_kgif(state: dict) -> tuple[dict, dict]:
     return params, buffers
 
 
-def _run_kgif(kg, config: ConvEConfig, epochs: int, device: str) -> dict:
+def _run_kgif(kg, config: ConvEConfig, epochs: int, device: str, bf16: bool = False) -> dict:
     from kgif.evaluate import evaluate
     from kgif.train import TrainingConfig, train
 
     tc = TrainingConfig(epochs=epochs, batch_size=BATCH, learning_rate=LEARNING_RATE,
                         label_smoothing=SMOOTHING, eval_every=0, checkpoint_every=0, seed=SEED,
-                        device=device)
+                        device=device, bf16=bf16)
     before = _reset_peak()
     result = train(kg, config, tc, show_progress=False)
     peak = (_status_kib("VmHWM") - before) / 1024
@@ -134,7 +135,9 @@ def _training_rows(preset: Preset, device: str) -> list[dict]:
     rows = []
     no_train = _missing("kgif.train") or _missing("kgif.evaluate")
     no_pykeen = _missing("pykeen")
-    runners = {"kgif": (_run_kgif, no_train), "pykeen": (_run_pykeen, no_train or no_pykeen)}
+    runners = {"kgif": (_run_kgif, no_train),
+               "kgif-bf16": (functools.partial(_run_kgif, bf16=True), no_train),
+               "pykeen": (_run_pykeen, no_train or no_pykeen)}
     for dataset in preset.training_datasets:
         case = f"{dataset} {preset.training_epochs} epochs"
         for name, (fn, reason) in runners.items():
@@ -147,6 +150,9 @@ def _training_rows(preset: Preset, device: str) -> list[dict]:
             extra = dict(dataset=dataset, epochs=preset.training_epochs, baseline="pykeen",
                          **out)
             rows.append(row("training", case, name, "epoch time", epoch, "s", **extra))
+            examples = 2 * len(kg.training)  # with reciprocal relations
+            rows.append(row("training", case, name, "training triples/s", examples / epoch,
+                            "triples/s", **extra))
             rows.append(row("training", case, name, "peak RSS rise", out["peak_mib"], "MiB",
                             **extra))
             rows.append(row("training", case, name, "test MRR", out["mrr"], "", **extra))
