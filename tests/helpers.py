@@ -70,3 +70,16 @@ def pykeen_state(params, buffers):
             layer, attr = name.split(".", 1)
             state[f"{rename[layer]}.{attr}"] = value
     return state
+
+
+def graph_checkpoints(kg, dtype: torch.dtype = torch.float64):
+    """Two small random checkpoints (epochs 1, 2; learning rates 0.2, 0.1) sized for ``kg``."""
+    from kgif.checkpoint import Checkpoint
+
+    out = []
+    for seed, lr in ((1, 0.2), (2, 0.1)):
+        config, params, buffers = small_conve(seed=seed, num_entities=kg.num_entities,
+                                              num_relations=kg.num_relations, dtype=dtype)
+        out.append(Checkpoint(params, buffers, config, lr, epoch=seed,
+                              entity_to_id=kg.entity_to_id, relation_to_id=kg.relation_to_id))
+    return out

@@ -7,10 +7,10 @@ import json
 
 import pytest
 import torch
-from helpers import random_triples, small_conve
+from helpers import graph_checkpoints, random_triples
 from tolerances import ATOL64, RTOL64
 
-from kgif.checkpoint import Checkpoint, save_checkpoint
+from kgif.checkpoint import save_checkpoint
 from kgif.cli import main
 from kgif.data import from_label_triples, load_dataset, write_label_triples
 from kgif.report import CSV_COLUMNS, explain, to_dataframe, to_json, write_csv
@@ -29,19 +29,9 @@ def _graph():
     return from_label_triples(rows, test=test, name="toy")
 
 
-def _checkpoints(kg, dtype=torch.float64):
-    out = []
-    for seed, lr in ((1, 0.2), (2, 0.1)):
-        config, params, buffers = small_conve(seed=seed, num_entities=kg.num_entities,
-                                              num_relations=kg.num_relations, dtype=dtype)
-        out.append(Checkpoint(params, buffers, config, lr, epoch=seed,
-                              entity_to_id=kg.entity_to_id, relation_to_id=kg.relation_to_id))
-    return out
-
-
 def test_explanations_match_influence_and_carry_names():
     kg = _graph()
-    tracin = TracIn(_checkpoints(kg), kg.training, batch_size=8)
+    tracin = TracIn(graph_checkpoints(kg), kg.training, batch_size=8)
     explanations = explain(tracin, kg.testing, k=3)
     full = tracin.influence(kg.testing)
     self_inf = tracin.self_influence()
@@ -66,7 +56,7 @@ def test_explanations_match_influence_and_carry_names():
 
 def test_csv_and_dataframe(tmp_path):
     kg = _graph()
-    tracin = TracIn(_checkpoints(kg), kg.training)
+    tracin = TracIn(graph_checkpoints(kg), kg.training)
     explanations = explain(tracin, kg.testing[:2], k=2)
     write_csv(tmp_path / "x.csv", explanations, kg)
     with open(tmp_path / "x.csv", newline="") as handle:
@@ -92,7 +82,7 @@ def test_explain_cli_end_to_end(tmp_path, capsys):
     write_label_triples(folder / "test.txt", [("ent1", "treats", "ent2"),
                                               ("ent3", "treats", "ent4")])
     kg = load_dataset(folder)
-    for ckpt in _checkpoints(kg, dtype=torch.float32):
+    for ckpt in graph_checkpoints(kg, dtype=torch.float32):
         save_checkpoint(ckpt, tmp_path / "ckpts" / f"checkpoint_epoch_{ckpt.epoch:04d}.pt")
     code = main(["explain", "--checkpoints", str(tmp_path / "ckpts"), "--dataset", str(folder),
                  "--test-relation", "treats", "--test-triple", "ent5", "causes", "ent0",
@@ -108,7 +98,7 @@ def test_explain_cli_end_to_end(tmp_path, capsys):
 def test_explain_cli_unknown_label_suggests(tmp_path, capsys):
     kg = _graph()
     folder = _write_training(kg, tmp_path / "data")
-    for ckpt in _checkpoints(kg):
+    for ckpt in graph_checkpoints(kg):
         save_checkpoint(ckpt, tmp_path / "ckpts" / f"c{ckpt.epoch}.pt")
     code = main(["explain", "--checkpoints", str(tmp_path / "ckpts"), "--dataset", str(folder),
                  "--test-triple", "ent1", "treatz", "ent2", "--no-progress"])

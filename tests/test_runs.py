@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
-from helpers import random_triples, small_conve
+from helpers import graph_checkpoints, random_triples
 from tolerances import ATOL64, RTOL64
 
-from kgif.checkpoint import Checkpoint, save_checkpoint
+from kgif.checkpoint import save_checkpoint
 from kgif.cli import main
 from kgif.data import from_label_triples, load_dataset, write_label_triples
 from kgif.filters import Adjacency, candidate_edges_batch
@@ -47,16 +46,6 @@ def _kg(n_ent: int = 12, n_train: int = 40, n_test: int = 7, seed: int = 1):
                               name="toy", unseen="keep")
 
 
-def _checkpoints(kg, dtype=torch.float64):
-    out = []
-    for seed, lr in ((1, 0.2), (2, 0.1)):
-        config, params, buffers = small_conve(seed=seed, num_entities=kg.num_entities,
-                                              num_relations=kg.num_relations, dtype=dtype)
-        out.append(Checkpoint(params, buffers, config, lr, epoch=seed,
-                              entity_to_id=kg.entity_to_id, relation_to_id=kg.relation_to_id))
-    return out
-
-
 def test_stems_are_safe_and_unique():
     kg = _kg()
     assert sanitize("/m/08966") == "m_08966"
@@ -74,7 +63,7 @@ def _close(a: float, b: float) -> bool:
 
 def test_explain_all_matches_explain_and_writes_summary(tmp_path):
     kg = _kg()
-    tracin = TracIn(_checkpoints(kg), kg.training, batch_size=16)
+    tracin = TracIn(graph_checkpoints(kg), kg.training, batch_size=16)
     options = RunOptions(k=3, chunk_size=3, metadata={"note": "x"})
     rows = explain_all(tracin, kg, kg.testing, tmp_path, options)
     reference = explain(tracin, kg.testing, 3)
@@ -101,7 +90,7 @@ def test_explain_all_matches_explain_and_writes_summary(tmp_path):
 
 def test_filters_and_paths(tmp_path):
     kg = _kg()
-    tracin = TracIn(_checkpoints(kg), kg.training, batch_size=16)
+    tracin = TracIn(graph_checkpoints(kg), kg.training, batch_size=16)
     options = RunOptions(k=2, chunk_size=4, filters=FilterOptions(1, max_path_length=2),
                          paths=PathOptions(top=3, min_length=1))
     explain_all(tracin, kg, kg.testing, tmp_path, options)
@@ -121,7 +110,7 @@ def test_filters_and_paths(tmp_path):
 
 def test_settings_mismatch_and_partial_files(tmp_path):
     kg = _kg()
-    tracin = TracIn(_checkpoints(kg), kg.training)
+    tracin = TracIn(graph_checkpoints(kg), kg.training)
     explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
     with pytest.raises(ValueError, match="other settings"):
         explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=3))
@@ -140,7 +129,7 @@ def _write_run_inputs(tmp_path: Path, n_test: int):
              for h, r, t in kg.testing.tolist()]
     write_label_triples(tmp_path / "tests.tsv", tests)
     kg = load_dataset(folder)
-    for ckpt in _checkpoints(kg):
+    for ckpt in graph_checkpoints(kg):
         save_checkpoint(ckpt, tmp_path / "ckpts" / f"checkpoint_epoch_{ckpt.epoch:04d}.pt")
     return kg
 
