@@ -8,3 +8,5 @@ RTOL32, ATOL32 = 1e-4, 1e-6
 RTOL_LOSS = 1e-6
 #: Converted-vs-source score agreement in float32 (relative to the largest |score|).
 RTOL_CONVERT = 1e-5
+#: structured vs generic TracIn paths (relative to the largest |score| of the matrix).
+RTOL_PATHS64, RTOL_PATHS32 = 1e-10, 1e-5
