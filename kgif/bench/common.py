@@ -101,8 +101,8 @@ PRESETS = {
     "quick": Preset(
         "quick", warmup=1, repeats=3, models=("umls", "fb15k237", "seed"),
         baseline_objectives=("pointwise_bce",), baseline_test_sizes=(1, 100), kgif_edges=512,
-        generic_edges=16, loop_edges=8, captum_test_sizes=(1,), dense_max_entities=20_000,
-        accuracy_models=("umls",), scaling_edges=(1000, 10_000, 100_000),
+        generic_edges=16, loop_edges=6, captum_test_sizes=(1,), dense_max_entities=20_000,
+        accuracy_models=("umls",), scaling_edges=(1000, 10_000, 50_000),
         scaling_fixed_edges=1000, training_epochs=4),
     "full": Preset("full", warmup=2, repeats=5),
 }
