@@ -28,9 +28,6 @@ from kgif.model import ConvEConfig
 
 BATCH, LEARNING_RATE, SMOOTHING, SEED = 128, 0.003, 0.1, 0
 
-PYKEEN_TO_KGIF = {"interaction.hr2d.0": "bn0", "interaction.hr2d.2": "conv",
-                  "interaction.hr2d.3": "bn1", "interaction.hr1d.0": "fc",
-                  "interaction.hr1d.2": "bn2"}
 
 
 def _status_kib(key: str) -> int:
@@ -50,24 +47,6 @@ def _reset_peak() -> int:
     except OSError:
         pass
     return _status_kib("VmRSS")
-
-
-def _pykeen_to_kgif(state: dict) -> tuple[dict, dict]:
-    """PyKEEN ConvE state dict -> kgif (params, buffers), by renaming."""
-    params, buffers = {}, {}
-    for key, value in state.items():
-        value = value.detach().clone()
-        if key == "entity_representations.0._embeddings.weight":
-            params["entity_embedding"] = value
-        elif key == "entity_representations.1._embeddings.weight":
-            params["entity_bias"] = value[:, 0]
-        elif key == "relation_representations.0._embeddings.weight":
-            params["relation_embedding"] = value
-        else:
-            prefix, attr = key.rsplit(".", 1)
-            is_buffer = attr.startswith(("running_", "num_batches"))
-            (buffers if is_buffer else params)[f"{PYKEEN_TO_KGIF[prefix]}.{attr}"] = value
-    return params, buffers
 
 
 def _run_kgif(kg, config: ConvEConfig, epochs: int, device: str, bf16: bool = False) -> dict:
@@ -93,6 +72,7 @@ def _run_pykeen(kg, config: ConvEConfig, epochs: int, device: str) -> dict:
     from pykeen.triples import TriplesFactory
 
     from kgif.evaluate import evaluate
+    from kgif.interop import from_pykeen
 
     stamps: list[float] = []
 
@@ -115,8 +95,8 @@ def _run_pykeen(kg, config: ConvEConfig, epochs: int, device: str) -> dict:
                    use_tqdm=False, use_tqdm_batch=False, callbacks=EpochTimer())
     peak = (_status_kib("VmHWM") - before) / 1024
     model.eval()
-    params, buffers = _pykeen_to_kgif({k: v.cpu() for k, v in model.state_dict().items()})
-    metrics = evaluate(params, buffers, config, kg)
+    ckpt = from_pykeen(model.cpu(), learning_rate=LEARNING_RATE)  # kgif's own conversion
+    metrics = evaluate(ckpt.params, ckpt.buffers, ckpt.config, kg)
     seconds = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     return {"epoch_seconds": seconds, "peak_mib": peak, "mrr": metrics["realistic.mrr"]}
 
