@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from kgif._io import atomic_write
 from kgif.model import ConvEConfig, Params
 
 __all__ = ["Checkpoint", "atomic_write", "list_checkpoints", "load_checkpoint",
@@ -71,23 +71,6 @@ class Checkpoint:
         return Checkpoint(move(self.params), move(self.buffers), self.config, self.learning_rate,
                           self.epoch, self.entity_to_id, self.relation_to_id, self.metrics,
                           self.training_state)
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``.
-
-    A crash leaves either the old file or the new one, never a partial file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _metadata(ckpt: Checkpoint) -> dict:

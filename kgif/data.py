@@ -43,6 +43,8 @@ from kgif.formats import (
     _empty_triples,
     _find_split,
     _is_index,
+    _iter_rows,
+    _open_text,
     _require_train,
     read_label_triples,
     read_pykeen_triples,
@@ -70,6 +72,7 @@ __all__ = [
     "is_inverse",
     "load_dataset",
     "read_label_triples",
+    "read_node_table",
     "read_pykeen_dataset",
     "read_pykeen_triples",
     "read_seed_dataset",
@@ -82,7 +85,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 UNSEEN_POLICIES = ("drop", "keep", "error")
-KNOWN_DATASETS = ("umls", "kinships", "nations", "wn18rr", "fb15k237")
+KNOWN_DATASETS = ("umls", "kinships", "nations", "hetionet", "wn18rr", "fb15k237")
 PYKEEN_BUNDLED = ("umls", "kinships", "nations")  # shipped inside the pykeen wheel
 SPLITS = ("train", "valid", "test")
 _SPLIT_NAMES = {"train": "training", "valid": "validation", "test": "test"}
@@ -106,6 +109,9 @@ class KnowledgeGraph:
         testing: ``(n_test, 3)`` int64, possibly ``(0, 3)``.
         entity_names: Optional display names by entity id (e.g. from ``node_name_dict.txt``).
         relation_names: Optional display names by base relation id (e.g. from ``edge_map.json``).
+        entity_kinds: Optional entity kinds (types) by entity id, e.g. ``"Compound"`` from a
+            node table ``entities.tsv``; they define each relation's domain and range
+            (:meth:`relation_domain`, :meth:`relation_range`, :meth:`type_mask`).
         name: Dataset name used in summaries.
 
     Raises:
@@ -121,6 +127,7 @@ class KnowledgeGraph:
     entity_names: dict[int, str] = field(default_factory=dict)
     relation_names: dict[int, str] = field(default_factory=dict)
     name: str = ""
+    entity_kinds: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_contiguous("entity_to_id", self.entity_to_id)
@@ -170,15 +177,111 @@ class KnowledgeGraph:
         """Display name of base relation ``i``, falling back to its label."""
         return self.relation_names.get(i) or self.relation_label(i)
 
-    def resolve_entity(self, x: str | int) -> int:
-        """Entity id from a label, an integer id or a digit string id.
+    def entity_kind(self, i: int) -> str:
+        """Kind (type) of entity ``i``, ``""`` when the graph has no node table."""
+        return self.entity_kinds.get(i, "")
 
-        Labels take precedence over digit strings (WN18RR labels are digits).
+    @property
+    def kinds(self) -> list[str]:
+        """The distinct entity kinds, sorted (empty without a node table)."""
+        return sorted(set(self.entity_kinds.values()))
+
+    @cached_property
+    def _kind_ids(self) -> torch.Tensor:
+        """``(N,)`` int64 index into :attr:`kinds` per entity, ``-1`` where unknown (cached)."""
+        index = {k: i for i, k in enumerate(self.kinds)}
+        ids = torch.full((self.num_entities,), -1, dtype=torch.long)
+        for e, kind in self.entity_kinds.items():
+            ids[e] = index[kind]
+        return ids
+
+    @cached_property
+    def _domain_range(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(R, K)`` bool each: kinds seen as heads (domain) and tails (range) per relation."""
+        n_k = len(self.kinds)
+        masks = []
+        for col in (0, 2):
+            m = torch.zeros(self.num_relations, n_k + 1, dtype=torch.bool)  # last: unknown kind
+            kind = self._kind_ids[self.training[:, col]]
+            m[self.training[:, 1], torch.where(kind < 0, n_k, kind)] = True
+            masks.append(m[:, :n_k])
+        return masks[0], masks[1]
+
+    def relation_domain(self, r: int) -> frozenset[str]:
+        """Kinds of the entities seen as heads of base relation ``r`` in training."""
+        return frozenset(k for k, m in zip(self.kinds, self._domain_range[0][r].tolist(),
+                                           strict=True) if m)
+
+    def relation_range(self, r: int) -> frozenset[str]:
+        """Kinds of the entities seen as tails of base relation ``r`` in training."""
+        return frozenset(k for k, m in zip(self.kinds, self._domain_range[1][r].tolist(),
+                                           strict=True) if m)
+
+    def type_mask(self, relation: int, side: str = "tail") -> torch.Tensor:
+        """Entities that may answer a query on base relation ``relation`` by type constraints.
+
+        The range of a relation (``side="tail"``, answers of ``(h, r, ?)``) is the set of entity
+        kinds seen as its tails in training; its domain (``side="head"``, answers of
+        ``(?, r, t)``) the kinds seen as its heads. Without a node table every entity is allowed.
+
+        Args:
+            relation: Base relation id ``0..R-1``.
+            side: ``"tail"`` (range) or ``"head"`` (domain).
+
+        Returns:
+            ``(N,)`` bool: ``True`` for entities of an allowed kind.
 
         Raises:
-            KeyError: Unknown entity; the message names ``x`` and suggests close labels.
+            ValueError: Bad ``side`` or ``relation``.
         """
-        return _resolve("entity", x, self.entity_to_id)
+        if side not in ("head", "tail"):
+            raise ValueError(f"type_mask: side must be 'head' or 'tail', got {side!r}")
+        if not 0 <= int(relation) < self.num_relations:
+            raise ValueError(f"type_mask: relation {relation} outside 0..{self.num_relations - 1}")
+        if not self.entity_kinds:
+            return torch.ones(self.num_entities, dtype=torch.bool)
+        allowed = self._domain_range[0 if side == "head" else 1][int(relation)]
+        kind = self._kind_ids
+        return torch.where(kind >= 0, allowed[kind.clamp(min=0)], False)
+
+    @cached_property
+    def _folded_entities(self) -> dict[str, list[int]]:
+        """Case-folded labels and display names -> entity ids (cached)."""
+        index: dict[str, list[int]] = {}
+        for label, i in self.entity_to_id.items():
+            index.setdefault(label.casefold(), []).append(i)
+        for i, name in self.entity_names.items():
+            ids = index.setdefault(name.casefold(), [])
+            if i not in ids:
+                ids.append(i)
+        return index
+
+    def resolve_entity(self, x: str | int) -> int:
+        """Entity id from a label, an integer id, a digit string id or a unique display name.
+
+        Exact labels come first (WN18RR labels are digits), then ids, then labels and display
+        names compared case-insensitively (``"doxorubicin"`` finds ``Compound::DB00997``).
+
+        Raises:
+            KeyError: Unknown entity (suggests close labels and names) or a name shared by
+                several entities (lists them with their labels and kinds).
+        """
+        if isinstance(x, str) and x in self.entity_to_id:
+            return self.entity_to_id[x]
+        i = _as_int(x)
+        if i is not None and 0 <= i < self.num_entities:
+            return i
+        ids = self._folded_entities.get(str(x).casefold(), [])
+        if len(ids) == 1:
+            return ids[0]
+        if len(ids) > 1:
+            shown = ", ".join(f"{self.entity_label(j)!r} ({self.entity_name(j)}"
+                              f"{', ' + self.entity_kind(j) if self.entity_kind(j) else ''})"
+                              for j in sorted(ids)[:10])
+            raise KeyError(f"resolve_entity: {x!r} is ambiguous: {len(ids)} entities match "
+                           f"({shown}); pass a label or an id")
+        return _resolve("entity", x, self.entity_to_id,
+                        extra=list(self.entity_names.values()))
 
     def resolve_relation(self, x: str | int) -> int:
         """Base relation id from a label, an integer id or a digit string id.
@@ -243,13 +346,21 @@ def _check_id_range(where: str, triples: torch.Tensor, n_ent: int, n_rel: int) -
             raise ValueError(f"{where}: {what} ids span {lo}..{hi}, outside 0..{bound - 1}")
 
 
-def _resolve(what: str, x: str | int, mapping: dict[str, int]) -> int:
+def _resolve(what: str, x: str | int, mapping: dict[str, int], extra: list[str] = ()) -> int:
     if isinstance(x, str) and x in mapping:
         return mapping[x]
     i = _as_int(x)
     if i is not None and 0 <= i < len(mapping):
         return i
-    close = difflib.get_close_matches(str(x), list(mapping), n=_NUM_CLOSE_MATCHES)
+    folded = [label for label in mapping if label.casefold() == str(x).casefold()]
+    if len(folded) == 1:
+        return mapping[folded[0]]
+    words = [*mapping, *extra]
+    close = folded or difflib.get_close_matches(str(x), words, n=_NUM_CLOSE_MATCHES)
+    if not close:  # case-only or prefix-only differences
+        lowered = {w.casefold(): w for w in words}
+        close = [lowered[w] for w in difflib.get_close_matches(str(x).casefold(), list(lowered),
+                                                                n=_NUM_CLOSE_MATCHES)]
     hint = f"; close matches: {', '.join(map(repr, close))}" if close else ""
     raise KeyError(f"resolve_{what}: unknown {what} {x!r} (not a label and not an id in "
                    f"0..{len(mapping) - 1}){hint}")
@@ -461,8 +572,65 @@ def read_tsv_dataset(folder: str | os.PathLike[str], *, unseen: str = "drop") ->
         rows[split] = read_label_triples(path) if path is not None else []
     logger.info("read_tsv_dataset: %s: %s", folder,
                 ", ".join(f"{len(v)} {k}" for k, v in rows.items()))
-    return from_label_triples(rows["train"], rows["valid"], rows["test"], unseen=unseen,
-                              name=folder.name)
+    kg = from_label_triples(rows["train"], rows["valid"], rows["test"], unseen=unseen,
+                            name=folder.name)
+    table = _find_node_table(folder)
+    if table is not None:
+        kg.entity_names, kg.entity_kinds = read_node_table(table, kg.entity_to_id)
+    return kg
+
+
+NODE_TABLE_FILES = ("entities.tsv", "entities.tsv.gz")
+
+
+def _find_node_table(folder: Path) -> Path | None:
+    return next((folder / f for f in NODE_TABLE_FILES if (folder / f).is_file()), None)
+
+
+def read_node_table(path: str | os.PathLike[str], entity_to_id: dict[str, int]
+                    ) -> tuple[dict[int, str], dict[int, str]]:
+    """Read a node table ``id<TAB>name<TAB>kind`` with a header line (Hetionet, KGX, ROBOKOP).
+
+    The header names the columns; ``id`` is required, ``name`` and ``kind`` (or KGX's
+    ``category``) are optional and any other columns are ignored. Rows whose id is not an entity
+    of the graph are counted and logged, not an error (node tables often list more nodes).
+
+    Args:
+        path: The table (plain or ``.gz``).
+        entity_to_id: The graph's entity label -> id map.
+
+    Returns:
+        ``(names, kinds)``: display names and kinds by entity id (empty values omitted).
+
+    Raises:
+        ValueError: No ``id`` column, or a line with the wrong number of columns (names the file
+            and the 1-based line).
+    """
+    path = Path(path)
+    with _open_text(path) as f:
+        header = f.readline().lstrip("\ufeff").rstrip("\r\n").split("\t")
+    columns = {c.strip().lower(): j for j, c in enumerate(header)}
+    if "id" not in columns:
+        raise ValueError(f"read_node_table: line 1 of {path} must be a header with an 'id' "
+                         f"column, got {header!r}")
+    name_col = columns.get("name")
+    kind_col = columns.get("kind", columns.get("category"))
+    names: dict[int, str] = {}
+    kinds: dict[int, str] = {}
+    unknown = 0
+    for lineno, fields in _iter_rows(path, len(header), "read_node_table", skip=1,
+                                     allow_empty=True):
+        i = entity_to_id.get(fields[columns["id"]])
+        if i is None:
+            unknown += 1
+            continue
+        if name_col is not None and fields[name_col]:
+            names[i] = fields[name_col]
+        if kind_col is not None and fields[kind_col]:
+            kinds[i] = fields[kind_col]
+    if unknown:
+        logger.info("read_node_table: %s: %d rows name no entity of the graph", path, unknown)
+    return names, kinds
 
 
 def read_seed_dataset(folder: str | os.PathLike[str], *, unseen: str = "drop") -> KnowledgeGraph:

@@ -98,10 +98,16 @@ def _parse_index(who: str, path: Path, lineno: int, text: str) -> int:
     return int(text)
 
 
-def _iter_rows(path: Path, columns: int, who: str) -> Iterator[tuple[int, list[str]]]:
-    """Yield ``(1-based line number, fields)`` of a headerless TSV, skipping blank lines."""
+def _iter_rows(path: Path, columns: int, who: str, skip: int = 0, allow_empty: bool = False
+               ) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(1-based line number, fields)`` of a TSV, skipping blank lines.
+
+    ``skip`` header lines are skipped; ``allow_empty`` accepts empty fields (node tables).
+    """
     with _open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
+            if lineno <= skip:
+                continue
             line = line.rstrip("\r\n")
             if not line.strip():
                 continue
@@ -109,7 +115,7 @@ def _iter_rows(path: Path, columns: int, who: str) -> Iterator[tuple[int, list[s
             if len(fields) != columns:
                 raise ValueError(f"{who}: line {lineno} of {path} has {len(fields)} columns, "
                                  f"expected {columns}")
-            if any(not x.strip() for x in fields):
+            if not allow_empty and any(not x.strip() for x in fields):
                 raise ValueError(f"{who}: line {lineno} of {path} has an empty field")
             yield lineno, fields
 

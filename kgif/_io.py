@@ -1,0 +1,91 @@
+"""The one atomic file writer, and small I/O helpers shared by every module that writes files.
+
+A crash while writing leaves either the old file or the new one, never a partial file: the
+content goes to a temporary file beside the target, which is then renamed over it. Temporary
+names are ``.<name>.<random>.tmp`` so that :func:`remove_stale_temporaries` can clean up after a
+killed process. New files get the permissions the process umask allows (``0666 & ~umask``), as
+files created by ``open`` do, not the ``0600`` of :func:`tempfile.mkstemp`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["TMP_SUFFIX", "atomic_write", "atomic_write_json", "atomic_write_text",
+           "remove_stale_temporaries"]
+
+TMP_SUFFIX = ".tmp"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    Args:
+        path: Target file; its parent folders are created.
+        write: Writes the whole content to the path it is given.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        OSError: The folder is not writable or the disk is full (the message names ``path``);
+            the temporary file is removed and the old ``path``, if any, is left intact.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+        os.close(fd)
+    except OSError as err:
+        raise OSError(err.errno, f"cannot write {path}: {err.strerror}") from err
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:  # torch.save reports a full disk as RuntimeError
+        raise OSError(getattr(err, "errno", None) or 0, f"cannot write {path}: {err}") from err
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`atomic_write`."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, document: object, *, indent: int | None = 2
+                      ) -> Path:
+    """Write ``document`` as JSON (UTF-8, trailing newline) atomically; see :func:`atomic_write`.
+
+    Raises:
+        ValueError: ``document`` holds a NaN or infinity (JSON has none; never written silently).
+    """
+    text = json.dumps(document, indent=indent, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the ``.<name>.<random>.tmp`` files a killed :func:`atomic_write` left in ``folder``.
+
+    Returns:
+        The removed paths (none if ``folder`` does not exist).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.glob(f".*{TMP_SUFFIX}") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
