@@ -7,18 +7,16 @@ A flat public API over focused modules::
 
 from kgif.checkpoint import (
     Checkpoint,
-    from_pykeen,
-    from_seed,
     load_checkpoint,
     load_checkpoints,
     save_checkpoint,
-    to_pykeen,
 )
 from kgif.data import KnowledgeGraph, load_dataset, with_reciprocals
 from kgif.distributed import ShardedTracIn
 from kgif.evaluate import TailIndex, evaluate, evaluate_all_sides
 from kgif.filters import Adjacency, candidate_edges, candidate_edges_batch, k_hop_nodes
 from kgif.grads import PARAMETER_GROUPS, per_sample_grads, structured_factors
+from kgif.interop import from_pykeen, from_seed, to_pykeen
 from kgif.loss import bce_1n, get_objective, pointwise_bce, score, sparse_bce_with_logits
 from kgif.model import ConvEConfig, init_conve, score_all, score_hrt
 from kgif.paths import enumerate_paths, rank_paths

@@ -15,7 +15,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["TMP_SUFFIX", "atomic_write", "atomic_write_json", "atomic_write_text",
+__all__ = ["TMP_SUFFIX", "atomic_write", "atomic_write_bytes", "atomic_write_json",
+           "atomic_write_text",
            "remove_stale_temporaries"]
 
 TMP_SUFFIX = ".tmp"
@@ -58,6 +59,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; see :func:`atomic_write`."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -18,7 +18,9 @@ import copy as copy_module
 import logging
 import math
 import os
+import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -28,13 +30,16 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from kgif.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from kgif._device import resolve_device
+from kgif._io import remove_stale_temporaries
+from kgif.checkpoint import CHECKPOINT_SUFFIXES, Checkpoint, load_checkpoint, save_checkpoint
 from kgif.data import KnowledgeGraph, with_reciprocals
 from kgif.evaluate import TailIndex, evaluate
 from kgif.loss import sparse_bce_with_logits
 from kgif.model import ConvEConfig, Params, hidden, init_conve, score_all
 
-__all__ = ["LR_SCHEDULES", "TrainingConfig", "TrainingResult", "make_step", "train"]
+__all__ = ["LR_SCHEDULES", "NonFiniteLossError", "TrainingConfig", "TrainingResult", "make_step",
+           "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +61,7 @@ class TrainingConfig:
     label_smoothing: float = 0.1  # epsilon of the smoothed 1-N targets
     smoothing_convention: Literal["pykeen", "conve"] = "pykeen"  # see kgif.loss
     lr_schedule: Literal["constant", "exponential", "cosine"] = "constant"  # per epoch
-    lr_decay: float = 0.995  # gamma of the "exponential" schedule: lr * gamma ** epoch
+    lr_decay: float = 0.995  # gamma in (0, 1] of the "exponential" schedule: lr * gamma ** epoch
     checkpoint_every: int = 10  # write a checkpoint every k epochs (0: only best.pt / final)
     eval_every: int = 10  # validation MRR every k epochs (0: never; then no early stopping)
     patience: int | None = None  # stop after this many evaluations without a better MRR
@@ -73,8 +78,15 @@ class TrainingConfig:
         for name in ("checkpoint_every", "eval_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"TrainingConfig: {name}={getattr(self, name)} must be >= 0")
-        if self.learning_rate <= 0:
-            raise ValueError(f"TrainingConfig: learning_rate={self.learning_rate} must be > 0")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"TrainingConfig: learning_rate={self.learning_rate} must be a "
+                             "finite number > 0")
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise ValueError(f"TrainingConfig: lr_decay={self.lr_decay} must be in (0, 1] "
+                             "(the exponential schedule's factor per epoch)")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"TrainingConfig: label_smoothing={self.label_smoothing} must be "
+                             "in [0, 1)")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"TrainingConfig: lr_schedule={self.lr_schedule!r}; expected one "
                              f"of {sorted(LR_SCHEDULES)}")
@@ -83,6 +95,13 @@ class TrainingConfig:
                              f"{self.smoothing_convention!r}; expected 'pykeen' or 'conve'")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"TrainingConfig: patience={self.patience} must be >= 1 or None")
+        if self.patience is not None and self.eval_every == 0:
+            raise ValueError(f"TrainingConfig: patience={self.patience} needs validation, but "
+                             "eval_every=0 never validates; set eval_every >= 1")
+
+
+class NonFiniteLossError(ValueError):
+    """Training produced a NaN or infinite loss or parameter (the model diverged)."""
 
 
 #: Learning rate of epoch ``e`` (0-based) as a function of (config, e): pure, so resume needs
@@ -169,6 +188,7 @@ class _State:
     best_epoch: int = 0
     evals_since_best: int = 0
     lr_since_checkpoint: list[float] = field(default_factory=list)
+    run_id: str = ""
 
     def to_training_state(self) -> dict:
         return {
@@ -197,8 +217,13 @@ class _State:
 
 
 def _snapshot(state: _State, config: ConvEConfig, kg: KnowledgeGraph, metrics: dict[str, float],
-              copy: bool) -> Checkpoint:
+              copy: bool, closes_interval: bool = False) -> Checkpoint:
     """The current model as a Checkpoint with its resume state.
+
+    Its learning rate is the TracInCP weight: the SUM of the per-epoch rates since the
+    previous checkpoint (see ``docs/training.md``). ``closes_interval=True`` for the periodic
+    checkpoints: their resume state starts a new, empty interval, so a run resumed from them
+    does not count the closed epochs again.
 
     ``copy=False`` shares the tensors with the running state: for checkpoints written to disk
     at once and for the final model; ``copy=True`` for the best model kept while training goes on.
@@ -206,17 +231,20 @@ def _snapshot(state: _State, config: ConvEConfig, kg: KnowledgeGraph, metrics: d
     lrs = state.lr_since_checkpoint or [state.optimizer.param_groups[0]["lr"]]
     params = {k: v.detach().clone() if copy else v.detach() for k, v in state.params.items()}
     buffers = {k: v.clone() if copy else v for k, v in state.buffers.items()}
+    resume = state.to_training_state()
+    if closes_interval:
+        resume["lr_since_checkpoint"] = []
     return Checkpoint(
-        params=params, buffers=buffers, config=config, learning_rate=sum(lrs) / len(lrs),
+        params=params, buffers=buffers, config=config, learning_rate=math.fsum(lrs),
         epoch=state.epoch, entity_to_id=dict(kg.entity_to_id),
         relation_to_id=dict(kg.relation_to_id), metrics=dict(metrics),
-        training_state=copy_module.deepcopy(state.to_training_state()) if copy
-        else state.to_training_state(),
+        training_state=copy_module.deepcopy(resume) if copy else resume, run_id=state.run_id,
     )
 
 
 def _init_state(kg: KnowledgeGraph, config: ConvEConfig, tc: TrainingConfig,
-                resume_from: str | os.PathLike | Checkpoint | None) -> _State:
+                resume_from: str | os.PathLike | Checkpoint | None, run_id: str | None
+                ) -> _State:
     torch.manual_seed(tc.seed)
     params, buffers = init_conve(config, kg.num_entities, kg.num_relations, seed=tc.seed,
                                  device=tc.device)
@@ -230,11 +258,27 @@ def _init_state(kg: KnowledgeGraph, config: ConvEConfig, tc: TrainingConfig,
     leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
     optimizer = torch.optim.Adam(leaves.values(), lr=tc.learning_rate)
     state = _State(leaves, buffers, optimizer, torch.Generator().manual_seed(tc.seed))
+    state.run_id = _run_id(ckpt, run_id)
     if ckpt is not None:
         state.restore(ckpt.training_state)
         state.epoch = ckpt.epoch
-        logger.info("train: resumed from epoch %d", ckpt.epoch)
+        logger.info("train: resumed run %s from epoch %d", state.run_id, ckpt.epoch)
     return state
+
+
+def _run_id(resumed: Checkpoint | None, given: str | None) -> str:
+    """The run id: the resumed checkpoint's, else ``given``, else a fresh uuid4 hex."""
+    if given is not None and (not isinstance(given, str) or not given.strip()):
+        raise ValueError(f"train: run_id={given!r} must be a non-empty string")
+    if resumed is None or not resumed.run_id:
+        if resumed is not None:
+            logger.warning("train: %s has no run id (written before run ids); the resumed run "
+                           "gets a new one", resumed.name)
+        return given or uuid.uuid4().hex
+    if given is not None and given != resumed.run_id:
+        raise ValueError(f"train: run_id={given!r} differs from the run id {resumed.run_id!r} "
+                         f"of the checkpoint resumed from ({resumed.name})")
+    return resumed.run_id
 
 
 def _check_resumable(ckpt: Checkpoint, params: Params, buffers: Params) -> None:
@@ -252,24 +296,48 @@ def _check_resumable(ckpt: Checkpoint, params: Params, buffers: Params) -> None:
 # --------------------------------------------------------------------------- epochs
 
 
+def _check_loss(loss: Tensor, state: _State, step: int, steps: int, lr: float) -> None:
+    if not torch.isfinite(loss):
+        raise NonFiniteLossError(
+            f"train: non-finite loss {loss.item()} at epoch {state.epoch + 1}, step {step} of "
+            f"{steps} (learning rate {lr:g}); the model diverged, training stopped before this "
+            "step's update and nothing of this epoch was saved. Lower --learning-rate")
+
+
+def _check_parameters(state: _State, lr: float) -> None:
+    for name, value in {**state.params, **state.buffers}.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise NonFiniteLossError(
+                f"train: parameter {name!r} became non-finite during epoch {state.epoch + 1} "
+                f"(learning rate {lr:g}); the model diverged and nothing of this epoch was "
+                "saved. Lower --learning-rate")
+
+
 def _run_epoch(state: _State, index: TailIndex, step: Callable, tc: TrainingConfig,
                lr: float) -> float:
-    """One shuffled pass over the rows of ``index``; returns the row-weighted mean loss."""
+    """One shuffled pass over the rows of ``index``; returns the row-weighted mean loss.
+
+    Raises:
+        NonFiniteLossError: at the first non-finite loss (before its update) or parameter.
+    """
     for group in state.optimizer.param_groups:
         group["lr"] = lr
     order = torch.randperm(index.num_rows, generator=state.generator)
     total = torch.zeros((), dtype=torch.float64)
+    steps = -(-index.num_rows // tc.batch_size)
     for start in range(0, index.num_rows, tc.batch_size):
         rows = order[start:start + tc.batch_size]
         pos_rows, pos_cols = index.gather(rows)
         h, r = index.rows[rows].to(tc.device).unbind(1)
         loss, new_buffers = step(state.params, state.buffers, h, r, pos_rows.to(tc.device),
                                  pos_cols.to(tc.device))
+        _check_loss(loss, state, start // tc.batch_size + 1, steps, lr)
         loss.backward()
         state.optimizer.step()
         state.optimizer.zero_grad(set_to_none=True)
         state.buffers = {k: v.detach() for k, v in new_buffers.items()} or state.buffers
         total += loss.detach().double().cpu() * len(rows)
+    _check_parameters(state, lr)
     return (total / index.num_rows).item()
 
 
@@ -297,6 +365,57 @@ def _initial_best(state: _State, out: Path | None) -> Checkpoint | None:
     return None
 
 
+def _existing_checkpoints(out: Path) -> list[Path]:
+    folder = out / "checkpoints"
+    files = [p for p in folder.iterdir() if p.suffix in CHECKPOINT_SUFFIXES
+             and not p.name.startswith(".")] if folder.is_dir() else []
+    return sorted(files) + ([out / "best.pt"] if (out / "best.pt").is_file() else [])
+
+
+def _run_of(path: Path) -> str:
+    try:
+        return load_checkpoint(path, allow_non_finite=True).run_id or "unknown"
+    except ValueError:
+        return "unknown (damaged or foreign file)"
+
+
+def _prepare_output(out: Path, run_id: str, overwrite: bool) -> None:
+    """Before the first epoch: the folder is writable, holds no other run, no stale temporaries.
+
+    Raises:
+        OSError: ``out`` is a file, cannot be created or is not writable (names the folder).
+        ValueError: ``out`` holds checkpoints of another run and ``overwrite`` is False.
+    """
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(20, f"train: output folder {out} is a file, not a folder")
+    folder = out / "checkpoints"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OSError(error.errno, f"train: output folder {folder} cannot be created or "
+                                   f"written: {error.strerror or error}") from error
+    for stale in remove_stale_temporaries(out) + remove_stale_temporaries(folder):
+        logger.info("train: removed %s, left by a killed run", stale)
+    existing = _existing_checkpoints(out)
+    if overwrite:
+        for path in existing:
+            path.unlink()
+        if existing:
+            logger.info("train: overwrite: removed %d checkpoint(s) of %s", len(existing), out)
+        return
+    foreign = [(p, _run_of(p)) for p in existing]
+    foreign = [(p, r) for p, r in foreign if r != run_id]
+    if foreign:
+        path, other = foreign[0]
+        raise ValueError(
+            f"train: {out} holds checkpoints of another training run ({path}, run {other}; "
+            f"{len(foreign)} file(s)), which TracIn would mix with this run's. Choose another "
+            "--output-dir, pass --overwrite (overwrite=True) to delete them, or --resume-from "
+            "one of them to continue that run")
+
+
 def train(
     kg: KnowledgeGraph,
     config: ConvEConfig,
@@ -304,6 +423,9 @@ def train(
     output_dir: str | os.PathLike | None = None,
     resume_from: str | os.PathLike | Checkpoint | None = None,
     show_progress: bool = True,
+    *,
+    run_id: str | None = None,
+    overwrite: bool = False,
 ) -> TrainingResult:
     """Train ConvE on ``kg.training`` with 1-N scoring, sparse BCE and Adam.
 
@@ -317,15 +439,25 @@ def train(
             checkpoint_epoch_{epoch:04d}.pt`` every ``checkpoint_every`` epochs and at the
             last epoch, and ``output_dir/best.pt`` at every new best validation MRR.
         resume_from: a checkpoint (path or object) written by this function; training
-            continues from its epoch with its optimiser, RNG and generator states.
-        show_progress: tqdm bar over epochs with the loss.
+            continues from its epoch with its optimiser, RNG and generator states, and its
+            run id.
+        show_progress: tqdm bar over epochs with the loss (and the best validation MRR once
+            validated).
+        run_id: the run id stored in every checkpoint (default: a fresh ``uuid4().hex``, or
+            the resumed checkpoint's); give one only to reproduce a run byte for byte.
+        overwrite: delete the checkpoints and ``best.pt`` of ``output_dir`` first; without it,
+            an ``output_dir`` holding another run's checkpoints is refused.
 
     Returns:
         :class:`TrainingResult` with the final and best checkpoints and the histories.
 
     Raises:
-        ValueError: on a non-reciprocal config, an empty training split or a checkpoint that
-            cannot be resumed.
+        ValueError: on a non-reciprocal config, an empty training split, a checkpoint that
+            cannot be resumed, a run id that differs from the resumed one, an unavailable
+            device, or an ``output_dir`` holding another run (without ``overwrite``).
+        NonFiniteLossError: at the first non-finite loss or parameter (names epoch and step).
+        OSError: ``output_dir`` is a file, not writable, or a checkpoint cannot be written
+            (full disk); the message names the folder or file.
     """
     tc = training_config or TrainingConfig()
     if not config.reciprocal:
@@ -334,8 +466,11 @@ def train(
         raise ValueError("train: the graph has no training triples")
     if kg.name and "dataset" not in config.extra:
         config = replace(config, extra={**config.extra, "dataset": kg.name})
+    resolve_device(tc.device, "train: device (--device)")
     out = Path(output_dir) if output_dir is not None else None
-    state = _init_state(kg, config, tc, resume_from)
+    state = _init_state(kg, config, tc, resume_from, run_id)
+    if out is not None:
+        _prepare_output(out, state.run_id, overwrite)
     index = TailIndex.from_triples(with_reciprocals(kg.training),
                                    config.num_relation_rows(kg.num_relations))
     step = make_step(config, tc)
@@ -358,12 +493,12 @@ def train(
             metrics |= _validate(state, kg, config, tc)
             state.metrics_history.append({"epoch": state.epoch, **metrics})
             best, stopped = _track_best(state, metrics, config, kg, tc, best, out)
-        bar.set_postfix(loss=f"{loss:.5f}", val_mrr=f"{max(state.best_mrr, 0):.4f}")
+        bar.set_postfix(_progress(loss, state))
         last = state.epoch == tc.epochs or stopped
         if out is not None and ((tc.checkpoint_every and state.epoch % tc.checkpoint_every == 0)
                                 or last):
-            save_checkpoint(_snapshot(state, config, kg, metrics, copy=False),
-                            _checkpoint_path(out, state.epoch))
+            save_checkpoint(_snapshot(state, config, kg, metrics, copy=False,
+                                      closes_interval=True), _checkpoint_path(out, state.epoch))
             state.lr_since_checkpoint = []
         if stopped:
             logger.info("train: early stop at epoch %d (best %.4f at %d)", state.epoch,
@@ -373,6 +508,14 @@ def train(
                       if state.loss_history else {}, copy=False)
     return TrainingResult(final, best or final, state.loss_history,
                           state.metrics_history, stopped, seconds)
+
+
+def _progress(loss: float, state: _State) -> dict[str, str]:
+    """Progress-bar fields: the loss, and the best validation MRR once there is one."""
+    fields = {"loss": f"{loss:.5f}"}
+    if state.best_epoch:
+        fields["best_val_mrr"] = f"{state.best_mrr:.4f}"
+    return fields
 
 
 def _track_best(state: _State, metrics: dict[str, float], config: ConvEConfig,
