@@ -77,9 +77,9 @@ class ConvEConfig:
     Attributes are plain Python values (JSON-serialisable through :meth:`to_dict`).
 
     Raises:
-        ValueError: from ``__post_init__`` when ``embedding_height * embedding_width !=
-            embedding_dim``, a kernel does not fit the stacked image, a dropout is outside
-            [0, 1), or ``stacking`` is unknown.
+        ValueError: from ``__post_init__`` on a non-positive size, when ``embedding_height *
+            embedding_width != embedding_dim``, a kernel does not fit the stacked image, a
+            dropout is outside [0, 1), or ``stacking`` is unknown.
     """
 
     embedding_dim: int = 200  # d = H * W
@@ -98,6 +98,11 @@ class ConvEConfig:
     extra: dict = field(default_factory=dict)  # free-form metadata carried with checkpoints
 
     def __post_init__(self) -> None:
+        for name in ("embedding_dim", "embedding_height", "embedding_width", "output_channels",
+                     "kernel_height", "kernel_width"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"ConvEConfig: {name}={value!r} must be a positive integer")
         if self.embedding_height is None and self.embedding_width is None:
             self.embedding_height, self.embedding_width = _default_image_shape(self.embedding_dim)
         elif self.embedding_height is None:

@@ -231,3 +231,155 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
     expected = evaluate(best.params, best.buffers, best.config, kg, side="head")
     assert evaluated["head"] == pytest.approx(expected)
     assert evaluated["both"] == pytest.approx(report["test"]["both"])
+
+
+# --------------------------------------------------------------------------- issue 12 items
+
+FAST = dict(batch_size=24, eval_every=0, checkpoint_every=1)
+
+
+def test_diverging_training_stops_at_the_first_non_finite_loss(tmp_path):
+    from kgif.train import NonFiniteLossError
+
+    kg = _tiny_graph(seed=1)
+    tc = TrainingConfig(epochs=6, learning_rate=1e30, batch_size=24, eval_every=1,
+                        checkpoint_every=1)
+    with pytest.raises(NonFiniteLossError, match=r"non-finite .* epoch \d+"):
+        train(kg, ConvEConfig(**TINY), tc, output_dir=tmp_path, show_progress=False)
+    for path in tmp_path.rglob("*.pt"):  # whatever was written before is a finite model
+        load_checkpoint(path)
+
+
+def test_checkpoint_weight_is_the_sum_of_rates_and_resume_does_not_double_count(tmp_path):
+    kg = _tiny_graph(seed=2)
+    base = dict(FAST, checkpoint_every=3, lr_schedule="exponential", lr_decay=0.8,
+                learning_rate=0.003)
+    train(kg, ConvEConfig(**TINY), TrainingConfig(epochs=15, **base), output_dir=tmp_path,
+          show_progress=False)
+    train(kg, ConvEConfig(**TINY), TrainingConfig(epochs=18, **base), output_dir=tmp_path,
+          resume_from=tmp_path / "checkpoints" / "checkpoint_epoch_0015.pt",
+          show_progress=False)
+    # epochs 16, 17, 18 (1-based) run at 0.003 * 0.8 ** e for e = 15, 16, 17 (0-based)
+    expected = 0.003 * (0.8**15 + 0.8**16 + 0.8**17)
+    got = load_checkpoint(tmp_path / "checkpoints" / "checkpoint_epoch_0018.pt").learning_rate
+    assert got == pytest.approx(expected, rel=1e-12)
+    first = load_checkpoint(tmp_path / "checkpoints" / "checkpoint_epoch_0003.pt")
+    assert first.learning_rate == pytest.approx(0.003 * (1 + 0.8 + 0.64), rel=1e-12)
+
+
+def test_run_ids_kept_by_resume_and_foreign_folders_refused(tmp_path):
+    kg = _tiny_graph(seed=3)
+    config, tc = ConvEConfig(**TINY), TrainingConfig(epochs=2, **FAST)
+    one = train(kg, config, tc, output_dir=tmp_path / "a", show_progress=False)
+    assert len(one.final.run_id) == 32
+    ids = {load_checkpoint(p).run_id for p in (tmp_path / "a").rglob("*.pt")}
+    assert ids == {one.final.run_id}
+    longer = TrainingConfig(epochs=3, **FAST)
+    resumed = train(kg, config, longer, output_dir=tmp_path / "a", show_progress=False,
+                    resume_from=tmp_path / "a" / "checkpoints" / "checkpoint_epoch_0002.pt")
+    assert resumed.final.run_id == one.final.run_id
+    with pytest.raises(ValueError, match="another training run"):
+        train(kg, config, tc, output_dir=tmp_path / "a", show_progress=False)
+    fresh = train(kg, config, tc, output_dir=tmp_path / "a", show_progress=False,
+                  overwrite=True)
+    files = sorted(p.name for p in (tmp_path / "a" / "checkpoints").iterdir())
+    assert files == ["checkpoint_epoch_0001.pt", "checkpoint_epoch_0002.pt"]  # epoch 3 gone
+    assert fresh.final.run_id != one.final.run_id
+    with pytest.raises(ValueError, match="differs from the run id"):
+        train(kg, config, longer, run_id="other", show_progress=False,
+              resume_from=tmp_path / "a" / "checkpoints" / "checkpoint_epoch_0002.pt")
+
+
+def test_identical_runs_give_byte_identical_checkpoints_and_stale_temporaries_go(tmp_path):
+    kg = _tiny_graph(seed=4)
+    tc = TrainingConfig(epochs=2, batch_size=24, eval_every=1, checkpoint_every=1)
+    stale = tmp_path / "b" / "checkpoints" / ".checkpoint_epoch_0001.pt.x1y2z3.tmp"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"left by a killed run")
+    for name in ("a", "b"):
+        train(kg, ConvEConfig(**TINY), tc, output_dir=tmp_path / name, run_id="fixed",
+              show_progress=False)
+    assert not stale.exists()
+    names = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.pt"))
+    assert len(names) == 3  # two checkpoints and best.pt
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_output_folder_checked_before_training_and_write_errors_name_the_file(
+        tmp_path, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    kg = _tiny_graph(seed=5)
+    (tmp_path / "file").write_text("not a folder")
+    tc = TrainingConfig(epochs=1, **FAST)
+    for out in (tmp_path / "file", tmp_path / "file" / "sub"):
+        with pytest.raises(OSError, match=str(out)):
+            train(kg, ConvEConfig(**TINY), tc, output_dir=out, show_progress=False)
+
+    def full_disk(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    with pytest.raises(OSError, match=r"checkpoint_epoch_0001\.pt.*No space left"):
+        train(kg, ConvEConfig(**TINY), tc, output_dir=tmp_path / "out", show_progress=False)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="tests the message without a GPU")
+def test_cuda_without_gpu_says_so():
+    with pytest.raises(ValueError, match="no CUDA device"):
+        train(_tiny_graph(), ConvEConfig(**TINY), TrainingConfig(epochs=1, device="cuda"),
+              show_progress=False)
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--lr-decay", "-5"], "--lr-decay: .*lr_decay=-5.0 must be in"),
+    (["--embedding-dim", "0"], "--embedding-dim: .*embedding_dim=0"),
+    (["--output-channels", "-1"], "--output-channels: .*output_channels=-1"),
+    (["--patience", "2", "--eval-every", "0"], "--patience, --eval-every: "),
+])
+def test_cli_train_flag_errors_name_the_flag(tmp_path, capsys, flags, message):
+    import re
+
+    from kgif.cli import main
+
+    assert main(["train", "--dataset", "nations", "--output-dir", str(tmp_path), *flags]) == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_cli_train_refuses_abbreviated_flags(tmp_path):
+    from kgif.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--dataset", "nations", "--output-d", str(tmp_path), "--epochs", "1"])
+
+
+def test_cli_train_without_test_split(tmp_path, capsys):
+    import json
+
+    from kgif.cli import main
+
+    folder = tmp_path / "notest"
+    folder.mkdir()
+    kg = _tiny_graph(seed=6)
+    for split, triples in (("train", kg.training), ("valid", kg.validation)):
+        lines = [f"e{h}\tr{r}\te{t}" for h, r, t in triples.tolist()]
+        (folder / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(folder), "--epochs", "1", "--embedding-dim", "12",
+                 "--output-channels", "2", "--eval-every", "1", "--output-dir", str(out),
+                 "--no-progress"]) == 0
+    assert "test metrics skipped" in capsys.readouterr().out
+    assert json.loads((out / "metrics.json").read_text())["test"] is None
+
+
+def test_progress_bar_shows_no_validation_mrr_before_the_first_validation(capsys):
+    kg = _tiny_graph(seed=7)
+    tc = TrainingConfig(epochs=3, batch_size=24, eval_every=2, checkpoint_every=0)
+    train(kg, ConvEConfig(**TINY), tc, show_progress=True)
+    err = capsys.readouterr().err
+    assert "val_mrr=0.0000" not in err
+    bars = [line for line in err.split("\r") if "loss=" in line]
+    assert "mrr" not in bars[0] and "0/3" in bars[0]  # epoch 1: loss only
+    assert "best_val_mrr=" in bars[-1]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import uuid
 from pathlib import Path
 
 from kgif.checkpoint import save_checkpoint
@@ -25,7 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``convert`` sub-command."""
     parser = subparsers.add_parser(
         "convert", help="convert PyKEEN or seed-project ConvE checkpoints to kgif checkpoints",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False)
     parser.add_argument("--from", dest="source_format", choices=("pykeen", "seed"),
                         required=True, help="layout of the input files")
     parser.add_argument("--input", required=True, type=Path,
@@ -43,6 +45,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                       help="PyKEEN training_triples/ folder giving the id maps")
     parser.add_argument("--config", default=None,
                         help='JSON dict of ConvEConfig fields, e.g. \'{"embedding_height": 4}\'')
+    parser.add_argument("--run-id", default=None,
+                        help="run id stored in every converted checkpoint (default: one fresh "
+                             "uuid4 per invocation: the files converted together count as one "
+                             "training run for TracIn)")
     parser.add_argument("--trust-pickle", action="store_true",
                         help="allow full unpickling (trained_model.pkl, PyKEEN training-loop "
                              "checkpoints); only for files you wrote yourself")
@@ -92,10 +98,12 @@ def _run(args: argparse.Namespace) -> int:
     convert = {"pykeen": from_pykeen, "seed": from_seed}[args.source_format]
     entity_to_id, relation_to_id = _id_maps(args)
     config = _config(args.config)
+    run_id = args.run_id or uuid.uuid4().hex
     for source, target in _jobs(args.input, args.output):
         ckpt = convert(source, entity_to_id=entity_to_id, relation_to_id=relation_to_id,
                        learning_rate=args.learning_rate, config=config,
                        trust_pickle=args.trust_pickle)
+        ckpt.run_id = run_id
         save_checkpoint(ckpt, target)
         cfg = ckpt.config
         print(f"{source} -> {target}: epoch {ckpt.epoch}, lr {ckpt.learning_rate:g}, "

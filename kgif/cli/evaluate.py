@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -11,7 +10,9 @@ from pathlib import Path
 
 import torch
 
-from kgif.checkpoint import atomic_write, load_checkpoint
+from kgif._device import resolve_device
+from kgif._io import atomic_write_json
+from kgif.checkpoint import check_compatible, load_checkpoint
 from kgif.evaluate import RANK_TYPES, SIDES, evaluate_all_sides
 
 COLUMNS = ("mrr", "mr", "hits@1", "hits@3", "hits@5", "hits@10")
@@ -20,7 +21,7 @@ COLUMNS = ("mrr", "mr", "hits@1", "hits@3", "hits@5", "hits@10")
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``evaluate`` sub-command."""
     parser = subparsers.add_parser(
-        "evaluate", help="filtered MRR / MR / Hits@k of a checkpoint",
+        "evaluate", help="filtered MRR / MR / Hits@k of a checkpoint", allow_abbrev=False,
         description="Rank every triple of a split against all entities, filtered with train + "
                     "valid + test, and print realistic, optimistic and pessimistic metrics.")
     parser.add_argument("--checkpoint", required=True, help="a .pt/.safetensors checkpoint")
@@ -57,9 +58,8 @@ def environment() -> dict[str, str]:
 
 
 def write_json(path: str | Path, payload: dict) -> None:
-    """Write ``payload`` as indented JSON, atomically."""
-    text = json.dumps(payload, indent=2, sort_keys=False)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"))
+    """Write ``payload`` as indented JSON, atomically (a NaN is refused, never written)."""
+    atomic_write_json(path, payload)
 
 
 def _load_graph(name: str | None, ckpt, checkpoint_path: str):
@@ -70,17 +70,15 @@ def _load_graph(name: str | None, ckpt, checkpoint_path: str):
         raise ValueError(f"evaluate: {checkpoint_path} stores no dataset name in config.extra; "
                          "pass --dataset")
     kg = load_dataset(name)
-    if ckpt.entity_to_id and ckpt.entity_to_id != kg.entity_to_id:
-        raise ValueError(f"evaluate: the entity ids of {checkpoint_path} do not match dataset "
-                         f"{name!r} ({len(ckpt.entity_to_id)} vs {kg.num_entities} entities)")
-    if ckpt.relation_to_id and ckpt.relation_to_id != kg.relation_to_id:
-        raise ValueError(f"evaluate: the relation ids of {checkpoint_path} do not match "
-                         f"dataset {name!r}")
+    check_compatible(ckpt, kg)
     return kg
 
 
 def _run(args: argparse.Namespace) -> int:
-    ckpt = load_checkpoint(args.checkpoint, map_location=args.device)
+    if args.batch_size < 1:
+        raise ValueError(f"evaluate: --batch-size {args.batch_size} must be >= 1")
+    device = resolve_device(args.device, "evaluate: --device")
+    ckpt = load_checkpoint(args.checkpoint, map_location=device)
     kg = _load_graph(args.dataset, ckpt, args.checkpoint)
     start = time.perf_counter()
     by_side = evaluate_all_sides(ckpt.params, ckpt.buffers, ckpt.config, getattr(kg, args.split),

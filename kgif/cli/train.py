@@ -10,11 +10,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import logging
 import re
+import sys
 import time
 from pathlib import Path
 
 from kgif.cli.evaluate import environment, format_metrics_table, write_json
+
+logger = logging.getLogger(__name__)
 
 #: Flags whose default is None need their value type spelled out.
 NONE_DEFAULT_TYPES = {"patience": int, "embedding_height": int, "embedding_width": int}
@@ -55,13 +59,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser(
         "train", help="train ConvE (1-N scoring, sparse BCE, Adam) and evaluate it",
+        allow_abbrev=False,
         description="Train ConvE with reciprocal relations; writes checkpoints to "
                     "OUTPUT_DIR/checkpoints, the best validation model to OUTPUT_DIR/best.pt "
                     "and test metrics of the best model to OUTPUT_DIR/metrics.json.")
     parser.add_argument("--dataset", required=True,
                         help="umls, kinships, nations, wn18rr, fb15k237 or a folder")
     parser.add_argument("--output-dir", default=None, help="default: runs/<dataset>")
-    parser.add_argument("--resume-from", default=None, help="checkpoint to continue from")
+    parser.add_argument("--resume-from", default=None,
+                        help="checkpoint to continue from (keeps its run id)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="delete the checkpoints and best.pt of another run in OUTPUT_DIR "
+                             "(without it such a folder is refused)")
+    parser.add_argument("--run-id", default=None,
+                        help="run id stored in the checkpoints (default: a fresh uuid4; give "
+                             "one only to reproduce a run byte for byte)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_dataclass_flags(parser, TrainingConfig, "training (kgif.train.TrainingConfig)")
     _add_dataclass_flags(parser, ConvEConfig, "model (kgif.model.ConvEConfig)")
@@ -69,37 +81,67 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _config(cls, args: argparse.Namespace):
+    """Build ``cls`` from the flags; a validation error names the flag it comes from."""
     names = {f.name for f in dataclasses.fields(cls)} - SKIPPED_FIELDS
-    return cls(**{n: getattr(args, n) for n in names})
+    try:
+        return cls(**{n: getattr(args, n) for n in names})
+    except ValueError as error:
+        fields = [n for n in re.findall(r"\b(\w+)=", str(error)) if n in names]
+        flags = ", ".join("--" + n.replace("_", "-") for n in dict.fromkeys(fields))
+        raise ValueError(f"train: {flags or 'a flag'}: {error}") from error
 
 
 def _run(args: argparse.Namespace) -> int:
-    from kgif.data import load_dataset
+    try:
+        return _train(args)
+    except OSError as error:  # unwritable or file-valued --output-dir, full disk
+        if isinstance(error, FileNotFoundError):
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _test_metrics(kg, best, tc) -> dict | None:
+    """Filtered test metrics of ``best``; None, with a note, when the dataset has no test split."""
     from kgif.evaluate import evaluate_all_sides
+
+    if len(kg.testing) == 0:
+        logger.warning("train: %s has no test split; test metrics skipped", kg.name or "dataset")
+        return None
+    return evaluate_all_sides(best.params, best.buffers, best.config, kg.testing,
+                              kg.all_triples(), batch_size=tc.eval_batch_size)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from kgif.data import load_dataset
     from kgif.model import ConvEConfig
     from kgif.train import TrainingConfig, train
 
-    kg = load_dataset(args.dataset)
     config, tc = _config(ConvEConfig, args), _config(TrainingConfig, args)
+    kg = load_dataset(args.dataset)
     folder = Path(args.dataset)
     config.extra["dataset"] = str(folder.resolve()) if folder.is_dir() else kg.name or args.dataset
     out = Path(args.output_dir or Path("runs") / (kg.name or Path(args.dataset).name))
     print(f"{kg}\ntraining on {tc.device} for {tc.epochs} epochs -> {out}")
     start = time.perf_counter()
     result = train(kg, config, tc, output_dir=out, resume_from=args.resume_from,
-                   show_progress=not args.no_progress)
+                   show_progress=not args.no_progress, run_id=args.run_id,
+                   overwrite=args.overwrite)
     seconds = time.perf_counter() - start
     best = result.best
-    test = evaluate_all_sides(best.params, best.buffers, best.config, kg.testing,
-                              kg.all_triples(), batch_size=tc.eval_batch_size)
+    test = _test_metrics(kg, best, tc)
     print(f"trained {result.final.epoch} epochs in {seconds:.1f} s"
           f"{' (early stop)' if result.stopped_early else ''}; best validation MRR at epoch "
           f"{best.epoch}; final loss {result.loss_history[-1]:.6f}")
-    print(format_metrics_table(test, f"{kg.name} test (filtered, {len(kg.testing)} triples, "
-                                     f"epoch {best.epoch})"))
+    if test is None:
+        print(f"no test split in {args.dataset}: test metrics skipped")
+    else:
+        print(format_metrics_table(test, f"{kg.name} test (filtered, {len(kg.testing)} "
+                                         f"triples, epoch {best.epoch})"))
     payload = {**environment(), "dataset": kg.name, "device": tc.device,
                "train_seconds": seconds, "epochs_run": result.final.epoch,
                "best_epoch": best.epoch, "stopped_early": result.stopped_early,
+               "run_id": result.final.run_id,
                "model_config": config.to_dict(), "training_config": dataclasses.asdict(tc),
                "test": test, "loss_history": result.loss_history,
                "metrics_history": result.metrics_history}
