@@ -383,3 +383,23 @@ def test_progress_bar_shows_no_validation_mrr_before_the_first_validation(capsys
     bars = [line for line in err.split("\r") if "loss=" in line]
     assert "mrr" not in bars[0] and "0/3" in bars[0]  # epoch 1: loss only
     assert "best_val_mrr=" in bars[-1]
+
+
+@pytest.mark.parametrize("dataset", ["kinships", "nations"])
+def test_cli_evaluate_refuses_a_model_of_another_dataset(tmp_path, capsys, dataset):
+    from kgif.checkpoint import Checkpoint, save_checkpoint
+    from kgif.cli import main
+    from kgif.data import load_dataset
+
+    umls = load_dataset("umls")
+    config = ConvEConfig(**TINY)
+    params, buffers = init_conve(config, umls.num_entities, umls.num_relations, seed=0)
+    path = save_checkpoint(Checkpoint(params, buffers, config, 0.1, 1), tmp_path / "umls.pt")
+    assert main(["evaluate", "--checkpoint", str(path), "--dataset", dataset,
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "umls.pt has 135 rows in 'entity_embedding'" in err and repr(dataset) in err
+    if not torch.cuda.is_available():
+        assert main(["evaluate", "--checkpoint", str(path), "--dataset", "umls",
+                     "--device", "cuda"]) == 2
+        assert "no CUDA device" in capsys.readouterr().err
