@@ -81,5 +81,6 @@ def graph_checkpoints(kg, dtype: torch.dtype = torch.float64):
         config, params, buffers = small_conve(seed=seed, num_entities=kg.num_entities,
                                               num_relations=kg.num_relations, dtype=dtype)
         out.append(Checkpoint(params, buffers, config, lr, epoch=seed,
-                              entity_to_id=kg.entity_to_id, relation_to_id=kg.relation_to_id))
+                              entity_to_id=kg.entity_to_id, relation_to_id=kg.relation_to_id,
+                              run_id="graph-checkpoints"))  # one run (check_same_run)
     return out
