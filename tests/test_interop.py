@@ -374,6 +374,11 @@ def test_cli_convert_seed_file_and_folder(tmp_path, capsys):
         "checkpoint_epoch_2.pt", "checkpoint_epoch_4.pt"]
     assert load_checkpoint(tmp_path / "out" / "checkpoint_epoch_4.pt").epoch == 4
     assert "checkpoint_epoch_4.pt" in capsys.readouterr().out
+    ids = {load_checkpoint(p).run_id for p in (tmp_path / "out").iterdir()}
+    assert len(ids) == 1 and "" not in ids and ids != {one.run_id}  # one run per invocation
+    assert main(["convert", "--from", "seed", "--input", str(folder / "checkpoint_epoch_2.pt"),
+                 "--output", str(tmp_path / "fixed.pt"), "--run-id", "run-7"]) == 0
+    assert load_checkpoint(tmp_path / "fixed.pt").run_id == "run-7"
 
 
 def test_cli_convert_pykeen_with_training_triples(nations, tmp_path):

@@ -348,6 +348,15 @@ def test_cli_train_flag_errors_name_the_flag(tmp_path, capsys, flags, message):
     assert re.search(message, capsys.readouterr().err)
 
 
+def test_cli_train_output_folder_that_is_a_file(tmp_path, capsys):
+    from kgif.cli import main
+
+    (tmp_path / "taken").write_text("a file")
+    assert main(["train", "--dataset", "nations", "--output-dir", str(tmp_path / "taken"),
+                 "--no-progress"]) == 2
+    assert f"{tmp_path / 'taken'} is a file" in capsys.readouterr().err
+
+
 def test_cli_train_refuses_abbreviated_flags(tmp_path):
     from kgif.cli import main
 
