@@ -18,7 +18,6 @@ import copy as copy_module
 import logging
 import math
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -31,8 +30,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from kgif._device import resolve_device
-from kgif._io import remove_stale_temporaries
-from kgif.checkpoint import CHECKPOINT_SUFFIXES, Checkpoint, load_checkpoint, save_checkpoint
+from kgif._train_output import prepare_output_dir
+from kgif.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from kgif.data import KnowledgeGraph, with_reciprocals
 from kgif.evaluate import TailIndex, evaluate
 from kgif.loss import sparse_bce_with_logits
@@ -365,57 +364,6 @@ def _initial_best(state: _State, out: Path | None) -> Checkpoint | None:
     return None
 
 
-def _existing_checkpoints(out: Path) -> list[Path]:
-    folder = out / "checkpoints"
-    files = [p for p in folder.iterdir() if p.suffix in CHECKPOINT_SUFFIXES
-             and not p.name.startswith(".")] if folder.is_dir() else []
-    return sorted(files) + ([out / "best.pt"] if (out / "best.pt").is_file() else [])
-
-
-def _run_of(path: Path) -> str:
-    try:
-        return load_checkpoint(path, allow_non_finite=True).run_id or "unknown"
-    except ValueError:
-        return "unknown (damaged or foreign file)"
-
-
-def _prepare_output(out: Path, run_id: str, overwrite: bool) -> None:
-    """Before the first epoch: the folder is writable, holds no other run, no stale temporaries.
-
-    Raises:
-        OSError: ``out`` is a file, cannot be created or is not writable (names the folder).
-        ValueError: ``out`` holds checkpoints of another run and ``overwrite`` is False.
-    """
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(20, f"train: output folder {out} is a file, not a folder")
-    folder = out / "checkpoints"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise OSError(error.errno, f"train: output folder {folder} cannot be created or "
-                                   f"written: {error.strerror or error}") from error
-    for stale in remove_stale_temporaries(out) + remove_stale_temporaries(folder):
-        logger.info("train: removed %s, left by a killed run", stale)
-    existing = _existing_checkpoints(out)
-    if overwrite:
-        for path in existing:
-            path.unlink()
-        if existing:
-            logger.info("train: overwrite: removed %d checkpoint(s) of %s", len(existing), out)
-        return
-    foreign = [(p, _run_of(p)) for p in existing]
-    foreign = [(p, r) for p, r in foreign if r != run_id]
-    if foreign:
-        path, other = foreign[0]
-        raise ValueError(
-            f"train: {out} holds checkpoints of another training run ({path}, run {other}; "
-            f"{len(foreign)} file(s)), which TracIn would mix with this run's. Choose another "
-            "--output-dir, pass --overwrite (overwrite=True) to delete them, or --resume-from "
-            "one of them to continue that run")
-
-
 def train(
     kg: KnowledgeGraph,
     config: ConvEConfig,
@@ -470,7 +418,7 @@ def train(
     out = Path(output_dir) if output_dir is not None else None
     state = _init_state(kg, config, tc, resume_from, run_id)
     if out is not None:
-        _prepare_output(out, state.run_id, overwrite)
+        prepare_output_dir(out, state.run_id, overwrite)
     index = TailIndex.from_triples(with_reciprocals(kg.training),
                                    config.num_relation_rows(kg.num_relations))
     step = make_step(config, tc)
