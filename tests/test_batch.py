@@ -20,7 +20,7 @@ from kgif.cli import main
 from kgif.data import from_label_triples, load_dataset, write_label_triples
 from kgif.filters import Adjacency, candidate_edges_batch
 from kgif.report import explain
-from kgif.runs import (
+from kgif.batch import (
     FilterOptions,
     PathOptions,
     RunOptions,

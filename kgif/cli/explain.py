@@ -13,7 +13,7 @@ from kgif.distributed import Context, ShardedTracIn, init_from_env
 from kgif.loss import OBJECTIVES
 from kgif.paths import DEFAULT_MAX_PATHS, format_paths
 from kgif.report import format_explanation
-from kgif.runs import Chunk, FilterOptions, PathOptions, RunOptions, explain_all, explain_chunks
+from kgif.batch import Chunk, FilterOptions, PathOptions, RunOptions, explain_all, explain_chunks
 from kgif.tracin import TracIn
 
 logger = logging.getLogger(__name__)
