@@ -5,16 +5,28 @@
 triple, ``<stem>.json`` and ``<stem>.csv`` (and with paths ``<stem>.paths.json`` and
 ``<stem>.paths.csv``), where the stem is the zero-padded index and the sanitised labels, e.g.
 ``00007__m_08966__film_genre__m_05lf_``. Every file is written atomically
-(:func:`kgif.checkpoint.atomic_write`) and ``<stem>.json`` last, so a triple is complete iff all
-its files exist.
+(:func:`kgif._io.atomic_write`, with the permissions the umask allows) and ``<stem>.json``
+last, so a triple is complete iff all its files exist and are whole.
 
-Resume: run the same command again. Leftover temporary files of a killed run are deleted, the
-settings are checked against ``run.json`` and every chunk with a missing file is recomputed
-**whole**, so each triple is scored with the same batch of test triples as in an uninterrupted
-run and the per-triple files come out byte for byte the same (they hold no times). The
-``summary.json`` / ``summary.csv`` (each triple's status, top proponent, candidate count and
-seconds) are rewritten after every chunk; ``explanations.json`` / ``explanations.csv`` combine
-all triples once the run is complete.
+One writer per folder: rank 0 holds an exclusive lock on ``<output_dir>/.kgif.lock`` (an
+``fcntl.flock`` on a file holding its pid) for the whole run; a second run on the same folder is
+refused with the first one's pid. The kernel drops the lock when its holder dies, so the lock
+file a killed run leaves behind is taken over by the next run (a stale lock never blocks).
+
+Resume: run the same command again. Leftover temporary files of a killed run are deleted and the
+settings are checked against ``run.json``, which records every setting that changes the output:
+the checkpoints (sha256 of each file when known, of each checkpoint's tensors always, epochs and
+learning rates), the training edges, the objectives, parameter subset, method, dtype and batch
+size, the filters, path options, ``k``, chunk size and the test triples (count and sha256). A
+resume that differs is refused with each differing setting, old and new. The finished per-triple
+files are then read **once** and checked (valid JSON with the expected keys and test triple, CSV
+with the right header, row count and final newline); a damaged or truncated triple is logged and
+its chunk recomputed **whole**, so each triple is scored with the same batch of test triples as
+in an uninterrupted run and the per-triple files come out byte for byte the same (they hold no
+times). The summary (``summary.json`` / ``summary.csv``: each triple's status, top proponent,
+candidate count and seconds) is kept in memory, updated from each finished chunk and rewritten
+after it; ``explanations.json`` / ``explanations.csv`` combine all triples once the run is
+complete (one more pass over the files).
 
 With several ranks (:mod:`kgif.distributed`) every rank runs the chunk loop (the scoring is a
 collective call) and rank 0 alone reads and writes the output folder.
@@ -23,29 +35,46 @@ collective call) and rank 0 alone reads and writes the output folder.
 from __future__ import annotations
 
 import csv
+import fcntl
+import hashlib
+import io
 import json
 import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from kgif.checkpoint import atomic_write
+from kgif._io import atomic_write, atomic_write_json, remove_stale_temporaries
 from kgif.data import KnowledgeGraph
 from kgif.distributed import Context, broadcast_object
 from kgif.filters import Adjacency, candidate_edges_batch
-from kgif.paths import DEFAULT_MAX_PATHS, RankedPaths, rank_paths, write_paths_csv, write_paths_json
-from kgif.report import Explanation, explain, write_csv, write_json
+from kgif.paths import (
+    DEFAULT_MAX_PATHS,
+    PATH_COLUMNS,
+    RankedPaths,
+    paths_to_json,
+    rank_paths,
+    write_paths_csv,
+)
+from kgif.report import CSV_COLUMNS, Explanation, explain, to_json, write_csv
 
-__all__ = ["Chunk", "FilterOptions", "PathOptions", "RunOptions", "explain_all",
-           "explain_chunks", "remove_partial_files", "sanitize", "triple_files", "triple_stem"]
+__all__ = ["LOCK_NAME", "RUN_FORMAT", "Chunk", "FilterOptions", "PathOptions", "RunOptions",
+           "explain_all", "explain_chunks", "file_sha256", "output_lock", "remove_partial_files",
+           "run_settings", "sanitize", "settings_differences", "triple_files", "triple_stem"]
 
 logger = logging.getLogger(__name__)
+
+#: Lock file of a batch run's output folder.
+LOCK_NAME = ".kgif.lock"
+#: ``run.json``'s ``format`` value; a folder written by another format is refused on resume.
+RUN_FORMAT = "kgif-run/2"
 
 
 @dataclass(frozen=True)
@@ -112,11 +141,9 @@ def triple_files(output_dir: str | os.PathLike, stem: str, paths: bool) -> dict[
 
 
 def remove_partial_files(output_dir: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files that :func:`~kgif.checkpoint.atomic_write` leaves when a
-    process is killed mid-write (``.<name>.<random>.tmp``); returns them."""
-    leftovers = sorted(Path(output_dir).glob(".*.tmp"))
-    for path in leftovers:
-        path.unlink()
+    """Delete the temporary files that :func:`kgif._io.atomic_write` leaves when a process is
+    killed mid-write (``.<name>.<random>.tmp``); returns them."""
+    leftovers = sorted(remove_stale_temporaries(output_dir))
     if leftovers:
         logger.info("removed %d partial files from %s", len(leftovers), output_dir)
     return leftovers
@@ -188,78 +215,406 @@ def explain_chunks(tracin, test_triples: Tensor, options: RunOptions, chunks: li
         yield Chunk(indices, explanations, paths, counts, time.perf_counter() - start)
 
 
-# --------------------------------------------------------------------------- batch runs
+# --------------------------------------------------------------------------- settings guard
 
 
-def _settings(test_triples: Tensor, options: RunOptions) -> dict:
-    return {"options": asdict(options), "test_triples": test_triples.tolist()}
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes (read in 1 MiB blocks).
+
+    Raises:
+        OSError: if the file cannot be read (the message names it).
+    """
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as err:
+        raise OSError(err.errno, f"cannot read {path}: {err.strerror}") from err
+    return digest.hexdigest()
+
+
+def _tensors_sha256(tensors: dict[str, Tensor]) -> str:
+    """sha256 over the names, dtypes, shapes and bytes of a flat tensor dict (sorted names)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        value = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)};".encode())
+        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _describe(value) -> object:
+    """A JSON-ready description of an objective or other setting object."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    described = {"type": type(value).__name__}
+    if is_dataclass(value):  # scalar fields only (an objective's functions are not settings)
+        described |= {f.name: getattr(value, f.name) for f in fields(value)
+                      if isinstance(getattr(value, f.name), str | int | float | bool)}
+    return described
+
+
+def _checkpoint_settings(checkpoints, files: Sequence[str | os.PathLike] | None) -> dict:
+    settings: dict[str, object] = {"checkpoints.count": len(checkpoints)}
+    if files is not None:
+        settings["checkpoint_files.count"] = len(files)
+        for i, path in enumerate(files):
+            settings[f"checkpoint[{i}].file_sha256"] = file_sha256(path)
+    for i, ckpt in enumerate(checkpoints):
+        settings[f"checkpoint[{i}].epoch"] = ckpt.epoch
+        settings[f"checkpoint[{i}].learning_rate"] = ckpt.learning_rate
+        settings[f"checkpoint[{i}].tensors_sha256"] = _tensors_sha256(
+            {**{f"params.{k}": v for k, v in ckpt.params.items()},
+             **{f"buffers.{k}": v for k, v in ckpt.buffers.items()}})
+    return settings
+
+
+def _flatten(prefix: str, value) -> dict[str, object]:
+    if isinstance(value, dict) and value:
+        out: dict[str, object] = {}
+        for key, item in value.items():
+            out |= _flatten(f"{prefix}.{key}", item)
+        return out
+    return {prefix: value}
+
+
+def run_settings(tracin, test_triples: Tensor, options: RunOptions,
+                 checkpoint_files: Sequence[str | os.PathLike] | None = None) -> dict[str, object]:
+    """Every setting that changes a batch run's output, as a flat JSON-ready dict.
+
+    Args:
+        tracin: a :class:`~kgif.tracin.TracIn` or :class:`~kgif.distributed.ShardedTracIn`.
+        test_triples: (T, 3) int64 test triples.
+        options: the run settings.
+        checkpoint_files: the checkpoint files ``tracin`` was built from, if known (their sha256
+            is recorded too).
+
+    Returns:
+        ``{"format": RUN_FORMAT, "checkpoint[0].tensors_sha256": ..., "method": ..., ...}``.
+
+    Raises:
+        OSError: if a checkpoint file cannot be read.
+    """
+    plain = getattr(tracin, "tracin", tracin)
+    triples = torch.as_tensor(test_triples, dtype=torch.long).contiguous()
+    first = plain.checkpoints[0].params
+    settings: dict[str, object] = {"format": RUN_FORMAT}
+    settings |= _checkpoint_settings(plain.checkpoints, checkpoint_files)
+    settings |= {
+        "training_edges.count": len(plain.training_edges()),
+        "training_edges.sha256": _tensors_sha256({"edges": plain.training_edges()}),
+        "train_objective": _describe(getattr(plain, "train_objective", None)),
+        "test_objective": _describe(getattr(plain, "test_objective", None)),
+        "parameters": list(getattr(plain, "names", ())),
+        "method": getattr(plain, "method", None),
+        "dtype": str(next(iter(first.values())).dtype),
+        "batch_size": getattr(plain, "batch_size", None),
+        "test_triples.count": len(triples),
+        "test_triples.sha256": _tensors_sha256({"triples": triples}),
+    }
+    for key, value in asdict(options).items():
+        settings |= _flatten(key, value)
+    return json.loads(json.dumps(settings))  # tuples -> lists, as run.json reads back
+
+
+def _short(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def settings_differences(old: dict, new: dict) -> list[str]:
+    """``"name: old -> new"`` for every setting that differs (missing ones show as absent)."""
+    lines = []
+    for key in sorted(old.keys() | new.keys()):
+        if old.get(key, ...) != new.get(key, ...):
+            before = _short(old[key]) if key in old else "(absent)"
+            after = _short(new[key]) if key in new else "(absent)"
+            lines.append(f"{key}: {before} -> {after}")
+    return lines
 
 
 def _check_settings(out: Path, settings: dict) -> None:
     """Write ``run.json`` on the first run; on resume, require the same settings."""
     path = out / "run.json"
-    if path.is_file():
-        previous = json.loads(path.read_text(encoding="utf-8"))
-        if previous != json.loads(json.dumps(settings)):
-            raise ValueError(f"explain_all: {out} holds a run with other settings or test "
-                             f"triples (see {path}); use a new output folder")
+    if not path.is_file():
+        atomic_write_json(path, settings)
         return
-    _write_json(path, settings)
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"explain_all: {path} is not valid JSON ({err}); it guards the run in "
+                         f"{out}: use a new output folder") from err
+    if not isinstance(previous, dict):
+        previous = {}
+    differences = settings_differences(previous, settings)
+    if differences:
+        raise ValueError(f"explain_all: {out} holds a run with other settings (see {path}); "
+                         "use a new output folder. Differing settings (old -> new):\n  "
+                         + "\n  ".join(differences))
 
 
-def _write_json(path: Path, document) -> None:
+# --------------------------------------------------------------------------- output lock
+
+
+def _lock_holder(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+@contextmanager
+def output_lock(folder: str | os.PathLike) -> Iterator[Path]:
+    """Hold the exclusive writer lock ``<folder>/.kgif.lock`` for the ``with`` body.
+
+    An ``fcntl.flock`` on a file that holds the holder's pid: the kernel releases it when the
+    holder exits or is killed, so a lock file left by a dead process is simply taken over.
+
+    Yields:
+        The lock file's path.
+
+    Raises:
+        ValueError: if another process holds the lock (the message names its pid).
+        OSError: if the folder is not writable.
+    """
+    path = Path(folder) / LOCK_NAME
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ValueError(f"explain_all: {folder} is in use by another explain run (pid "
+                             f"{_lock_holder(path)}, lock file {path}); wait for it to finish "
+                             "or use another --output-dir") from None
+        try:  # the holder may have removed the file between our open and flock: retry
+            same = os.path.exists(path) and os.stat(path).st_ino == os.fstat(fd).st_ino
+        except OSError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield path
+    finally:
+        path.unlink(missing_ok=True)  # before unlocking: a waiter then sees a new inode
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- finished files
+
+
+class DamagedOutput(ValueError):
+    """A per-triple output file that is missing, truncated or malformed."""
+
+
+def _read_json(path: Path):
+    """Parse one JSON file (the one place a batch run reads its per-triple JSON)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DamagedOutput(f"{path.name}: not valid JSON ({err})") from err
+
+
+def _require(condition: bool, path: Path, what: str) -> None:
+    if not condition:
+        raise DamagedOutput(f"{path.name}: {what}")
+
+
+_INFLUENCE_KEYS = ("influence", "kind", "rank", "train_index", "train_head_label",
+                   "train_relation_label", "train_tail_label")
+
+
+def _check_document(path: Path, document, index: int, triple: list[int]) -> dict:
+    """The result of a per-triple JSON, or :class:`DamagedOutput`."""
+    _require(isinstance(document, dict) and isinstance(document.get("metadata"), dict)
+             and isinstance(document.get("results"), list) and len(document["results"]) == 1,
+             path, "expected {'metadata': {...}, 'results': [one result]}")
+    result, meta = document["results"][0], document["metadata"]
+    _require(isinstance(result, dict) and isinstance(result.get("influences"), list), path,
+             "result without an 'influences' list")
+    found = [result.get(f"test_{x}") for x in ("head", "relation", "tail")]
+    _require(found == triple, path, f"test triple {found} is not {triple}")
+    _require(meta.get("index") == index and isinstance(meta.get("candidates"), int), path,
+             f"metadata lacks index {index} or the candidate count")
+    _require(all(isinstance(x, dict) and all(k in x for k in _INFLUENCE_KEYS)
+                 for x in result["influences"]), path, "an influence lacks a key")
+    return result
+
+
+def _check_csv(path: Path, header: Sequence[str], n_rows: int) -> None:
+    """A CSV written by kgif: header, ``n_rows`` full rows, final newline."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DamagedOutput(f"{path.name}: unreadable ({err})") from err
+    _require(text.endswith("\n"), path, "cut short (no final newline)")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    _require(bool(rows) and rows[0] == list(header), path, "unexpected header")
+    _require(len(rows) - 1 == n_rows and all(len(r) == len(header) for r in rows[1:]), path,
+             f"{len(rows) - 1} rows, expected {n_rows} of {len(header)} fields")
+
+
+def _finished(files: dict[str, Path], index: int, triple: list[int]) -> dict:
+    """Check one triple's files (all present and whole); returns its JSON document."""
+    missing = [p.name for p in files.values() if not p.is_file()]
+    if missing:
+        raise DamagedOutput(f"missing {', '.join(missing)}")
+    document = _read_json(files["json"])
+    result = _check_document(files["json"], document, index, triple)
+    _check_csv(files["csv"], CSV_COLUMNS, len(result["influences"]))
+    if "paths_json" in files:
+        paths = _read_json(files["paths_json"])
+        _require(isinstance(paths, dict) and isinstance(paths.get("paths"), list),
+                 files["paths_json"], "no 'paths' list")
+        _check_csv(files["paths_csv"], PATH_COLUMNS, len(paths["paths"]))
+    return document
+
+
+# --------------------------------------------------------------------------- summary
+
+
+SUMMARY_COLUMNS = ("index", "head", "relation", "tail", "status", "top_proponent",
+                   "top_proponent_score", "candidates", "seconds", "file")
+
+
+def _pending_row(index: int, stem: str) -> dict:
+    return dict.fromkeys(SUMMARY_COLUMNS) | {"index": index, "status": "pending",
+                                             "file": f"{stem}.json"}
+
+
+def _done_row(index: int, stem: str, document: dict, seconds: float | None) -> dict:
+    """A summary row from a per-triple JSON document (read back or freshly made)."""
+    result = document["results"][0]
+    pro = [x for x in result["influences"] if x["kind"] == "proponent"]
+    row = _pending_row(index, stem)
+    row |= {"head": result.get("test_head_label"), "relation": result.get("test_relation_label"),
+            "tail": result.get("test_tail_label"), "status": "done",
+            "candidates": document["metadata"].get("candidates"), "seconds": seconds}
+    if pro:
+        row |= {"top_proponent": "\t".join(pro[0][f"train_{x}_label"]
+                                           for x in ("head", "relation", "tail")),
+                "top_proponent_score": pro[0]["influence"]}
+    return row
+
+
+def _previous_seconds(out: Path) -> dict[str, float]:
+    """Per-triple seconds of earlier runs, from ``summary.json`` (ignored if damaged)."""
+    path = out / "summary.json"
+    if not path.is_file():
+        return {}
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8")).get("triples", [])
+        return {Path(r["file"]).stem: float(r["seconds"]) for r in rows
+                if r.get("seconds") is not None}
+    except (ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError) as err:
+        logger.warning("ignoring the damaged %s (%s); earlier seconds are lost", path, err)
+        return {}
+
+
+def _resume_rows(out: Path, stems: list[str], triples: list[list[int]],
+                 options: RunOptions) -> tuple[list[dict], list[int]]:
+    """Read the finished files once: the summary rows and the chunks still to compute."""
+    seconds = _previous_seconds(out)
+    rows, todo = [], set()
+    for i, stem in enumerate(stems):
+        files = triple_files(out, stem, options.paths is not None)
+        if not files["json"].is_file():  # never started: not worth a warning
+            rows.append(_pending_row(i, stem))
+            todo.add(i // options.chunk_size)
+            continue
+        try:
+            rows.append(_done_row(i, stem, _finished(files, i, triples[i]), seconds.get(stem)))
+        except DamagedOutput as err:
+            logger.warning("explain_all: recomputing test triple %d: %s", i, err)
+            rows.append(_pending_row(i, stem))
+            todo.add(i // options.chunk_size)
+    return rows, sorted(todo)
+
+
+def _write_summary(out: Path, rows: list[dict]) -> None:
+    done = sum(r["status"] == "done" for r in rows)
+    atomic_write_json(out / "summary.json", {"total": len(rows), "done": done, "triples": rows})
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, SUMMARY_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(out / "summary.csv",
+                 lambda tmp: Path(tmp).write_text(text.getvalue(), encoding="utf-8", newline=""))
+
+
+def _write_combined(out: Path, stems: list[str], options: RunOptions) -> None:
+    """``explanations.json`` / ``.csv``: every triple's results in one file (as
+    :func:`kgif.report.write_json` / ``write_csv`` would write them)."""
+    files = [triple_files(out, s, options.paths is not None) for s in stems]
+    results = [_read_json(f["json"])["results"][0] for f in files]
+    atomic_write_json(out / "explanations.json", {"metadata": options.metadata,
+                                                  "results": results})
+
     def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+            for n, f in enumerate(files):
+                with open(f["csv"], newline="", encoding="utf-8") as part:
+                    lines = part.readlines()  # newline="": the csv module's \r\n kept
+                handle.writelines(lines if n == 0 else lines[1:])
 
-    atomic_write(path, write)
-
-
-def _pending(out: Path, stems: list[str], options: RunOptions) -> list[int]:
-    n_chunks = -(-len(stems) // options.chunk_size)
-    todo = []
-    for c in range(n_chunks):
-        chunk = stems[c * options.chunk_size:(c + 1) * options.chunk_size]
-        if not all(p.is_file() for s in chunk
-                   for p in triple_files(out, s, options.paths is not None).values()):
-            todo.append(c)
-    return todo
+    atomic_write(out / "explanations.csv", write)
 
 
-def _prepare(out: Path, test_triples: Tensor, stems: list[str], options: RunOptions,
-             context: Context) -> list[int]:
-    """Rank 0 cleans up, checks settings and finds the pending chunks; every rank gets them."""
-    message, todo = None, []
+# --------------------------------------------------------------------------- batch runs
+
+
+def _prepare(out: Path, test_triples: Tensor, stems: list[str], settings: dict,
+             options: RunOptions, context: Context) -> tuple[list[dict], list[int]]:
+    """Rank 0 cleans up, checks settings and reads the finished files; every rank gets the
+    pending chunks."""
+    message, rows, todo = None, [], []
     if context.is_main:
         try:
-            out.mkdir(parents=True, exist_ok=True)
             remove_partial_files(out)
-            _check_settings(out, _settings(test_triples, options))
-            todo = _pending(out, stems, options)
+            _check_settings(out, settings)
+            rows, todo = _resume_rows(out, stems, test_triples.tolist(), options)
         except (ValueError, OSError) as error:
             message = str(error)
     message, todo = broadcast_object((message, todo), context)
     if message is not None:
         raise ValueError(message)
-    return todo
+    return rows, todo
 
 
 def _write_triple(out: Path, stem: str, index: int, chunk: Chunk, j: int, kg: KnowledgeGraph,
-                  train: Tensor, options: RunOptions) -> None:
+                  train: Tensor, options: RunOptions) -> dict:
+    """Write one triple's files (``<stem>.json`` last); returns its JSON document."""
     files = triple_files(out, stem, options.paths is not None)
     ex = chunk.explanations[j]
     write_csv(files["csv"], [ex], kg)
     meta = {**options.metadata, "index": index, "candidates": chunk.candidates[j]}
     if options.paths is not None:
         write_paths_csv(files["paths_csv"], chunk.paths[j], kg, train)
-        write_paths_json(files["paths_json"], chunk.paths[j], kg, train, meta)
-    write_json(files["json"], [ex], kg, meta)
+        atomic_write_json(files["paths_json"], paths_to_json(chunk.paths[j], kg, train, meta))
+    document = to_json([ex], kg, meta)
+    atomic_write_json(files["json"], document)
+    return document
+
+
+@contextmanager
+def _rank0_lock(out: Path, context: Context):
+    """The folder's writer lock on rank 0 (created first); a no-op on other ranks."""
+    if not context.is_main:
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out):
+        yield
 
 
 def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: str | os.PathLike,
                 options: RunOptions | None = None, *, context: Context | None = None,
-                on_chunk: Callable[[Chunk], None] | None = None) -> list[dict]:
+                on_chunk: Callable[[Chunk], None] | None = None,
+                checkpoint_files: Sequence[str | os.PathLike] | None = None) -> list[dict]:
     """Explain every test triple into ``output_dir``, resuming a killed run (module docstring).
 
     Args:
@@ -272,99 +627,38 @@ def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: st
         context: this process's rank (default: a single process); only rank 0 touches the
             folder.
         on_chunk: called on rank 0 with each freshly computed chunk (e.g. to print it).
+        checkpoint_files: the files ``tracin``'s checkpoints came from; their sha256 joins the
+            settings guard (the checkpoints' tensors are hashed in any case).
 
     Returns:
         The summary rows (rank 0; other ranks get an empty list).
 
     Raises:
-        ValueError: if the folder holds a run with other settings or test triples.
+        ValueError: if another run holds the folder's lock, or the folder holds a run with
+            other settings (the message lists each differing setting, old -> new).
     """
     options, context = options or RunOptions(), context or Context()
     out = Path(output_dir)
     test_triples = torch.as_tensor(test_triples, dtype=torch.long)
     stems = [triple_stem(i, tuple(row), kg) for i, row in enumerate(test_triples.tolist())]
-    todo = _prepare(out, test_triples, stems, options, context)
-    logger.info("explain_all: %d test triples, %d of %d chunks to compute", len(stems),
-                len(todo), -(-len(stems) // options.chunk_size))
-    seconds = _previous_seconds(out) if context.is_main else {}
-    train = tracin.training_edges()
-    for chunk in explain_chunks(tracin, test_triples, options, todo, context):
+    settings = run_settings(tracin, test_triples, options, checkpoint_files) \
+        if context.is_main else {}
+    with _rank0_lock(out, context):
+        rows, todo = _prepare(out, test_triples, stems, settings, options, context)
+        logger.info("explain_all: %d test triples, %d of %d chunks to compute", len(stems),
+                    len(todo), -(-len(stems) // options.chunk_size))
+        train = tracin.training_edges()
+        for chunk in explain_chunks(tracin, test_triples, options, todo, context):
+            if not context.is_main:
+                continue
+            for j, i in enumerate(chunk.indices):
+                document = _write_triple(out, stems[i], i, chunk, j, kg, train, options)
+                rows[i] = _done_row(i, stems[i], document, chunk.seconds / len(chunk.indices))
+            _write_summary(out, rows)
+            if on_chunk is not None:
+                on_chunk(chunk)
         if not context.is_main:
-            continue
-        for j, i in enumerate(chunk.indices):
-            _write_triple(out, stems[i], i, chunk, j, kg, train, options)
-            seconds[stems[i]] = chunk.seconds / len(chunk.indices)
-        _write_summary(out, stems, seconds, options)
-        if on_chunk is not None:
-            on_chunk(chunk)
-    if not context.is_main:
-        return []
-    rows = _write_summary(out, stems, seconds, options)
-    _write_combined(out, stems, options)
-    return rows
-
-
-# --------------------------------------------------------------------------- summary
-
-
-SUMMARY_COLUMNS = ("index", "head", "relation", "tail", "status", "top_proponent",
-                   "top_proponent_score", "candidates", "seconds", "file")
-
-
-def _previous_seconds(out: Path) -> dict[str, float]:
-    path = out / "summary.json"
-    if not path.is_file():
-        return {}
-    rows = json.loads(path.read_text(encoding="utf-8")).get("triples", [])
-    return {Path(r["file"]).stem: r["seconds"] for r in rows if r.get("seconds") is not None}
-
-
-def _summary_row(out: Path, index: int, stem: str, seconds: dict, options: RunOptions) -> dict:
-    path = triple_files(out, stem, options.paths is not None)["json"]
-    row = dict.fromkeys(SUMMARY_COLUMNS)
-    row |= {"index": index, "status": "pending", "file": path.name}
-    if not path.is_file():
-        return row
-    document = json.loads(path.read_text(encoding="utf-8"))
-    result = document["results"][0]
-    pro = [x for x in result["influences"] if x["kind"] == "proponent"]
-    row |= {"head": result["test_head_label"], "relation": result["test_relation_label"],
-            "tail": result["test_tail_label"], "status": "done",
-            "candidates": document["metadata"].get("candidates"), "seconds": seconds.get(stem)}
-    if pro:
-        row |= {"top_proponent": "\t".join(pro[0][f"train_{x}_label"]
-                                           for x in ("head", "relation", "tail")),
-                "top_proponent_score": pro[0]["influence"]}
-    return row
-
-
-def _write_summary(out: Path, stems: list[str], seconds: dict, options: RunOptions) -> list[dict]:
-    rows = [_summary_row(out, i, s, seconds, options) for i, s in enumerate(stems)]
-    done = sum(r["status"] == "done" for r in rows)
-    _write_json(out / "summary.json", {"total": len(rows), "done": done, "triples": rows})
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, SUMMARY_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
-
-    atomic_write(out / "summary.csv", write)
-    return rows
-
-
-def _write_combined(out: Path, stems: list[str], options: RunOptions) -> None:
-    """``explanations.json`` / ``.csv``: every triple's results in one file (as
-    :func:`kgif.report.write_json` / ``write_csv`` would write them)."""
-    files = [triple_files(out, s, options.paths is not None) for s in stems]
-    results = [json.loads(f["json"].read_text(encoding="utf-8"))["results"][0] for f in files]
-    _write_json(out / "explanations.json", {"metadata": options.metadata, "results": results})
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
-            for n, f in enumerate(files):
-                with open(f["csv"], newline="", encoding="utf-8") as part:
-                    lines = part.readlines()  # newline="": the csv module's \r\n kept
-                handle.writelines(lines if n == 0 else lines[1:])
-
-    atomic_write(out / "explanations.csv", write)
+            return []
+        _write_summary(out, rows)
+        _write_combined(out, stems, options)
+        return rows
