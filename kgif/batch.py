@@ -313,9 +313,10 @@ def run_settings(tracin, test_triples: Tensor, options: RunOptions,
         "test_triples.count": len(triples),
         "test_triples.sha256": _tensors_sha256({"triples": triples}),
     }
-    for key, value in asdict(options).items():
-        settings |= _flatten(key, value)
-    return json.loads(json.dumps(settings))  # tuples -> lists, as run.json reads back
+    flat: dict[str, object] = {}
+    for key, value in (settings | asdict(options)).items():
+        flat |= _flatten(key, value)
+    return json.loads(json.dumps(flat))  # tuples -> lists, as run.json reads back
 
 
 def _short(value) -> str:
@@ -416,12 +417,12 @@ def _read_json(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as err:
-        raise DamagedOutput(f"{path.name}: not valid JSON ({err})") from err
+        raise DamagedOutput(f"{path}: not valid JSON ({err})") from err
 
 
 def _require(condition: bool, path: Path, what: str) -> None:
     if not condition:
-        raise DamagedOutput(f"{path.name}: {what}")
+        raise DamagedOutput(f"{path}: {what}")
 
 
 _INFLUENCE_KEYS = ("influence", "kind", "rank", "train_index", "train_head_label",
@@ -450,7 +451,7 @@ def _check_csv(path: Path, header: Sequence[str], n_rows: int) -> None:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise DamagedOutput(f"{path.name}: unreadable ({err})") from err
+        raise DamagedOutput(f"{path}: unreadable ({err})") from err
     _require(text.endswith("\n"), path, "cut short (no final newline)")
     rows = list(csv.reader(io.StringIO(text, newline="")))
     _require(bool(rows) and rows[0] == list(header), path, "unexpected header")

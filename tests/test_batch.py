@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,21 +16,23 @@ import pytest
 from helpers import graph_checkpoints, random_triples
 from tolerances import ATOL64, RTOL64
 
-from kgif.checkpoint import save_checkpoint
-from kgif.cli import main
-from kgif.data import from_label_triples, load_dataset, write_label_triples
-from kgif.filters import Adjacency, candidate_edges_batch
-from kgif.report import explain
 from kgif.batch import (
+    LOCK_NAME,
     FilterOptions,
     PathOptions,
     RunOptions,
     explain_all,
+    output_lock,
     remove_partial_files,
     sanitize,
     triple_files,
     triple_stem,
 )
+from kgif.checkpoint import save_checkpoint
+from kgif.cli import main
+from kgif.data import from_label_triples, load_dataset, write_label_triples
+from kgif.filters import Adjacency, candidate_edges_batch
+from kgif.report import explain
 from kgif.tracin import TracIn
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,6 +120,133 @@ def test_settings_mismatch_and_partial_files(tmp_path):
     stale = tmp_path / ".00000__x.json.abc123.tmp"
     stale.write_text("{")
     assert remove_partial_files(tmp_path) == [stale] and not stale.exists()
+
+
+def test_resume_refused_naming_each_differing_setting(tmp_path):
+    kg = _kg()
+    checkpoints = graph_checkpoints(kg)
+    tracin = TracIn(checkpoints, kg.training)
+    explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
+    with pytest.raises(ValueError, match=r"(?s)chunk_size: 64 -> 5.*\n  k: 2 -> 3"):
+        explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=3, chunk_size=5))
+    with pytest.raises(ValueError, match=r"test_triples\.count: 2 -> 3"):
+        explain_all(tracin, kg, kg.testing[:3], tmp_path, RunOptions(k=2))
+    other = TracIn(checkpoints, kg.training, train_objective="pointwise_bce", method="generic")
+    with pytest.raises(ValueError, match=r"(?s)method: \"structured\" -> \"generic\".*"
+                                         r"train_objective\.name: \"score\" -> "
+                                         r"\"pointwise_bce\""):
+        explain_all(other, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
+    changed = graph_checkpoints(kg)  # same epochs, rates and shapes; one weight differs
+    changed[1].params["fc.bias"][0] += 1e-12
+    with pytest.raises(ValueError, match=r"checkpoint\[1\]\.tensors_sha256") as info:
+        explain_all(TracIn(changed, kg.training), kg, kg.testing[:2], tmp_path, RunOptions(k=2))
+    assert "checkpoint[0]" not in str(info.value)
+
+
+def test_resume_refuses_changed_checkpoint_files(tmp_path):
+    kg = _kg()
+    files = []
+    for ckpt in graph_checkpoints(kg):
+        files.append(save_checkpoint(ckpt, tmp_path / "ckpts" / f"epoch_{ckpt.epoch}.pt"))
+    tracin = TracIn(graph_checkpoints(kg), kg.training)
+    out = tmp_path / "out"
+    explain_all(tracin, kg, kg.testing[:2], out, RunOptions(k=2), checkpoint_files=files)
+    files[0].write_bytes(files[0].read_bytes() + b"x")
+    with pytest.raises(ValueError, match=r"checkpoint\[0\]\.file_sha256: \"[0-9a-f]{64}\" -> "):
+        explain_all(tracin, kg, kg.testing[:2], out, RunOptions(k=2), checkpoint_files=files)
+
+
+def _damage(files: dict[str, Path], how: str) -> None:
+    if how == "csv cut short":
+        text = files["csv"].read_text()
+        files["csv"].write_text(text[: len(text) // 2])
+    elif how == "invalid json":
+        files["json"].write_text(files["json"].read_text()[:-20])
+    elif how == "missing key":
+        document = json.loads(files["json"].read_text())
+        del document["results"][0]["influences"]
+        files["json"].write_text(json.dumps(document))
+    elif how == "csv row dropped":
+        lines = files["csv"].read_text().splitlines(keepends=True)
+        files["csv"].write_text("".join(lines[:-1]))
+    elif how == "paths json empty":
+        files["paths_json"].write_text("")
+
+
+def test_damaged_outputs_are_logged_and_recomputed(tmp_path, caplog):
+    kg = _kg()
+    tracin = TracIn(graph_checkpoints(kg), kg.training, batch_size=16)
+    options = RunOptions(k=2, chunk_size=2, paths=PathOptions(top=2, min_length=1))
+    explain_all(tracin, kg, kg.testing, tmp_path, options)
+    clean = _per_triple(tmp_path)
+    damage = {0: "csv cut short", 2: "invalid json", 3: "missing key", 5: "csv row dropped",
+              6: "paths json empty"}
+    stems = [triple_stem(i, tuple(row), kg) for i, row in enumerate(kg.testing.tolist())]
+    for i, how in damage.items():
+        _damage(triple_files(tmp_path, stems[i], paths=True), how)
+    computed = []
+    with caplog.at_level("WARNING", logger="kgif.batch"):
+        rows = explain_all(tracin, kg, kg.testing, tmp_path, options,
+                           on_chunk=lambda chunk: computed.append(chunk.indices))
+    assert computed == [[0, 1], [2, 3], [4, 5], [6]]  # every damaged triple's chunk, whole
+    warned = {r.getMessage().split(": ")[1] for r in caplog.records}
+    assert warned == {f"recomputing test triple {i}" for i in damage}
+    assert _per_triple(tmp_path) == clean
+    assert [r["status"] for r in rows] == ["done"] * len(kg.testing)
+
+
+def test_summary_is_kept_without_rereading_finished_files(tmp_path, monkeypatch):
+    kg = _kg()
+    tracin = TracIn(graph_checkpoints(kg), kg.training, batch_size=16)
+    options = RunOptions(k=2, chunk_size=2)
+    stems = [triple_stem(i, tuple(row), kg) for i, row in enumerate(kg.testing.tolist())]
+    explain_all(tracin, kg, kg.testing, tmp_path, options)
+    expected = json.loads((tmp_path / "summary.json").read_text())["triples"]
+    for stem in stems[2:]:  # chunks 1..3 to recompute; chunk 0 (2 triples) finished
+        for path in triple_files(tmp_path, stem, paths=False).values():
+            path.unlink()
+    reads: list[str] = []
+    read_text = Path.read_text
+
+    def counting(self, *args, **kwargs):
+        if re.fullmatch(r"\d{5}__.*\.json", self.name):
+            reads.append(self.name)
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    at_chunk: list[int] = []
+    rows = explain_all(tracin, kg, kg.testing, tmp_path, options,
+                       on_chunk=lambda chunk: at_chunk.append(len(reads)))
+    assert at_chunk == [2, 2, 2]  # the two finished files, read once at the start
+    assert len(reads) == 2 + len(stems)  # and every file once more for explanations.json
+    for row, old in zip(rows, expected, strict=True):
+        assert {k: v for k, v in row.items() if k != "seconds"} == \
+            {k: v for k, v in old.items() if k != "seconds"}
+
+
+def test_second_writer_is_refused_and_stale_lock_taken_over(tmp_path):
+    kg = _kg()
+    tracin = TracIn(graph_checkpoints(kg), kg.training)
+    with output_lock(tmp_path) as lock:
+        assert lock.read_text().strip() == str(os.getpid())
+        with pytest.raises(ValueError, match=rf"in use by another explain run \(pid {os.getpid()}"):
+            explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
+    assert not (tmp_path / LOCK_NAME).exists()
+    (tmp_path / LOCK_NAME).write_text("999999999\n")  # a killed run's leftover: no flock held
+    rows = explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
+    assert [r["status"] for r in rows] == ["done", "done"]
+
+
+def test_output_files_follow_the_umask(tmp_path):
+    kg = _kg()
+    tracin = TracIn(graph_checkpoints(kg), kg.training)
+    old = os.umask(0o027)
+    try:
+        explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes and set(modes.values()) == {0o640}, modes
 
 
 def _write_run_inputs(tmp_path: Path, n_test: int):
