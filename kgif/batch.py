@@ -8,25 +8,27 @@ triple, ``<stem>.json`` and ``<stem>.csv`` (and with paths ``<stem>.paths.json``
 (:func:`kgif._io.atomic_write`, with the permissions the umask allows) and ``<stem>.json``
 last, so a triple is complete iff all its files exist and are whole.
 
-One writer per folder (:func:`kgif.resume.output_lock`): rank 0 holds an exclusive lock on ``<output_dir>/.kgif.lock`` (an
-``fcntl.flock`` on a file holding its pid) for the whole run; a second run on the same folder is
-refused with the first one's pid. The kernel drops the lock when its holder dies, so the lock
-file a killed run leaves behind is taken over by the next run (a stale lock never blocks).
+One writer per folder (:func:`kgif.resume.output_lock`): rank 0 holds an exclusive lock on
+``<output_dir>/.kgif.lock`` (an ``fcntl.flock`` on a file holding its pid) for the whole run; a
+second run on the same folder is refused with the first one's pid. The kernel drops the lock
+when its holder dies, so the lock file a killed run leaves behind is taken over by the next run.
 
 Resume: run the same command again. Leftover temporary files of a killed run are deleted and the
-settings are checked against ``run.json`` (:mod:`kgif.resume`), which records every setting that changes the output:
-the checkpoints (sha256 of each file when known, of each checkpoint's tensors always, epochs and
-learning rates), the training edges, the objectives, parameter subset, method, dtype and batch
-size, the filters, path options, ``k``, chunk size and the test triples (count and sha256). A
-resume that differs is refused with each differing setting, old and new. The finished per-triple
-files are then read **once** and checked (valid JSON with the expected keys and test triple, CSV
-with the right header, row count and final newline); a damaged or truncated triple is logged and
-its chunk recomputed **whole**, so each triple is scored with the same batch of test triples as
-in an uninterrupted run and the per-triple files come out byte for byte the same (they hold no
-times). The summary (``summary.json`` / ``summary.csv``: each triple's status, top proponent,
-candidate count and seconds) is kept in memory, updated from each finished chunk and rewritten
-after it; ``explanations.json`` / ``explanations.csv`` combine all triples once the run is
-complete (one more pass over the files).
+settings are checked against ``run.json`` (:mod:`kgif.resume`), which records every setting that
+changes the output: the checkpoints (sha256 of each file when known, of each checkpoint's
+tensors always, epochs and learning rates), the training edges, the objectives, parameter
+subset, method, dtype and batch size, the filters, path options, ``k``, chunk size, metadata and
+the test triples (count and sha256). A resume that differs is refused with each differing
+setting, old and new. The finished per-triple files are then read **once** and checked (valid
+JSON with the expected keys and test triple, CSV with the right header, row count and final
+newline); a damaged or truncated triple is logged and its chunk recomputed **whole**, so each
+triple is scored with the same batch of test triples as in an uninterrupted run and the
+per-triple files come out byte for byte the same (they hold no times). The summary
+(``summary.json`` / ``summary.csv``: each triple's status, top proponent, candidate count and
+seconds) is kept in memory, updated from each finished chunk and rewritten after it;
+``explanations.json`` / ``explanations.csv`` combine all triples once the run is complete (one
+more pass over the files). Not part of the guard: the device, ``torch.compile`` and the number
+of ranks (they change float32 results only by rounding).
 
 With several ranks (:mod:`kgif.distributed`) every rank runs the chunk loop (the scoring is a
 collective call) and rank 0 alone reads and writes the output folder.

@@ -14,7 +14,8 @@ import re
 import time
 from pathlib import Path
 
-from kgif.cli.evaluate import environment, format_metrics_table, write_json
+from kgif.cli._common import add_subparser, environment, write_json
+from kgif.cli.evaluate import format_metrics_table
 
 #: Flags whose default is None need their value type spelled out.
 NONE_DEFAULT_TYPES = {"patience": int, "embedding_height": int, "embedding_width": int}
@@ -53,8 +54,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from kgif.model import ConvEConfig
     from kgif.train import TrainingConfig
 
-    parser = subparsers.add_parser(
-        "train", help="train ConvE (1-N scoring, sparse BCE, Adam) and evaluate it",
+    parser = add_subparser(
+        subparsers, "train", help="train ConvE (1-N scoring, sparse BCE, Adam) and evaluate it",
         description="Train ConvE with reciprocal relations; writes checkpoints to "
                     "OUTPUT_DIR/checkpoints, the best validation model to OUTPUT_DIR/best.pt "
                     "and test metrics of the best model to OUTPUT_DIR/metrics.json.")
