@@ -329,3 +329,4 @@ def test_cli_option_errors(tmp_path, capsys):
                         "--path-lengths", "1", "3"]) == 0
     printed = capsys.readouterr().out
     assert "proponents:" in printed and "paths " in printed
+    assert "2 learning rates: min 0.1, median 0.15, max 0.2, sum 0.3" in printed

@@ -81,6 +81,18 @@ def check_device(device: str | None, flag: str = "--device") -> str | None:
     return device
 
 
+def _map_difference(theirs: dict[str, int], ours: dict[str, int]) -> str:
+    """E.g. ``135 vs 104 labels; only in the checkpoint: 'a', 'b'``."""
+    only = sorted(set(theirs) - set(ours))[:3]
+    if only:
+        return (f"{len(theirs)} vs {len(ours)} labels; only in the checkpoint: "
+                + ", ".join(map(repr, only)))
+    moved = sorted(k for k in theirs if theirs[k] != ours[k])[:3]
+    if moved:
+        return f"other ids for {', '.join(map(repr, moved))}"
+    return f"{len(theirs)} vs {len(ours)} labels"
+
+
 def _rows(ckpt, name: str) -> int:
     return int(ckpt.params[name].shape[0])
 
@@ -113,8 +125,8 @@ def load_graph_for(ckpt, dataset: str | None, command: str, source: str):
         theirs = getattr(ckpt, f"{kind}_to_id")
         if theirs and theirs != ours:
             raise ValueError(f"{command}: the {kind} ids of {source} do not match dataset "
-                             f"{name!r} ({len(theirs)} vs {len(ours)} {kind} labels); pass the "
-                             "dataset the model was trained on")
+                             f"{name!r} ({_map_difference(theirs, ours)}); pass the dataset the "
+                             "model was trained on")
     n_rel = kg.num_relations * (2 if ckpt.config.reciprocal else 1)
     for table, want in (("entity_embedding", kg.num_entities), ("relation_embedding", n_rel)):
         if _rows(ckpt, table) != want:
