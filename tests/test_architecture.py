@@ -38,3 +38,14 @@ def test_library_modules_do_not_import_the_cli():
                  for name, deps in edges.items()
                  if not name.startswith(("kgif.cli", "kgif.__main__"))}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_repository_folders_do_not_shadow_package_modules():
+    """From the folder above a clone named ``kgif``, the clone is a namespace portion of
+    ``kgif``: a top-level folder such as the CLI's default output folder ``runs/`` would be
+    found as ``kgif.runs`` before the installed module of that name."""
+    package = {p.stem for p in (ROOT / "kgif").iterdir()
+               if p.suffix == ".py" or (p / "__init__.py").is_file()}
+    tracked = {p.name for p in ROOT.iterdir() if not p.name.startswith(".")}
+    default_outputs = {"runs"}  # kgif/cli/train.py: runs/<dataset>
+    assert package & (tracked | default_outputs) == set()
