@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -86,6 +87,9 @@ def _checkpoint_settings(checkpoints, files: Sequence[str | os.PathLike] | None)
         for i, path in enumerate(files):
             settings[f"checkpoint[{i}].file_sha256"] = file_sha256(path)
     for i, ckpt in enumerate(checkpoints):
+        if not math.isfinite(ckpt.learning_rate):
+            raise ValueError(f"explain_all: checkpoint {i} (epoch {ckpt.epoch}) has learning "
+                             f"rate {ckpt.learning_rate}; TracInCP weights must be finite")
         settings[f"checkpoint[{i}].epoch"] = ckpt.epoch
         settings[f"checkpoint[{i}].learning_rate"] = ckpt.learning_rate
         settings[f"checkpoint[{i}].tensors_sha256"] = _tensors_sha256(
@@ -170,8 +174,11 @@ def check_settings(out: Path, settings: dict) -> None:
     except (ValueError, UnicodeDecodeError) as err:
         raise ValueError(f"explain_all: {path} is not valid JSON ({err}); it guards the run in "
                          f"{out}: use a new output folder") from err
-    if not isinstance(previous, dict):
-        previous = {}
+    if not isinstance(previous, dict) or previous.get("format") != RUN_FORMAT:
+        found = previous.get("format") if isinstance(previous, dict) else None
+        raise ValueError(f"explain_all: {path} was written by another kgif version (format "
+                         f"{found!r}, expected {RUN_FORMAT!r}); its settings cannot be "
+                         "compared: use a new output folder")
     differences = settings_differences(previous, settings)
     if differences:
         raise ValueError(f"explain_all: {out} holds a run with other settings (see {path}); "

@@ -143,6 +143,19 @@ def test_resume_refused_naming_each_differing_setting(tmp_path):
     assert "checkpoint[0]" not in str(info.value)
 
 
+def test_run_json_of_another_format_or_a_nan_rate_is_refused(tmp_path):
+    kg = _kg()
+    (tmp_path / "run.json").write_text(json.dumps({"options": {}, "test_triples": []}))
+    tracin = TracIn(graph_checkpoints(kg), kg.training)
+    with pytest.raises(ValueError, match="written by another kgif version"):
+        explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
+    checkpoints = graph_checkpoints(kg)
+    checkpoints[1].learning_rate = float("nan")
+    with pytest.raises(ValueError, match=r"checkpoint 1 \(epoch 2\) has learning rate nan"):
+        explain_all(TracIn(checkpoints, kg.training), kg, kg.testing[:2], tmp_path / "new")
+    assert not (tmp_path / "new" / "run.json").exists()
+
+
 def test_resume_refuses_changed_checkpoint_files(tmp_path):
     kg = _kg()
     files = []
