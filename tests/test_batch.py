@@ -343,3 +343,43 @@ def test_cli_option_errors(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "proponents:" in printed and "paths " in printed
     assert "2 learning rates: min 0.1, median 0.15, max 0.2, sum 0.3" in printed
+
+
+def test_cli_refuses_a_resume_after_checkpoint_files_were_replaced(tmp_path, capsys):
+    kg = _write_run_inputs(tmp_path, 3)
+    out = tmp_path / "out"
+    args = ["explain", "--checkpoints", str(tmp_path / "ckpts"), "--dataset",
+            str(tmp_path / "data"), "--test-file", str(tmp_path / "tests.tsv"), "--top-k", "2",
+            "--output-dir", str(out), "--no-progress", "--quiet"]
+    assert main(args) == 0
+    before = _per_triple(out)
+    replaced = graph_checkpoints(kg)[1]  # same epoch and rate, other weights
+    replaced.params["entity_embedding"].mul_(1.5)
+    save_checkpoint(replaced, tmp_path / "ckpts" / "checkpoint_epoch_0002.pt")
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint[1].file_sha256" in err and "checkpoint[1].tensors_sha256" in err
+    assert "checkpoint[0]" not in err
+    assert _per_triple(out) == before  # nothing mixed in
+
+
+def test_lock_of_a_live_process_refuses_and_of_a_killed_one_is_taken_over(tmp_path):
+    kg = _kg()
+    tracin = TracIn(graph_checkpoints(kg), kg.training)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from kgif.batch import output_lock\n"
+         f"with output_lock({str(tmp_path)!r}):\n    print('held', flush=True)\n"
+         "    time.sleep(120)"], env=_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ValueError, match=rf"in use by another explain run \(pid {holder.pid}"):
+            explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        holder.stdout.close()
+    assert (tmp_path / LOCK_NAME).read_text().strip() == str(holder.pid)  # left behind
+    rows = explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
+    assert [r["status"] for r in rows] == ["done", "done"]
+    assert not (tmp_path / LOCK_NAME).exists()
