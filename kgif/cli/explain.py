@@ -136,7 +136,15 @@ def _printer(kg: KnowledgeGraph, train: torch.Tensor, quiet: bool):
 
 
 def summarize_rates(rates: list[float]) -> str:
-    """One line on the TracInCP weights: count, min/median/max and sum of the learning rates."""
+    """One line on the TracInCP weights (Pruthi et al. 2020, eq. 3: one eta per checkpoint).
+
+    Args:
+        rates: the checkpoints' learning rates, at least one.
+
+    Returns:
+        ``"20 learning rates: min 1.1e-05, median 0.0001, max 0.001, sum 0.004"`` (count,
+        min / median / max and sum, 4 significant digits), or ``"learning rate 0.001"``.
+    """
     if len(rates) == 1:
         return f"learning rate {rates[0]:.4g}"
     return (f"{len(rates)} learning rates: min {min(rates):.4g}, median "
