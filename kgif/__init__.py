@@ -5,6 +5,7 @@ A flat public API over focused modules::
     from kgif import load_dataset, ConvEConfig, TracIn, load_checkpoints, explain
 """
 
+from kgif.batch import FilterOptions, PathOptions, RunOptions, explain_all
 from kgif.checkpoint import (
     Checkpoint,
     load_checkpoint,
@@ -21,7 +22,6 @@ from kgif.loss import bce_1n, get_objective, pointwise_bce, score, sparse_bce_wi
 from kgif.model import ConvEConfig, init_conve, score_all, score_hrt
 from kgif.paths import enumerate_paths, rank_paths
 from kgif.report import Explanation, explain, to_dataframe, write_csv, write_json
-from kgif.runs import FilterOptions, PathOptions, RunOptions, explain_all
 from kgif.tracin import KMostInfluentialResults, TracIn
 from kgif.train import TrainingConfig, TrainingResult, train
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from kgif.checkpoint import atomic_write
+from kgif._io import atomic_write
 from kgif.data import KnowledgeGraph
 from kgif.filters import Adjacency
 

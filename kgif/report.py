@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from kgif.checkpoint import atomic_write
+from kgif._io import atomic_write
 from kgif.data import KnowledgeGraph
 from kgif.tracin import KMostInfluentialResults, TracIn
 

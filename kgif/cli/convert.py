@@ -18,13 +18,15 @@ import uuid
 from pathlib import Path
 
 from kgif.checkpoint import save_checkpoint
+from kgif.cli._common import add_subparser
 
 _INPUT_SUFFIXES = (".pt", ".pth", ".pkl")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``convert`` sub-command."""
-    parser = subparsers.add_parser(
+    parser = add_subparser(
+        subparsers,
         "convert", help="convert PyKEEN or seed-project ConvE checkpoints to kgif checkpoints",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import platform
-import sys
 import time
-from pathlib import Path
 
-import torch
-
-from kgif._device import resolve_device
-from kgif._io import atomic_write_json
-from kgif.checkpoint import check_compatible, load_checkpoint
+from kgif.checkpoint import load_checkpoint
+from kgif.cli._common import (
+    add_subparser,
+    check_device,
+    environment,
+    load_graph_for,
+    positive_int,
+    write_json,
+)
 from kgif.evaluate import RANK_TYPES, SIDES, evaluate_all_sides
 
 COLUMNS = ("mrr", "mr", "hits@1", "hits@3", "hits@5", "hits@10")
@@ -20,8 +21,8 @@ COLUMNS = ("mrr", "mr", "hits@1", "hits@3", "hits@5", "hits@10")
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``evaluate`` sub-command."""
-    parser = subparsers.add_parser(
-        "evaluate", help="filtered MRR / MR / Hits@k of a checkpoint", allow_abbrev=False,
+    parser = add_subparser(
+        subparsers, "evaluate", help="filtered MRR / MR / Hits@k of a checkpoint",
         description="Rank every triple of a split against all entities, filtered with train + "
                     "valid + test, and print realistic, optimistic and pessimistic metrics.")
     parser.add_argument("--checkpoint", required=True, help="a .pt/.safetensors checkpoint")
@@ -29,7 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="dataset name or folder (default: the name stored in the "
                              "checkpoint's config.extra['dataset'])")
     parser.add_argument("--split", choices=("testing", "validation"), default="testing")
-    parser.add_argument("--batch-size", type=int, default=256, help="queries scored at once")
+    parser.add_argument("--batch-size", type=positive_int, default=256,
+                        help="queries scored at once")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--output", default=None,
                         help="metrics JSON path (default: <checkpoint>.<split>.metrics.json)")
@@ -50,36 +52,9 @@ def format_metrics_table(by_side: dict[str, dict[str, float]], title: str = "") 
     return "\n".join(lines)
 
 
-def environment() -> dict[str, str]:
-    """Device, torch version and command line, recorded beside every number."""
-    return {"command": " ".join(["python -m kgif", *sys.argv[1:]]),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "cpu_threads": str(torch.get_num_threads()), "machine": platform.machine()}
-
-
-def write_json(path: str | Path, payload: dict) -> None:
-    """Write ``payload`` as indented JSON, atomically (a NaN is refused, never written)."""
-    atomic_write_json(path, payload)
-
-
-def _load_graph(name: str | None, ckpt, checkpoint_path: str):
-    from kgif.data import load_dataset
-
-    name = name or ckpt.config.extra.get("dataset")
-    if not name:
-        raise ValueError(f"evaluate: {checkpoint_path} stores no dataset name in config.extra; "
-                         "pass --dataset")
-    kg = load_dataset(name)
-    check_compatible(ckpt, kg)
-    return kg
-
-
 def _run(args: argparse.Namespace) -> int:
-    if args.batch_size < 1:
-        raise ValueError(f"evaluate: --batch-size {args.batch_size} must be >= 1")
-    device = resolve_device(args.device, "evaluate: --device")
-    ckpt = load_checkpoint(args.checkpoint, map_location=device)
-    kg = _load_graph(args.dataset, ckpt, args.checkpoint)
+    ckpt = load_checkpoint(args.checkpoint, map_location=check_device(args.device))
+    kg = load_graph_for(ckpt, args.dataset, "evaluate", args.checkpoint)
     start = time.perf_counter()
     by_side = evaluate_all_sides(ckpt.params, ckpt.buffers, ckpt.config, getattr(kg, args.split),
                                  kg.all_triples(), batch_size=args.batch_size,

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import argparse
 import logging
+import statistics
 
 import torch
 
-from kgif.checkpoint import load_checkpoints
-from kgif.data import KnowledgeGraph, load_dataset, read_label_triples
+from kgif.batch import Chunk, FilterOptions, PathOptions, RunOptions, explain_all, explain_chunks
+from kgif.checkpoint import list_checkpoints, load_checkpoints
+from kgif.cli._common import (
+    add_subparser,
+    check_device,
+    load_graph_for,
+    non_negative_int,
+    positive_int,
+)
+from kgif.data import KnowledgeGraph, read_label_triples
 from kgif.distributed import Context, ShardedTracIn, init_from_env
 from kgif.loss import OBJECTIVES
 from kgif.paths import DEFAULT_MAX_PATHS, format_paths
 from kgif.report import format_explanation
-from kgif.runs import Chunk, FilterOptions, PathOptions, RunOptions, explain_all, explain_chunks
 from kgif.tracin import TracIn
 
 logger = logging.getLogger(__name__)
@@ -21,8 +29,8 @@ logger = logging.getLogger(__name__)
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``explain`` sub-command."""
-    parser = subparsers.add_parser(
-        "explain", help="explain predictions by TracIn influence of training edges",
+    parser = add_subparser(
+        subparsers, "explain", help="explain predictions by TracIn influence of training edges",
         description="Top proponents and opponents (TracInCP, Pruthi et al. 2020) of test "
                     "triples among the training edges, over a folder of checkpoints.")
     parser.add_argument("--checkpoints", required=True, nargs="+",
@@ -34,41 +42,44 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--test-file", help="TSV of head<TAB>relation<TAB>tail labels")
     which.add_argument("--test-relation",
                        help="take the test-split triples of this relation (e.g. treats)")
-    which.add_argument("--limit", type=int, default=None,
+    which.add_argument("--limit", type=positive_int, default=None,
                        help="at most this many triples from --test-relation")
-    parser.add_argument("--top-k", type=int, default=10, help="proponents and opponents each")
+    parser.add_argument("--top-k", type=positive_int, default=10,
+                        help="proponents and opponents each")
     parser.add_argument("--train-objective", default="score", choices=sorted(OBJECTIVES))
     parser.add_argument("--test-objective", default="score", choices=sorted(OBJECTIVES))
     parser.add_argument("--parameters", nargs="+", default=None,
                         help="parameter subset: names or groups (embeddings, conv, fc)")
     parser.add_argument("--method", choices=("structured", "generic"), default="structured")
-    parser.add_argument("--batch-size", type=int, default=256, help="training edges per batch")
+    parser.add_argument("--batch-size", type=positive_int, default=256,
+                        help="training edges per batch")
     parser.add_argument("--compile", action="store_true", help="torch.compile the kernel")
     parser.add_argument("--no-self-influence", action="store_true")
     parser.add_argument("--device", default=None, help="e.g. cuda (default: cpu)")
     parser.add_argument("--output-dir", default=None,
                         help="batch run: one JSON and CSV per test triple, summary.json/.csv, "
                              "and explanations.json/.csv when complete; rerun to resume")
-    parser.add_argument("--chunk-size", type=int, default=64,
+    parser.add_argument("--chunk-size", type=positive_int, default=64,
                         help="test triples per pass over the training edges (unit of resume)")
     parser.add_argument("--quiet", action="store_true",
-                        help="do not print the explanations (batch runs)")
+                        help="do not print the explanations (needs --output-dir, where they "
+                             "are written)")
     parser.add_argument("--no-progress", action="store_true")
     filters = parser.add_argument_group("candidate filters (kgif.filters; default: all edges)")
-    filters.add_argument("--filter-hops", type=int, default=None, metavar="K",
+    filters.add_argument("--filter-hops", type=non_negative_int, default=None, metavar="K",
                          help="score only edges inside the head's and tail's K-hop "
                               "intersection")
-    filters.add_argument("--min-degree", type=int, default=None,
+    filters.add_argument("--min-degree", type=non_negative_int, default=None,
                          help="with --filter-hops: drop edges touching a node of lower degree")
-    filters.add_argument("--max-path-length", type=int, default=None, metavar="L",
+    filters.add_argument("--max-path-length", type=positive_int, default=None, metavar="L",
                          help="keep only edges on head-tail walks of at most L edges "
                               "(alone: --filter-hops L)")
     paths = parser.add_argument_group("head-tail paths ranked by TracIn (kgif.paths)")
-    paths.add_argument("--paths", type=int, nargs="?", const=10, default=None, metavar="N",
+    paths.add_argument("--paths", type=positive_int, nargs="?", const=10, default=None, metavar="N",
                        help="report the N best paths per test triple (default N: 10)")
     paths.add_argument("--path-lengths", type=int, nargs=2, default=(2, 3),
                        metavar=("MIN", "MAX"), help="path lengths in edges, within 1..3")
-    paths.add_argument("--max-paths", type=int, default=DEFAULT_MAX_PATHS,
+    paths.add_argument("--max-paths", type=positive_int, default=DEFAULT_MAX_PATHS,
                        help="enumeration cap per test triple")
     paths.add_argument("--paths-by", choices=("sum", "mean"), default="sum",
                        help="rank paths by the sum or the mean of their edges' scores")
@@ -89,17 +100,6 @@ def _test_triples(args: argparse.Namespace, kg: KnowledgeGraph) -> torch.Tensor:
     if not triples:
         raise ValueError("explain: give --test-triple, --test-file or --test-relation")
     return torch.cat(triples)
-
-
-def _dataset(args: argparse.Namespace, checkpoints) -> KnowledgeGraph:
-    name = args.dataset or checkpoints[-1].config.extra.get("dataset")
-    if not name:
-        raise ValueError("explain: the checkpoints name no dataset; pass --dataset")
-    kg = load_dataset(name)
-    if checkpoints[-1].entity_to_id and checkpoints[-1].entity_to_id != kg.entity_to_id:
-        raise ValueError(f"explain: the entity ids of dataset {name!r} differ from the "
-                         "checkpoints'; pass the dataset the model was trained on")
-    return kg
 
 
 def _options(args: argparse.Namespace, tracin: TracIn, checkpoints) -> RunOptions:
@@ -135,8 +135,35 @@ def _printer(kg: KnowledgeGraph, train: torch.Tensor, quiet: bool):
     return show
 
 
+def summarize_rates(rates: list[float]) -> str:
+    """One line on the TracInCP weights (Pruthi et al. 2020, eq. 3: one eta per checkpoint).
+
+    Args:
+        rates: the checkpoints' learning rates, at least one.
+
+    Returns:
+        ``"20 learning rates: min 1.1e-05, median 0.0001, max 0.001, sum 0.004"`` (count,
+        min / median / max and sum, 4 significant digits), or ``"learning rate 0.001"``.
+    """
+    if len(rates) == 1:
+        return f"learning rate {rates[0]:.4g}"
+    return (f"{len(rates)} learning rates: min {min(rates):.4g}, median "
+            f"{statistics.median(rates):.4g}, max {max(rates):.4g}, sum {sum(rates):.4g}")
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Refuse flag combinations that would lose or misread results."""
+    if args.quiet and not args.output_dir:
+        raise ValueError("explain: --quiet needs --output-dir: without it the explanations are "
+                         "only printed, so --quiet would throw them away")
+    if args.limit is not None and not args.test_relation:
+        raise ValueError("explain: --limit applies to --test-relation; give both")
+    check_device(args.device)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``explain``; prints one block per test triple (rank 0), returns 0."""
+    _check_args(args)
     context, device = init_from_env(args.device)
     try:
         return _run(args, context, device)
@@ -149,8 +176,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, context: Context, device: str | None) -> int:
     sources = args.checkpoints[0] if len(args.checkpoints) == 1 else args.checkpoints
-    checkpoints = load_checkpoints(sources)
-    kg = _dataset(args, checkpoints)
+    files = list_checkpoints(sources)
+    checkpoints = load_checkpoints(files)
+    kg = load_graph_for(checkpoints[-1], args.dataset, "explain", str(files[-1]))
     test = _test_triples(args, kg)
     tracin = TracIn(checkpoints, kg.training, train_objective=args.train_objective,
                     test_objective=args.test_objective, parameters=args.parameters,
@@ -159,15 +187,15 @@ def _run(args: argparse.Namespace, context: Context, device: str | None) -> int:
     options = _options(args, tracin, checkpoints)
     engine = ShardedTracIn(tracin, context) if context.distributed else tracin
     say = print if context.is_main else (lambda *a, **k: None)
-    rates = ", ".join(f"{c.learning_rate:.4g}" for c in checkpoints)
+    rates = summarize_rates([c.learning_rate for c in checkpoints])
     say(f"TracInCP over {len(checkpoints)} checkpoints (epochs {checkpoints[0].epoch}.."
-        f"{checkpoints[-1].epoch}, learning rates {rates}), {len(kg.training)} training edges, "
+        f"{checkpoints[-1].epoch}; {rates}), {len(kg.training)} training edges, "
         f"{len(test)} test triples; objectives train={args.train_objective} "
         f"test={args.test_objective}; {context.world_size} process(es)")
     show = _printer(kg, tracin.training_edges(), args.quiet)
     if args.output_dir:
         rows = explain_all(engine, kg, test, args.output_dir, options, context=context,
-                           on_chunk=show)
+                           on_chunk=show, checkpoint_files=files)
         say(f"\nwrote {len(rows)} explanations, summary.json and summary.csv to "
             f"{args.output_dir}")
         return 0

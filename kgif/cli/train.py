@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from kgif.cli.evaluate import environment, format_metrics_table, write_json
+from kgif.cli._common import add_subparser, environment, write_json
+from kgif.cli.evaluate import format_metrics_table
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +58,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from kgif.model import ConvEConfig
     from kgif.train import TrainingConfig
 
-    parser = subparsers.add_parser(
-        "train", help="train ConvE (1-N scoring, sparse BCE, Adam) and evaluate it",
-        allow_abbrev=False,
+    parser = add_subparser(
+        subparsers, "train", help="train ConvE (1-N scoring, sparse BCE, Adam) and evaluate it",
         description="Train ConvE with reciprocal relations; writes checkpoints to "
                     "OUTPUT_DIR/checkpoints, the best validation model to OUTPUT_DIR/best.pt "
                     "and test metrics of the best model to OUTPUT_DIR/metrics.json.")
