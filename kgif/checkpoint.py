@@ -444,11 +444,12 @@ def _map_difference(have: dict[str, int], want: dict[str, int]) -> str:
 
 
 def _check_one(ckpt: Checkpoint, kg, dataset: str) -> None:
-    for kind, have, want in (("entity", ckpt.entity_to_id, kg.entity_to_id),
-                             ("relation", ckpt.relation_to_id, kg.relation_to_id)):
+    for kind, plural, have, want in (("entity", "entities", ckpt.entity_to_id, kg.entity_to_id),
+                                     ("relation", "relations", ckpt.relation_to_id,
+                                      kg.relation_to_id)):
         if have and have != want:
             raise ValueError(
-                f"check_compatible: the {kind} ids of {ckpt.name} ({len(have)} {kind}s) do not "
+                f"check_compatible: the {kind} ids of {ckpt.name} ({len(have)} {plural}) do not "
                 f"match dataset {dataset} ({len(want)}): {_map_difference(have, want)}")
     sizes = [("entity_embedding", kg.num_entities, f"{kg.num_entities} entities")]
     if "entity_bias" in ckpt.params:

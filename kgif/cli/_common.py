@@ -38,7 +38,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def add_subparser(subparsers: argparse._SubParsersAction, name: str,
                   **kwargs) -> argparse.ArgumentParser:
     """``subparsers.add_parser(name, **kwargs)`` with prefix matching of flags turned off."""
-    return subparsers.add_parser(name, allow_abbrev=False, **kwargs)
+    return subparsers.add_parser(name, **{**kwargs, "allow_abbrev": False})
 
 
 def _integer(text: str) -> int:

@@ -28,8 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = add_subparser(
         subparsers,
         "convert", help="convert PyKEEN or seed-project ConvE checkpoints to kgif checkpoints",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--from", dest="source_format", choices=("pykeen", "seed"),
                         required=True, help="layout of the input files")
     parser.add_argument("--input", required=True, type=Path,
