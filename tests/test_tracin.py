@@ -120,18 +120,18 @@ def test_float32_within_tolerance_of_float64_reference():
     torch.testing.assert_close(got, expected, rtol=RTOL32, atol=ATOL32 * expected.abs().max())
 
 
-@pytest.mark.parametrize("proponents", [True, False])
-def test_topk_equals_topk_of_full_matrix_with_ties(proponents):
+def test_topk_equals_topk_of_full_matrix_with_ties():
     ckpts = _checkpoints()
     test = random_triples(3, N_ENT, N_REL, seed=31)
     base = random_triples(6, N_ENT, N_REL, seed=32)
     train = torch.cat([base, base, base[:2]])  # duplicate edges: exact ties across batches
     tracin = TracIn(ckpts, train, batch_size=4)
     full = tracin.influence(test)
-    order = torch.sort(full, dim=1, descending=proponents, stable=True).indices[:, :5]
-    result = tracin.influence(test, k=5, proponents=proponents)
-    assert torch.equal(result.indices, order)
-    torch.testing.assert_close(result.influence_scores, full.gather(1, order), rtol=0, atol=0)
+    for result, descending in zip(tracin.top_influences(test, k=5), (True, False), strict=True):
+        order = torch.sort(full, dim=1, descending=descending, stable=True).indices[:, :5]
+        assert torch.equal(result.indices, order)
+        torch.testing.assert_close(result.influence_scores, full.gather(1, order), rtol=0,
+                                   atol=0)
 
 
 def test_candidates_score_only_their_edges():
@@ -141,17 +141,17 @@ def test_candidates_score_only_their_edges():
     tracin = TracIn(ckpts, train, batch_size=3)
     full = tracin.influence(test)
     candidates = [torch.tensor([7, 1, 3]), torch.tensor([0, 9])]
-    parts = tracin.influence(test, candidates=candidates)
+    parts = tracin.candidate_influence(test, candidates)
     for j, ids in enumerate(candidates):
         torch.testing.assert_close(parts[j], full[j, ids], rtol=RTOL64, atol=ATOL64)
-    top = tracin.influence(test, k=3, candidates=candidates)
+    top, _ = tracin.top_influences(test, k=3, candidates=candidates)
     for j, ids in enumerate(candidates):
         best = ids[torch.sort(full[j, ids], descending=True, stable=True).indices[:3]]
         assert torch.equal(top.indices[j, : len(best)], best)
     assert top.indices[1, 2] == -1 and torch.isnan(top.influence_scores[1, 2])  # padded
     none = torch.tensor([], dtype=torch.long)
-    empty = tracin.influence(test, k=2, candidates=[torch.tensor([4]), none])
-    assert empty.indices.tolist() == [[4], [-1]]
+    empty, _ = tracin.top_influences(test, k=2, candidates=[torch.tensor([4]), none])
+    assert empty.indices.tolist() == [[4, -1], [-1, -1]]
 
 
 def test_compiled_kernel_equals_eager():
@@ -171,24 +171,9 @@ def test_bad_arguments():
         TracIn(ckpts, parameters="attention")
     with pytest.raises(ValueError, match="k=0"):
         tracin = TracIn(ckpts, random_triples(3, N_ENT, N_REL))
-        tracin.influence(random_triples(1, N_ENT, N_REL), k=0)
+        tracin.top_influences(random_triples(1, N_ENT, N_REL), k=0)
     with pytest.raises(ValueError, match="no training triples"):
         TracIn(ckpts).influence(random_triples(1, N_ENT, N_REL))
-
-
-def test_top_influences_equals_separate_passes():
-    ckpts = _checkpoints()
-    test = random_triples(2, N_ENT, N_REL, seed=61)
-    train = random_triples(9, N_ENT, N_REL, seed=62)
-    tracin = TracIn(ckpts, train, batch_size=4)
-    pro, opp = tracin.top_influences(test, k=3)
-    for got, proponents in ((pro, True), (opp, False)):
-        want = tracin.influence(test, k=3, proponents=proponents)
-        assert torch.equal(got.indices, want.indices)
-        torch.testing.assert_close(got.influence_scores, want.influence_scores, rtol=0, atol=0)
-    candidates = [torch.tensor([1, 2, 5, 8]), torch.tensor([0, 3, 4])]
-    pro_c, _ = tracin.top_influences(test, k=3, candidates=candidates)
-    assert torch.equal(pro_c.indices, tracin.influence(test, k=3, candidates=candidates).indices)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
