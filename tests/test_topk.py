@@ -44,7 +44,8 @@ def test_k_larger_than_stream_pads_to_k_and_mask_excludes():
     top.update(torch.tensor([[0.5, 9.0], [1.0, 2.0]]), torch.tensor([3, 1]), valid)
     result = top.result()
     assert result.indices.tolist() == [[3, -1, -1, -1], [-1, -1, -1, -1]]
-    assert result.influence_scores[0, 0] == 0.5 and torch.isnan(result.influence_scores[0, 1:]).all()
+    assert result.influence_scores[0, 0] == 0.5
+    assert torch.isnan(result.influence_scores[0, 1:]).all()
 
 
 def test_nan_is_refused_not_ranked_first():
