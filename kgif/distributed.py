@@ -1,11 +1,13 @@
 """Several processes via ``torch.distributed``: shard the training edges, merge top-k exactly.
 
 Launch with ``torchrun --nproc-per-node N -m kgif explain ...``. Each rank scores a contiguous
-range of training rows (:func:`shard_range`) against every test triple and keeps its local top-k
-proponents and opponents; the ranks then ``all_gather`` their (T, k) scores and global row
-indices and every rank merges them with the rule of :class:`kgif.tracin.TopK`: a stable sort by
-score, ties broken by the smaller global row index. The merged top-k equals the single-process
-top-k because every global top-k edge is in the top-k of its own shard. Only rank 0 writes.
+range of training rows aligned to the TracIn batch size (:func:`shard_range`) against every test
+triple and keeps its local top-k proponents and opponents; the ranks then ``all_gather`` their
+(T, k) scores and global row indices and every rank merges them with
+:func:`kgif.topk.merge_topk`, the one top-k rule (larger score first, ties by the smaller global
+row). The merged top-k equals the single-process top-k because every global top-k edge is in the
+top-k of its own shard, and the aligned shards stream the same batches, so the scores are the
+same bits. Only rank 0 writes.
 
 Backends: ``gloo`` for CPU tensors, ``nccl`` for CUDA (one GPU per rank, ``cuda:LOCAL_RANK``).
 """
@@ -21,7 +23,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from kgif.tracin import KMostInfluentialResults, TracIn
+from kgif.topk import KMostInfluentialResults, merge_topk, pad_topk
+from kgif.tracin import TracIn
 
 __all__ = ["Context", "ShardedTracIn", "broadcast_object", "init_from_env", "merge_topk",
            "pad_topk", "shard_range"]
@@ -80,49 +83,25 @@ def init_from_env(device: str | None = None) -> tuple[Context, str | None]:
     return Context(rank, world, local), device
 
 
-def shard_range(n: int, rank: int, world_size: int) -> tuple[int, int]:
-    """Contiguous rows ``[start, stop)`` of rank ``rank``: sizes differ by at most one.
+def shard_range(n: int, rank: int, world_size: int, block: int = 1) -> tuple[int, int]:
+    """Contiguous rows ``[start, stop)`` of rank ``rank``, aligned to multiples of ``block``.
+
+    The rows are cut into blocks of ``block`` (the last may be shorter) and the blocks are
+    dealt out contiguously, counts differing by at most one. With ``block`` the TracIn batch
+    size every shard streams exactly the batches a single process would, so float32 scores
+    are bit-identical to the single-process run.
 
     Raises:
-        ValueError: unless ``0 <= rank < world_size``.
+        ValueError: unless ``0 <= rank < world_size`` and ``block >= 1``.
     """
     if not 0 <= rank < world_size:
         raise ValueError(f"shard_range: rank={rank} outside [0, {world_size})")
-    base, extra = divmod(n, world_size)
-    start = rank * base + min(rank, extra)
-    return start, start + base + (rank < extra)
-
-
-def pad_topk(result: KMostInfluentialResults, k: int) -> KMostInfluentialResults:
-    """Pad (T, k') results to exactly (T, k) with index -1 and score NaN (k' <= k)."""
-    missing = k - result.indices.shape[1]
-    indices = torch.nn.functional.pad(result.indices, (0, missing), value=-1)
-    scores = torch.nn.functional.pad(result.influence_scores, (0, missing), value=float("nan"))
-    return KMostInfluentialResults(indices, scores)
-
-
-def merge_topk(parts: Sequence[KMostInfluentialResults], k: int,
-               largest: bool) -> KMostInfluentialResults:
-    """Exact top-k of per-shard top-k lists (shards in ascending row order).
-
-    Concatenates the parts (so smaller global indices come first), sorts stably by score and
-    keeps k, the rule of :class:`kgif.tracin.TopK`; padding (index -1 / NaN) sorts last.
-
-    Args:
-        parts: per-shard results, each (T, k_s) global indices and scores.
-        k: how many to keep.
-        largest: proponents (True, descending) or opponents (False, ascending).
-
-    Returns:
-        (T, k) indices and scores, padded with -1/NaN when fewer than k are valid.
-    """
-    indices = torch.cat([p.indices for p in parts], 1)
-    scores = torch.cat([p.influence_scores for p in parts], 1)
-    order = torch.sort(scores, dim=1, descending=largest, stable=True).indices
-    order = order.gather(1, torch.sort((indices.gather(1, order) < 0).to(torch.int8), dim=1,
-                                       stable=True).indices)  # padding last, order kept
-    order = order[:, :k]
-    return pad_topk(KMostInfluentialResults(indices.gather(1, order), scores.gather(1, order)), k)
+    if block < 1:
+        raise ValueError(f"shard_range: block={block} must be positive")
+    base, extra = divmod(-(-n // block), world_size)
+    first = rank * base + min(rank, extra)
+    last = first + base + (rank < extra)
+    return min(first * block, n), min(last * block, n)
 
 
 def _all_gather(tensor: Tensor) -> list[Tensor]:
@@ -144,8 +123,10 @@ class ShardedTracIn:
     """A :class:`~kgif.tracin.TracIn` whose :meth:`top_influences` runs over this rank's shard
     of the training edges and merges across ranks; the other methods delegate unchanged.
 
-    Pass it to :func:`kgif.report.explain` on every rank (it is a collective call), with
-    ``self_influence`` True on rank 0 only.
+    Shards are aligned to the TracIn batch size (:func:`shard_range`), so each rank streams
+    exactly the batches of a single-process run and the merged result is bit-identical to it,
+    in float32 too. Pass it to :func:`kgif.report.explain` on every rank (it is a collective
+    call), with ``self_influence`` True on rank 0 only.
     """
 
     def __init__(self, tracin: TracIn, context: Context):
@@ -159,34 +140,37 @@ class ShardedTracIn:
                        ) -> tuple[KMostInfluentialResults, KMostInfluentialResults]:
         """Global top-k proponents and opponents (T, k) of each test triple.
 
-        Arguments as :meth:`kgif.tracin.TracIn.top_influences`; candidate ids are global rows
-        of ``train_triples``. Rows with fewer than k candidates are padded with -1/NaN.
+        Arguments and result as :meth:`kgif.tracin.TracIn.top_influences` (candidate ids are
+        global rows of ``train_triples``; padding -1 / NaN where fewer than k exist).
+
+        Raises:
+            ValueError: on ``k < 1`` and as :meth:`kgif.tracin.TracIn.top_influences`.
         """
         if k < 1:
             raise ValueError(f"ShardedTracIn.top_influences: k={k} must be positive")
+        pro, opp = self.local_top_influences(test_triples, k, train_triples, candidates)
+        return self._merge(pro, k, True), self._merge(opp, k, False)
+
+    def local_top_influences(self, test_triples: Tensor, k: int,
+                             train_triples: Tensor | None = None,
+                             candidates: Sequence[Tensor] | None = None
+                             ) -> tuple[KMostInfluentialResults, KMostInfluentialResults]:
+        """This rank's (T, k) proponents and opponents over its shard, as global rows
+        (no communication)."""
         train = self.tracin.training_edges(train_triples)
-        start, stop = shard_range(len(train), self.context.rank, self.context.world_size)
+        start, stop = shard_range(len(train), self.context.rank, self.context.world_size,
+                                  self.tracin.batch_size)
         local = None
         if candidates is not None:
             local = [_local_ids(torch.as_tensor(c, dtype=torch.long), start, stop)
                      for c in candidates]
-        pro, opp = self._local_top(test_triples, k, train[start:stop], local)
-        return tuple(self._merge(_shift(r, start), k, largest)
-                     for r, largest in ((pro, True), (opp, False)))
-
-    def _local_top(self, test_triples, k, shard, local):
-        if len(shard) == 0 or (local is not None and not any(len(c) for c in local)):
-            empty = self.tracin.checkpoints[0].params["entity_embedding"].new_empty(
-                len(test_triples), 0)
-            nothing = KMostInfluentialResults(empty.long(), empty)
-            return nothing, nothing
-        return self.tracin.top_influences(test_triples, k, shard, local)
+        pro, opp = self.tracin.top_influences(test_triples, k, train[start:stop], local)
+        return _shift(pro, start), _shift(opp, start)
 
     def _merge(self, result: KMostInfluentialResults, k: int,
                largest: bool) -> KMostInfluentialResults:
-        result = pad_topk(result, k)
         if not self.context.distributed:
-            return merge_topk([result], k, largest)
+            return result
         indices, scores = _all_gather(result.indices), _all_gather(result.influence_scores)
         parts = [KMostInfluentialResults(i, s) for i, s in zip(indices, scores, strict=True)]
         return merge_topk(parts, k, largest)

@@ -15,7 +15,8 @@ Label-smoothing conventions (epsilon = smoothing):
   (``main.py``); so a = 1 - eps, c = 1 / N.
 
 Attribution (DESIGN.md section 3): an objective is a function of one triple's score vector
-s = E f + b, and is characterised by u = dl/ds. ``score`` and ``pointwise_bce`` have a one-hot
+s = E f + b, and is characterised by u = dl/ds, which is always autograd of the objective's
+loss (never a second hand-written formula). ``score`` and ``pointwise_bce`` have a one-hot
 u = c(s_t) e_t and never need the N-entity score vector; ``bce_1n`` has a dense u.
 """
 
@@ -107,38 +108,59 @@ def sparse_bce_with_logits(
 # --------------------------------------------------------------------------- objectives
 
 
+def _autograd_derivative(loss: Tensor, s: Tensor) -> Tensor:
+    (d,) = torch.autograd.grad(loss.sum(), s)
+    return d
+
+
 @dataclass(frozen=True)
 class OneHotObjective:
     """A per-triple objective l(s_t) of the triple's own logit; u = dl/ds = l'(s_t) e_t.
 
+    Only the loss is written by hand; the derivative l'(s_t) is autograd of it
+    (:meth:`coefficient`), so the two cannot disagree.
+
     Attributes:
         name: registry name.
-        loss: maps (B,) logits s_t to (B,) losses, element-wise.
-        coefficient: maps (B,) logits s_t to (B,) derivatives l'(s_t).
+        loss: maps (B,) logits s_t to (B,) losses, element-wise (example b's loss depends on
+            s_t[b] only).
+        kind: ``"loss"`` (smaller is better) or ``"score"`` (larger is better).
     """
 
     name: str
     loss: Callable[[Tensor], Tensor]
-    coefficient: Callable[[Tensor], Tensor]
-    kind: Literal["loss", "score"] = "loss"  # "score": larger is better (a gain, not a loss)
+    kind: Literal["loss", "score"] = "loss"
     one_hot: bool = True
+
+    def coefficient(self, s_t: Tensor) -> Tensor:
+        """(B,) l'(s_t), by autograd of :attr:`loss` (differentiable input not needed)."""
+        with torch.enable_grad():
+            s_t = s_t.detach().requires_grad_(True)
+            return _autograd_derivative(self.loss(s_t), s_t)
 
 
 @dataclass(frozen=True)
 class DenseObjective:
     """A per-triple objective l(s, t) of the full score vector, with dense u = dl/ds.
 
+    Only the loss is written by hand; u is autograd of it (:meth:`u`).
+
     Attributes:
         name: registry name.
-        loss: maps (B, N) logits and (B,) int64 tails to (B,) losses.
-        u: maps (B, N) logits and (B,) tails to (B, N) gradients dl/ds.
+        loss: maps (B, N) logits and (B,) int64 tails to (B,) losses, row by row.
+        kind: as :class:`OneHotObjective`.
     """
 
     name: str
     loss: Callable[[Tensor, Tensor], Tensor]
-    u: Callable[[Tensor, Tensor], Tensor]
     kind: Literal["loss", "score"] = "loss"
     one_hot: bool = False
+
+    def u(self, s: Tensor, t: Tensor) -> Tensor:
+        """(B, N) dl/ds of each row, by autograd of :attr:`loss`."""
+        with torch.enable_grad():
+            s = s.detach().requires_grad_(True)
+            return _autograd_derivative(self.loss(s, t), s)
 
 
 Objective = OneHotObjective | DenseObjective
@@ -147,46 +169,45 @@ Objective = OneHotObjective | DenseObjective
 def score() -> OneHotObjective:
     """l = s_t, the triple's logit; u = e_t.
 
-    The per-edge training example under 1-N BCE: flipping y_t of row (h, r) changes the row loss
-    by exactly -s_t (times a, see :func:`smoothing_coefficients`), DESIGN.md section 3. Its
-    ``kind`` is ``"score"`` (a gain): TracIn flips the sign of a pair whose two objectives are of
-    different kinds, so that proponents stay positive.
+    As a *training* objective (DESIGN.md section 3, docs/tracin.md): with the sparse 1-N BCE of
+    :func:`sparse_bce_with_logits` (reduction ``"sum"``), removing an edge (h, r, t) from
+    the training set changes the loss of row (h, r) by exactly +a s_t (a from
+    :func:`smoothing_coefficients`), so its gradient is a times the gradient of s_t, but
+    **only when the row keeps another positive**. When t is the row's only known tail, the
+    whole row leaves the training set and the loss loses sum_j softplus(s_j) - a s_t -
+    c sum_j s_j instead, which ``score`` does not represent (29.9 % of FB15k-237's edges and
+    77.6 % of WN18RR's are such edges). With reduction ``"mean"`` both carry a 1/(B N) factor.
+    Its ``kind`` is ``"score"`` (a gain): TracIn flips the sign of a pair whose two objectives
+    are of different kinds, so that proponents stay positive.
     """
-    return OneHotObjective("score", loss=lambda s: s, coefficient=torch.ones_like, kind="score")
+    return OneHotObjective("score", loss=lambda s: s, kind="score")
 
 
 def pointwise_bce() -> OneHotObjective:
     """l = -log sigmoid(s_t) = softplus(-s_t); u = -sigmoid(-s_t) e_t (the seed project's)."""
-    return OneHotObjective(
-        "pointwise_bce",
-        loss=lambda s: F.softplus(-s),
-        coefficient=lambda s: -torch.sigmoid(-s),
-    )
+    return OneHotObjective("pointwise_bce", loss=lambda s: F.softplus(-s))
 
 
 def bce_1n(label_smoothing: float = 0.0, convention: Smoothing = "pykeen") -> DenseObjective:
-    """l = mean over N entities of BCE(s, y'), y' the smoothed one-hot of t.
+    """l = mean over N entities of BCE(s, y'), y' the smoothed one-hot of t alone.
 
-    u = (sigmoid(s) - y') / N is dense.
+    u = (sigmoid(s) - y') / N is dense. As a test objective it is the loss of ranking t
+    against every entity. As a *training* objective it is NOT the 1-N training loss of the
+    row (h, r): it treats the row's other known tails as negatives, and summed over the K
+    edges of a row it repeats the row's negative terms K times (docs/tracin.md).
 
     Args:
         label_smoothing: epsilon in [0, 1).
         convention: ``"pykeen"`` or ``"conve"`` (see :func:`smoothing_coefficients`).
     """
 
-    def targets(s: Tensor, t: Tensor) -> Tensor:
+    def loss(s: Tensor, t: Tensor) -> Tensor:
         a, c = smoothing_coefficients(label_smoothing, s.shape[-1], convention)
         # a comparison, not F.one_hot, which checks its input and so breaks under vmap
         one_hot = (torch.arange(s.shape[-1], device=s.device) == t[..., None]).to(s.dtype)
-        return a * one_hot + c
+        return (F.softplus(s) - (a * one_hot + c) * s).mean(-1)
 
-    def loss(s: Tensor, t: Tensor) -> Tensor:
-        return (F.softplus(s) - targets(s, t) * s).mean(-1)
-
-    def u(s: Tensor, t: Tensor) -> Tensor:
-        return (torch.sigmoid(s) - targets(s, t)) / s.shape[-1]
-
-    return DenseObjective("bce_1n", loss=loss, u=u)
+    return DenseObjective("bce_1n", loss=loss)
 
 
 #: Built-in objectives by name (with default settings).

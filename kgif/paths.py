@@ -256,7 +256,7 @@ def rank_paths(tracin, test_triple, adj: Adjacency, *, min_length: int = 2,
     """Enumerate the head-tail paths of a test triple and rank them by TracIn score.
 
     Each path is scored by the TracInCP scores (Pruthi et al. 2020) of its edges for the test
-    triple, computed with ``tracin.influence`` on exactly the edges that lie on a path.
+    triple, computed with ``tracin.candidate_influence`` on exactly the edges that lie on a path.
 
     Args:
         tracin: a :class:`kgif.tracin.TracIn` whose training triples built ``adj``.
@@ -279,7 +279,7 @@ def rank_paths(tracin, test_triple, adj: Adjacency, *, min_length: int = 2,
     paths = enumerate_paths(adj, h, t, min_length=min_length, max_length=max_length,
                             max_paths=max_paths)
     ids = torch.unique(paths.edges[paths.edges >= 0])
-    scores = (tracin.influence(triple[None], candidates=[ids])[0] if len(ids)
+    scores = (tracin.candidate_influence(triple[None], [ids])[0] if len(ids)
               else torch.zeros(0, dtype=torch.float64))
     sums, means = score_paths(paths, ids, scores)
     key = sums if by == "sum" else means

@@ -93,3 +93,10 @@ def test_bad_arguments():
         run_benchmarks("huge")
     with pytest.raises(ValueError, match="unknown suite"):
         run_benchmarks("smoke", only=["nope"])
+
+
+def test_filtered_row_streams_no_more_edges_than_unfiltered(smoke):
+    rows = {r["method"]: r for r in smoke["rows"] if r["suite"] == "tracin-filtered"}
+    assert set(rows) == {"unfiltered", "filtered k=1"}
+    assert rows["filtered k=1"]["edges"] <= rows["unfiltered"]["edges"]
+    assert rows["filtered k=1"]["ratio"] > 0

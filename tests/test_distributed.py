@@ -18,8 +18,9 @@ from tolerances import ATOL64, RTOL64
 
 from kgif.checkpoint import Checkpoint, save_checkpoint
 from kgif.data import load_dataset, write_label_triples
-from kgif.distributed import Context, ShardedTracIn, merge_topk, shard_range
-from kgif.tracin import KMostInfluentialResults, TopK, TracIn
+from kgif.distributed import Context, ShardedTracIn, shard_range
+from kgif.topk import KMostInfluentialResults, TopK, merge_topk
+from kgif.tracin import TracIn
 
 REPO = Path(__file__).resolve().parents[1]
 N_ENT, N_REL, N_TRAIN, K = 10, 3, 37, 4
@@ -31,15 +32,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_shard_range_covers_rows_once():
-    for n in (0, 1, 7, 10):
+@pytest.mark.parametrize("block", [1, 3, 4])
+def test_shard_range_covers_rows_once_on_block_boundaries(block):
+    for n in (0, 1, 7, 10, 13):
         for world in (1, 2, 3, 4):
-            ranges = [shard_range(n, r, world) for r in range(world)]
+            ranges = [shard_range(n, r, world, block) for r in range(world)]
             rows = [i for a, b in ranges for i in range(a, b)]
             assert rows == list(range(n))
-            assert max(b - a for a, b in ranges) - min(b - a for a, b in ranges) <= 1
+            assert all(a % block == 0 or a == n for a, _ in ranges)  # shards start batches
+            blocks = [-(-(b - a) // block) for a, b in ranges]
+            assert max(blocks) - min(blocks) <= 1
     with pytest.raises(ValueError, match="rank=2"):
         shard_range(5, 2, 2)
+    with pytest.raises(ValueError, match="block=0"):
+        shard_range(5, 0, 2, 0)
 
 
 @pytest.mark.parametrize("largest", [True, False])

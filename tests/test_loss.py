@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from tolerances import ATOL64, RTOL64, RTOL_LOSS
 
 from kgif.loss import (
+    OneHotObjective,
     bce_1n,
     get_objective,
     pointwise_bce,
@@ -78,12 +79,47 @@ def test_bad_arguments_name_the_value():
         get_objective("hinge")
 
 
+#: Closed-form derivatives l'(s_t), written independently of kgif.loss (which uses autograd).
+CLOSED_FORM = {"score": torch.ones_like, "pointwise_bce": lambda s: -torch.sigmoid(-s)}
+
+
 @pytest.mark.parametrize("objective", [score(), pointwise_bce()])
-def test_one_hot_coefficient_is_the_derivative(objective):
-    s = torch.linspace(-6, 6, 13, dtype=torch.float64, requires_grad=True)
-    (expected,) = torch.autograd.grad(objective.loss(s).sum(), s)
-    torch.testing.assert_close(objective.coefficient(s.detach()), expected,
+def test_one_hot_coefficient_matches_closed_form(objective):
+    s = torch.linspace(-6, 6, 13, dtype=torch.float64)
+    torch.testing.assert_close(objective.coefficient(s), CLOSED_FORM[objective.name](s),
                                rtol=RTOL64, atol=ATOL64)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_bce_1n_u_matches_closed_form(eps):
+    gen = torch.Generator().manual_seed(2)
+    s = torch.randn(4, 9, generator=gen, dtype=torch.float64)
+    t = torch.tensor([0, 3, 8, 3])
+    y = _dense_smoothed(F.one_hot(t, 9).double(), eps, "pykeen")
+    torch.testing.assert_close(bce_1n(eps).u(s, t), (torch.sigmoid(s) - y) / 9,
+                               rtol=RTOL64, atol=ATOL64)
+
+
+def test_custom_objective_needs_only_a_loss():
+    cubic = OneHotObjective("cubic", loss=lambda s: s ** 3)
+    s = torch.tensor([-1.0, 0.5, 2.0], dtype=torch.float64)
+    torch.testing.assert_close(cubic.coefficient(s), 3 * s ** 2, rtol=RTOL64, atol=ATOL64)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_removing_an_edge_changes_row_loss_by_a_times_score_only_if_row_keeps_a_tail(eps):
+    """The `score` objective's claim (kgif.loss.score, docs/tracin.md), on the sum-reduced
+    sparse 1-N BCE: dropping one of two tails changes the loss by +a s_t; dropping a row's
+    only tail removes the whole row instead."""
+    gen = torch.Generator().manual_seed(3)
+    logits = torch.randn(2, 6, generator=gen, dtype=torch.float64)
+    a, _ = smoothing_coefficients(eps, 6)
+    rows, cols = torch.tensor([0, 0, 1]), torch.tensor([2, 5, 4])  # row 0: two tails; row 1: one
+    full = sparse_bce_with_logits(logits, rows, cols, eps, reduction="sum")
+    fewer = sparse_bce_with_logits(logits, rows[1:], cols[1:], eps, reduction="sum")
+    torch.testing.assert_close(fewer - full, a * logits[0, 2], rtol=RTOL64, atol=ATOL64)
+    without_row = sparse_bce_with_logits(logits[:1], rows[:2], cols[:2], eps, reduction="sum")
+    assert abs((without_row - full) - a * logits[1, 4]) > 0.1  # not +a s_t: the row is gone
 
 
 def test_pointwise_bce_is_minus_log_sigmoid():

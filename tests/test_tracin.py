@@ -10,7 +10,7 @@ from tolerances import ATOL32, ATOL64, RTOL32, RTOL64, RTOL_PATHS32, RTOL_PATHS6
 from kgif.checkpoint import Checkpoint
 from kgif.grads import resolve_parameters
 from kgif.loss import get_objective
-from kgif.model import hidden, score_all
+from kgif.model import ConvEConfig, hidden, init_conve, score_all
 from kgif.tracin import TracIn
 
 N_ENT, N_REL = 11, 3
@@ -37,17 +37,28 @@ def _reference_grad(ckpt, example, objective, names):
     return torch.cat([g.flatten() for g in grads])
 
 
+def _examples(ckpt, triple, test: bool):
+    """The examples of a triple: its tail prediction (test) or an edge's directions (train)."""
+    h, r, t = triple
+    if not ckpt.config.reciprocal:
+        return [(h, r, t)]
+    return [(h, 2 * r, t)] if test else [(h, 2 * r, t), (t, 2 * r + 1, h)]
+
+
+def _grad_of(ckpt, triple, objective, names, test):
+    return sum(_reference_grad(ckpt, ex, objective, names) for ex in _examples(ckpt, triple, test))
+
+
 def _reference_influence(ckpts, test, train, train_obj, test_obj, names):
     """sum_k eta_k sign <g_train_edge, g_test>, edges summing both directions."""
     train_obj, test_obj = get_objective(train_obj), get_objective(test_obj)
     sign = 1.0 if train_obj.kind == test_obj.kind else -1.0
     scores = torch.zeros(len(test), len(train), dtype=torch.float64)
     for ckpt in ckpts:
-        for j, (h, r, t) in enumerate(test.tolist()):
-            g_test = _reference_grad(ckpt, (h, 2 * r, t), test_obj, names)
-            for i, (a, q, b) in enumerate(train.tolist()):
-                g_edge = (_reference_grad(ckpt, (a, 2 * q, b), train_obj, names)
-                          + _reference_grad(ckpt, (b, 2 * q + 1, a), train_obj, names))
+        for j, z_test in enumerate(test.tolist()):
+            g_test = _grad_of(ckpt, z_test, test_obj, names, test=True)
+            for i, z_train in enumerate(train.tolist()):
+                g_edge = _grad_of(ckpt, z_train, train_obj, names, test=False)
                 scores[j, i] += sign * ckpt.learning_rate * torch.dot(g_edge, g_test)
     return scores
 
@@ -56,9 +67,8 @@ def _reference_self(ckpts, train, objective, names):
     objective = get_objective(objective)
     out = torch.zeros(len(train), dtype=torch.float64)
     for ckpt in ckpts:
-        for i, (a, q, b) in enumerate(train.tolist()):
-            g = (_reference_grad(ckpt, (a, 2 * q, b), objective, names)
-                 + _reference_grad(ckpt, (b, 2 * q + 1, a), objective, names))
+        for i, z_train in enumerate(train.tolist()):
+            g = _grad_of(ckpt, z_train, objective, names, test=False)
             out[i] += ckpt.learning_rate * torch.dot(g, g)
     return out
 
@@ -120,18 +130,18 @@ def test_float32_within_tolerance_of_float64_reference():
     torch.testing.assert_close(got, expected, rtol=RTOL32, atol=ATOL32 * expected.abs().max())
 
 
-@pytest.mark.parametrize("proponents", [True, False])
-def test_topk_equals_topk_of_full_matrix_with_ties(proponents):
+def test_topk_equals_topk_of_full_matrix_with_ties():
     ckpts = _checkpoints()
     test = random_triples(3, N_ENT, N_REL, seed=31)
     base = random_triples(6, N_ENT, N_REL, seed=32)
     train = torch.cat([base, base, base[:2]])  # duplicate edges: exact ties across batches
     tracin = TracIn(ckpts, train, batch_size=4)
     full = tracin.influence(test)
-    order = torch.sort(full, dim=1, descending=proponents, stable=True).indices[:, :5]
-    result = tracin.influence(test, k=5, proponents=proponents)
-    assert torch.equal(result.indices, order)
-    torch.testing.assert_close(result.influence_scores, full.gather(1, order), rtol=0, atol=0)
+    for result, descending in zip(tracin.top_influences(test, k=5), (True, False), strict=True):
+        order = torch.sort(full, dim=1, descending=descending, stable=True).indices[:, :5]
+        assert torch.equal(result.indices, order)
+        torch.testing.assert_close(result.influence_scores, full.gather(1, order), rtol=0,
+                                   atol=0)
 
 
 def test_candidates_score_only_their_edges():
@@ -141,17 +151,17 @@ def test_candidates_score_only_their_edges():
     tracin = TracIn(ckpts, train, batch_size=3)
     full = tracin.influence(test)
     candidates = [torch.tensor([7, 1, 3]), torch.tensor([0, 9])]
-    parts = tracin.influence(test, candidates=candidates)
+    parts = tracin.candidate_influence(test, candidates)
     for j, ids in enumerate(candidates):
         torch.testing.assert_close(parts[j], full[j, ids], rtol=RTOL64, atol=ATOL64)
-    top = tracin.influence(test, k=3, candidates=candidates)
+    top, _ = tracin.top_influences(test, k=3, candidates=candidates)
     for j, ids in enumerate(candidates):
         best = ids[torch.sort(full[j, ids], descending=True, stable=True).indices[:3]]
         assert torch.equal(top.indices[j, : len(best)], best)
     assert top.indices[1, 2] == -1 and torch.isnan(top.influence_scores[1, 2])  # padded
     none = torch.tensor([], dtype=torch.long)
-    empty = tracin.influence(test, k=2, candidates=[torch.tensor([4]), none])
-    assert empty.indices.tolist() == [[4], [-1]]
+    empty, _ = tracin.top_influences(test, k=2, candidates=[torch.tensor([4]), none])
+    assert empty.indices.tolist() == [[4, -1], [-1, -1]]
 
 
 def test_compiled_kernel_equals_eager():
@@ -171,24 +181,9 @@ def test_bad_arguments():
         TracIn(ckpts, parameters="attention")
     with pytest.raises(ValueError, match="k=0"):
         tracin = TracIn(ckpts, random_triples(3, N_ENT, N_REL))
-        tracin.influence(random_triples(1, N_ENT, N_REL), k=0)
+        tracin.top_influences(random_triples(1, N_ENT, N_REL), k=0)
     with pytest.raises(ValueError, match="no training triples"):
         TracIn(ckpts).influence(random_triples(1, N_ENT, N_REL))
-
-
-def test_top_influences_equals_separate_passes():
-    ckpts = _checkpoints()
-    test = random_triples(2, N_ENT, N_REL, seed=61)
-    train = random_triples(9, N_ENT, N_REL, seed=62)
-    tracin = TracIn(ckpts, train, batch_size=4)
-    pro, opp = tracin.top_influences(test, k=3)
-    for got, proponents in ((pro, True), (opp, False)):
-        want = tracin.influence(test, k=3, proponents=proponents)
-        assert torch.equal(got.indices, want.indices)
-        torch.testing.assert_close(got.influence_scores, want.influence_scores, rtol=0, atol=0)
-    candidates = [torch.tensor([1, 2, 5, 8]), torch.tensor([0, 3, 4])]
-    pro_c, _ = tracin.top_influences(test, k=3, candidates=candidates)
-    assert torch.equal(pro_c.indices, tracin.influence(test, k=3, candidates=candidates).indices)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -207,3 +202,158 @@ def test_structured_path_agrees_with_generic(dtype, n_test, objective):
     rtol = RTOL_PATHS64 if dtype == torch.float64 else RTOL_PATHS32
     torch.testing.assert_close(structured, generic, rtol=rtol,
                                atol=rtol * generic.abs().max().item())
+
+
+# --------------------------------------------------------------------------- item 1: finiteness
+
+
+@pytest.mark.parametrize("rate", [float("nan"), float("inf"), -0.1])
+def test_refuses_bad_learning_rate_naming_the_checkpoint(rate):
+    ckpts = _checkpoints()
+    ckpts[1].learning_rate = rate
+    with pytest.raises(ValueError, match="checkpoint of epoch 2 has learning rate"):
+        TracIn(ckpts, show_progress=False)
+
+
+@pytest.mark.parametrize(("kind", "name"), [("params", "fc.weight"),
+                                            ("buffers", "bn1.running_var")])
+def test_refuses_non_finite_weights_naming_checkpoint_and_parameter(kind, name):
+    ckpts = _checkpoints()
+    getattr(ckpts[0], kind)[name].view(-1)[3] = float("nan")
+    with pytest.raises(ValueError, match=f"checkpoint of epoch 1 .* '{name}' has 1 non-finite"):
+        TracIn(ckpts, show_progress=False)
+
+
+def test_refuses_float32_overflow_in_test_gradients():
+    ckpts = _checkpoints()
+    ckpts[0].params["entity_embedding"] *= 1e37  # finite in float64, inf once products form
+    tracin = TracIn(ckpts, random_triples(4, N_ENT, N_REL), dtype=torch.float32,
+                    show_progress=False)
+    with pytest.raises(ValueError, match="non-finite test gradients .* of checkpoint of epoch 1"):
+        tracin.influence(random_triples(2, N_ENT, N_REL))
+
+
+def test_nan_batch_result_is_refused_never_ranked(monkeypatch):
+    ckpts = _checkpoints()
+    tracin = TracIn(ckpts, random_triples(6, N_ENT, N_REL, seed=3), batch_size=4,
+                    show_progress=False)
+    real = tracin.engine.edge_scores
+
+    def poisoned(*args):
+        scores = real(*args)
+        return scores.index_fill(0, torch.tensor([1]), float("nan"))
+
+    monkeypatch.setattr(tracin.engine, "edge_scores", poisoned)
+    test = random_triples(2, N_ENT, N_REL, seed=4)
+    for call in (lambda: tracin.influence(test), lambda: tracin.top_influences(test, 2),
+                 lambda: tracin.candidate_influence(test, [torch.tensor([1]), torch.tensor([0])])):
+        with pytest.raises(ValueError, match="non-finite influence scores"):
+            call()
+
+
+# --------------------------------------------------------------------------- item 16: progress
+
+
+def test_progress_bar_on_by_default_and_off_on_request(capsys):
+    ckpts = _checkpoints()
+    train, test = random_triples(5, N_ENT, N_REL), random_triples(1, N_ENT, N_REL)
+    TracIn(ckpts, train, batch_size=2).influence(test)
+    assert "TracIn" in capsys.readouterr().err
+    TracIn(ckpts, train, batch_size=2, show_progress=False).influence(test)
+    assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------- item 9: candidates
+
+
+def test_candidate_union_equals_per_triple_path_float64():
+    """Random overlapping candidate sets (unsorted, one empty) against each triple scored
+    alone on its own candidates, float64."""
+    ckpts = _checkpoints()
+    gen = torch.Generator().manual_seed(91)
+    train = random_triples(40, N_ENT, N_REL, seed=92)
+    test = random_triples(5, N_ENT, N_REL, seed=93)
+    candidates = [torch.randperm(40, generator=gen)[:n] for n in (12, 3, 25, 0, 7)]
+    tracin = TracIn(ckpts, train, batch_size=8, show_progress=False)
+    parts = tracin.candidate_influence(test, candidates)
+    pro, opp = tracin.top_influences(test, 4, candidates=candidates)
+    for j, ids in enumerate(candidates):
+        alone = (tracin.influence(test[j:j + 1], train[ids])[0] if len(ids)
+                 else torch.zeros(0, dtype=torch.float64))
+        torch.testing.assert_close(parts[j], alone, rtol=RTOL64, atol=ATOL64)
+        for result, sign in ((pro, -1.0), (opp, 1.0)):
+            want = [int(i) for _, i in sorted(zip((sign * alone).tolist(), ids.tolist(),
+                                                  strict=True))][:4]
+            assert result.indices[j, : len(want)].tolist() == want
+            assert (result.indices[j, len(want):] == -1).all()
+    with pytest.raises(ValueError, match=r"candidate set 1 holds row ids outside \[0, 40\)"):
+        tracin.candidate_influence(test[:2], [torch.tensor([0]), torch.tensor([40])])
+
+
+# --------------------------------------------------------------------------- pinned value
+
+
+def _hand_checkpoint(fc_bias, rate, epoch):
+    """2 entities, 1 relation, d = 6 (2x3). fc.weight = 0 and bn2 the identity up to its eps,
+    so f = relu(fc.bias) / sqrt(1 + 1e-5) for every (h, r) and the head/relation gradients are
+    0. With the `score` objective s_t = <E_t, f> + b_t, the gradient w.r.t. (E, b) of one
+    example is (f, 1) placed at row t."""
+    config = ConvEConfig(embedding_dim=6, embedding_height=2, embedding_width=3,
+                         output_channels=2)
+    params, buffers = init_conve(config, 2, 1, seed=epoch, dtype=torch.float64)
+    params["fc.weight"] = torch.zeros_like(params["fc.weight"])
+    params["fc.bias"] = torch.tensor(fc_bias, dtype=torch.float64)
+    params["bn2.weight"], params["bn2.bias"] = torch.ones(6).double(), torch.zeros(6).double()
+    buffers["bn2.running_mean"], buffers["bn2.running_var"] = (torch.zeros(6).double(),
+                                                               torch.ones(6).double())
+    return Checkpoint(params, buffers, config, learning_rate=rate, epoch=epoch)
+
+
+def test_hand_computed_two_entity_value():
+    # |f|^2 = (1 + 4) / (1 + 1e-5) at checkpoint 1 (rate 0.5), 9 / (1 + 1e-5) at 2 (rate 0.25).
+    # Edge (h, r, t): forward example at row t, inverse example (t, r^-1, h) at row h, both
+    # (f, 1); test (1, 0, 1) at row 1. So <g_edge, g_test> = ([t = 1] + [h = 1]) (|f|^2 + 1),
+    # and TracInCP = ([t = 1] + [h = 1]) * (0.5 (5 / 1.00001 + 1) + 0.25 (9 / 1.00001 + 1))
+    #              = ([t = 1] + [h = 1]) * (0.75 + 4.75 / 1.00001).
+    ckpts = [_hand_checkpoint([1.0, 2.0, -1.0, 0.0, 0.0, 0.0], 0.5, 1),
+             _hand_checkpoint([3.0, 0.0, 0.0, 0.0, 0.0, -2.0], 0.25, 2)]
+    unit = 0.75 + 4.75 / 1.00001
+    train = torch.tensor([[0, 0, 1], [1, 0, 1], [0, 0, 0]])
+    for method in ("structured", "generic"):
+        tracin = TracIn(ckpts, train, parameters="embeddings", method=method,
+                        show_progress=False)
+        got = tracin.influence(torch.tensor([[1, 0, 1]]))
+        torch.testing.assert_close(got, torch.tensor([[unit, 2 * unit, 0.0]],
+                                                     dtype=torch.float64),
+                                   rtol=RTOL64, atol=ATOL64)
+        # self-influence: rows 1 and 0 once each -> 2 unit; the self-loop: 2 (f, 1) at row 1
+        torch.testing.assert_close(tracin.self_influence(train[:2]),
+                                   torch.tensor([2 * unit, 4 * unit], dtype=torch.float64),
+                                   rtol=RTOL64, atol=ATOL64)
+
+
+# --------------------------------------------------------------------------- config variants
+
+VARIANTS = {
+    "seed layout (width stacking)": dict(stacking="width"),
+    "no entity bias": dict(entity_bias=False),
+    "no reciprocals": dict(reciprocal=False),
+    "no batch norm": dict(apply_batch_normalization=False),
+    "2x3 kernel": dict(kernel_height=2, kernel_width=3),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("method", ["structured", "generic"])
+def test_config_variants_match_reference_float64(variant, method):
+    ckpts = _checkpoints(**VARIANTS[variant])
+    test = random_triples(2, N_ENT, N_REL, seed=81)
+    train = random_triples(5, N_ENT, N_REL, seed=82)
+    names = resolve_parameters(None, ckpts[0].params)
+    expected = _reference_influence(ckpts, test, train, "score", "pointwise_bce", names)
+    tracin = TracIn(ckpts, train, train_objective="score", test_objective="pointwise_bce",
+                    method=method, batch_size=3, show_progress=False)
+    torch.testing.assert_close(tracin.influence(test), expected, rtol=RTOL64, atol=ATOL64)
+    torch.testing.assert_close(tracin.self_influence(train),
+                               _reference_self(ckpts, train, "score", names),
+                               rtol=RTOL64, atol=ATOL64)

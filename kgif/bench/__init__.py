@@ -5,6 +5,7 @@ Suites (each a function ``(preset, device) -> list of rows``, see :mod:`kgif.ben
 * ``tracin-throughput``: training edges/s and (train, test) pairs/s of kgif's structured and
   generic TracIn against a plain per-sample autograd loop and Captum's ``TracInCP``.
 * ``tracin-accuracy``: max relative error of each method against a float64 autograd loop.
+* ``tracin-filtered``: top-k with candidate filters against the unfiltered run on UMLS.
 * ``tracin-scaling``: time and peak memory as the training set and the test set grow.
 * ``roofline``: achieved FLOP/s of each kernel against a measured matmul peak.
 * ``training``: kgif vs PyKEEN ConvE training; dense vs sparse BCE label memory.
@@ -37,6 +38,11 @@ def _accuracy(preset, device):
     return run_accuracy(preset, device)
 
 
+def _filtered(preset, device):
+    from kgif.bench.filtered import run_filtered
+    return run_filtered(preset, device)
+
+
 def _scaling(preset, device):
     from kgif.bench.scaling import run_scaling
     return run_scaling(preset, device)
@@ -56,6 +62,7 @@ def _training(preset, device):
 SUITES: dict[str, Callable[[Preset, str], list[dict]]] = {
     "tracin-throughput": _throughput,
     "tracin-accuracy": _accuracy,
+    "tracin-filtered": _filtered,
     "tracin-scaling": _scaling,
     "roofline": _roofline,
     "training": _training,

@@ -85,7 +85,8 @@ def _kernels(preset: Preset, ckpt, device: str) -> dict:
     few = examples[: max(4, batch // 16)]
     edges = random_triples(batch, size.num_entities, size.num_relations, 10)
     test_base = random_triples(1, size.num_entities, size.num_relations, 11)
-    tracin = TracIn([ckpt], None, batch_size=preset.batch_size, device=device)
+    tracin = TracIn([ckpt], None, batch_size=preset.batch_size, device=device,
+                    show_progress=False)
     return {
         "structured-factors": (lambda: structured_factors(p, b, c, examples, score, small),
                                batch * flops["factors"], batch),

@@ -59,14 +59,14 @@ def measure_stream(model: str, n_edges: int, n_test: int, batch_size: int, devic
     edges = random_triples(n_edges, size.num_entities, size.num_relations, seed=6)
     test = random_triples(n_test, size.num_entities, size.num_relations, seed=7)
     tracin = TracIn([ckpt], edges, train_objective="score", test_objective="score",
-                    batch_size=batch_size, device=device)
-    tracin.influence(test, train_triples=edges[: 2 * batch_size], k=10)  # warm-up
+                    batch_size=batch_size, device=device, show_progress=False)
+    tracin.top_influences(test, 10, train_triples=edges[: 2 * batch_size])  # warm-up
     setup_peak = _status_mib("VmHWM")
     base = _reset_peak()
     base_maxrss = _maxrss_mib()
     synchronize(device)
     start = time.perf_counter()
-    tracin.influence(test, k=10)
+    tracin.top_influences(test, 10)
     synchronize(device)
     seconds = time.perf_counter() - start
     gpu_peak = (torch.cuda.max_memory_allocated() / 2**20

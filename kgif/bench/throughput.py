@@ -35,7 +35,8 @@ def _competitors(preset: Preset, ckpts, objective: str, test_baselines: bool, n_
 
     def kgif_run(method):
         tracin = TracIn(ckpts, None, train_objective=objective, test_objective=objective,
-                        method=method, batch_size=preset.batch_size, device=device)
+                        method=method, batch_size=preset.batch_size, device=device,
+                        show_progress=False)
         return lambda test, edges: tracin.influence(test, train_triples=edges)
 
     out = {"kgif-structured": (kgif_run("structured"), preset.kgif_edges)}
@@ -118,7 +119,8 @@ def _accuracy_methods(ckpt64, train, objective, device):
     def kgif(method, dtype):
         def run(test):
             tracin = TracIn([ckpt64], train, train_objective=objective,
-                            test_objective=objective, method=method, dtype=dtype, device=device)
+                            test_objective=objective, method=method, dtype=dtype, device=device,
+                            show_progress=False)
             return tracin.influence(test)
         return run
 
