@@ -387,7 +387,8 @@ def content_digest(ckpt: Checkpoint) -> str:
     return digest.hexdigest()
 
 
-def check_same_run(checkpoints: Sequence[Checkpoint]) -> list[Checkpoint]:
+def check_same_run(checkpoints: Sequence[Checkpoint], *, require_run_id: bool = True
+                   ) -> list[Checkpoint]:
     """Refuse checkpoints that TracIn must not sum: duplicates, repeated epochs, mixed runs.
 
     Checkpoints without a run id (``run_id == ""``: written before run ids existed, or
@@ -396,6 +397,9 @@ def check_same_run(checkpoints: Sequence[Checkpoint]) -> list[Checkpoint]:
 
     Args:
         checkpoints: the checkpoints of one TracIn computation.
+        require_run_id: refuse checkpoints without a run id among several (files: yes; objects
+            built in memory, e.g. by :class:`~kgif.tracin.TracIn` callers: no, but different
+            known run ids, repeated epochs and duplicates are still refused).
 
     Returns:
         ``list(checkpoints)``.
@@ -420,10 +424,12 @@ def check_same_run(checkpoints: Sequence[Checkpoint]) -> list[Checkpoint]:
     runs: dict[str, list[str]] = {}
     for ckpt in ckpts:
         runs.setdefault(ckpt.run_id, []).append(ckpt.name)
-    if "" in runs:
+    if "" in runs and require_run_id:
         raise ValueError(f"check_same_run: {', '.join(runs[''])} carry no run id, so nothing "
                          f"shows that the {len(ckpts)} checkpoints come from one training run; "
                          f"{_MIXING_HINT}")
+    if not require_run_id:
+        runs.pop("", None)
     if len(runs) > 1:
         listing = "; ".join(f"run {r[:8]}: {', '.join(names)}" for r, names in runs.items())
         raise ValueError(f"check_same_run: checkpoints of {len(runs)} different training runs "

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from kgif.checkpoint import Checkpoint
+from kgif.checkpoint import Checkpoint, check_same_run
 from kgif.data import with_reciprocals
 from kgif.engines import ENGINES
 from kgif.grads import resolve_parameters
@@ -150,11 +150,15 @@ class TracIn:
         compile: wrap the contraction kernel in ``torch.compile`` (same function).
         device, dtype: where and in which precision to compute (default: the checkpoints').
         show_progress: tqdm bar over training batches (default on, like :func:`kgif.train`).
+        allow_mixed_runs: Sum checkpoints of different training runs, repeated epochs or
+            duplicate contents anyway (refused by default: their sum is not TracInCP).
 
     Raises:
         ValueError: on no checkpoints, mismatched configs, an unknown method, objective or
-            parameter, or a checkpoint with a non-finite weight or learning rate
-            (:func:`check_checkpoint`).
+            parameter, a checkpoint with a non-finite weight or learning rate
+            (:func:`check_checkpoint`), or checkpoints of different training runs, repeated
+            epochs or duplicates unless ``allow_mixed_runs=True``
+            (:func:`kgif.checkpoint.check_same_run`).
     """
 
     def __init__(self, checkpoints: Sequence[Checkpoint], train_triples: Tensor | None = None, *,
@@ -163,9 +167,11 @@ class TracIn:
                  parameters: str | Iterable[str] | None = None, method: Method = "structured",
                  batch_size: int = 256, compile: bool = False,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
-                 show_progress: bool = True):
+                 show_progress: bool = True, allow_mixed_runs: bool = False):
         if not checkpoints:
             raise ValueError("TracIn: no checkpoints given")
+        if not allow_mixed_runs:
+            check_same_run(checkpoints, require_run_id=False)
         configs = {repr(c.config) for c in checkpoints}
         if len(configs) > 1:
             raise ValueError(f"TracIn: checkpoints have different configs: {sorted(configs)}")

@@ -35,6 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "triples among the training edges, over a folder of checkpoints.")
     parser.add_argument("--checkpoints", required=True, nargs="+",
                         help="a folder of checkpoints (e.g. runs/umls/checkpoints) or files")
+    parser.add_argument("--allow-mixed-runs", action="store_true",
+                        help="sum checkpoints of different training runs, repeated epochs or "
+                             "duplicate files anyway (refused by default)")
     parser.add_argument("--dataset", help="dataset name or folder (default: from the checkpoint)")
     which = parser.add_argument_group("test triples (labels or ids; combine freely)")
     which.add_argument("--test-triple", nargs=3, action="append", default=[],
@@ -177,13 +180,14 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, context: Context, device: str | None) -> int:
     sources = args.checkpoints[0] if len(args.checkpoints) == 1 else args.checkpoints
     files = list_checkpoints(sources)
-    checkpoints = load_checkpoints(files)
+    checkpoints = load_checkpoints(files, allow_mixed_runs=args.allow_mixed_runs)
     kg = load_graph_for(checkpoints[-1], args.dataset, "explain", str(files[-1]))
     test = _test_triples(args, kg)
     tracin = TracIn(checkpoints, kg.training, train_objective=args.train_objective,
                     test_objective=args.test_objective, parameters=args.parameters,
                     method=args.method, batch_size=args.batch_size, compile=args.compile,
-                    device=device, show_progress=not args.no_progress and context.is_main)
+                    device=device, show_progress=not args.no_progress and context.is_main,
+                    allow_mixed_runs=args.allow_mixed_runs)
     options = _options(args, tracin, checkpoints)
     engine = ShardedTracIn(tracin, context) if context.distributed else tracin
     say = print if context.is_main else (lambda *a, **k: None)
