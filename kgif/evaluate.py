@@ -19,13 +19,13 @@ Metrics per rank type: MRR = mean(1 / rank), MR = mean(rank), Hits@k = mean(rank
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from kgif.graph import TailIndex, reciprocal_queries
 from kgif.model import ConvEConfig, Params, hidden, score_all
 
 __all__ = [
@@ -48,92 +48,7 @@ RANK_TYPES = ("realistic", "optimistic", "pessimistic")
 HITS_AT = (1, 3, 5, 10)
 
 
-# --------------------------------------------------------------------------- (h, r) -> tails
-
-
-@dataclass(frozen=True)
-class TailIndex:
-    """Known tails of every (head, relation-row) pair, in compressed sparse row form.
-
-    Built once with sorting (``torch.unique``), looked up with ``searchsorted``; used for the
-    1-N training labels and for filtering.
-
-    Attributes:
-        rows: (M, 2) int64 unique (head, relation-row) pairs, sorted lexicographically.
-        offsets: (M + 1,) int64; the tails of row i are ``tails[offsets[i]:offsets[i + 1]]``.
-        tails: (P,) int64 tail ids, unique and sorted within each row.
-        num_relation_rows: R', the size of the relation axis of the row keys.
-        keys: (M,) int64 sorted row keys ``head * R' + relation-row``, for ``searchsorted``.
-    """
-
-    rows: Tensor
-    offsets: Tensor
-    tails: Tensor
-    num_relation_rows: int
-    keys: Tensor
-
-    @classmethod
-    def from_triples(cls, triples: Tensor, num_relation_rows: int) -> TailIndex:
-        """Group ``triples`` (n, 3) int64 (head, relation-row, tail) by (head, relation-row).
-
-        Duplicate triples are counted once. Raises ValueError on a non-(n, 3) tensor.
-        """
-        if triples.dim() != 2 or triples.shape[1] != 3:
-            raise ValueError(f"TailIndex: triples must be (n, 3), got {tuple(triples.shape)}")
-        unique = torch.unique(triples.long(), dim=0)  # sorted by (h, r, t)
-        row_keys, counts = torch.unique_consecutive(
-            unique[:, 0] * num_relation_rows + unique[:, 1], return_counts=True
-        )
-        offsets = torch.zeros(len(counts) + 1, dtype=torch.long)
-        offsets[1:] = counts.cumsum(0)
-        rows = torch.stack([row_keys // num_relation_rows, row_keys % num_relation_rows], 1)
-        return cls(rows, offsets, unique[:, 2].contiguous(), num_relation_rows, row_keys)
-
-    @property
-    def num_rows(self) -> int:
-        """M, the number of distinct (head, relation-row) pairs."""
-        return self.rows.shape[0]
-
-    def lookup(self, h: Tensor, r: Tensor) -> Tensor:
-        """Row ids (B,) int64 of the pairs (h[i], r[i]); -1 where a pair has no known tail."""
-        query = h.cpu() * self.num_relation_rows + r.cpu()
-        pos = torch.searchsorted(self.keys, query).clamp(max=max(self.num_rows - 1, 0))
-        found = (self.keys[pos] == query if self.num_rows
-                 else torch.zeros_like(query, dtype=torch.bool))
-        return torch.where(found, pos, torch.full_like(pos, -1))
-
-    def gather(self, row_ids: Tensor) -> tuple[Tensor, Tensor]:
-        """Positives of a batch of rows as coordinates, without a Python loop.
-
-        Args:
-            row_ids: (B,) int64 ids into :attr:`rows`; -1 for a row with no known tail.
-
-        Returns:
-            ``(batch_rows, cols)``: (P,) int64 each; entity ``cols[j]`` is a known tail of
-            batch row ``batch_rows[j]``.
-        """
-        valid = row_ids >= 0
-        safe = row_ids.clamp(min=0)
-        starts = self.offsets[safe]
-        counts = torch.where(valid, self.offsets[safe + 1] - starts, torch.zeros_like(starts))
-        batch_rows = torch.repeat_interleave(torch.arange(len(row_ids)), counts)
-        first = torch.repeat_interleave(counts.cumsum(0) - counts, counts)  # (P,) batch offsets
-        within = torch.arange(len(batch_rows)) - first
-        return batch_rows, self.tails[starts[batch_rows] + within]
-
-
 # --------------------------------------------------------------------------- ranks
-
-
-def reciprocal_queries(triples: Tensor, side: Literal["head", "tail"]) -> Tensor:
-    """(n, 3) base-relation triples -> (n, 3) queries (head, relation-row, answer).
-
-    ``"tail"``: (h, 2r, t); ``"head"``: (t, 2r + 1, h) (PyKEEN's reciprocal numbering).
-    """
-    h, r, t = triples.long().unbind(1)
-    if side == "tail":
-        return torch.stack([h, 2 * r, t], 1)
-    return torch.stack([t, 2 * r + 1, h], 1)
 
 
 def _batch_ranks(scores: Tensor, answers: Tensor, filter_rows: Tensor, filter_cols: Tensor
