@@ -106,39 +106,42 @@ class EncodedTriples:
 # --------------------------------------------------------------------------- the line loop
 
 
-def open_text(path: Path):
-    """Open a UTF-8 text file, gzip-decompressed if it ends in ``.gz``."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+def _open_binary(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def _decode(raw: bytes, who: str, path: Path, lineno: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{who}: line {lineno} of {path} is not valid UTF-8 ({err.reason} at "
+                         f"byte {err.start} of the line: {raw[:60]!r})") from err
 
 
 def iter_label_rows(path: Path, columns: int, who: str, skip: int = 0, allow_empty: bool = False
                     ) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(1-based line number, fields)`` of a TSV, skipping blank lines.
 
-    A UTF-8 byte-order mark at the start is removed. ``skip`` header lines are skipped;
+    Lines end at ``\\n`` (a trailing ``\\r`` is removed). A UTF-8 byte-order mark at the start is
+    removed. ``skip`` header lines are skipped; ``columns=-1`` accepts any column count;
     ``allow_empty`` accepts empty fields (node tables).
 
     Raises:
-        ValueError: Wrong column count or empty field, undecodable UTF-8, or a damaged gzip
-            stream (names the file and the line reached).
+        ValueError: Wrong column count or empty field, undecodable UTF-8 (names the file and the
+            line) or a damaged gzip stream (names the file and the last line read).
     """
     lineno = 0
     try:
-        with open_text(path) as f:
-            for lineno, line in enumerate(f, start=1):  # noqa: B007 (lineno used in except)
-                if lineno == 1:
-                    line = line.removeprefix(BOM)
+        with _open_binary(path) as f:
+            for lineno, raw in enumerate(f, start=1):  # noqa: B007 (lineno used in except)
                 if lineno <= skip:
                     continue
-                line = line.rstrip("\r\n")
+                line = _decode(raw, who, path, lineno).rstrip("\r\n")
+                if lineno == 1:
+                    line = line.removeprefix(BOM)
                 if not line.strip():
                     continue
                 yield lineno, _split_checked(line, columns, who, path, lineno, allow_empty)
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{who}: line {lineno + 1} of {path} is not valid UTF-8 ({err.reason} "
-                         f"at byte {err.start} of the line's chunk)") from err
     except GZIP_ERRORS as err:
         raise ValueError(f"{who}: {path} is a damaged or truncated gzip file (after line "
                          f"{lineno}): {type(err).__name__}: {err}") from err
