@@ -16,7 +16,7 @@ import pytest
 
 from kgif import labels
 from kgif.data import from_label_triples, read_label_triples, read_tsv_dataset
-from kgif.labels import EncodedTriples, read_encoded_triples
+from kgif.labels import EncodedTriples
 
 HAS_PANDAS = importlib.util.find_spec("pandas") is not None
 HAS_ARROW = importlib.util.find_spec("pyarrow") is not None
