@@ -27,6 +27,7 @@ from kgif.formats import _as_triples, _empty_triples, _is_index
 __all__ = [
     "KnowledgeGraph",
     "TailIndex",
+    "TypeConstraints",
     "base_relation",
     "forward_relation",
     "inverse_of",
@@ -190,6 +191,23 @@ class KnowledgeGraph:
         allowed = self._domain_range[0 if side == "head" else 1][int(relation)]
         kind = self._kind_ids
         return torch.where(kind >= 0, allowed[kind.clamp(min=0)], False)
+
+    def type_constraints(self) -> TypeConstraints:
+        """Allowed answer kinds of every reciprocal relation row, for type-constrained ranking.
+
+        Row ``2r`` (tail queries ``(h, r, ?)``) allows the range of ``r``, row ``2r + 1`` (head
+        queries, ``(t, r^-1, ?)``) its domain (:meth:`relation_range`, :meth:`relation_domain`).
+        Without a node table every entity is allowed.
+        """
+        domain, range_ = self._domain_range
+        if not self.entity_kinds:
+            allowed = torch.ones(num_relation_rows(self.num_relations), 1, dtype=torch.bool)
+            return TypeConstraints(allowed, torch.zeros(self.num_entities, dtype=torch.long))
+        allowed = torch.empty(num_relation_rows(self.num_relations), domain.shape[1],
+                              dtype=torch.bool)
+        allowed[forward_relation(torch.arange(self.num_relations))] = range_
+        allowed[inverse_of(torch.arange(self.num_relations))] = domain
+        return TypeConstraints(allowed, self._kind_ids.clone())
 
     @cached_property
     def _folded_entities(self) -> dict[str, list[int]]:
@@ -383,6 +401,33 @@ def reciprocal_queries(triples: Tensor, side: Literal["head", "tail"]) -> Tensor
     if side == "tail":
         return torch.stack([h, forward_relation(r), t], 1)
     return torch.stack([t, inverse_of(r), h], 1)
+
+
+# --------------------------------------------------------------------------- type constraints
+
+
+@dataclass(frozen=True)
+class TypeConstraints:
+    """Which entity kinds may answer a query, per reciprocal relation row.
+
+    Kept at the kind level (``(R', K)`` plus one kind id per entity) so that memory does not grow
+    with R' x N; :meth:`mask` expands one batch of queries. Built by
+    :meth:`KnowledgeGraph.type_constraints`.
+
+    Attributes:
+        allowed: ``(R', K)`` bool; ``allowed[q, k]``: kind ``k`` answers relation row ``q``.
+        kind_ids: ``(N,)`` int64 kind of each entity, ``-1`` for an entity without a kind
+            (never allowed when the graph has kinds).
+    """
+
+    allowed: Tensor
+    kind_ids: Tensor
+
+    def mask(self, relation_rows: Tensor) -> Tensor:
+        """``(B, N)`` bool: entities of an allowed kind for each query's relation row ``(B,)``."""
+        rows = self.allowed[relation_rows.cpu()]  # (B, K)
+        known = self.kind_ids >= 0
+        return rows[:, self.kind_ids.clamp(min=0)] & known  # (B, N)
 
 
 # --------------------------------------------------------------------------- (h, r) -> tails
