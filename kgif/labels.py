@@ -187,7 +187,10 @@ def _arrow_codes(indices) -> np.ndarray:
 
 
 def _read_arrow(path: Path) -> EncodedTriples:
-    """pyarrow's multithreaded CSV reader plus ``dictionary_encode`` (C++ hashing)."""
+    """pyarrow's multithreaded CSV reader plus ``dictionary_encode`` (C++ hashing).
+
+    Heads and tails are encoded together (one entity vocabulary, no Python loop).
+    """
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -200,13 +203,14 @@ def _read_arrow(path: Path) -> EncodedTriples:
         convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
                                             strings_can_be_null=False, null_values=[]),
     )
-    cols = []
-    for name in names:
-        encoded = table.column(name).combine_chunks().dictionary_encode()
-        cols.append((encoded.dictionary.to_pylist(), _arrow_codes(encoded.indices)))
-    entities, h, t = _merge_vocab(cols[0][0], cols[2][0], cols[0][1], cols[2][1])
-    codes = np.stack([h, cols[1][1], t], axis=1) if len(h) else np.empty((0, 3), np.int64)
-    return EncodedTriples(codes, entities, cols[1][0])
+    n = table.num_rows
+    both = pa.chunked_array(table.column("h").chunks + table.column("t").chunks, pa.string())
+    ent = both.combine_chunks().dictionary_encode()
+    rel = table.column("r").combine_chunks().dictionary_encode()
+    e_codes = _arrow_codes(ent.indices)
+    codes = np.stack([e_codes[:n], _arrow_codes(rel.indices), e_codes[n:]], axis=1)
+    return EncodedTriples(codes.reshape(-1, 3), ent.dictionary.to_pylist(),
+                          rel.dictionary.to_pylist())
 
 
 def _read_pandas(path: Path) -> EncodedTriples:
@@ -237,8 +241,11 @@ def _fast_readers() -> list[Callable[[Path], EncodedTriples]]:
 
 def _well_formed(enc: EncodedTriples) -> bool:
     """No empty, whitespace-only, tab- or newline-holding label (the fast parsers accept some)."""
-    return all(label.strip() and not any(c in label for c in "\t\r\n")
-               for vocab in (enc.entities, enc.relations) for label in vocab)
+    for vocab in (enc.entities, enc.relations):
+        joined = "\x00".join(vocab)
+        if not all(map(str.strip, vocab)) or any(c in joined for c in "\t\r\n"):
+            return False
+    return True
 
 
 def read_encoded_triples(path: str | Path, who: str = "read_label_triples") -> EncodedTriples:
