@@ -25,7 +25,7 @@ from typing import IO
 
 import torch
 
-from kgif.labels import iter_label_rows, read_encoded_triples
+from kgif.labels import GZIP_ERRORS, iter_label_rows, read_encoded_triples
 
 LabelTriple = tuple[str, str, str]
 
@@ -192,17 +192,27 @@ def _pykeen_folder(folder: Path) -> Path:
 
 
 def _iter_csv(path: Path, header: list[str], who: str) -> Iterator[tuple[int, list[str]]]:
-    """Rows of a pandas-written TSV (quoted as ``csv`` does) after checking its header."""
-    with _open_text(path) as f:
-        reader = csv.reader(f, delimiter="\t")
-        first = next(reader, None)
-        if first != header:
-            raise ValueError(f"{who}: line 1 of {path} has header {first}, expected {header}")
-        for row in reader:
-            if len(row) != len(header):
-                raise ValueError(f"{who}: line {reader.line_num} of {path} has {len(row)} "
-                                 f"columns, expected {len(header)}")
-            yield reader.line_num, row
+    """Rows of a pandas-written TSV (quoted as ``csv`` does) after checking its header.
+
+    Damaged gzip and undecodable text raise a ``ValueError`` naming the file.
+    """
+    try:
+        with _open_text(path) as f:
+            reader = csv.reader(f, delimiter="\t")
+            first = next(reader, None)
+            if first != header:
+                raise ValueError(f"{who}: line 1 of {path} has header {first}, expected "
+                                 f"{header}")
+            for row in reader:
+                if len(row) != len(header):
+                    raise ValueError(f"{who}: line {reader.line_num} of {path} has {len(row)} "
+                                     f"columns, expected {len(header)}")
+                yield reader.line_num, row
+    except GZIP_ERRORS as err:
+        raise ValueError(f"{who}: {path} is a damaged or truncated gzip file: "
+                         f"{type(err).__name__}: {err}") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{who}: {path} is not valid UTF-8 ({err.reason})") from err
 
 
 def _read_pykeen_map(path: Path, who: str) -> dict[str, int]:

@@ -208,3 +208,15 @@ def test_no_duplicates_no_log(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="kgif.data"):
         from_label_triples(ROWS)
     assert "repeated" not in caplog.text
+
+
+def test_damaged_pykeen_map_names_the_file(tmp_path: Path) -> None:
+    import torch
+
+    from kgif.data import read_pykeen_triples, write_pykeen_triples
+
+    write_pykeen_triples(tmp_path, {"a": 0, "b": 1}, {"r": 0}, torch.tensor([[0, 0, 1]]))
+    path = tmp_path / "entity_to_id.tsv.gz"
+    path.write_bytes(path.read_bytes()[:-9])
+    with pytest.raises(ValueError, match=r"entity_to_id\.tsv\.gz is a damaged or truncated"):
+        read_pykeen_triples(tmp_path)
