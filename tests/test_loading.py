@@ -220,3 +220,15 @@ def test_damaged_pykeen_map_names_the_file(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:-9])
     with pytest.raises(ValueError, match=r"entity_to_id\.tsv\.gz is a damaged or truncated"):
         read_pykeen_triples(tmp_path)
+
+
+def test_bench_synthetic_file_reads_back(tmp_path: Path) -> None:
+    from kgif.bench.loading import SYNTHETIC_RELATIONS, measure_read, write_synthetic
+
+    write_synthetic(tmp_path / "train.txt", 1234, seed=1)
+    assert len(_reference(tmp_path / "train.txt")) == 1234
+    result = measure_read(str(tmp_path))
+    assert result["lines"] == 1234 and result["seconds"] > 0
+    kg = read_tsv_dataset(tmp_path, duplicates="keep")
+    assert kg.num_relations <= SYNTHETIC_RELATIONS
+    assert all(label.startswith("ROBO:") for label in kg.entity_to_id)

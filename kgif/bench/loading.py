@@ -72,11 +72,14 @@ def measure_read(folder: str, line_loop: bool = False) -> dict:
     for reader in readers:
         __import__({"_read_arrow": "pyarrow.csv", "_read_pandas": "pandas"}[reader.__name__])
     import_seconds = time.perf_counter() - start
-    labels._fast_readers = lambda: readers  # this child only
-    base = _status_mib("VmRSS")
-    start = time.perf_counter()
-    kg = data.read_tsv_dataset(folder, duplicates="keep")
-    seconds = time.perf_counter() - start
+    saved, labels._fast_readers = labels._fast_readers, lambda: readers
+    try:
+        base = _status_mib("VmRSS")
+        start = time.perf_counter()
+        kg = data.read_tsv_dataset(folder, duplicates="keep")
+        seconds = time.perf_counter() - start
+    finally:
+        labels._fast_readers = saved
     name = readers[0].__name__.removeprefix("_read_") if readers else "line loop"
     return {"seconds": seconds, "lines": len(kg.training), "entities": kg.num_entities,
             "peak_rss_mib": _status_mib("VmHWM"), "base_rss_mib": base, "reader": name,
