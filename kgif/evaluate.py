@@ -253,6 +253,8 @@ def _resolve_types(data, type_constraints: bool | TypeConstraints | None
             raise ValueError("evaluate: type_constraints=True needs a KnowledgeGraph (its node "
                              "table gives the kinds); pass a TypeConstraints for a tensor")
         return None
+    if type_constraints is None and not data.entity_kinds:
+        return None  # they would equal the filtered metrics
     return data.type_constraints()
 
 
@@ -271,11 +273,13 @@ def evaluate(
 ) -> dict[str, float]:
     """Filtered rank-based metrics, equal to PyKEEN's ``RankBasedEvaluator`` (filtered=True).
 
-    Besides the filtered metrics, type-constrained filtered metrics are reported under keys
-    prefixed ``"type_constrained."`` (e.g. ``"type_constrained.realistic.mrr"``): the true tail
-    is ranked only among entities of the relation's range kinds and the true head among its
-    domain kinds (see :func:`filtered_ranks`); without a node table every entity is allowed and
-    they equal the filtered ones. Both come from one scoring pass.
+    For a graph with entity kinds (a node table), type-constrained filtered metrics are reported
+    besides the filtered ones, under keys prefixed ``"type_constrained."`` (e.g.
+    ``"type_constrained.realistic.mrr"``): the true tail is ranked only among entities of the
+    relation's range kinds and the true head among its domain kinds (see
+    :func:`filtered_ranks`). Both come from one scoring pass. Without kinds every entity is
+    allowed, so they would equal the filtered ones and are left out unless asked for
+    (``type_constraints=True``).
 
     Args:
         params, buffers: ConvE parameters and buffers.
@@ -289,9 +293,9 @@ def evaluate(
         split: ``"testing"`` or ``"validation"`` when ``data`` is a graph.
         batch_size: queries scored at once.
         show_progress: tqdm bar.
-        type_constraints: ``None`` (default): computed from the graph's kinds when ``data`` is
-            a graph, not for a tensor; ``False``: not computed; a
-            :class:`kgif.graph.TypeConstraints`: used as given.
+        type_constraints: ``None`` (default): computed when ``data`` is a graph with entity
+            kinds; ``True``: computed for any graph (all entities allowed without kinds);
+            ``False``: not computed; a :class:`kgif.graph.TypeConstraints`: used as given.
 
     Returns:
         See :func:`rank_metrics`: ``"realistic.mrr"``, ``"pessimistic.hits@10"``, ..., plus

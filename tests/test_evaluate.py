@@ -223,13 +223,17 @@ def test_type_constrained_without_kinds_equals_filtered():
     kg = KnowledgeGraph(kg.entity_to_id, kg.relation_to_id, kg.training, testing=kg.testing)
     config, params, buffers = small_conve(seed=3, num_entities=kg.num_entities,
                                           num_relations=kg.num_relations)
-    metrics = evaluate(params, buffers, config, kg)
+    assert not any(k.startswith("type_constrained.") for k in evaluate(params, buffers, config,
+                                                                        kg))
+    metrics = evaluate(params, buffers, config, kg, type_constraints=True)
     for key in ("realistic.mrr", "pessimistic.hits@3", "optimistic.mr"):
         assert metrics[f"type_constrained.{key}"] == metrics[key]
     by_side = evaluate_all_sides(params, buffers, config, kg.testing, kg.all_triples(),
                                  type_constraints=kg.type_constraints())
     assert by_side["tail"]["type_constrained.realistic.mrr"] == by_side["tail"]["realistic.mrr"]
-    assert "type_constrained.realistic.mrr" not in evaluate(params, buffers, config, kg,
+    kinded = _kinded_graph(3)
+    assert "type_constrained.realistic.mrr" in evaluate(params, buffers, config, kinded)
+    assert "type_constrained.realistic.mrr" not in evaluate(params, buffers, config, kinded,
                                                             type_constraints=False)
 
 
