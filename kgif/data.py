@@ -1,12 +1,11 @@
-"""Knowledge graphs as id maps plus mapped triples: the graph, reciprocal ids and dataset loading.
+"""Dataset reading: knowledge graphs from label triples, dataset folders and dataset names.
 
-A :class:`KnowledgeGraph` holds entity and relation id maps and three ``(n, 3)`` int64 tensors of
-``(head, relation, tail)`` ids with **base** relation ids ``0..R-1``. Reciprocal (inverse)
-relations follow PyKEEN's numbering and are added only on demand by :func:`with_reciprocals`:
-base relation ``k`` becomes forward id ``2k`` and inverse id ``2k + 1``.
+The graph itself (:class:`KnowledgeGraph`, the reciprocal numbering helpers, :class:`TailIndex`)
+lives in :mod:`kgif.graph` and is re-exported here, so ``from kgif.data import KnowledgeGraph,
+with_reciprocals`` keeps working.
 
-Graphs are built from label triples (:func:`from_label_triples`, with a policy for valid/test
-triples unseen in training) or read from a folder:
+Graphs are built from label triples (:func:`from_label_triples`, with policies for valid/test
+triples unseen in training and for repeated training triples) or read from a folder:
 
 - label TSV splits (``train.txt`` and optional ``valid.txt``/``test.txt``, plain or ``.gz``):
   :func:`read_tsv_dataset`;
@@ -21,16 +20,14 @@ public readers and writers are re-exported here.
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import logging
 import os
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from kgif.formats import (
@@ -39,21 +36,31 @@ from kgif.formats import (
     PYKEEN_RELATION_FILE,
     PYKEEN_TRIPLES_FILE,
     LabelTriple,
-    _as_triples,
-    _empty_triples,
     _find_split,
-    _is_index,
     _iter_rows,
-    _open_text,
     _require_train,
     read_label_triples,
     read_pykeen_triples,
     write_label_triples,
     write_pykeen_triples,
 )
+from kgif.graph import (
+    KnowledgeGraph,
+    TailIndex,
+    base_relation,
+    forward_relation,
+    inverse_of,
+    is_inverse,
+    num_relation_rows,
+    reciprocal_queries,
+    with_reciprocals,
+)
+from kgif.labels import EncodedTriples, read_encoded_triples
 from kgif.seed import is_seed_folder, read_seed_dicts, read_seed_names, read_seed_split
 
 __all__ = [
+    "BUNDLED_DATASETS",
+    "DUPLICATE_POLICIES",
     "KNOWN_DATASETS",
     "PYKEEN_BASE_FILE",
     "PYKEEN_BUNDLED",
@@ -64,19 +71,23 @@ __all__ = [
     "UNSEEN_POLICIES",
     "KnowledgeGraph",
     "LabelTriple",
+    "TailIndex",
     "base_relation",
+    "bundled_dir",
     "data_dir",
     "forward_relation",
     "from_label_triples",
     "inverse_of",
     "is_inverse",
     "load_dataset",
+    "num_relation_rows",
     "read_label_triples",
     "read_node_table",
     "read_pykeen_dataset",
     "read_pykeen_triples",
     "read_seed_dataset",
     "read_tsv_dataset",
+    "reciprocal_queries",
     "with_reciprocals",
     "write_label_triples",
     "write_pykeen_triples",
@@ -85,349 +96,23 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 UNSEEN_POLICIES = ("drop", "keep", "error")
+DUPLICATE_POLICIES = ("drop", "keep", "error")
 KNOWN_DATASETS = ("umls", "kinships", "nations", "hetionet", "wn18rr", "fb15k237")
 PYKEEN_BUNDLED = ("umls", "kinships", "nations")  # shipped inside the pykeen wheel
 SPLITS = ("train", "valid", "test")
 _SPLIT_NAMES = {"train": "training", "valid": "validation", "test": "test"}
-_NUM_CLOSE_MATCHES = 3
 
 
-# --------------------------------------------------------------------------- KnowledgeGraph
+# --------------------------------------------------------------------------- policies
 
 
-@dataclass(eq=False, repr=False)
-class KnowledgeGraph:
-    """Entity and relation id maps plus mapped ``(head, relation, tail)`` triples.
-
-    Relation ids are base ids ``0..R-1`` (no inverses); see :func:`with_reciprocals`.
-
-    Attributes:
-        entity_to_id: Entity label -> id, ids contiguous ``0..N-1``.
-        relation_to_id: Base relation label -> id, ids contiguous ``0..R-1``.
-        training: ``(n_train, 3)`` int64 ``(head, relation, tail)`` ids.
-        validation: ``(n_valid, 3)`` int64, possibly ``(0, 3)``.
-        testing: ``(n_test, 3)`` int64, possibly ``(0, 3)``.
-        entity_names: Optional display names by entity id (e.g. from ``node_name_dict.txt``).
-        relation_names: Optional display names by base relation id (e.g. from ``edge_map.json``).
-        entity_kinds: Optional entity kinds (types) by entity id, e.g. ``"Compound"`` from a
-            node table ``entities.tsv``; they define each relation's domain and range
-            (:meth:`relation_domain`, :meth:`relation_range`, :meth:`type_mask`).
-        name: Dataset name used in summaries.
-
-    Raises:
-        ValueError: If an id map is not contiguous or a triple tensor has the wrong shape,
-            dtype or out-of-range ids (checked in ``__post_init__``).
-    """
-
-    entity_to_id: dict[str, int]
-    relation_to_id: dict[str, int]
-    training: torch.Tensor
-    validation: torch.Tensor = field(default_factory=_empty_triples)
-    testing: torch.Tensor = field(default_factory=_empty_triples)
-    entity_names: dict[int, str] = field(default_factory=dict)
-    relation_names: dict[int, str] = field(default_factory=dict)
-    name: str = ""
-    entity_kinds: dict[int, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        _check_contiguous("entity_to_id", self.entity_to_id)
-        _check_contiguous("relation_to_id", self.relation_to_id)
-        for split in ("training", "validation", "testing"):
-            triples = _as_triples(f"KnowledgeGraph.{split}", getattr(self, split))
-            _check_id_range(f"KnowledgeGraph.{split}", triples, self.num_entities,
-                            self.num_relations)
-            setattr(self, split, triples)
-
-    def __repr__(self) -> str:
-        return f"KnowledgeGraph({self.summary()})"
-
-    @property
-    def num_entities(self) -> int:
-        """Number of entities N."""
-        return len(self.entity_to_id)
-
-    @property
-    def num_relations(self) -> int:
-        """Number of base relations R (without inverses)."""
-        return len(self.relation_to_id)
-
-    @cached_property
-    def id_to_entity(self) -> list[str]:
-        """Entity labels indexed by id (cached; do not mutate ``entity_to_id`` afterwards)."""
-        return _invert(self.entity_to_id)
-
-    @cached_property
-    def id_to_relation(self) -> list[str]:
-        """Base relation labels indexed by id (cached)."""
-        return _invert(self.relation_to_id)
-
-    def entity_label(self, i: int) -> str:
-        """Label of entity ``i``."""
-        return self.id_to_entity[i]
-
-    def relation_label(self, i: int) -> str:
-        """Label of base relation ``i``."""
-        return self.id_to_relation[i]
-
-    def entity_name(self, i: int) -> str:
-        """Display name of entity ``i``, falling back to its label."""
-        return self.entity_names.get(i) or self.entity_label(i)
-
-    def relation_name(self, i: int) -> str:
-        """Display name of base relation ``i``, falling back to its label."""
-        return self.relation_names.get(i) or self.relation_label(i)
-
-    def entity_kind(self, i: int) -> str:
-        """Kind (type) of entity ``i``, ``""`` when the graph has no node table."""
-        return self.entity_kinds.get(i, "")
-
-    @property
-    def kinds(self) -> list[str]:
-        """The distinct entity kinds, sorted (empty without a node table)."""
-        return sorted(set(self.entity_kinds.values()))
-
-    @cached_property
-    def _kind_ids(self) -> torch.Tensor:
-        """``(N,)`` int64 index into :attr:`kinds` per entity, ``-1`` where unknown (cached)."""
-        index = {k: i for i, k in enumerate(self.kinds)}
-        ids = torch.full((self.num_entities,), -1, dtype=torch.long)
-        for e, kind in self.entity_kinds.items():
-            ids[e] = index[kind]
-        return ids
-
-    @cached_property
-    def _domain_range(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(R, K)`` bool each: kinds seen as heads (domain) and tails (range) per relation."""
-        n_k = len(self.kinds)
-        masks = []
-        for col in (0, 2):
-            m = torch.zeros(self.num_relations, n_k + 1, dtype=torch.bool)  # last: unknown kind
-            kind = self._kind_ids[self.training[:, col]]
-            m[self.training[:, 1], torch.where(kind < 0, n_k, kind)] = True
-            masks.append(m[:, :n_k])
-        return masks[0], masks[1]
-
-    def relation_domain(self, r: int) -> frozenset[str]:
-        """Kinds of the entities seen as heads of base relation ``r`` in training."""
-        return frozenset(k for k, m in zip(self.kinds, self._domain_range[0][r].tolist(),
-                                           strict=True) if m)
-
-    def relation_range(self, r: int) -> frozenset[str]:
-        """Kinds of the entities seen as tails of base relation ``r`` in training."""
-        return frozenset(k for k, m in zip(self.kinds, self._domain_range[1][r].tolist(),
-                                           strict=True) if m)
-
-    def type_mask(self, relation: int, side: str = "tail") -> torch.Tensor:
-        """Entities that may answer a query on base relation ``relation`` by type constraints.
-
-        The range of a relation (``side="tail"``, answers of ``(h, r, ?)``) is the set of entity
-        kinds seen as its tails in training; its domain (``side="head"``, answers of
-        ``(?, r, t)``) the kinds seen as its heads. Without a node table every entity is allowed.
-
-        Args:
-            relation: Base relation id ``0..R-1``.
-            side: ``"tail"`` (range) or ``"head"`` (domain).
-
-        Returns:
-            ``(N,)`` bool: ``True`` for entities of an allowed kind.
-
-        Raises:
-            ValueError: Bad ``side`` or ``relation``.
-        """
-        if side not in ("head", "tail"):
-            raise ValueError(f"type_mask: side must be 'head' or 'tail', got {side!r}")
-        if not 0 <= int(relation) < self.num_relations:
-            raise ValueError(f"type_mask: relation {relation} outside 0..{self.num_relations - 1}")
-        if not self.entity_kinds:
-            return torch.ones(self.num_entities, dtype=torch.bool)
-        allowed = self._domain_range[0 if side == "head" else 1][int(relation)]
-        kind = self._kind_ids
-        return torch.where(kind >= 0, allowed[kind.clamp(min=0)], False)
-
-    @cached_property
-    def _folded_entities(self) -> dict[str, list[int]]:
-        """Case-folded labels and display names -> entity ids (cached)."""
-        index: dict[str, list[int]] = {}
-        for label, i in self.entity_to_id.items():
-            index.setdefault(label.casefold(), []).append(i)
-        for i, name in self.entity_names.items():
-            ids = index.setdefault(name.casefold(), [])
-            if i not in ids:
-                ids.append(i)
-        return index
-
-    def resolve_entity(self, x: str | int) -> int:
-        """Entity id from a label, an integer id, a digit string id or a unique display name.
-
-        Exact labels come first (WN18RR labels are digits), then ids, then labels and display
-        names compared case-insensitively (``"doxorubicin"`` finds ``Compound::DB00997``).
-
-        Raises:
-            KeyError: Unknown entity (suggests close labels and names) or a name shared by
-                several entities (lists them with their labels and kinds).
-        """
-        if isinstance(x, str) and x in self.entity_to_id:
-            return self.entity_to_id[x]
-        i = _as_int(x)
-        if i is not None and 0 <= i < self.num_entities:
-            return i
-        ids = self._folded_entities.get(str(x).casefold(), [])
-        if len(ids) == 1:
-            return ids[0]
-        if len(ids) > 1:
-            shown = ", ".join(f"{self.entity_label(j)!r} ({self.entity_name(j)}"
-                              f"{', ' + self.entity_kind(j) if self.entity_kind(j) else ''})"
-                              for j in sorted(ids)[:10])
-            raise KeyError(f"resolve_entity: {x!r} is ambiguous: {len(ids)} entities match "
-                           f"({shown}); pass a label or an id")
-        return _resolve("entity", x, self.entity_to_id,
-                        extra=list(self.entity_names.values()))
-
-    def resolve_relation(self, x: str | int) -> int:
-        """Base relation id from a label, an integer id or a digit string id.
-
-        Raises:
-            KeyError: Unknown relation; the message names ``x`` and suggests close labels.
-        """
-        return _resolve("relation", x, self.relation_to_id)
-
-    def resolve_triples(self, rows: Iterable[tuple[str | int, str | int, str | int]]
-                        ) -> torch.Tensor:
-        """Map ``(head, relation, tail)`` rows of labels and/or ids to ids.
-
-        Returns:
-            ``(n, 3)`` int64 ``(head, relation, tail)`` ids.
-
-        Raises:
-            KeyError: An element is unknown (see :meth:`resolve_entity`).
-            ValueError: A row does not have 3 elements.
-        """
-        out = []
-        for i, row in enumerate(rows):
-            row = tuple(row)
-            if len(row) != 3:
-                raise ValueError(f"resolve_triples: row {i} has {len(row)} elements, expected 3")
-            h, r, t = row
-            out.append((self.resolve_entity(h), self.resolve_relation(r), self.resolve_entity(t)))
-        return torch.tensor(out, dtype=torch.long).reshape(-1, 3)
-
-    def all_triples(self) -> torch.Tensor:
-        """Training, validation and test triples concatenated: ``(n_all, 3)`` int64."""
-        return torch.cat([self.training, self.validation, self.testing])
-
-    def summary(self) -> str:
-        """One line: name, N, R and split sizes."""
-        sizes = "/".join(str(len(t)) for t in (self.training, self.validation, self.testing))
-        return (f"{self.name or 'unnamed'}: {self.num_entities} entities, "
-                f"{self.num_relations} relations, {sizes} train/valid/test triples")
-
-
-def _invert(mapping: dict[str, int]) -> list[str]:
-    labels = [""] * len(mapping)
-    for label, i in mapping.items():
-        labels[i] = label
-    return labels
-
-
-def _check_contiguous(what: str, mapping: dict[str, int]) -> None:
-    ids = sorted(mapping.values())
-    if ids != list(range(len(ids))):
-        bad = next(k for k, i in enumerate(ids) if i != k)
-        raise ValueError(f"KnowledgeGraph: {what} ids must be contiguous 0..{len(ids) - 1} and "
-                         f"unique; first problem at sorted position {bad} (id {ids[bad]})")
-
-
-def _check_id_range(where: str, triples: torch.Tensor, n_ent: int, n_rel: int) -> None:
-    if len(triples) == 0:
-        return
-    for col, bound, what in ((0, n_ent, "head"), (1, n_rel, "relation"), (2, n_ent, "tail")):
-        lo, hi = int(triples[:, col].min()), int(triples[:, col].max())
-        if lo < 0 or hi >= bound:
-            raise ValueError(f"{where}: {what} ids span {lo}..{hi}, outside 0..{bound - 1}")
-
-
-def _resolve(what: str, x: str | int, mapping: dict[str, int], extra: list[str] = ()) -> int:
-    if isinstance(x, str) and x in mapping:
-        return mapping[x]
-    i = _as_int(x)
-    if i is not None and 0 <= i < len(mapping):
-        return i
-    folded = [label for label in mapping if label.casefold() == str(x).casefold()]
-    if len(folded) == 1:
-        return mapping[folded[0]]
-    words = [*mapping, *extra]
-    close = folded or difflib.get_close_matches(str(x), words, n=_NUM_CLOSE_MATCHES)
-    if not close:  # case-only or prefix-only differences
-        lowered = {w.casefold(): w for w in words}
-        close = [lowered[w] for w in difflib.get_close_matches(str(x).casefold(), list(lowered),
-                                                                n=_NUM_CLOSE_MATCHES)]
-    hint = f"; close matches: {', '.join(map(repr, close))}" if close else ""
-    raise KeyError(f"resolve_{what}: unknown {what} {x!r} (not a label and not an id in "
-                   f"0..{len(mapping) - 1}){hint}")
-
-
-def _as_int(x: object) -> int | None:
-    if isinstance(x, bool):
-        return None
-    if isinstance(x, str):
-        return int(x) if _is_index(x.strip()) else None
-    if isinstance(x, torch.Tensor) and x.numel() == 1 and not x.dtype.is_floating_point:
-        return int(x)
-    try:
-        return int(x.__index__())  # int, numpy integers
-    except (AttributeError, TypeError):
-        return None
-
-
-# --------------------------------------------------------------------------- reciprocals
-
-
-def forward_relation(r: torch.Tensor | int) -> torch.Tensor | int:
-    """Forward id ``2r`` of base relation ``r`` (PyKEEN's reciprocal numbering)."""
-    return 2 * r
-
-
-def inverse_of(r: torch.Tensor | int) -> torch.Tensor | int:
-    """Inverse id ``2r + 1`` of base relation ``r`` (PyKEEN's reciprocal numbering)."""
-    return 2 * r + 1
-
-
-def base_relation(r: torch.Tensor | int) -> torch.Tensor | int:
-    """Base relation ``r // 2`` of a forward or inverse id."""
-    return r // 2
-
-
-def is_inverse(r: torch.Tensor | int) -> torch.Tensor | bool:
-    """Whether reciprocal id ``r`` is an inverse direction (odd)."""
-    return r % 2 == 1
-
-
-def with_reciprocals(triples: torch.Tensor) -> torch.Tensor:
-    """Both directions of every edge, in PyKEEN's reciprocal numbering.
-
-    Args:
-        triples: ``(n, 3)`` int64 ``(head, base relation, tail)`` ids.
-
-    Returns:
-        ``(2n, 3)`` int64: rows ``0..n-1`` are ``(h, 2r, t)``, rows ``n..2n-1`` are
-        ``(t, 2r + 1, h)``; row ``i`` and row ``i + n`` are the two directions of edge ``i``.
-
-    Raises:
-        ValueError: If ``triples`` is not ``(n, 3)`` integer.
-    """
-    triples = _as_triples("with_reciprocals", triples)
-    h, r, t = triples.unbind(1)
-    forward = torch.stack([h, forward_relation(r), t], dim=1)
-    inverse = torch.stack([t, inverse_of(r), h], dim=1)
-    return torch.cat([forward, inverse])
-
-
-# --------------------------------------------------------------------------- unseen policies
+def _check_policy(who: str, what: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{who}: {what} must be one of {allowed}, got {value!r}")
 
 
 def _check_unseen(who: str, unseen: str) -> None:
-    if unseen not in UNSEEN_POLICIES:
-        raise ValueError(f"{who}: unseen must be one of {UNSEEN_POLICIES}, got {unseen!r}")
+    _check_policy(who, "unseen", unseen, UNSEEN_POLICIES)
 
 
 def _unseen_mask(triples: torch.Tensor, ent_seen: torch.Tensor, rel_seen: torch.Tensor
@@ -458,21 +143,10 @@ def _report_unseen(who: str, split: str, unseen: str, n_bad: int, n: int, first:
                   f"relations unseen in training", UserWarning, stacklevel=3)
 
 
-def _apply_unseen_labels(who: str, split: str, rows: list[LabelTriple], unseen: str,
-                         ents: set[str], rels: set[str]) -> list[LabelTriple]:
-    """Drop, keep (with a warning) or reject label triples unseen in training."""
-    bad = [h not in ents or r not in rels or t not in ents for h, r, t in rows]
-    n_bad = sum(bad)
-    if n_bad == 0:
-        return rows
-    _report_unseen(who, split, unseen, n_bad, len(rows), rows[bad.index(True)])
-    return [row for row, b in zip(rows, bad, strict=True) if not b] if unseen == "drop" else rows
-
-
 def _apply_unseen_ids(who: str, split: str, triples: torch.Tensor, unseen: str,
                       seen: tuple[torch.Tensor, torch.Tensor], labels: tuple[list[str], list[str]]
                       ) -> torch.Tensor:
-    """Id-level twin of :func:`_apply_unseen_labels` (ids already exist; keep adds none)."""
+    """Drop, keep (with a warning) or reject triples whose ids occur in no training triple."""
     bad = _unseen_mask(triples, *seen)
     n_bad = int(bad.sum())
     if n_bad == 0:
@@ -483,11 +157,66 @@ def _apply_unseen_ids(who: str, split: str, triples: torch.Tensor, unseen: str,
     return triples[~bad] if unseen == "drop" else triples
 
 
+def _first_occurrences(triples: torch.Tensor) -> torch.Tensor:
+    """Row indices of the first occurrence of each distinct ``(h, r, t)`` row (int64)."""
+    bounds = triples.max(0).values.long() + 1
+    if float(bounds[0]) * float(bounds[1]) * float(bounds[2]) < 2.0**62:  # one int64 key per row
+        keys = ((triples[:, 0] * bounds[1] + triples[:, 1]) * bounds[2] + triples[:, 2]).numpy()
+        _, first = np.unique(keys, return_index=True)
+    else:
+        _, first = np.unique(triples.numpy(), axis=0, return_index=True)
+    return torch.from_numpy(first).long()
+
+
+def _apply_duplicates(who: str, triples: torch.Tensor, duplicates: str,
+                      labels: tuple[list[str], list[str]]) -> torch.Tensor:
+    """Count repeated training triples; drop the repeats (first occurrence kept), keep or raise.
+
+    Both ``"drop"`` and ``"keep"`` log a warning with the count; nothing is dropped silently.
+    """
+    _check_policy(who, "duplicates", duplicates, DUPLICATE_POLICIES)
+    if len(triples) < 2:
+        return triples
+    repeat = torch.ones(len(triples), dtype=torch.bool)
+    repeat[_first_occurrences(triples)] = False
+    n_rep = int(repeat.sum())
+    if n_rep == 0:
+        return triples
+    h, r, t = triples[repeat][0].tolist()
+    example = (labels[0][h], labels[1][r], labels[0][t])
+    if duplicates == "error":
+        raise ValueError(f"{who}: {n_rep} training triples repeat an earlier one, e.g. {example}; "
+                         f"pass duplicates='drop' or 'keep'")
+    verb = "dropped" if duplicates == "drop" else "kept"
+    logger.warning("%s: %s %d repeated training triples of %d (e.g. %s); duplicates=%r", who,
+                   verb, n_rep, len(triples), example, duplicates)
+    return triples[~repeat] if duplicates == "drop" else triples
+
+
 # --------------------------------------------------------------------------- from labels
 
 
-def _sorted_ids(labels: Iterable[str]) -> dict[str, int]:
-    return {label: i for i, label in enumerate(sorted(set(labels)))}
+def _label_ids(vocab: list[str], mapping: dict[str, int]) -> torch.Tensor:
+    """``(len(vocab),)`` int64 id of each vocabulary label, ``-1`` where unknown."""
+    return torch.tensor([mapping.get(label, -1) for label in vocab], dtype=torch.long)
+
+
+def _map_encoded(enc: EncodedTriples, ent: dict[str, int], rel: dict[str, int]) -> torch.Tensor:
+    """``(n, 3)`` int64 ids of encoded triples (``-1`` for labels not in the maps)."""
+    codes = torch.from_numpy(enc.codes).long()
+    e, r = _label_ids(enc.entities, ent), _label_ids(enc.relations, rel)
+    return torch.stack([e[codes[:, 0]], r[codes[:, 1]], e[codes[:, 2]]], 1).reshape(-1, 3)
+
+
+def _used(enc: EncodedTriples) -> tuple[set[str], set[str]]:
+    """Entity and relation labels that occur in ``enc`` (vocabularies may hold unused ones)."""
+    ent_used = np.zeros(len(enc.entities), dtype=bool)
+    ent_used[enc.codes[:, 0]] = True
+    ent_used[enc.codes[:, 2]] = True
+    rel_used = np.zeros(len(enc.relations), dtype=bool)
+    rel_used[enc.codes[:, 1]] = True
+    return ({enc.entities[i] for i in np.flatnonzero(ent_used).tolist()},
+            {enc.relations[i] for i in np.flatnonzero(rel_used).tolist()})
 
 
 def _extend_ids(mapping: dict[str, int], labels: Iterable[str]) -> int:
@@ -498,15 +227,52 @@ def _extend_ids(mapping: dict[str, int], labels: Iterable[str]) -> int:
     return len(new)
 
 
-def _map_labels(rows: list[LabelTriple], ent: dict[str, int], rel: dict[str, int]
-                ) -> torch.Tensor:
-    ids = [(ent[h], rel[r], ent[t]) for h, r, t in rows]
-    return torch.tensor(ids, dtype=torch.long).reshape(-1, 3)
+def _held_out(who: str, split: str, enc: EncodedTriples, ent: dict[str, int],
+              rel: dict[str, int], unseen: str) -> EncodedTriples:
+    """``enc`` after the unseen policy (``"drop"`` removes triples with unknown labels)."""
+    bad = (_map_encoded(enc, ent, rel) < 0).any(1)
+    n_bad = int(bad.sum())
+    if n_bad == 0:
+        return enc
+    _report_unseen(who, split, unseen, n_bad, len(enc), enc.row(int(bad.nonzero()[0, 0])))
+    if unseen == "keep":
+        return enc
+    return EncodedTriples(enc.codes[~bad.numpy()], enc.entities, enc.relations)
+
+
+def _graph_from_encoded(who: str, splits: dict[str, EncodedTriples], unseen: str,
+                        duplicates: str, name: str) -> KnowledgeGraph:
+    """Label-sorted ids from the training triples, then the unseen and duplicate policies."""
+    _check_unseen(who, unseen)
+    _check_policy(who, "duplicates", duplicates, DUPLICATE_POLICIES)
+    if len(splits["train"]) == 0:
+        raise ValueError(f"{who}: no training triples")
+    ents, rels = _used(splits["train"])
+    ent = {label: i for i, label in enumerate(sorted(ents))}
+    rel = {label: i for i, label in enumerate(sorted(rels))}
+    for split in ("valid", "test"):
+        splits[split] = _held_out(who, split, splits[split], ent, rel, unseen)
+    if unseen == "keep":
+        held = [_used(splits[s]) for s in ("valid", "test")]
+        n_e = _extend_ids(ent, held[0][0] | held[1][0])
+        n_r = _extend_ids(rel, held[0][1] | held[1][1])
+        logger.info("%s: appended %d entities and %d relations unseen in training", who, n_e, n_r)
+    triples = {s: _map_encoded(splits[s], ent, rel) for s in SPLITS}
+    labels = (_invert_ids(ent), _invert_ids(rel))
+    train = _apply_duplicates(who, triples["train"], duplicates, labels)
+    return KnowledgeGraph(ent, rel, train, triples["valid"], triples["test"], name=name)
+
+
+def _invert_ids(mapping: dict[str, int]) -> list[str]:
+    labels = [""] * len(mapping)
+    for label, i in mapping.items():
+        labels[i] = label
+    return labels
 
 
 def from_label_triples(train: Iterable[LabelTriple], valid: Iterable[LabelTriple] = (),
                        test: Iterable[LabelTriple] = (), *, unseen: str = "drop",
-                       name: str = "") -> KnowledgeGraph:
+                       duplicates: str = "drop", name: str = "") -> KnowledgeGraph:
     """Build a :class:`KnowledgeGraph` from label triples.
 
     Ids are the sorted labels of the **training** triples, as in PyKEEN's
@@ -519,61 +285,59 @@ def from_label_triples(train: Iterable[LabelTriple], valid: Iterable[LabelTriple
         unseen: What to do with valid/test triples whose entity or relation does not occur in
             training: ``"drop"`` removes them, ``"keep"`` appends the new labels (sorted) after
             the training ids; both warn with the count per split. ``"error"`` raises.
+        duplicates: What to do with training triples that repeat an earlier one: ``"drop"``
+            (default; PyKEEN's ``TriplesFactory`` also keeps each triple once) keeps the first
+            occurrence, ``"keep"`` keeps them all (they then count twice in training and appear
+            twice as TracIn proponents); both log a warning with the count. ``"error"`` raises.
         name: Dataset name.
 
     Returns:
         The graph with ``training``, ``validation``, ``testing`` as ``(n, 3)`` int64 ids.
 
     Raises:
-        ValueError: Empty training set, bad ``unseen``, or ``unseen="error"`` with an unseen
-            triple (names the first one).
+        ValueError: Empty training set, a bad policy, ``unseen="error"`` with an unseen triple
+            or ``duplicates="error"`` with a repeated one (names the first one).
     """
-    who = "from_label_triples"
-    _check_unseen(who, unseen)
-    splits = {"train": list(train), "valid": list(valid), "test": list(test)}
-    if not splits["train"]:
-        raise ValueError(f"{who}: no training triples")
-    ent = _sorted_ids(x for h, _, t in splits["train"] for x in (h, t))
-    rel = _sorted_ids(r for _, r, _ in splits["train"])
-    ents, rels = set(ent), set(rel)
-    for split in ("valid", "test"):
-        splits[split] = _apply_unseen_labels(who, split, splits[split], unseen, ents, rels)
-    if unseen == "keep":
-        held_out = splits["valid"] + splits["test"]
-        n_e = _extend_ids(ent, (x for h, _, t in held_out for x in (h, t)))
-        n_r = _extend_ids(rel, (r for _, r, _ in held_out))
-        logger.info("%s: appended %d entities and %d relations unseen in training", who, n_e, n_r)
-    return KnowledgeGraph(ent, rel, *(_map_labels(splits[s], ent, rel) for s in SPLITS),
-                          name=name)
+    splits = {"train": EncodedTriples.from_labels(train),
+              "valid": EncodedTriples.from_labels(valid),
+              "test": EncodedTriples.from_labels(test)}
+    return _graph_from_encoded("from_label_triples", splits, unseen, duplicates, name)
 
 
 # --------------------------------------------------------------------------- dataset folders
 
 
-def read_tsv_dataset(folder: str | os.PathLike[str], *, unseen: str = "drop") -> KnowledgeGraph:
+def read_tsv_dataset(folder: str | os.PathLike[str], *, unseen: str = "drop",
+                     duplicates: str = "drop") -> KnowledgeGraph:
     """Read ``train.txt`` and optional ``valid.txt``/``test.txt`` (each plain or ``.gz``).
 
+    Files are read vectorised (:func:`kgif.labels.read_encoded_triples`: pyarrow or pandas when
+    installed); a UTF-8 BOM is removed and an obvious header line skipped. A node table
+    ``entities.tsv[.gz]`` beside them gives names and kinds (:func:`read_node_table`).
+
     Args:
-        folder: Directory with the split files (headerless label TSV).
+        folder: Directory with the split files (label TSV).
         unseen: Policy for valid/test triples unseen in training; see :func:`from_label_triples`.
+        duplicates: Policy for repeated training triples; see :func:`from_label_triples`.
 
     Returns:
         The graph, named after the folder.
 
     Raises:
         FileNotFoundError: No training file.
-        ValueError: Malformed lines (file and line named) or unseen triples with ``"error"``.
+        ValueError: Malformed lines, invalid UTF-8 or damaged gzip (file and line named), or
+            unseen/duplicate triples with ``"error"``.
     """
+    who = "read_tsv_dataset"
     folder = Path(folder)
-    train = _require_train("read_tsv_dataset", folder)
-    rows = {}
+    train = _require_train(who, folder)
+    splits = {}
     for split in SPLITS:
         path = train if split == "train" else _find_split(folder, split)
-        rows[split] = read_label_triples(path) if path is not None else []
-    logger.info("read_tsv_dataset: %s: %s", folder,
-                ", ".join(f"{len(v)} {k}" for k, v in rows.items()))
-    kg = from_label_triples(rows["train"], rows["valid"], rows["test"], unseen=unseen,
-                            name=folder.name)
+        splits[split] = (read_encoded_triples(path, who) if path is not None
+                         else EncodedTriples.from_labels(()))
+    logger.info("%s: %s: %s", who, folder, ", ".join(f"{len(v)} {k}" for k, v in splits.items()))
+    kg = _graph_from_encoded(who, splits, unseen, duplicates, folder.name)
     table = _find_node_table(folder)
     if table is not None:
         kg.entity_names, kg.entity_kinds = read_node_table(table, kg.entity_to_id)
@@ -585,6 +349,14 @@ NODE_TABLE_FILES = ("entities.tsv", "entities.tsv.gz")
 
 def _find_node_table(folder: Path) -> Path | None:
     return next((folder / f for f in NODE_TABLE_FILES if (folder / f).is_file()), None)
+
+
+def _read_header(path: Path) -> list[str]:
+    """First line of a table, BOM removed, split on tabs (``ValueError`` naming a bad file)."""
+    for _, fields in _iter_rows(path, -1, "read_node_table", allow_empty=True):
+        return fields
+    raise ValueError(f"read_node_table: {path} is empty; expected a header line with an 'id' "
+                     f"column")
 
 
 def read_node_table(path: str | os.PathLike[str], entity_to_id: dict[str, int]
@@ -607,8 +379,7 @@ def read_node_table(path: str | os.PathLike[str], entity_to_id: dict[str, int]
             and the 1-based line).
     """
     path = Path(path)
-    with _open_text(path) as f:
-        header = f.readline().lstrip("\ufeff").rstrip("\r\n").split("\t")
+    header = _read_header(path)
     columns = {c.strip().lower(): j for j, c in enumerate(header)}
     if "id" not in columns:
         raise ValueError(f"read_node_table: line 1 of {path} must be a header with an 'id' "
@@ -618,7 +389,7 @@ def read_node_table(path: str | os.PathLike[str], entity_to_id: dict[str, int]
     names: dict[int, str] = {}
     kinds: dict[int, str] = {}
     unknown = 0
-    for lineno, fields in _iter_rows(path, len(header), "read_node_table", skip=1,
+    for _lineno, fields in _iter_rows(path, len(header), "read_node_table", skip=1,
                                      allow_empty=True):
         i = entity_to_id.get(fields[columns["id"]])
         if i is None:
@@ -633,7 +404,8 @@ def read_node_table(path: str | os.PathLike[str], entity_to_id: dict[str, int]
     return names, kinds
 
 
-def read_seed_dataset(folder: str | os.PathLike[str], *, unseen: str = "drop") -> KnowledgeGraph:
+def read_seed_dataset(folder: str | os.PathLike[str], *, unseen: str = "drop",
+                      duplicates: str = "drop") -> KnowledgeGraph:
     """Read the seed project's layout, keeping its ids.
 
     Files: ``node_dict.txt`` (``CURIE<TAB>idx``), ``rel_dict.txt`` (``predicate:N<TAB>idx``),
@@ -647,6 +419,7 @@ def read_seed_dataset(folder: str | os.PathLike[str], *, unseen: str = "drop") -
         unseen: Policy for valid/test triples whose entity or relation occurs in no training
             triple (the id exists, but its embedding is never trained): ``"drop"``, ``"keep"``
             (both warn with the count) or ``"error"``.
+        duplicates: Policy for repeated training triples; see :func:`from_label_triples`.
 
     Returns:
         The graph with the dictionaries' ids.
@@ -661,6 +434,7 @@ def read_seed_dataset(folder: str | os.PathLike[str], *, unseen: str = "drop") -
     folder = Path(folder)
     ent, rel = read_seed_dicts(folder, who)
     train = read_seed_split(_require_train(who, folder), ent, rel, who)
+    train = _apply_duplicates(who, train, duplicates, (_invert_ids(ent), _invert_ids(rel)))
     kg = KnowledgeGraph(ent, rel, train, name=folder.name)
     seen = _seen_in(train, len(ent), len(rel))
     for split, attr in (("valid", "validation"), ("test", "testing")):
@@ -681,9 +455,26 @@ def read_pykeen_dataset(folder: str | os.PathLike[str]) -> KnowledgeGraph:
 
 # --------------------------------------------------------------------------- load_dataset
 
+#: Datasets shipped as package data in ``kgif/datasets/<name>/`` (see its ``PROVENANCE.md``).
+BUNDLED_DATASETS = ("umls", "kinships", "nations", "hetionet")
+_DATA_HINT = ("download it (e.g. the ConvE repository, github.com/TimDettmers/ConvE, or PyKEEN's "
+              "dataset classes) into a folder <dir>/<name>/ holding train.txt[.gz], "
+              "valid.txt[.gz] and test.txt[.gz], then set KGIF_DATA_DIR=<dir> or pass the folder")
+
+
+def bundled_dir() -> Path:
+    """The folder of the datasets bundled with kgif (``kgif/datasets``)."""
+    return Path(__file__).resolve().parent / "datasets"
+
+
+def _shared_dirs() -> list[Path]:
+    """``<ancestor>/shared/data`` for every ancestor of the repository root (a development copy)."""
+    repo_root = Path(__file__).resolve().parents[1]
+    return [p / "shared" / "data" for p in repo_root.parents]
+
 
 def data_dir() -> Path:
-    """Directory holding ``<name>/{train,valid,test}.txt[.gz]`` datasets.
+    """Directory holding ``<name>/{train,valid,test}.txt[.gz]`` datasets besides the bundled ones.
 
     ``$KGIF_DATA_DIR`` if set; otherwise the first ``<ancestor>/shared/data`` that exists,
     looking from the repository root's parent upwards; otherwise the repository root's sibling
@@ -692,8 +483,7 @@ def data_dir() -> Path:
     env = os.environ.get("KGIF_DATA_DIR")
     if env:
         return Path(env)
-    repo_root = Path(__file__).resolve().parents[1]
-    candidates = [p / "shared" / "data" for p in repo_root.parents]
+    candidates = _shared_dirs()
     return next((c for c in candidates if c.is_dir()), candidates[0])
 
 
@@ -705,8 +495,8 @@ def _detect_reader(folder: Path) -> Callable[..., KnowledgeGraph]:
     return read_tsv_dataset
 
 
-def _read_pykeen_ignoring_unseen(folder: Path, *, unseen: str) -> KnowledgeGraph:
-    del unseen  # a PyKEEN folder holds training triples only
+def _read_pykeen_ignoring_unseen(folder: Path, *, unseen: str, duplicates: str) -> KnowledgeGraph:
+    del unseen, duplicates  # a PyKEEN folder holds (already deduplicated) training triples only
     return read_pykeen_dataset(folder)
 
 
@@ -723,7 +513,19 @@ def _pykeen_bundled_dir(name: str) -> Path | None:
 
 
 def _dataset_candidates(name: str) -> list[Path]:
-    candidates = [data_dir() / name]
+    """Folders to look in for a known dataset, in order.
+
+    ``$KGIF_DATA_DIR/<name>`` (when set), the bundled copy, every ``<ancestor>/shared/data/<name>``
+    that exists (else the nearest), then, for UMLS/Kinships/Nations, an installed pykeen's copy.
+    """
+    candidates = []
+    env = os.environ.get("KGIF_DATA_DIR")
+    if env:
+        candidates.append(Path(env) / name)
+    if name in BUNDLED_DATASETS:
+        candidates.append(bundled_dir() / name)
+    shared = [d for d in _shared_dirs() if d.is_dir()] or _shared_dirs()[:1]
+    candidates.extend(d / name for d in shared)
     if name in PYKEEN_BUNDLED:
         bundled = _pykeen_bundled_dir(name)
         if bundled is not None:
@@ -731,31 +533,33 @@ def _dataset_candidates(name: str) -> list[Path]:
     return candidates
 
 
-def load_dataset(name_or_path: str | os.PathLike[str], *, unseen: str = "drop"
-                 ) -> KnowledgeGraph:
+def load_dataset(name_or_path: str | os.PathLike[str], *, unseen: str = "drop",
+                 duplicates: str = "keep") -> KnowledgeGraph:
     """Load a dataset by folder path or by name.
 
     A folder is read as the seed layout if it has ``node_dict.txt``, as a PyKEEN folder if it
     has ``numeric_triples.tsv.gz`` or ``training_triples/``, else as TSV splits. A name among
-    ``umls, kinships, nations, wn18rr, fb15k237`` (case-insensitive, ``fb15k-237`` accepted) is
-    read from ``data_dir()/<name>/``, else, for the first three, from the copy bundled with an
-    installed pykeen.
+    ``umls, kinships, nations, hetionet, wn18rr, fb15k237`` (case-insensitive, ``fb15k-237``
+    accepted) is looked up, in order, in ``$KGIF_DATA_DIR/<name>``, the copy bundled with kgif
+    (UMLS, Kinships, Nations, Hetionet; ``kgif/datasets/<name>/PROVENANCE.md``), ``shared/data``
+    beside the repository, and an installed pykeen's copy (UMLS, Kinships, Nations).
 
     Args:
         name_or_path: Folder or dataset name.
         unseen: Policy for valid/test triples unseen in training (see
             :func:`from_label_triples`); ignored for PyKEEN folders.
+        duplicates: Policy for repeated training triples (see :func:`from_label_triples`).
 
     Returns:
         The loaded graph.
 
     Raises:
-        FileNotFoundError: Neither an existing folder nor a findable known dataset (lists the
-            places searched).
+        FileNotFoundError: Neither an existing folder nor a findable known dataset (lists every
+            place searched and how to get the data).
     """
     path = Path(name_or_path)
     if path.is_dir():
-        return _detect_reader(path)(path, unseen=unseen)
+        return _detect_reader(path)(path, unseen=unseen, duplicates=duplicates)
     name = _canonical_name(str(name_or_path))
     if name is None:
         raise FileNotFoundError(f"load_dataset: {str(name_or_path)!r} is neither a folder nor a "
@@ -764,8 +568,10 @@ def load_dataset(name_or_path: str | os.PathLike[str], *, unseen: str = "drop"
     for folder in candidates:
         if _find_split(folder, "train") is not None:
             logger.info("load_dataset: %s from %s", name, folder)
-            kg = read_tsv_dataset(folder, unseen=unseen)
+            kg = read_tsv_dataset(folder, unseen=unseen, duplicates=duplicates)
             kg.name = name
             return kg
-    raise FileNotFoundError(f"load_dataset: dataset {name!r} not found; looked for train.txt[.gz] "
-                            f"in {', '.join(map(str, candidates))} (set KGIF_DATA_DIR)")
+    raise FileNotFoundError(
+        f"load_dataset: dataset {name!r} not found; looked for train.txt[.gz] in "
+        f"{', '.join(map(str, candidates))}. Bundled with kgif: {', '.join(BUNDLED_DATASETS)}; "
+        f"for {name!r}, {_DATA_HINT}")

@@ -14,25 +14,32 @@ Prediction or Entity Alignment Methods"):
 
 Metrics per rank type: MRR = mean(1 / rank), MR = mean(rank), Hits@k = mean(rank <= k).
 ``side="both"`` pools the head and tail ranks of every triple (2n ranks).
+
+*Type-constrained* ranks (Krompass et al. 2015) also leave out every entity whose kind is not
+in the relation's range (tail queries) or domain (head queries), the kinds seen at that position
+in training (:class:`kgif.graph.TypeConstraints`). Non-finite parameters or scores are refused.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from kgif.graph import TailIndex, TypeConstraints, reciprocal_queries
 from kgif.model import ConvEConfig, Params, hidden, score_all
 
 __all__ = [
     "HITS_AT",
     "RANK_TYPES",
+    "SETTINGS",
     "SIDES",
+    "TC_PREFIX",
     "TailIndex",
+    "check_finite_params",
     "evaluate",
     "evaluate_all_sides",
     "filtered_ranks",
@@ -48,125 +55,108 @@ RANK_TYPES = ("realistic", "optimistic", "pessimistic")
 HITS_AT = (1, 3, 5, 10)
 
 
-# --------------------------------------------------------------------------- (h, r) -> tails
-
-
-@dataclass(frozen=True)
-class TailIndex:
-    """Known tails of every (head, relation-row) pair, in compressed sparse row form.
-
-    Built once with sorting (``torch.unique``), looked up with ``searchsorted``; used for the
-    1-N training labels and for filtering.
-
-    Attributes:
-        rows: (M, 2) int64 unique (head, relation-row) pairs, sorted lexicographically.
-        offsets: (M + 1,) int64; the tails of row i are ``tails[offsets[i]:offsets[i + 1]]``.
-        tails: (P,) int64 tail ids, unique and sorted within each row.
-        num_relation_rows: R', the size of the relation axis of the row keys.
-        keys: (M,) int64 sorted row keys ``head * R' + relation-row``, for ``searchsorted``.
-    """
-
-    rows: Tensor
-    offsets: Tensor
-    tails: Tensor
-    num_relation_rows: int
-    keys: Tensor
-
-    @classmethod
-    def from_triples(cls, triples: Tensor, num_relation_rows: int) -> TailIndex:
-        """Group ``triples`` (n, 3) int64 (head, relation-row, tail) by (head, relation-row).
-
-        Duplicate triples are counted once. Raises ValueError on a non-(n, 3) tensor.
-        """
-        if triples.dim() != 2 or triples.shape[1] != 3:
-            raise ValueError(f"TailIndex: triples must be (n, 3), got {tuple(triples.shape)}")
-        unique = torch.unique(triples.long(), dim=0)  # sorted by (h, r, t)
-        row_keys, counts = torch.unique_consecutive(
-            unique[:, 0] * num_relation_rows + unique[:, 1], return_counts=True
-        )
-        offsets = torch.zeros(len(counts) + 1, dtype=torch.long)
-        offsets[1:] = counts.cumsum(0)
-        rows = torch.stack([row_keys // num_relation_rows, row_keys % num_relation_rows], 1)
-        return cls(rows, offsets, unique[:, 2].contiguous(), num_relation_rows, row_keys)
-
-    @property
-    def num_rows(self) -> int:
-        """M, the number of distinct (head, relation-row) pairs."""
-        return self.rows.shape[0]
-
-    def lookup(self, h: Tensor, r: Tensor) -> Tensor:
-        """Row ids (B,) int64 of the pairs (h[i], r[i]); -1 where a pair has no known tail."""
-        query = h.cpu() * self.num_relation_rows + r.cpu()
-        pos = torch.searchsorted(self.keys, query).clamp(max=max(self.num_rows - 1, 0))
-        found = (self.keys[pos] == query if self.num_rows
-                 else torch.zeros_like(query, dtype=torch.bool))
-        return torch.where(found, pos, torch.full_like(pos, -1))
-
-    def gather(self, row_ids: Tensor) -> tuple[Tensor, Tensor]:
-        """Positives of a batch of rows as coordinates, without a Python loop.
-
-        Args:
-            row_ids: (B,) int64 ids into :attr:`rows`; -1 for a row with no known tail.
-
-        Returns:
-            ``(batch_rows, cols)``: (P,) int64 each; entity ``cols[j]`` is a known tail of
-            batch row ``batch_rows[j]``.
-        """
-        valid = row_ids >= 0
-        safe = row_ids.clamp(min=0)
-        starts = self.offsets[safe]
-        counts = torch.where(valid, self.offsets[safe + 1] - starts, torch.zeros_like(starts))
-        batch_rows = torch.repeat_interleave(torch.arange(len(row_ids)), counts)
-        first = torch.repeat_interleave(counts.cumsum(0) - counts, counts)  # (P,) batch offsets
-        within = torch.arange(len(batch_rows)) - first
-        return batch_rows, self.tails[starts[batch_rows] + within]
-
-
 # --------------------------------------------------------------------------- ranks
 
 
-def reciprocal_queries(triples: Tensor, side: Literal["head", "tail"]) -> Tensor:
-    """(n, 3) base-relation triples -> (n, 3) queries (head, relation-row, answer).
+#: Rank settings: filtered (Bordes et al. 2013) and, in addition, type-constrained.
+SETTINGS = ("filtered", "type_constrained")
+#: Prefix of the type-constrained metric keys in :func:`evaluate`'s result.
+TC_PREFIX = "type_constrained."
 
-    ``"tail"``: (h, 2r, t); ``"head"``: (t, 2r + 1, h) (PyKEEN's reciprocal numbering).
+
+def check_finite_params(who: str, params: Params) -> None:
+    """Refuse parameters with NaN or infinite entries, naming each one and the count.
+
+    Raises:
+        ValueError: Some parameter holds a non-finite value.
     """
-    h, r, t = triples.long().unbind(1)
-    if side == "tail":
-        return torch.stack([h, 2 * r, t], 1)
-    return torch.stack([t, 2 * r + 1, h], 1)
+    bad = [f"{name} ({int((~torch.isfinite(v)).sum())} of {v.numel()} entries)"
+           for name, v in params.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"{who}: non-finite parameters (NaN or inf): {', '.join(bad)}; the "
+                         f"model diverged or the checkpoint is damaged")
 
 
-def _batch_ranks(scores: Tensor, answers: Tensor, filter_rows: Tensor, filter_cols: Tensor
-                 ) -> tuple[Tensor, Tensor]:
-    """Optimistic and pessimistic filtered ranks (B,) int64 of ``answers`` in ``scores`` (B, N).
+def _check_finite_scores(scores: Tensor, queries: Tensor) -> None:
+    finite = torch.isfinite(scores)
+    if not finite.all():
+        row = int((~finite).any(1).nonzero()[0, 0])
+        h, r, _ = queries[row].tolist()
+        raise ValueError(f"evaluate: non-finite scores (NaN or inf) for the query (entity {h}, "
+                         f"relation row {r}): {int((~finite[row]).sum())} of {scores.shape[1]} "
+                         f"entities; refusing to rank (a NaN true score would rank first)")
 
-    Filtered entries and the answer itself become NaN, which compares False both ways.
+
+def _ranks_of(scores: Tensor, true: Tensor) -> tuple[Tensor, Tensor]:
+    """Optimistic and pessimistic ranks (B,) int64; NaN entries compare False both ways."""
+    return (scores > true).sum(1) + 1, (scores >= true).sum(1) + 1
+
+
+def _batch_ranks(scores: Tensor, answers: Tensor, filter_rows: Tensor, filter_cols: Tensor,
+                 allowed: Tensor | None = None) -> dict[str, tuple[Tensor, Tensor]]:
+    """Filtered (and type-constrained) ranks (B,) int64 of ``answers`` in ``scores`` (B, N).
+
+    Filtered entries and the answer itself become NaN, which compares False both ways; with
+    ``allowed`` (B, N) bool, entities of a disallowed kind become NaN too, for the
+    ``"type_constrained"`` ranks.
     """
     true = scores.gather(1, answers[:, None])  # (B, 1)
     nan = scores.new_tensor(float("nan"))
     scores = scores.index_put((filter_rows, filter_cols), nan)
     scores = scores.scatter(1, answers[:, None], float("nan"))
-    optimistic = (scores > true).sum(1) + 1
-    pessimistic = (scores >= true).sum(1) + 1
-    return optimistic, pessimistic
+    out = {"filtered": _ranks_of(scores, true)}
+    if allowed is not None:
+        out["type_constrained"] = _ranks_of(scores.masked_fill(~allowed, float("nan")), true)
+    return out
 
 
 @torch.no_grad()
 def _side_ranks(params: Params, buffers: Params, config: ConvEConfig, queries: Tensor,
-                index: TailIndex, batch_size: int, show_progress: bool) -> tuple[Tensor, Tensor]:
-    """Filtered ranks (n,) of the answers of ``queries`` (n, 3), batch by batch."""
+                index: TailIndex, batch_size: int, show_progress: bool,
+                types: TypeConstraints | None) -> dict[str, tuple[Tensor, Tensor]]:
+    """``{setting: (optimistic, pessimistic)}`` ranks (n,) of the answers of ``queries``."""
     device = params["entity_embedding"].device
-    optimistic, pessimistic = [], []
+    parts: dict[str, list[tuple[Tensor, Tensor]]] = {}
     for start in tqdm(range(0, len(queries), batch_size), disable=not show_progress,
                       desc="evaluate", leave=False):
         batch = queries[start:start + batch_size]
         f, _ = hidden(params, buffers, batch[:, 0].to(device), batch[:, 1].to(device), config)
         scores = score_all(params, f)  # (B, N)
+        _check_finite_scores(scores, batch)
         rows, cols = index.gather(index.lookup(batch[:, 0], batch[:, 1]))
-        opt, pes = _batch_ranks(scores, batch[:, 2].to(device), rows.to(device), cols.to(device))
-        optimistic.append(opt.cpu())
-        pessimistic.append(pes.cpu())
-    return torch.cat(optimistic), torch.cat(pessimistic)
+        allowed = types.mask(batch[:, 1]).to(device) if types is not None else None
+        ranks = _batch_ranks(scores, batch[:, 2].to(device), rows.to(device), cols.to(device),
+                             allowed)
+        for setting, (opt, pes) in ranks.items():
+            parts.setdefault(setting, []).append((opt.cpu(), pes.cpu()))
+    return {setting: (torch.cat([p[0] for p in v]), torch.cat([p[1] for p in v]))
+            for setting, v in parts.items()}
+
+
+def _all_ranks(params: Params, buffers: Params, config: ConvEConfig, triples: Tensor,
+               filter_triples: Tensor, sides: tuple[str, ...], batch_size: int,
+               show_progress: bool, types: TypeConstraints | None
+               ) -> dict[str, dict[str, tuple[Tensor, Tensor]]]:
+    """``{side: {setting: (optimistic, pessimistic)}}``, scoring every query once."""
+    who = "filtered_ranks"
+    if not config.reciprocal:
+        raise ValueError(f"{who}: head prediction needs config.reciprocal=True")
+    if batch_size < 1:
+        raise ValueError(f"{who}: batch_size={batch_size} must be positive")
+    bad = [s for s in sides if s not in ("head", "tail")]
+    if bad:
+        raise ValueError(f"{who}: sides={sides!r}; expected 'head' and/or 'tail'")
+    check_finite_params("evaluate", params)
+    rows = params["relation_embedding"].shape[0]
+    if types is not None and types.allowed.shape[0] != rows:
+        raise ValueError(f"{who}: type constraints cover {types.allowed.shape[0]} relation rows, "
+                         f"the model has {rows}")
+    filters = torch.cat([reciprocal_queries(filter_triples, "tail"),
+                         reciprocal_queries(filter_triples, "head")])
+    index = TailIndex.from_triples(filters, rows)
+    return {side: _side_ranks(params, buffers, config, reciprocal_queries(triples, side), index,
+                              batch_size, show_progress, types)
+            for side in sides}
 
 
 def filtered_ranks(
@@ -179,6 +169,7 @@ def filtered_ranks(
     sides: tuple[str, ...] = ("head", "tail"),
     batch_size: int = 256,
     show_progress: bool = False,
+    type_constraints: TypeConstraints | None = None,
 ) -> dict[str, tuple[Tensor, Tensor]]:
     """Filtered optimistic and pessimistic ranks of every triple, per side.
 
@@ -190,28 +181,23 @@ def filtered_ranks(
         sides: any of ``"head"``, ``"tail"``.
         batch_size: queries scored at once (memory ~ batch_size * N floats).
         show_progress: tqdm bar over batches.
+        type_constraints: when given (:meth:`kgif.graph.KnowledgeGraph.type_constraints`),
+            the ranks are **type-constrained**: the answer is ranked only among the entities of
+            the kinds allowed for the query's relation row (the relation's range for tails, its
+            domain for heads), as in Krompass et al. 2015, "Type-constrained representation
+            learning in knowledge graphs".
 
     Returns:
         ``{side: (optimistic, pessimistic)}``, each (n,) int64 in [1, N].
 
     Raises:
-        ValueError: on a non-reciprocal config, a bad side or a bad batch size.
+        ValueError: on a non-reciprocal config, a bad side or batch size, type constraints of
+            the wrong size, or non-finite parameters or scores (names them).
     """
-    if not config.reciprocal:
-        raise ValueError("filtered_ranks: head prediction needs config.reciprocal=True")
-    if batch_size < 1:
-        raise ValueError(f"filtered_ranks: batch_size={batch_size} must be positive")
-    bad = [s for s in sides if s not in ("head", "tail")]
-    if bad:
-        raise ValueError(f"filtered_ranks: sides={sides!r}; expected 'head' and/or 'tail'")
-    filters = torch.cat([reciprocal_queries(filter_triples, "tail"),
-                         reciprocal_queries(filter_triples, "head")])
-    index = TailIndex.from_triples(filters, params["relation_embedding"].shape[0])
-    return {
-        side: _side_ranks(params, buffers, config, reciprocal_queries(triples, side), index,
-                          batch_size, show_progress)
-        for side in sides
-    }
+    ranks = _all_ranks(params, buffers, config, triples, filter_triples, tuple(sides), batch_size,
+                       show_progress, type_constraints)
+    setting = "filtered" if type_constraints is None else "type_constrained"
+    return {side: r[setting] for side, r in ranks.items()}
 
 
 def rank_metrics(optimistic: Tensor, pessimistic: Tensor) -> dict[str, float]:
@@ -240,9 +226,36 @@ def rank_metrics(optimistic: Tensor, pessimistic: Tensor) -> dict[str, float]:
     return out
 
 
-def _side_metrics(ranks: dict[str, tuple[Tensor, Tensor]], side: str) -> dict[str, float]:
+def _side_metrics(ranks: dict[str, dict[str, tuple[Tensor, Tensor]]], side: str
+                  ) -> dict[str, float]:
+    """Metrics of one side (or both pooled); type-constrained ones under :data:`TC_PREFIX`."""
     parts = list(ranks.values()) if side == "both" else [ranks[side]]
-    return rank_metrics(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))
+    out: dict[str, float] = {}
+    for setting in SETTINGS:
+        if setting not in parts[0]:
+            continue
+        metrics = rank_metrics(torch.cat([p[setting][0] for p in parts]),
+                               torch.cat([p[setting][1] for p in parts]))
+        prefix = TC_PREFIX if setting == "type_constrained" else ""
+        out.update({prefix + k: v for k, v in metrics.items()
+                    if not (prefix and k == "num_ranks")})
+    return out
+
+
+def _resolve_types(data, type_constraints: bool | TypeConstraints | None
+                   ) -> TypeConstraints | None:
+    if isinstance(type_constraints, TypeConstraints):
+        return type_constraints
+    if type_constraints is False:
+        return None
+    if isinstance(data, Tensor):
+        if type_constraints:
+            raise ValueError("evaluate: type_constraints=True needs a KnowledgeGraph (its node "
+                             "table gives the kinds); pass a TypeConstraints for a tensor")
+        return None
+    if type_constraints is None and not data.entity_kinds:
+        return None  # they would equal the filtered metrics
+    return data.type_constraints()
 
 
 def evaluate(
@@ -256,8 +269,17 @@ def evaluate(
     split: str = "testing",
     batch_size: int = 256,
     show_progress: bool = False,
+    type_constraints: bool | TypeConstraints | None = None,
 ) -> dict[str, float]:
     """Filtered rank-based metrics, equal to PyKEEN's ``RankBasedEvaluator`` (filtered=True).
+
+    For a graph with entity kinds (a node table), type-constrained filtered metrics are reported
+    besides the filtered ones, under keys prefixed ``"type_constrained."`` (e.g.
+    ``"type_constrained.realistic.mrr"``): the true tail is ranked only among entities of the
+    relation's range kinds and the true head among its domain kinds (see
+    :func:`filtered_ranks`). Both come from one scoring pass. Without kinds every entity is
+    allowed, so they would equal the filtered ones and are left out unless asked for
+    (``type_constraints=True``).
 
     Args:
         params, buffers: ConvE parameters and buffers.
@@ -271,12 +293,17 @@ def evaluate(
         split: ``"testing"`` or ``"validation"`` when ``data`` is a graph.
         batch_size: queries scored at once.
         show_progress: tqdm bar.
+        type_constraints: ``None`` (default): computed when ``data`` is a graph with entity
+            kinds; ``True``: computed for any graph (all entities allowed without kinds);
+            ``False``: not computed; a :class:`kgif.graph.TypeConstraints`: used as given.
 
     Returns:
-        See :func:`rank_metrics`: ``"realistic.mrr"``, ``"pessimistic.hits@10"``, ...
+        See :func:`rank_metrics`: ``"realistic.mrr"``, ``"pessimistic.hits@10"``, ..., plus
+        the same keys prefixed ``"type_constrained."`` when type constraints are computed.
 
     Raises:
-        ValueError: on an unknown side or split, or no triples to rank.
+        ValueError: on an unknown side or split, no triples to rank, or non-finite parameters
+            or scores (names the parameters or the query).
     """
     if side not in SIDES:
         raise ValueError(f"evaluate: side={side!r}; expected one of {SIDES}")
@@ -291,15 +318,21 @@ def evaluate(
     if len(triples) == 0:
         raise ValueError(f"evaluate: no triples to rank (split={split!r} is empty)")
     sides = ("head", "tail") if side == "both" else (side,)
-    ranks = filtered_ranks(params, buffers, config, triples, filter_triples, sides=sides,
-                           batch_size=batch_size, show_progress=show_progress)
+    ranks = _all_ranks(params, buffers, config, triples, filter_triples, sides, batch_size,
+                       show_progress, _resolve_types(data, type_constraints))
     return _side_metrics(ranks, side)
 
 
 def evaluate_all_sides(params: Params, buffers: Params, config: ConvEConfig, triples: Tensor,
                        filter_triples: Tensor, batch_size: int = 256,
-                       show_progress: bool = False) -> dict[str, dict[str, float]]:
-    """``{side: metrics}`` for both, head and tail, scoring every query once."""
-    ranks = filtered_ranks(params, buffers, config, triples, filter_triples,
-                           batch_size=batch_size, show_progress=show_progress)
+                       show_progress: bool = False,
+                       type_constraints: TypeConstraints | None = None
+                       ) -> dict[str, dict[str, float]]:
+    """``{side: metrics}`` for both, head and tail, scoring every query once.
+
+    With ``type_constraints`` (:meth:`kgif.graph.KnowledgeGraph.type_constraints`) each side
+    also holds the ``"type_constrained."`` metrics (see :func:`evaluate`).
+    """
+    ranks = _all_ranks(params, buffers, config, triples, filter_triples, ("head", "tail"),
+                       batch_size, show_progress, type_constraints)
     return {side: _side_metrics(ranks, side) for side in SIDES}

@@ -25,6 +25,8 @@ from typing import IO
 
 import torch
 
+from kgif.labels import GZIP_ERRORS, iter_label_rows, read_encoded_triples
+
 LabelTriple = tuple[str, str, str]
 
 PYKEEN_TRIPLES_FILE = "numeric_triples.tsv.gz"
@@ -102,22 +104,11 @@ def _iter_rows(path: Path, columns: int, who: str, skip: int = 0, allow_empty: b
                ) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(1-based line number, fields)`` of a TSV, skipping blank lines.
 
-    ``skip`` header lines are skipped; ``allow_empty`` accepts empty fields (node tables).
+    ``skip`` header lines are skipped; ``allow_empty`` accepts empty fields (node tables). A BOM
+    is removed; undecodable text and damaged gzip raise a ``ValueError`` naming the file (see
+    :func:`kgif.labels.iter_label_rows`).
     """
-    with _open_text(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            if lineno <= skip:
-                continue
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) != columns:
-                raise ValueError(f"{who}: line {lineno} of {path} has {len(fields)} columns, "
-                                 f"expected {columns}")
-            if not allow_empty and any(not x.strip() for x in fields):
-                raise ValueError(f"{who}: line {lineno} of {path} has an empty field")
-            yield lineno, fields
+    return iter_label_rows(path, columns, who, skip=skip, allow_empty=allow_empty)
 
 
 def _iter_label_triples(path: Path, who: str) -> Iterator[tuple[int, LabelTriple]]:
@@ -131,17 +122,19 @@ def _iter_label_triples(path: Path, who: str) -> Iterator[tuple[int, LabelTriple
 def read_label_triples(path: str | os.PathLike[str]) -> list[LabelTriple]:
     """Read a headerless ``head<TAB>relation<TAB>tail`` file (plain or ``.gz``).
 
-    Blank lines are skipped; labels are kept verbatim (no whitespace stripping).
+    Blank lines are skipped; labels are kept verbatim (no whitespace stripping); a UTF-8 BOM
+    is removed and an obvious header line is skipped with a log line
+    (:func:`kgif.labels.read_encoded_triples`, which reads vectorised).
 
     Returns:
         ``(head, relation, tail)`` label tuples in file order.
 
     Raises:
-        ValueError: A line without exactly 3 non-empty tab-separated columns (names the file
-            and the 1-based line number).
+        ValueError: A line without exactly 3 non-empty tab-separated columns, invalid UTF-8 or
+            a damaged gzip file (names the file and the 1-based line number where known).
         FileNotFoundError: If ``path`` does not exist.
     """
-    return [t for _, t in _iter_label_triples(Path(path), "read_label_triples")]
+    return read_encoded_triples(path, "read_label_triples").labels()
 
 
 def write_label_triples(path: str | os.PathLike[str], triples: Iterable[LabelTriple]) -> None:
@@ -199,17 +192,27 @@ def _pykeen_folder(folder: Path) -> Path:
 
 
 def _iter_csv(path: Path, header: list[str], who: str) -> Iterator[tuple[int, list[str]]]:
-    """Rows of a pandas-written TSV (quoted as ``csv`` does) after checking its header."""
-    with _open_text(path) as f:
-        reader = csv.reader(f, delimiter="\t")
-        first = next(reader, None)
-        if first != header:
-            raise ValueError(f"{who}: line 1 of {path} has header {first}, expected {header}")
-        for row in reader:
-            if len(row) != len(header):
-                raise ValueError(f"{who}: line {reader.line_num} of {path} has {len(row)} "
-                                 f"columns, expected {len(header)}")
-            yield reader.line_num, row
+    """Rows of a pandas-written TSV (quoted as ``csv`` does) after checking its header.
+
+    Damaged gzip and undecodable text raise a ``ValueError`` naming the file.
+    """
+    try:
+        with _open_text(path) as f:
+            reader = csv.reader(f, delimiter="\t")
+            first = next(reader, None)
+            if first != header:
+                raise ValueError(f"{who}: line 1 of {path} has header {first}, expected "
+                                 f"{header}")
+            for row in reader:
+                if len(row) != len(header):
+                    raise ValueError(f"{who}: line {reader.line_num} of {path} has {len(row)} "
+                                     f"columns, expected {len(header)}")
+                yield reader.line_num, row
+    except GZIP_ERRORS as err:
+        raise ValueError(f"{who}: {path} is a damaged or truncated gzip file: "
+                         f"{type(err).__name__}: {err}") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{who}: {path} is not valid UTF-8 ({err.reason})") from err
 
 
 def _read_pykeen_map(path: Path, who: str) -> dict[str, int]:

@@ -33,7 +33,8 @@ from kgif._device import resolve_device
 from kgif._train_output import prepare_output_dir
 from kgif.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from kgif.data import KnowledgeGraph, with_reciprocals
-from kgif.evaluate import TailIndex, evaluate
+from kgif.evaluate import evaluate
+from kgif.graph import TailIndex
 from kgif.loss import sparse_bce_with_logits
 from kgif.model import ConvEConfig, Params, hidden, init_conve, score_all
 

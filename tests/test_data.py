@@ -424,19 +424,78 @@ def _expected_counts(folder: Path) -> tuple[int, int, int, int, int]:
     return len(train), len(ents), len(rels), *seen
 
 
-def test_load_umls_from_data_dir() -> None:
-    folder = _shared_data_dir() / "umls"
-    if not (folder / "train.txt").is_file():
-        pytest.skip(f"no UMLS data at {folder}")
-    n_train, n_ent, n_rel, n_valid, n_test = _expected_counts(folder)
-    assert (n_train, n_ent, n_rel) == (5216, 135, 46)
-    kg = load_dataset("UMLS")  # all valid/test entities occur in training: no warning
-    assert (len(kg.training), kg.num_entities, kg.num_relations) == (n_train, n_ent, n_rel)
-    assert (len(kg.validation), len(kg.testing)) == (n_valid, n_test)
-    assert kg.name == "umls"
-    first = _plain_read(folder / "train.txt")[0]
-    assert kg.training[0].tolist() == [kg.entity_to_id[first[0]], kg.relation_to_id[first[1]],
-                                       kg.entity_to_id[first[2]]]
+def _hide_shared(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Simulate a fresh machine: no ``KGIF_DATA_DIR`` data and no ``shared/data`` ancestor."""
+    import kgif.data
+
+    monkeypatch.setenv("KGIF_DATA_DIR", str(tmp_path / "nonexistent"))
+    monkeypatch.setattr(kgif.data, "_shared_dirs", lambda: [tmp_path / "no-shared" / "data"])
+
+
+BUNDLED = Path(__file__).resolve().parents[1] / "kgif" / "datasets"
+
+
+@pytest.mark.parametrize(("name", "sizes"), [
+    ("umls", (5216, 135, 46)), ("kinships", (8544, 104, 25)), ("nations", (1592, 14, 55)),
+])
+def test_bundled_dataset_loads_on_a_fresh_machine(name: str, sizes: tuple[int, int, int],
+                                                  tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # sizes: the published statistics (Dettmers et al. 2018; PyKEEN's dataset docs)
+    _hide_shared(monkeypatch, tmp_path)
+    folder = BUNDLED / name
+    train = _plain_read(folder / "train.txt.gz")
+    kg = load_dataset(name.upper())  # all valid/test entities occur in training: no warning
+    assert (len(kg.training), kg.num_entities, kg.num_relations) == sizes
+    assert len(kg.validation) == len(_plain_read(folder / "valid.txt.gz"))
+    assert len(kg.testing) == len(_plain_read(folder / "test.txt.gz"))
+    assert kg.name == name
+    ents = sorted({x for h, _, t in train for x in (h, t)})  # label-sorted ids, as PyKEEN
+    assert kg.entity_to_id == {e: i for i, e in enumerate(ents)}
+    h, r, t = train[0]
+    assert kg.training[0].tolist() == [kg.entity_to_id[h], kg.relation_to_id[r],
+                                       kg.entity_to_id[t]]
+    assert (folder / "PROVENANCE.md").is_file()
+
+
+def test_bundled_hetionet_with_node_table(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    _hide_shared(monkeypatch, tmp_path)
+    kg = load_dataset("hetionet")
+    # sizes from the dataset's PROVENANCE.md (Hetionet v1.0, 16 metaedges)
+    assert (len(kg.training), len(kg.validation), len(kg.testing)) == (765_569, 76, 151)
+    assert (kg.num_entities, kg.num_relations) == (20_829, 16)
+    assert kg.kinds == ["Anatomy", "Compound", "Disease", "Gene"]
+    assert len(kg.entity_kinds) == kg.num_entities == len(kg.entity_names)
+    treats = kg.relation_to_id["TREATS_CtD"]
+    assert kg.relation_domain(treats) == {"Compound"}
+    assert kg.relation_range(treats) == {"Disease"}
+    with gzip.open(BUNDLED / "hetionet" / "entities.tsv.gz", "rt", encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t") for line in f][1:]
+    label, name, kind = rows[0]
+    i = kg.entity_to_id[label]
+    assert (kg.entity_name(i), kg.entity_kind(i)) == (name, kind)
+
+
+def test_lookup_order_env_before_bundled(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _hide_shared(monkeypatch, tmp_path)
+    monkeypatch.setenv("KGIF_DATA_DIR", str(tmp_path / "mine"))
+    write_label_triples(tmp_path / "mine" / "nations" / "train.txt", TRAIN)
+    kg = load_dataset("nations")
+    assert kg.num_entities == 3 and len(kg.training) == 3
+
+
+def test_lookup_bundled_before_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kgif.data
+
+    monkeypatch.delenv("KGIF_DATA_DIR", raising=False)
+    shared = tmp_path / "shared" / "data"
+    write_label_triples(shared / "umls" / "train.txt", TRAIN)
+    write_label_triples(shared / "wn18rr" / "train.txt", TRAIN)
+    monkeypatch.setattr(kgif.data, "_shared_dirs", lambda: [shared])
+    assert load_dataset("umls").num_entities == 135  # the bundled copy
+    assert load_dataset("wn18rr").num_entities == 3  # not bundled: shared/data
 
 
 def test_load_fb15k237_alias_and_gz() -> None:
@@ -452,7 +511,10 @@ def test_load_fb15k237_alias_and_gz() -> None:
 @pytest.mark.skipif(not HAS_PYKEEN, reason="pykeen not installed")
 def test_load_nations_falls_back_to_pykeen_bundle(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KGIF_DATA_DIR", str(tmp_path))
+    import kgif.data
+
+    _hide_shared(monkeypatch, tmp_path)
+    monkeypatch.setattr(kgif.data, "bundled_dir", lambda: tmp_path / "no-bundle")
     spec = importlib.util.find_spec("pykeen")
     bundled = Path(spec.origin).parent / "datasets" / "nations"
     n_train, n_ent, n_rel, _, _ = _expected_counts(bundled)
@@ -462,9 +524,13 @@ def test_load_nations_falls_back_to_pykeen_bundle(tmp_path: Path,
 
 def test_load_dataset_not_found_lists_places(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KGIF_DATA_DIR", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match=str(tmp_path / "wn18rr")):
+    _hide_shared(monkeypatch, tmp_path)
+    with pytest.raises(FileNotFoundError) as info:
         load_dataset("wn18rr")
+    message = str(info.value)
+    assert str(tmp_path / "nonexistent" / "wn18rr") in message
+    assert str(tmp_path / "no-shared" / "data" / "wn18rr") in message
+    assert "KGIF_DATA_DIR" in message and "hetionet" in message  # how to get it; what is bundled
     with pytest.raises(FileNotFoundError, match="known dataset"):
         load_dataset("no-such-dataset")
 

@@ -140,3 +140,122 @@ def test_metrics_equal_pykeen_rank_based_evaluator_on_nations():
                 assert metrics[f"{kind}.{ours_name}"] == pytest.approx(expected, abs=1e-6), (
                     side, kind, ours_name)
     assert ours["both"]["optimistic.mr"] < ours["both"]["pessimistic.mr"]  # ties present
+
+
+# ------------------------------------------------------------------ type-constrained ranks
+
+
+def _kinded_graph(seed, num_entities=11, num_relations=3):
+    """Random train/test triples whose heads and tails respect random entity kinds."""
+    from kgif.data import KnowledgeGraph
+
+    gen = torch.Generator().manual_seed(seed)
+    kind_of = torch.randint(3, (num_entities,), generator=gen)
+    kind_of[0], kind_of[1], kind_of[2] = 0, 1, 2  # every kind occurs
+    rel_kinds = torch.randint(3, (num_relations, 2), generator=gen)  # (head kind, tail kind)
+    rows = []
+    while len(rows) < 50:
+        h, t = torch.randint(num_entities, (2,), generator=gen).tolist()
+        r = int(torch.randint(num_relations, (1,), generator=gen))
+        if torch.rand(1, generator=gen) < 0.8:  # most triples typed, some not (wider ranges)
+            if kind_of[h] != rel_kinds[r, 0] or kind_of[t] != rel_kinds[r, 1]:
+                continue
+        rows.append((h, r, t))
+    triples = torch.tensor(rows)
+    kinds = {e: f"K{int(k)}" for e, k in enumerate(kind_of) if e != 5}  # entity 5: no kind
+    return KnowledgeGraph({f"e{i}": i for i in range(num_entities)},
+                          {f"r{i}": i for i in range(num_relations)}, triples[:40],
+                          testing=triples[40:], entity_kinds=kinds)
+
+
+def _reference_tc_ranks(params, buffers, config, kg):
+    """Slow reference: Python sets of allowed kinds from the training triples, one query."""
+    known, domain, range_ = {}, {}, {}
+    for h, r, t in kg.all_triples().tolist():
+        known.setdefault((h, 2 * r), set()).add(t)
+        known.setdefault((t, 2 * r + 1), set()).add(h)
+    for h, r, t in kg.training.tolist():
+        domain.setdefault(r, set()).add(kg.entity_kinds.get(h))
+        range_.setdefault(r, set()).add(kg.entity_kinds.get(t))
+    out = {"head": ([], []), "tail": ([], [])}
+    for h, r, t in kg.testing.tolist():
+        for side, (q, rel, answer), allowed in (("tail", (h, 2 * r, t), range_[r]),
+                                                 ("head", (t, 2 * r + 1, h), domain[r])):
+            f, _ = hidden(params, buffers, torch.tensor([q]), torch.tensor([rel]), config)
+            scores = score_all(params, f)[0].tolist()
+            others = [s for e, s in enumerate(scores)
+                      if e != answer and e not in known.get((q, rel), set())
+                      and e in kg.entity_kinds and kg.entity_kinds[e] in allowed]
+            out[side][0].append(1 + sum(s > scores[answer] for s in others))
+            out[side][1].append(1 + sum(s >= scores[answer] for s in others))
+    return {k: (torch.tensor(a), torch.tensor(b)) for k, (a, b) in out.items()}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_type_constrained_ranks_equal_counting_loop_float64(seed):
+    kg = _kinded_graph(seed)
+    config, params, buffers = small_conve(seed=seed, num_entities=kg.num_entities,
+                                          num_relations=kg.num_relations)
+    params = _with_ties(params)
+    expected = _reference_tc_ranks(params, buffers, config, kg)
+    got = filtered_ranks(params, buffers, config, kg.testing, kg.all_triples(), batch_size=3,
+                         type_constraints=kg.type_constraints())
+    for side in ("head", "tail"):
+        assert torch.equal(got[side][0], expected[side][0])
+        assert torch.equal(got[side][1], expected[side][1])
+    plain = filtered_ranks(params, buffers, config, kg.testing, kg.all_triples())
+    assert all((got[s][1] <= plain[s][1]).all() for s in ("head", "tail"))
+    metrics = evaluate(params, buffers, config, kg, batch_size=4)
+    reference = rank_metrics(torch.cat([expected["head"][0], expected["tail"][0]]),
+                             torch.cat([expected["head"][1], expected["tail"][1]]))
+    for key, value in reference.items():
+        if key != "num_ranks":
+            assert metrics[f"type_constrained.{key}"] == pytest.approx(value, rel=1e-12)
+    assert metrics["realistic.mrr"] == pytest.approx(
+        rank_metrics(torch.cat([plain["head"][0], plain["tail"][0]]),
+                     torch.cat([plain["head"][1], plain["tail"][1]]))["realistic.mrr"])
+
+
+def test_type_constrained_without_kinds_equals_filtered():
+    from kgif.data import KnowledgeGraph
+
+    kg = _kinded_graph(3)
+    kg = KnowledgeGraph(kg.entity_to_id, kg.relation_to_id, kg.training, testing=kg.testing)
+    config, params, buffers = small_conve(seed=3, num_entities=kg.num_entities,
+                                          num_relations=kg.num_relations)
+    assert not any(k.startswith("type_constrained.") for k in evaluate(params, buffers, config,
+                                                                        kg))
+    metrics = evaluate(params, buffers, config, kg, type_constraints=True)
+    for key in ("realistic.mrr", "pessimistic.hits@3", "optimistic.mr"):
+        assert metrics[f"type_constrained.{key}"] == metrics[key]
+    by_side = evaluate_all_sides(params, buffers, config, kg.testing, kg.all_triples(),
+                                 type_constraints=kg.type_constraints())
+    assert by_side["tail"]["type_constrained.realistic.mrr"] == by_side["tail"]["realistic.mrr"]
+    kinded = _kinded_graph(3)
+    assert "type_constrained.realistic.mrr" in evaluate(params, buffers, config, kinded)
+    assert "type_constrained.realistic.mrr" not in evaluate(params, buffers, config, kinded,
+                                                            type_constraints=False)
+
+
+# ------------------------------------------------------------------ non-finite values
+
+
+@pytest.mark.parametrize("name", ["entity_embedding", "fc.weight", "entity_bias"])
+def test_nan_parameter_is_refused_and_named(name):
+    config, params, buffers = small_conve(seed=0)
+    test = _base_triples(5, 11, 3, 0)
+    params = dict(params)
+    params[name] = params[name].clone()
+    params[name].view(-1)[1] = float("nan")  # a NaN score would otherwise rank 1
+    with pytest.raises(ValueError, match=rf"non-finite parameters.*{name} \(1 of"):
+        evaluate(params, buffers, config, test)
+
+
+def test_overflowing_scores_are_refused():
+    config, params, buffers = small_conve(seed=0, dtype=torch.float32)
+    params = dict(params)
+    params["entity_embedding"] = params["entity_embedding"].clone()
+    params["entity_embedding"][4] = 3e38  # finite, but its scores overflow to +-inf
+    test = _base_triples(5, 11, 3, 0)
+    with pytest.raises(ValueError, match="non-finite scores"):
+        filtered_ranks(params, buffers, config, test, test)

@@ -9,6 +9,7 @@ Suites (each a function ``(preset, device) -> list of rows``, see :mod:`kgif.ben
 * ``tracin-scaling``: time and peak memory as the training set and the test set grow.
 * ``roofline``: achieved FLOP/s of each kernel against a measured matmul peak.
 * ``training``: kgif vs PyKEEN ConvE training; dense vs sparse BCE label memory.
+* ``loading``: seconds, lines/s and peak RSS of reading label-TSV training files.
 
 Presets (``smoke``, ``quick``, ``full``) fix the sizes; see :data:`kgif.bench.common.PRESETS`
 and ``docs/benchmarks.md``.
@@ -58,6 +59,11 @@ def _training(preset, device):
     return run_training(preset, device)
 
 
+def _loading(preset, device):
+    from kgif.bench.loading import run_loading
+    return run_loading(preset, device)
+
+
 #: Suite name -> runner (preset, device) -> rows, in run order.
 SUITES: dict[str, Callable[[Preset, str], list[dict]]] = {
     "tracin-throughput": _throughput,
@@ -66,6 +72,7 @@ SUITES: dict[str, Callable[[Preset, str], list[dict]]] = {
     "tracin-scaling": _scaling,
     "roofline": _roofline,
     "training": _training,
+    "loading": _loading,
 }
 
 
