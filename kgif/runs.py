@@ -40,7 +40,7 @@ from kgif.data import KnowledgeGraph
 from kgif.distributed import Context, broadcast_object
 from kgif.filters import Adjacency, candidate_edges_batch
 from kgif.paths import DEFAULT_MAX_PATHS, RankedPaths, rank_paths, write_paths_csv, write_paths_json
-from kgif.report import Explanation, explain, write_csv, write_json
+from kgif.report import SUMMARY_FIELDS, Explanation, explain, summary_fields, write_csv, write_json
 
 __all__ = ["Chunk", "FilterOptions", "PathOptions", "RunOptions", "explain_all",
            "explain_chunks", "remove_partial_files", "sanitize", "triple_files", "triple_stem"]
@@ -308,7 +308,7 @@ def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: st
 
 
 SUMMARY_COLUMNS = ("index", "head", "relation", "tail", "status", "top_proponent",
-                   "top_proponent_score", "candidates", "seconds", "file")
+                   "top_proponent_score", "candidates", "seconds", "file", *SUMMARY_FIELDS)
 
 
 def _previous_seconds(out: Path) -> dict[str, float]:
@@ -331,6 +331,7 @@ def _summary_row(out: Path, index: int, stem: str, seconds: dict, options: RunOp
     row |= {"head": result["test_head_label"], "relation": result["test_relation_label"],
             "tail": result["test_tail_label"], "status": "done",
             "candidates": document["metadata"].get("candidates"), "seconds": seconds.get(stem)}
+    row |= summary_fields(result)
     if pro:
         row |= {"top_proponent": "\t".join(pro[0][f"train_{x}_label"]
                                            for x in ("head", "relation", "tail")),
