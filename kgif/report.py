@@ -1,4 +1,4 @@
-"""Explanations with names: JSON (the seed project's fields), CSV, pandas, and a text table.
+"""Explanations and predictions with names: JSON (the seed project's fields), CSV, pandas, text.
 
 An :class:`Explanation` holds one test triple's proponents and opponents (training edges with
 their TracIn scores and self-influence). :func:`explain` computes them with a
@@ -19,11 +19,13 @@ from torch import Tensor
 
 from kgif.checkpoint import atomic_write
 from kgif.data import KnowledgeGraph
+from kgif.predict import PREDICTION_COLUMNS
 from kgif.tracin import KMostInfluentialResults, TracIn
 
 __all__ = ["CSV_COLUMNS", "SUMMARY_FIELDS", "Explanation", "Influence", "explain",
-           "format_explanation", "format_summary", "relation_summary", "summary_fields",
-           "to_dataframe", "to_json", "write_csv", "write_json"]
+           "format_explanation", "format_predictions", "format_summary", "read_predictions",
+           "relation_summary", "summary_fields", "to_dataframe", "to_json", "write_csv",
+           "write_json", "write_predictions"]
 
 #: CSV header: the seed project's 14 columns (``TestHead`` is the label, ``TestHead_label`` the
 #: display name, as the seed project wrote them), then kgif's: the influence fields, explicit
@@ -301,4 +303,131 @@ def format_explanation(ex: Explanation, kg: KnowledgeGraph, width: int = 100) ->
         lines.append(f"  proponents by relation: {format_summary(summary['by_relation'])}")
     if summary["by_kinds"]:
         lines.append(f"  proponents by kinds: {format_summary(summary['by_kinds'])}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- predictions
+
+#: Fields a predictions file must carry for :func:`read_predictions`.
+_PREDICTION_KEYS = ("query", "rank", "head_label", "relation_label", "tail_label")
+
+
+def write_predictions(path: str | os.PathLike, rows: Sequence[dict],
+                      metadata: dict | None = None) -> None:
+    """Write :func:`kgif.predict.predict_batch` rows atomically; the suffix picks the format.
+
+    ``.json``: ``{"metadata": ..., "predictions": [rows]}``; ``.csv``: a header of
+    :data:`kgif.predict.PREDICTION_COLUMNS` and one row per prediction (no metadata).
+
+    Raises:
+        ValueError: another suffix.
+    """
+    suffix = os.path.splitext(str(path))[1].lower()
+    if suffix == ".json":
+        document = {"metadata": dict(metadata or {}), "predictions": list(rows)}
+
+        def write(tmp: str) -> None:
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(document, handle, indent=2)
+                handle.write("\n")
+    elif suffix == ".csv":
+        def write(tmp: str) -> None:
+            with open(tmp, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, PREDICTION_COLUMNS)
+                writer.writeheader()
+                writer.writerows(rows)
+    else:
+        raise ValueError(f"write_predictions: {path} must end in .json or .csv")
+    atomic_write(path, write)
+
+
+def _load_prediction_rows(path: str) -> tuple[list[dict], dict]:
+    if path.lower().endswith(".json"):
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+        if not isinstance(document, dict) or not isinstance(document.get("predictions"), list):
+            raise ValueError(f"read_predictions: {path} has no 'predictions' list (write it "
+                             "with `python -m kgif predict --output FILE.json`)")
+        return document["predictions"], document.get("metadata") or {}
+    if path.lower().endswith(".csv"):
+        with open(path, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle)), {}
+    raise ValueError(f"read_predictions: {path} must end in .json or .csv")
+
+
+def _check_prediction_source(path: str, metadata: dict, kg: KnowledgeGraph) -> None:
+    """Refuse a predictions file made on another graph (JSON files record theirs)."""
+    n = metadata.get("num_entities")
+    name = metadata.get("dataset")
+    if (n is not None and n != kg.num_entities) or (name and kg.name and name != kg.name):
+        raise ValueError(f"read_predictions: {path} was made on dataset {name!r} ({n} "
+                         f"entities), not on {kg.name!r} ({kg.num_entities} entities)")
+
+
+def read_predictions(path: str | os.PathLike, kg: KnowledgeGraph, limit: int | None = None
+                     ) -> Tensor:
+    """The predicted triples of a :func:`write_predictions` file, as test triples.
+
+    Args:
+        path: a ``.json`` or ``.csv`` file written by ``python -m kgif predict --output``.
+        kg: the graph to resolve the ``*_label`` fields in.
+        limit: keep the predictions of rank ``<= limit`` of each query (None: all).
+
+    Returns:
+        ``(n, 3)`` int64 ``(head, relation, tail)`` ids, in file order.
+
+    Raises:
+        ValueError: bad suffix, a missing field (row named), a ``limit`` below 1, a JSON file
+            whose recorded dataset differs from ``kg``, or no prediction left.
+        KeyError: a label unknown to ``kg`` (row named).
+    """
+    path = str(path)
+    if limit is not None and limit < 1:
+        raise ValueError(f"read_predictions: limit must be >= 1, got {limit}")
+    rows, metadata = _load_prediction_rows(path)
+    _check_prediction_source(path, metadata, kg)
+    triples = []
+    for n, row in enumerate(rows, 1):
+        missing = [key for key in _PREDICTION_KEYS if row.get(key) in (None, "")]
+        if missing:
+            raise ValueError(f"read_predictions: prediction {n} of {path} lacks {missing}")
+        if limit is None or int(row["rank"]) <= limit:
+            triples.append((row["head_label"], row["relation_label"], row["tail_label"]))
+    if not triples:
+        raise ValueError(f"read_predictions: no prediction in {path}")
+    try:
+        return kg.resolve_triples(triples)
+    except KeyError as error:
+        raise KeyError(f"read_predictions: {path}: {error.args[0]}") from error
+
+
+def _query_title(row: dict) -> str:
+    def entity(side: str) -> str:
+        kind = row[f"{side}_kind"]
+        return f"{row[f'{side}_name']} [{kind}]" if kind else row[f"{side}_name"]
+
+    rel = row["relation_name"]
+    if row["side"] == "tail":
+        return f"{entity('head')} --{rel}--> ?"
+    return f"? --{rel}--> {entity('tail')}"
+
+
+def format_predictions(rows: Sequence[dict], width: int = 110) -> str:
+    """A readable table per query: rank, sigmoid probability, logit, kind, name, label, and
+    ``known`` for edges already in the graph (kept with ``filter_known=False``)."""
+    lines: list[str] = []
+    query = None
+    for row in rows:
+        if row["query"] != query:
+            query = row["query"]
+            if lines:
+                lines.append("")
+            lines.append(_query_title(row))
+            lines.append(f"{'rank':>6} {'probability':>12} {'logit':>10}  {'kind':<14}"
+                         f"{'name':<36}label")
+        known = "  (known)" if row["known"] else ""
+        line = (f"{row['rank']:>6} {row['probability']:>12.6f} {row['logit']:>10.4f}  "
+                f"{row['entity_kind'] or '-':<14}{row['entity_name'][:35]:<36}"
+                f"{row['entity_label']}{known}")
+        lines.append(line[:width])
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m kgif {train,evaluate,explain,convert} ...``.
+"""Command line: ``python -m kgif {train,evaluate,predict,explain,convert} ...``.
 
 Each sub-command lives in its own module of this package and exposes
 ``add_parser(subparsers)``, which registers an :mod:`argparse` parser whose ``func`` default
@@ -13,7 +13,7 @@ import logging
 import sys
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ("train", "evaluate", "explain", "convert")
+COMMANDS = ("train", "evaluate", "predict", "explain", "convert")
 
 
 def build_parser() -> argparse.ArgumentParser:
