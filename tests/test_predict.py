@@ -228,3 +228,38 @@ def test_read_predictions_limit_and_provenance(kg, tmp_path):
     (tmp_path / "bad.csv").write_text("query,rank,head_label\n0,1,c0\n")
     with pytest.raises(ValueError, match="prediction 1 of .*bad.csv lacks"):
         read_predictions(tmp_path / "bad.csv", kg)
+
+
+def test_predict_then_explain_in_two_commands(kg, tmp_path, capsys):
+    from kgif.model import ConvEConfig
+    from kgif.train import TrainingConfig, train
+
+    folder = tmp_path / "typed"
+    config = ConvEConfig(embedding_dim=12, embedding_height=3, embedding_width=4,
+                         output_channels=4)
+    train(kg, config, TrainingConfig(epochs=2, batch_size=8, checkpoint_every=1, eval_every=0),
+          output_dir=tmp_path / "run", show_progress=False)
+    (tmp_path / "q.tsv").write_text("Aspirin\tbinds\t?\n?\tassociates\tg3\n")
+    assert main(["predict", "--checkpoint", str(tmp_path / "run" / "checkpoints" /
+                                                "checkpoint_epoch_0002.pt"),
+                 "--dataset", str(folder), "--file", str(tmp_path / "q.tsv"), "--output",
+                 str(tmp_path / "p.json"), "--quiet", "--no-progress"]) == 0
+    predicted = json.loads((tmp_path / "p.json").read_text())["predictions"]
+    top2 = [[r["head"], r["relation"], r["tail"]] for r in predicted if r["rank"] <= 2]
+    assert len(top2) == 4
+    capsys.readouterr()
+    assert main(["explain", "--checkpoints", str(tmp_path / "run" / "checkpoints"),
+                 "--dataset", str(folder), "--predictions", str(tmp_path / "p.json"),
+                 "--limit", "2", "--top-k", "3", "--output-dir", str(tmp_path / "out"),
+                 "--no-progress"]) == 0
+    assert "proponents by relation:" in capsys.readouterr().out
+    results = json.loads((tmp_path / "out" / "explanations.json").read_text())["results"]
+    assert [[x["test_head"], x["test_relation"], x["test_tail"]] for x in results] == top2
+    for x in results:
+        counts = x["proponent_summary"]["by_relation"]
+        assert sum(c["count"] for c in counts) == 3
+        assert x["test_head_kind"] in KINDS and x["test_tail_kind"] in KINDS
+    with open(tmp_path / "out" / "summary.csv", newline="") as handle:
+        summary = list(csv.DictReader(handle))
+    assert len(summary) == 4 and all(row["proponent_relations"] for row in summary)
+    assert all("->" in row["proponent_kinds"] for row in summary)
