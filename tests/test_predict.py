@@ -84,8 +84,8 @@ def _check_against(rows, expected):
                                torch.tensor([s for s, _, _ in expected], dtype=torch.float64),
                                rtol=RTOL64, atol=ATOL64)
     for r in rows:
-        assert r["probability"] == pytest.approx(torch.sigmoid(torch.tensor(r["logit"], dtype=torch.float64)).item(),
-                                                 rel=1e-12)
+        logit = torch.tensor(r["logit"], dtype=torch.float64)
+        assert r["probability"] == pytest.approx(torch.sigmoid(logit).item(), rel=1e-12)
 
 
 @pytest.mark.parametrize("filter_known", [True, False])
