@@ -129,20 +129,14 @@ def _known(kg: KnowledgeGraph, triples: Tensor, query: Query) -> Tensor:
 
 
 @torch.no_grad()
-def _scores(ckpt: Checkpoint, queries: Sequence[Query], batch_size: int,
-            show_progress: bool) -> Tensor:
-    """``(Q, N)`` eval-mode logits of every entity as the answer of each query."""
+def _scores(ckpt: Checkpoint, queries: Sequence[Query]) -> Tensor:
+    """``(B, N)`` eval-mode logits of every entity as the answer of each query."""
     device = ckpt.params["entity_embedding"].device
     given = torch.tensor([q.entity for q in queries], dtype=torch.long, device=device)
     rows = torch.tensor([_relation_row(ckpt, q) for q in queries], dtype=torch.long,
                         device=device)
-    out = []
-    for start in tqdm(range(0, len(queries), batch_size), disable=not show_progress,
-                      desc="predict", leave=False):
-        f, _ = hidden(ckpt.params, ckpt.buffers, given[start:start + batch_size],
-                      rows[start:start + batch_size], ckpt.config)  # (B, d), eval mode
-        out.append(score_all(ckpt.params, f).cpu())  # (B, N)
-    return torch.cat(out)
+    f, _ = hidden(ckpt.params, ckpt.buffers, given, rows, ckpt.config)  # (B, d), eval mode
+    return score_all(ckpt.params, f).cpu()  # (B, N)
 
 
 def _sigmoid(x: float) -> float:
@@ -230,12 +224,15 @@ def predict_batch(checkpoint: Checkpoint | str | os.PathLike, kg: KnowledgeGraph
     check_model_matches(ckpt, kg)
     if not queries:
         return []
-    scores = _scores(ckpt, queries, batch_size, show_progress)  # (Q, N)
     triples = kg.all_triples()
     rows: list[dict] = []
-    for i, query in enumerate(queries):
-        rows += _rank(kg, i, query, scores[i], _known(kg, triples, query), k, filter_known,
-                      type_constrained)
+    for start in tqdm(range(0, len(queries), batch_size), disable=not show_progress,
+                      desc="predict", leave=False):
+        batch = queries[start:start + batch_size]
+        scores = _scores(ckpt, batch)  # (B, N), one batch in memory at a time
+        for j, query in enumerate(batch):
+            rows += _rank(kg, start + j, query, scores[j], _known(kg, triples, query), k,
+                          filter_known, type_constrained)
     logger.info("predict: %d queries, %d predictions", len(queries), len(rows))
     return rows
 
