@@ -184,6 +184,15 @@ def _rank(kg: KnowledgeGraph, index: int, query: Query, scores: Tensor, known: T
             for rank, e in enumerate(chosen, 1)]
 
 
+def _check_query(kg: KnowledgeGraph, index: int, query: Query) -> None:
+    if query.side not in SIDES:
+        raise ValueError(f"predict: query {index} has side={query.side!r}, expected one of "
+                         f"{SIDES}")
+    if not (0 <= query.entity < kg.num_entities and 0 <= query.relation < kg.num_relations):
+        raise ValueError(f"predict: query {index} ({query}) names an id outside the graph "
+                         f"({kg.num_entities} entities, {kg.num_relations} relations)")
+
+
 def _as_checkpoint(checkpoint: Checkpoint | str | os.PathLike) -> Checkpoint:
     if isinstance(checkpoint, Checkpoint):
         return checkpoint
@@ -215,13 +224,15 @@ def predict_batch(checkpoint: Checkpoint | str | os.PathLike, kg: KnowledgeGraph
 
     Raises:
         ValueError: ``k < 1``; checkpoint and graph do not match
-            (:func:`check_model_matches`); head prediction without reciprocal relations; a
-            query whose scores are not all finite (named).
+            (:func:`check_model_matches`); a query with a bad side or id; head prediction
+            without reciprocal relations; a query whose scores are not all finite (named).
     """
     if k < 1:
         raise ValueError(f"predict: k must be >= 1, got {k}")
     ckpt = _as_checkpoint(checkpoint)
     check_model_matches(ckpt, kg)
+    for i, query in enumerate(queries):
+        _check_query(kg, i, query)
     if not queries:
         return []
     triples = kg.all_triples()

@@ -147,6 +147,16 @@ def test_predict_refuses_nonfinite_scores_and_foreign_checkpoints(kg):
         predict(ckpt, kg, head="c1", relation="treats", tail="d1")
     with pytest.raises(ValueError, match="k must be"):
         predict(ckpt, kg, head="c1", relation="treats", k=0)
+    with pytest.raises(ValueError, match="query 1 .*outside the graph"):
+        predict_batch(ckpt, kg, [Query(0, 0, "tail"), Query(kg.num_entities, 0, "tail")])
+    with pytest.raises(ValueError, match="side='middle'"):
+        predict_batch(ckpt, kg, [Query(0, 0, "middle")])
+    plain = replace(ckpt, config=replace(ckpt.config, reciprocal=False),
+                    params={**ckpt.params, "relation_embedding":
+                            ckpt.params["relation_embedding"][:kg.num_relations]})
+    assert predict_batch(plain, kg, [Query(0, 0, "tail")], k=1)  # tail queries still work
+    with pytest.raises(ValueError, match="reciprocal"):
+        predict_batch(plain, kg, [Query(0, 0, "head")])
 
 
 def test_read_queries_format_and_errors(kg, tmp_path):
