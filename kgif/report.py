@@ -391,7 +391,12 @@ def read_predictions(path: str | os.PathLike, kg: KnowledgeGraph, limit: int | N
         missing = [key for key in _PREDICTION_KEYS if row.get(key) in (None, "")]
         if missing:
             raise ValueError(f"read_predictions: prediction {n} of {path} lacks {missing}")
-        if limit is None or int(row["rank"]) <= limit:
+        try:
+            rank = int(row["rank"])
+        except (TypeError, ValueError):
+            raise ValueError(f"read_predictions: prediction {n} of {path} has rank "
+                             f"{row['rank']!r}, not an integer") from None
+        if limit is None or rank <= limit:
             triples.append((row["head_label"], row["relation_label"], row["tail_label"]))
     if not triples:
         raise ValueError(f"read_predictions: no prediction in {path}")

@@ -238,6 +238,14 @@ def test_read_predictions_limit_and_provenance(kg, tmp_path):
     (tmp_path / "bad.csv").write_text("query,rank,head_label\n0,1,c0\n")
     with pytest.raises(ValueError, match="prediction 1 of .*bad.csv lacks"):
         read_predictions(tmp_path / "bad.csv", kg)
+    (tmp_path / "bad.csv").write_text("query,rank,head_label,relation_label,tail_label\n"
+                                      "0,1,c0,binds,g1\n0,first,c0,binds,g3\n")
+    with pytest.raises(ValueError, match="prediction 2 of .*bad.csv has rank 'first'"):
+        read_predictions(tmp_path / "bad.csv", kg)
+    (tmp_path / "bad.csv").write_text("query,rank,head_label,relation_label,tail_label\n"
+                                      "0,1,c0,binds,g9\n")
+    with pytest.raises(KeyError, match="bad.csv.*g9"):
+        read_predictions(tmp_path / "bad.csv", kg)
 
 
 def test_predict_then_explain_in_two_commands(kg, tmp_path, capsys):
