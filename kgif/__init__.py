@@ -21,7 +21,18 @@ from kgif.interop import from_pykeen, from_seed, to_pykeen
 from kgif.loss import bce_1n, get_objective, pointwise_bce, score, sparse_bce_with_logits
 from kgif.model import ConvEConfig, init_conve, score_all, score_hrt
 from kgif.paths import enumerate_paths, rank_paths
-from kgif.report import Explanation, explain, to_dataframe, write_csv, write_json
+from kgif.predict import Query, make_query, predict_batch, read_queries  # not predict: module
+from kgif.report import (
+    Explanation,
+    explain,
+    format_predictions,
+    read_predictions,
+    relation_summary,
+    to_dataframe,
+    write_csv,
+    write_json,
+    write_predictions,
+)
 from kgif.tracin import KMostInfluentialResults, TracIn
 from kgif.train import TrainingConfig, TrainingResult, train
 
@@ -74,4 +85,12 @@ __all__ = [
     "with_reciprocals",
     "write_csv",
     "write_json",
+    "Query",
+    "make_query",
+    "predict_batch",
+    "read_queries",
+    "format_predictions",
+    "read_predictions",
+    "relation_summary",
+    "write_predictions",
 ]

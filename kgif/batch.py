@@ -56,7 +56,7 @@ from kgif.data import KnowledgeGraph
 from kgif.distributed import Context, broadcast_object
 from kgif.filters import Adjacency, candidate_edges_batch
 from kgif.paths import DEFAULT_MAX_PATHS, RankedPaths, paths_to_json, rank_paths, write_paths_csv
-from kgif.report import Explanation, explain, to_json, write_csv
+from kgif.report import SUMMARY_FIELDS, Explanation, explain, summary_fields, to_json, write_csv
 from kgif.resume import (
     LOCK_NAME,
     DamagedOutput,
@@ -216,7 +216,7 @@ def explain_chunks(tracin, test_triples: Tensor, options: RunOptions, chunks: li
 
 
 SUMMARY_COLUMNS = ("index", "head", "relation", "tail", "status", "top_proponent",
-                   "top_proponent_score", "candidates", "seconds", "file")
+                   "top_proponent_score", "candidates", "seconds", "file", *SUMMARY_FIELDS)
 
 
 def _pending_row(index: int, stem: str) -> dict:
@@ -232,6 +232,7 @@ def _done_row(index: int, stem: str, document: dict, seconds: float | None) -> d
     row |= {"head": result.get("test_head_label"), "relation": result.get("test_relation_label"),
             "tail": result.get("test_tail_label"), "status": "done",
             "candidates": document["metadata"].get("candidates"), "seconds": seconds}
+    row |= summary_fields(result)
     if pro:
         row |= {"top_proponent": "\t".join(pro[0][f"train_{x}_label"]
                                            for x in ("head", "relation", "tail")),

@@ -74,7 +74,7 @@ def test_limit_without_test_relation_is_refused(capsys, root_logger):
     args = ["explain", "--checkpoints", "missing-folder", "--test-triple", "a", "r", "b",
             "--limit", "3"]
     assert main(args) == 2
-    assert "--limit applies to --test-relation" in capsys.readouterr().err
+    assert "--limit applies to --test-relation or --predictions" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

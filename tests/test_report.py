@@ -104,3 +104,66 @@ def test_explain_cli_unknown_label_suggests(tmp_path, capsys):
                  "--test-triple", "ent1", "treatz", "ent2", "--no-progress"])
     assert code == 2
     assert "treats" in capsys.readouterr().err
+
+
+def _kinded_graph():
+    kg = _graph()
+    kg.entity_kinds = {i: ("Compound" if i % 2 else "Disease") for i in range(N_ENT)}
+    kg.entity_names = {0: "zero", 3: "three"}
+    return kg
+
+
+def test_kinds_names_and_proponent_summary_in_every_output(tmp_path):
+    from collections import Counter
+
+    from kgif.report import format_explanation, relation_summary, summary_fields
+
+    kg = _kinded_graph()
+    tracin = TracIn(graph_checkpoints(kg), kg.training)
+    explanations = explain(tracin, kg.testing[:2], k=4, self_influence=False)
+    document = to_json(explanations, kg)
+    for ex, result in zip(explanations, document["results"], strict=True):
+        # reference: a plain count over the proponents' (relation, kinds)
+        rel = Counter(kg.id_to_relation[q] for _, q, _ in (p.triple for p in ex.proponents))
+        kinds = Counter(f"{kg.entity_kinds[a]}->{kg.entity_kinds[b]}"
+                        for a, _, b in (p.triple for p in ex.proponents))
+        summary = relation_summary(ex, kg)
+        assert {x["key"]: x["count"] for x in summary["by_relation"]} == dict(rel)
+        assert {x["key"]: x["count"] for x in summary["by_kinds"]} == dict(kinds)
+        counts = [x["count"] for x in summary["by_relation"]]
+        assert counts == sorted(counts, reverse=True)
+        assert result["proponent_summary"] == summary
+        h, _, t = ex.triple
+        assert (result["test_head_kind"], result["test_tail_kind"]) == (kg.entity_kinds[h],
+                                                                        kg.entity_kinds[t])
+        for inf, item in zip(ex.influences, result["influences"], strict=True):
+            assert item["train_head_kind"] == kg.entity_kinds[inf.triple[0]]
+            assert item["train_tail_name"] == kg.entity_name(inf.triple[2])
+        fields = summary_fields(result)
+        assert fields["proponent_relations"] == ", ".join(
+            f"{x['key']} {x['count']}" for x in summary["by_relation"])
+        text = format_explanation(ex, kg)
+        assert f"proponents by relation: {fields['proponent_relations']}" in text
+        assert f"proponents by kinds: {fields['proponent_kinds']}" in text
+        assert f"[{kg.entity_kinds[h]}]" in text.splitlines()[0]
+    write_csv(tmp_path / "x.csv", explanations, kg)
+    with open(tmp_path / "x.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    ex = explanations[0]
+    first = rows[0]  # the first proponent of the first test triple
+    a, _, b = ex.proponents[0].triple
+    assert (first["TestHead_kind"], first["TrainHead_kind"], first["TrainTail_name"]) == (
+        kg.entity_kinds[ex.triple[0]], kg.entity_kinds[a], kg.entity_name(b))
+    assert first["ProponentRelations"] == summary_fields(document["results"][0])[
+        "proponent_relations"]
+    pytest.importorskip("pandas")
+    frame = to_dataframe(explanations, kg)
+    assert list(frame["TrainTail_kind"]) == [row["TrainTail_kind"] for row in rows]
+
+
+def test_kinds_are_empty_without_a_node_table():
+    kg = _graph()
+    tracin = TracIn(graph_checkpoints(kg), kg.training)
+    result = to_json(explain(tracin, kg.testing[:1], k=2, self_influence=False), kg)["results"][0]
+    assert result["test_head_kind"] == "" and result["proponent_summary"]["by_kinds"] == []
+    assert result["proponent_summary"]["by_relation"]

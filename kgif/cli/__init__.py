@@ -1,4 +1,4 @@
-"""Command line: ``python -m kgif {train,evaluate,explain,convert} ...``.
+"""Command line: ``python -m kgif {train,evaluate,predict,explain,convert} ...``.
 
 Each sub-command lives in its own module of this package and exposes
 ``add_parser(subparsers)``, which registers an :mod:`argparse` parser (through
@@ -15,7 +15,7 @@ import sys
 from kgif.cli._common import setup_logging
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ("train", "evaluate", "explain", "convert")
+COMMANDS = ("train", "evaluate", "predict", "explain", "convert")
 
 
 def build_parser() -> argparse.ArgumentParser:

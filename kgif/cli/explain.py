@@ -45,8 +45,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--test-file", help="TSV of head<TAB>relation<TAB>tail labels")
     which.add_argument("--test-relation",
                        help="take the test-split triples of this relation (e.g. treats)")
+    which.add_argument("--predictions", default=None, metavar="FILE",
+                       help="the .json/.csv that `kgif predict --output` wrote: explain its "
+                            "predicted triples (with --limit N: the top N of each query)")
     which.add_argument("--limit", type=positive_int, default=None,
-                       help="at most this many triples from --test-relation")
+                       help="at most this many triples from --test-relation, or the top N "
+                            "predictions of each query of --predictions")
     parser.add_argument("--top-k", type=positive_int, default=10,
                         help="proponents and opponents each")
     parser.add_argument("--train-objective", default="score", choices=sorted(OBJECTIVES))
@@ -100,9 +104,20 @@ def _test_triples(args: argparse.Namespace, kg: KnowledgeGraph) -> torch.Tensor:
         if not len(chosen):
             raise ValueError(f"explain: no test-split triples with relation {args.test_relation!r}")
         triples.append(chosen)
+    triples += _prediction_triples(args, kg)
     if not triples:
-        raise ValueError("explain: give --test-triple, --test-file or --test-relation")
+        raise ValueError("explain: give --test-triple, --test-file, --test-relation or "
+                         "--predictions")
     return torch.cat(triples)
+
+
+def _prediction_triples(args: argparse.Namespace, kg: KnowledgeGraph) -> list[torch.Tensor]:
+    """``--predictions FILE --limit N``: the top N predicted triples of each query, if given."""
+    if not args.predictions:
+        return []
+    from kgif.report import read_predictions
+
+    return [read_predictions(args.predictions, kg, args.limit)]
 
 
 def _options(args: argparse.Namespace, tracin: TracIn, checkpoints) -> RunOptions:
@@ -159,8 +174,9 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.quiet and not args.output_dir:
         raise ValueError("explain: --quiet needs --output-dir: without it the explanations are "
                          "only printed, so --quiet would throw them away")
-    if args.limit is not None and not args.test_relation:
-        raise ValueError("explain: --limit applies to --test-relation; give both")
+    if args.limit is not None and not (args.test_relation or args.predictions):
+        raise ValueError("explain: --limit applies to --test-relation or --predictions; "
+                         "give one of them")
     check_device(args.device)
 
 
