@@ -21,7 +21,7 @@ from kgif.interop import from_pykeen, from_seed, to_pykeen
 from kgif.loss import bce_1n, get_objective, pointwise_bce, score, sparse_bce_with_logits
 from kgif.model import ConvEConfig, init_conve, score_all, score_hrt
 from kgif.paths import enumerate_paths, rank_paths
-from kgif.predict import Query, make_query, predict_batch, read_queries  # not predict: module
+from kgif.prediction import Query, make_query, predict, predict_batch, read_queries
 from kgif.report import (
     Explanation,
     explain,
@@ -87,6 +87,7 @@ __all__ = [
     "write_json",
     "Query",
     "make_query",
+    "predict",
     "predict_batch",
     "read_queries",
     "format_predictions",

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from kgif._io import atomic_write
 from kgif.data import KnowledgeGraph
-from kgif.predict import PREDICTION_COLUMNS
+from kgif.prediction import PREDICTION_COLUMNS
 from kgif.tracin import KMostInfluentialResults, TracIn
 
 __all__ = ["CSV_COLUMNS", "SUMMARY_FIELDS", "Explanation", "Influence", "explain",
@@ -314,10 +314,10 @@ _PREDICTION_KEYS = ("query", "rank", "head_label", "relation_label", "tail_label
 
 def write_predictions(path: str | os.PathLike, rows: Sequence[dict],
                       metadata: dict | None = None) -> None:
-    """Write :func:`kgif.predict.predict_batch` rows atomically; the suffix picks the format.
+    """Write :func:`kgif.prediction.predict_batch` rows atomically; the suffix picks the format.
 
     ``.json``: ``{"metadata": ..., "predictions": [rows]}``; ``.csv``: a header of
-    :data:`kgif.predict.PREDICTION_COLUMNS` and one row per prediction (no metadata).
+    :data:`kgif.prediction.PREDICTION_COLUMNS` and one row per prediction (no metadata).
 
     Raises:
         ValueError: another suffix.

@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 
 from kgif.checkpoint import Checkpoint, load_checkpoint
-from kgif.cli.evaluate import environment
+from kgif.cli._common import add_subparser, check_device, environment, load_graph_for
 from kgif.data import KnowledgeGraph
-from kgif.predict import Query, check_model_matches, make_query, predict_batch, read_queries
+from kgif.prediction import Query, make_query, predict_batch, read_queries
 from kgif.report import format_predictions, write_predictions
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``predict`` sub-command."""
-    parser = subparsers.add_parser(
-        "predict", help="top-k predicted tails (h, r, ?) or heads (?, r, t) with names",
+    parser = add_subparser(
+        subparsers, "predict", help="top-k predicted tails (h, r, ?) or heads (?, r, t) with names",
         description="Rank all entities as answers of link-prediction queries with a ConvE "
                     "checkpoint (eval mode); known edges (train/valid/test) filtered out and "
                     "answers restricted to the relation's range/domain kinds by default.")
@@ -43,15 +43,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _dataset(args: argparse.Namespace, ckpt: Checkpoint) -> KnowledgeGraph:
-    """Load the dataset named by ``--dataset`` or the checkpoint, refusing mismatched ids.
-
-    One small function so that a shared checkpoint/dataset check can replace it.
-    """
-    from kgif.cli.evaluate import _load_graph
-
-    kg = _load_graph(args.dataset, ckpt, args.checkpoint)
-    check_model_matches(ckpt, kg)
-    return kg
+    """Load the dataset named by ``--dataset`` or the checkpoint, refusing mismatched ids and
+    sizes (:func:`kgif.cli._common.load_graph_for`)."""
+    return load_graph_for(ckpt, args.dataset, "predict", args.checkpoint)
 
 
 def _queries(args: argparse.Namespace, kg: KnowledgeGraph) -> list[Query]:
@@ -76,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``predict``: print a table per query, optionally write JSON/CSV; returns 0."""
     if args.output and not args.output.lower().endswith((".json", ".csv")):
         raise ValueError(f"predict: --output {args.output} must end in .json or .csv")
-    ckpt = load_checkpoint(args.checkpoint, map_location=args.device)
+    ckpt = load_checkpoint(args.checkpoint, map_location=check_device(args.device))
     kg = _dataset(args, ckpt)
     queries = _queries(args, kg)
     rows = predict_batch(ckpt, kg, queries, args.top_k, filter_known=not args.keep_known,

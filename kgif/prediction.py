@@ -27,11 +27,11 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from kgif.checkpoint import Checkpoint, load_checkpoint
+from kgif.checkpoint import Checkpoint, check_compatible, load_checkpoint
 from kgif.data import KnowledgeGraph
 from kgif.model import hidden, score_all
 
-__all__ = ["PREDICTION_COLUMNS", "SIDES", "Query", "check_model_matches", "make_query", "predict",
+__all__ = ["PREDICTION_COLUMNS", "SIDES", "Query", "make_query", "predict",
            "predict_batch", "read_queries"]
 
 logger = logging.getLogger(__name__)
@@ -96,27 +96,6 @@ def _relation_row(ckpt: Checkpoint, query: Query) -> int:
                              "(config.reciprocal=True)")
         return query.relation
     return 2 * query.relation + (query.side == "head")
-
-
-def check_model_matches(ckpt: Checkpoint, kg: KnowledgeGraph) -> None:
-    """Refuse a checkpoint whose id maps or table sizes differ from ``kg``'s.
-
-    Raises:
-        ValueError: different entity or relation id maps, or embedding tables whose sizes
-            do not fit ``kg``.
-    """
-    if ckpt.entity_to_id and ckpt.entity_to_id != kg.entity_to_id:
-        raise ValueError(f"predict: the checkpoint's entity ids ({len(ckpt.entity_to_id)} "
-                         f"entities) differ from dataset {kg.name!r}'s ({kg.num_entities})")
-    if ckpt.relation_to_id and ckpt.relation_to_id != kg.relation_to_id:
-        raise ValueError(f"predict: the checkpoint's relation ids differ from dataset "
-                         f"{kg.name!r}'s")
-    n_ent = ckpt.params["entity_embedding"].shape[0]
-    n_rel = ckpt.params["relation_embedding"].shape[0]
-    if n_ent != kg.num_entities or n_rel != ckpt.config.num_relation_rows(kg.num_relations):
-        raise ValueError(f"predict: the checkpoint has {n_ent} entity and {n_rel} relation rows; "
-                         f"dataset {kg.name!r} needs {kg.num_entities} and "
-                         f"{ckpt.config.num_relation_rows(kg.num_relations)}")
 
 
 def _known(kg: KnowledgeGraph, triples: Tensor, query: Query) -> Tensor:
@@ -224,13 +203,13 @@ def predict_batch(checkpoint: Checkpoint | str | os.PathLike, kg: KnowledgeGraph
 
     Raises:
         ValueError: ``k < 1``; checkpoint and graph do not match
-            (:func:`check_model_matches`); a query with a bad side or id; head prediction
+            (:func:`kgif.checkpoint.check_compatible`); a query with a bad side or id; head prediction
             without reciprocal relations; a query whose scores are not all finite (named).
     """
     if k < 1:
         raise ValueError(f"predict: k must be >= 1, got {k}")
     ckpt = _as_checkpoint(checkpoint)
-    check_model_matches(ckpt, kg)
+    check_compatible(ckpt, kg)
     for i, query in enumerate(queries):
         _check_query(kg, i, query)
     if not queries:
