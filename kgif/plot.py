@@ -12,9 +12,9 @@ same picture:
   with ``|influence|`` (linear from :data:`MIN_WIDTH` to :data:`MAX_WIDTH` points);
 * edges on the best head-tail paths (:mod:`kgif.paths`) get a wide gold halo
   (:data:`PATH_COLOUR`);
-* nodes are coloured by entity kind (:func:`kind_colours`, in the order of ``kg.kinds``, so a kind keeps
-  its colour across figures of one graph; grey when unknown) with a legend; the test head and
-  tail are larger and outlined in black;
+* nodes are coloured by entity kind (:func:`kind_colours`, in the order of ``kg.kinds``, so
+  a kind keeps its colour across figures of one graph; grey when unknown) with a legend; the
+  test head and tail are larger and outlined in black;
 * nodes are labelled by display name, shortened to ``max_label`` characters, and the labels
   are pushed apart until no two overlap (:func:`_separate_labels`).
 
