@@ -13,7 +13,7 @@ import logging
 import sys
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ("train", "evaluate", "explain", "convert")
+COMMANDS = ("train", "evaluate", "explain", "convert", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:
