@@ -17,12 +17,15 @@ from kgif.checkpoint import (
 from kgif.data import KnowledgeGraph, load_dataset, with_reciprocals
 from kgif.distributed import ShardedTracIn
 from kgif.evaluate import TailIndex, evaluate, evaluate_all_sides
+from kgif.export import write_network
 from kgif.filters import Adjacency, candidate_edges, candidate_edges_batch, k_hop_nodes
 from kgif.grads import PARAMETER_GROUPS, per_sample_grads, structured_factors
 from kgif.loss import bce_1n, get_objective, pointwise_bce, score, sparse_bce_with_logits
 from kgif.model import ConvEConfig, init_conve, score_all, score_hrt
 from kgif.paths import enumerate_paths, rank_paths
+from kgif.plot import plot_explanation, write_figures
 from kgif.report import Explanation, explain, to_dataframe, write_csv, write_json
+from kgif.runreport import write_run_report
 from kgif.runs import FilterOptions, PathOptions, RunOptions, explain_all
 from kgif.tracin import KMostInfluentialResults, TracIn
 from kgif.train import TrainingConfig, TrainingResult, train
@@ -62,6 +65,7 @@ __all__ = [
     "load_checkpoints",
     "load_dataset",
     "per_sample_grads",
+    "plot_explanation",
     "pointwise_bce",
     "rank_paths",
     "save_checkpoint",
@@ -75,5 +79,8 @@ __all__ = [
     "train",
     "with_reciprocals",
     "write_csv",
+    "write_figures",
     "write_json",
+    "write_network",
+    "write_run_report",
 ]
