@@ -67,13 +67,20 @@ def shorten(text: str, max_chars: int) -> str:
     return text if len(text) <= max_chars else text[: max(max_chars - 1, 1)] + "\u2026"
 
 
+#: ``tab20`` entries used for kinds: no blue and no red (the edge-sign colours), no grey
+#: (unknown kind); dark shades first, then the light ones.
+_KIND_SHADES = (2, 4, 8, 10, 12, 16, 18, 3, 5, 9, 11, 13, 17, 19)
+
+
 def kind_colours(kg: KnowledgeGraph) -> dict[str, str]:
-    """Kind -> hex colour: ``tab20`` (its ten dark shades, then the light ones) in the sorted
-    order of ``kg.kinds``; ``""`` (unknown) -> :data:`UNKNOWN_KIND_COLOUR`."""
+    """Kind -> hex colour, in the sorted order of ``kg.kinds``.
+
+    The 14 ``tab20`` shades that are neither blue, red nor grey (so node colours never read as
+    edge signs), repeating after 14 kinds; ``""`` (unknown) -> :data:`UNKNOWN_KIND_COLOUR`.
+    """
     matplotlib = _matplotlib()
     cmap = matplotlib.colormaps["tab20"]
-    order = list(range(0, 20, 2)) + list(range(1, 20, 2))  # the 10 dark shades first
-    colours = {kind: matplotlib.colors.to_hex(cmap(order[i % 20]))
+    colours = {kind: matplotlib.colors.to_hex(cmap(_KIND_SHADES[i % len(_KIND_SHADES)]))
                for i, kind in enumerate(kg.kinds)}
     return colours | {"": UNKNOWN_KIND_COLOUR}
 
