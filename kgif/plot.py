@@ -386,6 +386,9 @@ def write_figures(explanation: Explanation, kg: KnowledgeGraph, stem: str | os.P
                   dpi: int = 150, **options) -> list[Path]:
     """Draw :func:`plot_explanation` and write ``<stem>.png`` and ``<stem>.svg`` (atomic).
 
+    The files hold no dates and SVG ids come from a fixed salt, so the same explanation gives
+    the same bytes (a resumed batch run rewrites identical files).
+
     Args:
         explanation, kg, paths, k: as :func:`plot_explanation`.
         stem: output path without suffix (e.g. a batch run's per-triple stem).
@@ -404,12 +407,15 @@ def write_figures(explanation: Explanation, kg: KnowledgeGraph, stem: str | os.P
     bad = [f for f in formats if f not in ("png", "svg", "pdf")]
     if bad:
         raise ValueError(f"write_figures: formats {bad} not supported (png, svg, pdf)")
+    import matplotlib
+
     fig = plot_explanation(explanation, kg, k, paths, **options)
     written = []
     for fmt in formats:
         path = Path(f"{os.fspath(stem)}.{fmt}")
-        written.append(atomic_write(path, lambda tmp, fmt=fmt: fig.savefig(
-            tmp, format=fmt, dpi=dpi, metadata=_metadata(fmt))))
+        with matplotlib.rc_context({"svg.hashsalt": "kgif"}):  # fixed SVG ids
+            written.append(atomic_write(path, lambda tmp, fmt=fmt: fig.savefig(
+                tmp, format=fmt, dpi=dpi, metadata=_metadata(fmt))))
     return written
 
 

@@ -131,8 +131,9 @@ def test_write_figures_png_and_svg(tmp_path):
     # SVG text is drawn as glyph paths; the names are kept as comments of each text group
     text = written[1].read_text(encoding="utf-8")
     assert shorten(kg.entity_name(ex.triple[0]), 22) in text
-    again = write_figures(ex, kg, tmp_path / "t1", paths[0], k=3, dpi=50, formats=("png",))
+    again = write_figures(ex, kg, tmp_path / "t1", paths[0], k=3, dpi=50)
     assert again[0].read_bytes() == png
+    assert again[1].read_bytes() == written[1].read_bytes()
     with pytest.raises(ValueError, match="jpeg"):
         write_figures(ex, kg, tmp_path / "bad", formats=("jpeg",))
 
@@ -155,3 +156,16 @@ def test_plot_needs_the_extra(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"kgif\[plot\]"):
         plot_explanation(explanations[0], kg)
+
+
+def test_draws_into_a_given_axes():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    kg, _, explanations, _ = explained(k=2)
+    fig = Figure(figsize=(12, 5))
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2)
+    assert plot_explanation(explanations[0], kg, k=2, ax=right) is fig
+    assert not left.patches and right.patches
+    assert {a.get_gid() for a in right.patches} >= {"edge:e0"}
