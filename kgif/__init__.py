@@ -15,12 +15,14 @@ from kgif.checkpoint import (
 from kgif.data import KnowledgeGraph, load_dataset, with_reciprocals
 from kgif.distributed import ShardedTracIn
 from kgif.evaluate import TailIndex, evaluate, evaluate_all_sides
+from kgif.export import write_network
 from kgif.filters import Adjacency, candidate_edges, candidate_edges_batch, k_hop_nodes
 from kgif.grads import PARAMETER_GROUPS, per_sample_grads, structured_factors
 from kgif.interop import from_pykeen, from_seed, to_pykeen
 from kgif.loss import bce_1n, get_objective, pointwise_bce, score, sparse_bce_with_logits
 from kgif.model import ConvEConfig, init_conve, score_all, score_hrt
 from kgif.paths import enumerate_paths, rank_paths
+from kgif.plot import plot_explanation, write_figures
 from kgif.prediction import Query, make_query, predict, predict_batch, read_queries
 from kgif.report import (
     Explanation,
@@ -33,6 +35,7 @@ from kgif.report import (
     write_json,
     write_predictions,
 )
+from kgif.runreport import write_run_report
 from kgif.tracin import KMostInfluentialResults, TracIn
 from kgif.train import TrainingConfig, TrainingResult, train
 
@@ -48,6 +51,7 @@ __all__ = [
     "KMostInfluentialResults",
     "KnowledgeGraph",
     "PathOptions",
+    "Query",
     "RunOptions",
     "ShardedTracIn",
     "TailIndex",
@@ -62,6 +66,7 @@ __all__ = [
     "evaluate_all_sides",
     "explain",
     "explain_all",
+    "format_predictions",
     "from_pykeen",
     "from_seed",
     "get_objective",
@@ -70,9 +75,16 @@ __all__ = [
     "load_checkpoint",
     "load_checkpoints",
     "load_dataset",
+    "make_query",
     "per_sample_grads",
+    "plot_explanation",
     "pointwise_bce",
+    "predict",
+    "predict_batch",
     "rank_paths",
+    "read_predictions",
+    "read_queries",
+    "relation_summary",
     "save_checkpoint",
     "score",
     "score_all",
@@ -84,14 +96,9 @@ __all__ = [
     "train",
     "with_reciprocals",
     "write_csv",
+    "write_figures",
     "write_json",
-    "Query",
-    "make_query",
-    "predict",
-    "predict_batch",
-    "read_queries",
-    "format_predictions",
-    "read_predictions",
-    "relation_summary",
+    "write_network",
     "write_predictions",
+    "write_run_report",
 ]

@@ -1,0 +1,171 @@
+"""Explanation figures: what the artists encode, determinism, readable labels, files."""
+
+from __future__ import annotations
+
+import itertools
+import struct
+import xml.etree.ElementTree as ET
+
+import pytest
+from figure_helpers import explained
+from matplotlib.colors import to_hex
+from matplotlib.text import Text
+
+from kgif.data import from_label_triples
+from kgif.plot import (
+    MAX_WIDTH,
+    MIN_WIDTH,
+    NEGATIVE_COLOUR,
+    PATH_COLOUR,
+    POSITIVE_COLOUR,
+    TEST_EDGE_STYLE,
+    kind_colours,
+    plot_explanation,
+    shorten,
+    write_figures,
+)
+from kgif.report import Explanation, Influence
+
+
+def _by_gid(fig, prefix: str) -> dict:
+    ax = fig.axes[0]
+    artists = list(ax.patches) + list(ax.collections) + list(ax.texts) + list(ax.artists)
+    return {a.get_gid()[len(prefix):]: a for a in artists
+            if a.get_gid() and a.get_gid().startswith(prefix)}
+
+
+def _edges_by_row(ex: Explanation) -> dict[int, Influence]:
+    return {inf.train_index: inf for inf in ex.influences}
+
+
+def test_edges_coloured_by_sign_and_test_edge_styled():
+    kg, _, explanations, paths = explained(k=4)
+    ex = explanations[0]
+    assert ex.proponents[0].influence > 0 > ex.opponents[0].influence  # both signs drawn
+    fig = plot_explanation(ex, kg, k=4, paths=paths[0])
+    arrows = _by_gid(fig, "edge:")
+    rows = _edges_by_row(ex)
+    assert len(arrows) == 1 + len(rows | {r: 0 for p in paths[0].paths[:3] for r in p.edges})
+    test = arrows["e0"]
+    assert to_hex(test.get_edgecolor()) == TEST_EDGE_STYLE["color"]
+    assert test.get_linestyle() == "--" and test.get_linewidth() == TEST_EDGE_STYLE["linewidth"]
+    head, tail = test._posA_posB  # the test edge joins the head and tail nodes
+    labels = {k: a.xy for k, a in _by_gid(fig, "label:").items()}
+    h, _, t = ex.triple
+    assert (head, tail) == (labels[kg.entity_label(h)], labels[kg.entity_label(t)])
+    top = max(abs(inf.influence) for inf in ex.influences)
+    seen = 0
+    for arrow in arrows.values():
+        if arrow is test:
+            continue
+        a, b = arrow._posA_posB
+        src = next(k for k, xy in labels.items() if xy == a)
+        inf = next((x for x in ex.influences if kg.entity_label(x.triple[0]) == src
+                    and labels[kg.entity_label(x.triple[2])] == b), None)
+        if inf is None:  # a path-only edge
+            continue
+        seen += 1
+        colour = POSITIVE_COLOUR if inf.influence >= 0 else NEGATIVE_COLOUR
+        assert to_hex(arrow.get_edgecolor()) == colour
+        assert arrow.get_linestyle() == "-"
+        width = MIN_WIDTH + (MAX_WIDTH - MIN_WIDTH) * abs(inf.influence) / top
+        assert arrow.get_linewidth() == pytest.approx(width, rel=1e-6)
+    assert seen == len(rows)
+
+
+def test_path_edges_have_halos():
+    kg, _, explanations, paths = explained(k=2)
+    fig = plot_explanation(explanations[0], kg, k=2, paths=paths[0], n_paths=2)
+    halos = _by_gid(fig, "path-halo:")
+    rows = {r for p in paths[0].paths[:2] for r in p.edges}
+    assert len(halos) == len(rows) > 0
+    assert {to_hex(h.get_edgecolor()) for h in halos.values()} == {PATH_COLOUR}
+    no_paths = plot_explanation(explanations[0], kg, k=2)
+    assert not _by_gid(no_paths, "path-halo:")
+
+
+def test_labels_are_display_names_and_legend_lists_kinds():
+    kg, _, explanations, _ = explained(k=3)
+    ex = explanations[2]
+    fig = plot_explanation(ex, kg, k=3, max_label=18)
+    entities = {ex.triple[0], ex.triple[2]} | {
+        e for inf in ex.influences for e in (inf.triple[0], inf.triple[2])}
+    texts = {k: a.get_text() for k, a in _by_gid(fig, "label:").items()}
+    assert texts == {kg.entity_label(e): shorten(kg.entity_name(e), 18) for e in entities}
+    assert all(len(x) <= 18 for x in texts.values())
+    legend = next(a for a in fig.axes[0].artists if a.get_gid() == "legend:kinds")
+    kinds = sorted({kg.entity_kind(e) for e in entities})
+    assert [t.get_text() for t in legend.get_texts()] == kinds
+    colours = kind_colours(kg)
+    for kind, collection in _by_gid(fig, "nodes:").items():
+        assert {to_hex(c) for c in collection.get_facecolors()} == {colours[kind]}
+    assert len(set(colours.values())) == len(colours)
+
+
+def test_layout_is_deterministic_and_labels_do_not_overlap():
+    kg, _, explanations, paths = explained(k=20)  # every candidate: a dense figure
+    figures = [plot_explanation(explanations[0], kg, k=20, paths=paths[0]) for _ in range(2)]
+    label_sets = [_by_gid(f, "label:") for f in figures]
+    assert {k: a.xy for k, a in label_sets[0].items()} == {
+        k: a.xy for k, a in label_sets[1].items()}
+    assert {k: a.xyann for k, a in label_sets[0].items()} == {
+        k: a.xyann for k, a in label_sets[1].items()}
+    fig = figures[0]
+    renderer = fig.canvas.get_renderer()
+    boxes = [Text.get_window_extent(t, renderer) for t in label_sets[0].values()]
+    assert len(boxes) == kg.num_entities
+    for a, b in itertools.combinations(boxes, 2):
+        assert not a.overlaps(b)
+
+
+def test_write_figures_png_and_svg(tmp_path):
+    kg, _, explanations, paths = explained(k=3)
+    ex = explanations[0]
+    written = write_figures(ex, kg, tmp_path / "t0", paths[0], k=3, dpi=50)
+    assert [p.name for p in written] == ["t0.png", "t0.svg"]
+    png = written[0].read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == (14 * 50, 10 * 50)
+    svg = ET.parse(written[1]).getroot()
+    assert svg.tag.endswith("svg")
+    # SVG text is drawn as glyph paths; the names are kept as comments of each text group
+    text = written[1].read_text(encoding="utf-8")
+    assert shorten(kg.entity_name(ex.triple[0]), 22) in text
+    again = write_figures(ex, kg, tmp_path / "t1", paths[0], k=3, dpi=50)
+    assert again[0].read_bytes() == png
+    assert again[1].read_bytes() == written[1].read_bytes()
+    with pytest.raises(ValueError, match="jpeg"):
+        write_figures(ex, kg, tmp_path / "bad", formats=("jpeg",))
+
+
+def test_graph_without_kinds_or_names():
+    kg = from_label_triples([("a", "r", "b"), ("b", "r", "c")], test=[("a", "r", "c")])
+    ex = Explanation((0, 0, 2), None, [Influence(0, (0, 0, 1), 0.0, None, "proponent", 1)],
+                     [Influence(1, (1, 0, 2), -1.0, None, "opponent", 1)])
+    fig = plot_explanation(ex, kg)
+    legend = next(a for a in fig.axes[0].artists if a.get_gid() == "legend:kinds")
+    assert [t.get_text() for t in legend.get_texts()] == ["(no kind)"]
+    assert {a.get_text() for a in _by_gid(fig, "label:").values()} == {"a", "b", "c"}
+    arrows = _by_gid(fig, "edge:")
+    assert to_hex(arrows["e1"].get_edgecolor()) == POSITIVE_COLOUR  # 0 counts as >= 0
+    assert to_hex(arrows["e2"].get_edgecolor()) == NEGATIVE_COLOUR
+
+
+def test_plot_needs_the_extra(monkeypatch):
+    kg, _, explanations, _ = explained(k=2)
+    monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)
+    with pytest.raises(ImportError, match=r"kgif\[plot\]"):
+        plot_explanation(explanations[0], kg)
+
+
+def test_draws_into_a_given_axes():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    kg, _, explanations, _ = explained(k=2)
+    fig = Figure(figsize=(12, 5))
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2)
+    assert plot_explanation(explanations[0], kg, k=2, ax=right) is fig
+    assert not left.patches and right.patches
+    assert {a.get_gid() for a in right.patches} >= {"edge:e0"}
