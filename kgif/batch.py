@@ -54,6 +54,7 @@ from torch import Tensor
 from kgif._io import atomic_write, atomic_write_json, remove_stale_temporaries
 from kgif.data import KnowledgeGraph
 from kgif.distributed import Context, broadcast_object
+from kgif.export import NETWORK_FORMATS, write_network
 from kgif.filters import Adjacency, candidate_edges_batch
 from kgif.paths import DEFAULT_MAX_PATHS, RankedPaths, paths_to_json, rank_paths, write_paths_csv
 from kgif.report import SUMMARY_FIELDS, Explanation, explain, summary_fields, to_json, write_csv
@@ -105,11 +106,18 @@ class RunOptions:
     filters: FilterOptions | None = None  # None: every training edge is a candidate
     paths: PathOptions | None = None  # None: no paths
     metadata: dict = field(default_factory=dict)  # copied into every per-triple JSON
+    figures: bool = False  # <stem>.png and <stem>.svg per triple (kgif.plot, needs kgif[plot])
+    export: tuple[str, ...] = ()  # network files per triple: "cytoscape" (.cyjs), "graphml"
 
     def __post_init__(self):
         if self.k < 1 or self.chunk_size < 1:
             raise ValueError(f"RunOptions: k={self.k} and chunk_size={self.chunk_size} must be "
                              "positive")
+        object.__setattr__(self, "export", tuple(self.export))  # frozen; lists from JSON
+        unknown = sorted(set(self.export) - set(NETWORK_FORMATS))
+        if unknown:
+            raise ValueError(f"RunOptions: export={unknown} unknown; expected some of "
+                             f"{sorted(NETWORK_FORMATS)}")
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
@@ -128,13 +136,21 @@ def triple_stem(index: int, triple: tuple[int, int, int], kg: KnowledgeGraph) ->
     return "__".join([f"{index:05d}"] + [sanitize(x) for x in labels])
 
 
-def triple_files(output_dir: str | os.PathLike, stem: str, paths: bool) -> dict[str, Path]:
+def triple_files(output_dir: str | os.PathLike, stem: str, paths: bool, figures: bool = False,
+                 export: tuple[str, ...] = ()) -> dict[str, Path]:
     """The files of one test triple; ``"json"`` is written last (the completion marker)."""
     out = Path(output_dir)
     files = {"csv": out / f"{stem}.csv"}
     if paths:
         files |= {"paths_csv": out / f"{stem}.paths.csv", "paths_json": out / f"{stem}.paths.json"}
+    if figures:
+        files |= {"png": out / f"{stem}.png", "svg": out / f"{stem}.svg"}
+    files |= {fmt: out / f"{stem}{NETWORK_FORMATS[fmt]}" for fmt in export}
     return files | {"json": out / f"{stem}.json"}
+
+
+def _files_of(out: Path, stem: str, options: RunOptions) -> dict[str, Path]:
+    return triple_files(out, stem, options.paths is not None, options.figures, options.export)
 
 
 def remove_partial_files(output_dir: str | os.PathLike) -> list[Path]:
@@ -260,7 +276,7 @@ def _resume_rows(out: Path, stems: list[str], triples: list[list[int]],
     seconds = _previous_seconds(out)
     rows, todo = [], set()
     for i, stem in enumerate(stems):
-        files = triple_files(out, stem, options.paths is not None)
+        files = _files_of(out, stem, options)
         if not files["json"].is_file():  # never started: not worth a warning
             rows.append(_pending_row(i, stem))
             todo.add(i // options.chunk_size)
@@ -288,7 +304,7 @@ def _write_summary(out: Path, rows: list[dict]) -> None:
 def _write_combined(out: Path, stems: list[str], options: RunOptions) -> None:
     """``explanations.json`` / ``.csv``: every triple's results in one file (as
     :func:`kgif.report.write_json` / ``write_csv`` would write them)."""
-    files = [triple_files(out, s, options.paths is not None) for s in stems]
+    files = [_files_of(out, s, options) for s in stems]
     results = [read_json(f["json"])["results"][0] for f in files]
     atomic_write_json(out / "explanations.json", {"metadata": options.metadata,
                                                   "results": results})
@@ -327,13 +343,20 @@ def _prepare(out: Path, test_triples: Tensor, stems: list[str], settings: dict,
 def _write_triple(out: Path, stem: str, index: int, chunk: Chunk, j: int, kg: KnowledgeGraph,
                   train: Tensor, options: RunOptions) -> dict:
     """Write one triple's files (``<stem>.json`` last); returns its JSON document."""
-    files = triple_files(out, stem, options.paths is not None)
+    files = _files_of(out, stem, options)
     ex = chunk.explanations[j]
     write_csv(files["csv"], [ex], kg)
     meta = {**options.metadata, "index": index, "candidates": chunk.candidates[j]}
-    if options.paths is not None:
-        write_paths_csv(files["paths_csv"], chunk.paths[j], kg, train)
-        atomic_write_json(files["paths_json"], paths_to_json(chunk.paths[j], kg, train, meta))
+    ranked = chunk.paths[j] if options.paths is not None else None
+    if ranked is not None:
+        write_paths_csv(files["paths_csv"], ranked, kg, train)
+        atomic_write_json(files["paths_json"], paths_to_json(ranked, kg, train, meta))
+    if options.figures:
+        from kgif.plot import write_figures
+
+        write_figures(ex, kg, out / stem, ranked, k=options.k, train_triples=train)
+    for fmt in options.export:
+        write_network(ex, kg, out / stem, fmt, k=options.k, paths=ranked, train_triples=train)
     document = to_json([ex], kg, meta)
     atomic_write_json(files["json"], document)
     return document

@@ -383,3 +383,37 @@ def test_lock_of_a_live_process_refuses_and_of_a_killed_one_is_taken_over(tmp_pa
     rows = explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
     assert [r["status"] for r in rows] == ["done", "done"]
     assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_figures_and_network_exports_per_triple(tmp_path):
+    """--figures / --export: one PNG, SVG, .cyjs and .graphml per triple, part of the completion
+    check (a missing figure makes the triple recompute) and of the settings guard."""
+    import networkx as nx
+
+    kg = _kg()
+    tracin = TracIn(graph_checkpoints(kg), kg.training, batch_size=16, show_progress=False)
+    options = RunOptions(k=2, chunk_size=4, paths=PathOptions(top=2, min_length=1),
+                         figures=True, export=("cytoscape", "graphml"))
+    explain_all(tracin, kg, kg.testing[:3], tmp_path, options)
+    for i, row in enumerate(kg.testing[:3].tolist()):
+        files = triple_files(tmp_path, triple_stem(i, tuple(row), kg), True, True,
+                             ("cytoscape", "graphml"))
+        assert files["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert files["svg"].read_text().lstrip().startswith("<?xml")
+        cy = json.loads(files["cytoscape"].read_text())
+        names = {n["data"]["id"]: n["data"]["name"] for n in cy["elements"]["nodes"]}
+        test_edges = [e["data"] for e in cy["elements"]["edges"] if e["data"]["role"] == "test"]
+        assert [(names[e["source"]], names[e["target"]]) for e in test_edges] == \
+            [(kg.entity_name(row[0]), kg.entity_name(row[2]))]
+        graph = nx.read_graphml(files["graphml"])
+        assert graph.number_of_nodes() == len(cy["elements"]["nodes"])
+    files["png"].unlink()
+    calls = []
+    explain_all(tracin, kg, kg.testing[:3], tmp_path, options, on_chunk=calls.append)
+    assert files["png"].is_file() and len(calls) == 1  # only the damaged chunk recomputed
+    with pytest.raises(ValueError, match="figures: true -> false"):
+        explain_all(tracin, kg, kg.testing[:3], tmp_path,
+                    RunOptions(k=2, chunk_size=4, paths=PathOptions(top=2, min_length=1),
+                               export=("cytoscape", "graphml")))
+    with pytest.raises(ValueError, match="export=.*unknown"):
+        RunOptions(export=("gexf",))

@@ -10,6 +10,7 @@ import torch
 
 from kgif.batch import Chunk, FilterOptions, PathOptions, RunOptions, explain_all, explain_chunks
 from kgif.checkpoint import list_checkpoints, load_checkpoints
+from kgif.export import NETWORK_FORMATS
 from kgif.cli._common import (
     add_subparser,
     check_device,
@@ -35,6 +36,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "triples among the training edges, over a folder of checkpoints.")
     parser.add_argument("--checkpoints", required=True, nargs="+",
                         help="a folder of checkpoints (e.g. runs/umls/checkpoints) or files")
+    parser.add_argument("--figures", action="store_true",
+                        help="with --output-dir: also write <stem>.png and <stem>.svg per test "
+                             "triple (needs pip install 'kgif[plot]')")
+    parser.add_argument("--export", action="append", default=[],
+                        choices=sorted(NETWORK_FORMATS),
+                        help="with --output-dir: also write the explanation network per test "
+                             "triple, cytoscape (.cyjs, Cytoscape.js JSON) or graphml; repeatable")
     parser.add_argument("--allow-mixed-runs", action="store_true",
                         help="sum checkpoints of different training runs, repeated epochs or "
                              "duplicate files anyway (refused by default)")
@@ -136,7 +144,7 @@ def _options(args: argparse.Namespace, tracin: TracIn, checkpoints) -> RunOption
                 "train_objective": args.train_objective, "test_objective": args.test_objective,
                 "parameters": list(tracin.names), "method": args.method, "top_k": args.top_k}
     return RunOptions(args.top_k, args.chunk_size, not args.no_self_influence, filters, paths,
-                      metadata)
+                      metadata, figures=args.figures, export=tuple(args.export))
 
 
 def _printer(kg: KnowledgeGraph, train: torch.Tensor, quiet: bool):
@@ -174,6 +182,9 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.quiet and not args.output_dir:
         raise ValueError("explain: --quiet needs --output-dir: without it the explanations are "
                          "only printed, so --quiet would throw them away")
+    if (args.figures or args.export) and not args.output_dir:
+        raise ValueError("explain: --figures and --export write files per test triple; they "
+                         "need --output-dir")
     if args.limit is not None and not (args.test_relation or args.predictions):
         raise ValueError("explain: --limit applies to --test-relation or --predictions; "
                          "give one of them")
