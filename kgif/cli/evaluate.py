@@ -40,15 +40,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def format_metrics_table(by_side: dict[str, dict[str, float]], title: str = "") -> str:
-    """A fixed-width table: one line per (side, rank type), columns MRR, MR, Hits@k."""
+    """A fixed-width table: one line per (side, rank type), columns MRR, MR, Hits@k; the
+    type-constrained ranks (``typed ...`` rows) follow when ``by_side`` has them."""
     lines = [title] if title else []
     lines.append(f"{'side':<6}{'rank':<13}" + "".join(f"{c:>10}" for c in COLUMNS))
     for side in SIDES:
         if side not in by_side:
             continue
-        for kind in RANK_TYPES:
-            values = "".join(f"{by_side[side][f'{kind}.{c}']:>10.4f}" for c in COLUMNS)
-            lines.append(f"{side:<6}{kind:<13}{values}")
+        for prefix, label in (("", ""), ("type_constrained.", "typed ")):
+            for kind in RANK_TYPES:
+                if f"{prefix}{kind}.mrr" not in by_side[side]:
+                    continue
+                values = "".join(f"{by_side[side][f'{prefix}{kind}.{c}']:>10.4f}"
+                                 for c in COLUMNS)
+                lines.append(f"{side:<6}{label + kind:<13}{values}")
     return "\n".join(lines)
 
 
@@ -58,6 +63,8 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     by_side = evaluate_all_sides(ckpt.params, ckpt.buffers, ckpt.config, getattr(kg, args.split),
                                  kg.all_triples(), batch_size=args.batch_size,
+                                 type_constraints=kg.type_constraints() if kg.entity_kinds
+                                 else None,
                                  show_progress=not args.no_progress)
     seconds = time.perf_counter() - start
     print(format_metrics_table(by_side, f"{kg.name or args.dataset} {args.split} (filtered, "
