@@ -70,6 +70,7 @@ def test_fast_reader_equals_plain_reading(tmp_path: Path, suffix: str, seed: int
 @pytest.mark.parametrize("reader", [
     pytest.param("_read_arrow", marks=pytest.mark.skipif(not HAS_ARROW, reason="no pyarrow")),
     pytest.param("_read_pandas", marks=pytest.mark.skipif(not HAS_PANDAS, reason="no pandas")),
+    "_read_whole",
     "_read_loop",
 ])
 def test_each_reader_equals_plain_reading(tmp_path: Path, reader: str) -> None:
@@ -99,11 +100,29 @@ def test_label_sorted_ids_as_from_label_triples(tmp_path: Path) -> None:
     (["a\tr\tb", "a\t \tb"], r"line 2 of .*train\.txt(\.gz)? has an empty field"),
     (["a\tr\tb", "a\t\tb"], r"line 2 of .*train\.txt(\.gz)? has an empty field"),
 ])
+@pytest.mark.parametrize("core_install", [False, True])
 def test_malformed_lines_are_named_through_the_fast_path(tmp_path: Path, suffix: str,
-                                                         lines: list[str], message: str) -> None:
+                                                         lines: list[str], message: str,
+                                                         core_install: bool, monkeypatch) -> None:
+    if core_install:  # no pyarrow, no pandas: the whole-file reader in front of the line loop
+        monkeypatch.setattr(labels, "_fast_readers", lambda: [labels._read_whole])
     path = _write_bytes(tmp_path / f"train{suffix}", ("\n".join(lines) + "\n").encode())
     with pytest.raises(ValueError, match=message):
         read_label_triples(path)
+
+
+@pytest.mark.parametrize("body", [b"a\tr\tb\r\nc\tr\td\n", b"a\tr\tb\n\nc\tr\td", b"a\tr\tb\tx\nc\td\n",
+                                  b""])
+def test_whole_file_reader_refuses_what_the_line_loop_must_handle(tmp_path: Path,
+                                                                    body: bytes) -> None:
+    """CRLF, blank lines and uneven tabs (even when the total tab count is right) go to the
+    line loop; the whole-file reader never guesses."""
+    path = _write_bytes(tmp_path / "train.txt", body)
+    if not body:
+        assert len(labels._read_whole(path)) == 0
+        return
+    with pytest.raises(ValueError):
+        labels._read_whole(path)
 
 
 # ------------------------------------------------------------------ damaged files
