@@ -111,8 +111,8 @@ def test_malformed_lines_are_named_through_the_fast_path(tmp_path: Path, suffix:
         read_label_triples(path)
 
 
-@pytest.mark.parametrize("body", [b"a\tr\tb\r\nc\tr\td\n", b"a\tr\tb\n\nc\tr\td", b"a\tr\tb\tx\nc\td\n",
-                                  b""])
+@pytest.mark.parametrize("body", [b"a\tr\tb\r\nc\tr\td\n", b"a\tr\tb\n\nc\tr\td",
+                                  b"a\tr\tb\tx\nc\td\n", b""])
 def test_whole_file_reader_refuses_what_the_line_loop_must_handle(tmp_path: Path,
                                                                     body: bytes) -> None:
     """CRLF, blank lines and uneven tabs (even when the total tab count is right) go to the

@@ -15,7 +15,14 @@ from kgif.checkpoint import Checkpoint, save_checkpoint
 from kgif.cli import main
 from kgif.data import load_dataset, write_label_triples
 from kgif.model import score_hrt
-from kgif.prediction import PREDICTION_COLUMNS, Query, make_query, predict, predict_batch, read_queries
+from kgif.prediction import (
+    PREDICTION_COLUMNS,
+    Query,
+    make_query,
+    predict,
+    predict_batch,
+    read_queries,
+)
 from kgif.report import read_predictions
 
 # A small typed graph: compounds treat diseases and bind genes, diseases associate with genes.

@@ -10,7 +10,6 @@ import torch
 
 from kgif.batch import Chunk, FilterOptions, PathOptions, RunOptions, explain_all, explain_chunks
 from kgif.checkpoint import list_checkpoints, load_checkpoints
-from kgif.export import NETWORK_FORMATS
 from kgif.cli._common import (
     add_subparser,
     check_device,
@@ -20,6 +19,7 @@ from kgif.cli._common import (
 )
 from kgif.data import KnowledgeGraph, read_label_triples
 from kgif.distributed import Context, ShardedTracIn, init_from_env
+from kgif.export import NETWORK_FORMATS
 from kgif.loss import OBJECTIVES
 from kgif.paths import DEFAULT_MAX_PATHS, format_paths
 from kgif.report import format_explanation
