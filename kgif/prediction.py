@@ -204,7 +204,8 @@ def predict_batch(checkpoint: Checkpoint | str | os.PathLike, kg: KnowledgeGraph
     Raises:
         ValueError: ``k < 1``; checkpoint and graph do not match
             (:func:`kgif.checkpoint.check_compatible`); a query with a bad side or id; head
-            prediction without reciprocal relations; a query whose scores are not all finite (named).
+            prediction without reciprocal relations; a query whose scores are not all finite
+            (named).
     """
     if k < 1:
         raise ValueError(f"predict: k must be >= 1, got {k}")
