@@ -162,3 +162,37 @@ def test_popularity_scores_count_training_tails():
     tails = [t for _, r, t in kg.training.tolist() if r == 0]
     assert scores.shape == (2, kg.num_entities)
     assert scores[1].tolist() == [float(tails.count(e)) for e in range(kg.num_entities)]
+
+
+# --------------------------------------------------------------------------- bench row
+
+
+def test_bench_row_skips_outside_the_full_suite():
+    from kgif.bench.common import PRESETS as BENCH_PRESETS
+    from kgif.bench.preset import bench_preset
+
+    assert not BENCH_PRESETS["smoke"].hetionet_preset and BENCH_PRESETS["full"].hetionet_preset
+    (only,) = bench_preset(BENCH_PRESETS["smoke"], "cpu")
+    assert only["skipped"] and "full" in only["note"]
+
+
+def test_bench_row_trains_and_reports_mrr_beside_the_baseline(monkeypatch):
+    import kgif.data
+    import kgif.presets
+    from kgif.bench.common import PRESETS as BENCH_PRESETS
+    from kgif.bench.preset import bench_preset
+
+    kg = _typed_graph()
+    kg = KnowledgeGraph(kg.entity_to_id, {"TREATS_CtD": 0, "r1": 1}, kg.training,
+                        kg.validation, kg.testing, entity_kinds=kg.entity_kinds)
+    monkeypatch.setattr(kgif.data, "load_dataset", lambda name: kg)
+    tiny = Preset("hetionet", "hetionet", "tiny", model={"embedding_dim": 6,
+                  "embedding_height": 2, "embedding_width": 3, "output_channels": 2},
+                  training={"epochs": 2, "batch_size": 64, "eval_every": 1})
+    monkeypatch.setitem(kgif.presets.PRESETS, "hetionet", tiny)
+    rows = {(r["method"], r["metric"]): r for r in bench_preset(BENCH_PRESETS["full"], "cpu")}
+    assert rows[("kgif-preset", "epoch time")]["value"] > 0
+    base = rows[("popularity", "test MRR")]["value"]
+    ranks = type_constrained_tail_ranks(popularity_scores(kg, 0, 4), kg.testing, kg)
+    assert base == pytest.approx((2.0 / (ranks[0] + ranks[1]).double()).mean().item())
+    assert 0 < rows[("kgif-preset", "test MRR")]["value"] <= 1

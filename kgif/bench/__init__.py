@@ -52,6 +52,11 @@ def _training(preset, device):
     return run_training(preset, device)
 
 
+def _preset(preset, device):
+    from kgif.bench.preset import bench_preset
+    return bench_preset(preset, device)
+
+
 #: Suite name -> runner (preset, device) -> rows, in run order.
 SUITES: dict[str, Callable[[Preset, str], list[dict]]] = {
     "tracin-throughput": _throughput,
@@ -59,6 +64,7 @@ SUITES: dict[str, Callable[[Preset, str], list[dict]]] = {
     "tracin-scaling": _scaling,
     "roofline": _roofline,
     "training": _training,
+    "preset": _preset,
 }
 
 
