@@ -135,8 +135,6 @@ def _run(args: argparse.Namespace) -> int:
     folder = Path(args.dataset)
     config.extra["dataset"] = str(folder.resolve()) if folder.is_dir() else kg.name or args.dataset
     out = Path(args.output_dir or Path("runs") / (kg.name or Path(args.dataset).name))
-    if args.preset is not None:
-        config.extra["preset"] = args.preset
     print(f"{kg}\ntraining on {tc.device} for {tc.epochs} epochs -> {out}")
     start = time.perf_counter()
     result = train(kg, config, tc, output_dir=out, resume_from=args.resume_from,
