@@ -64,6 +64,11 @@ def _loading(preset, device):
     return run_loading(preset, device)
 
 
+def _preset(preset, device):
+    from kgif.bench.preset import bench_preset
+    return bench_preset(preset, device)
+
+
 #: Suite name -> runner (preset, device) -> rows, in run order.
 SUITES: dict[str, Callable[[Preset, str], list[dict]]] = {
     "tracin-throughput": _throughput,
@@ -73,6 +78,7 @@ SUITES: dict[str, Callable[[Preset, str], list[dict]]] = {
     "roofline": _roofline,
     "training": _training,
     "loading": _loading,
+    "preset": _preset,
 }
 
 

@@ -87,6 +87,7 @@ class Preset:
     training_datasets: tuple[str, ...] = ("umls", "kinships")
     training_epochs: int = 100
     label_entities: tuple[int, ...] = (10_000, 100_000)
+    hetionet_preset: bool = False  # train `train --preset hetionet` (minutes): full suite only
     extra: dict = field(default_factory=dict)
 
 
@@ -104,7 +105,7 @@ PRESETS = {
         generic_edges=16, loop_edges=6, captum_test_sizes=(1,), dense_max_entities=20_000,
         accuracy_models=("umls",), scaling_edges=(1000, 10_000, 50_000),
         scaling_fixed_edges=1000, training_epochs=4),
-    "full": Preset("full", warmup=2, repeats=5),
+    "full": Preset("full", warmup=2, repeats=5, hetionet_preset=True),
 }
 
 

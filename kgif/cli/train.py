@@ -2,7 +2,8 @@
 
 Every field of :class:`kgif.model.ConvEConfig` and :class:`kgif.train.TrainingConfig` is a flag
 (``embedding_dim`` -> ``--embedding-dim``; booleans also take ``--no-...``), with the dataclass
-default.
+default. ``--preset NAME`` (:mod:`kgif.presets`) replaces those defaults with the preset's
+values; flags given explicitly still win, and ``--dataset`` defaults to the preset's dataset.
 """
 
 from __future__ import annotations
@@ -24,6 +25,28 @@ logger = logging.getLogger(__name__)
 #: Flags whose default is None need their value type spelled out.
 NONE_DEFAULT_TYPES = {"patience": int, "embedding_height": int, "embedding_width": int}
 SKIPPED_FIELDS = {"extra"}
+EXPLICIT = "_explicit_flags"  # namespace attribute: dests of the flags given on the command line
+
+
+def _record(namespace: argparse.Namespace, dest: str) -> None:
+    """Add ``dest`` to the namespace's explicit flags (a fresh set: defaults are shared)."""
+    setattr(namespace, EXPLICIT, set(getattr(namespace, EXPLICIT, ())) | {dest})
+
+
+class _Store(argparse.Action):
+    """``store`` that also records the flag as given explicitly (so it beats a preset)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        _record(namespace, self.dest)
+
+
+class _StoreBool(argparse.BooleanOptionalAction):
+    """``--flag/--no-flag`` that also records the flag as given explicitly."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, values, option_string)
+        _record(namespace, self.dest)
 
 
 def _field_comments(cls) -> dict[str, str]:
@@ -44,18 +67,19 @@ def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, title: str) -> No
         default = f.default
         flag = "--" + f.name.replace("_", "-")
         if isinstance(default, bool):
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
+            group.add_argument(flag, action=_StoreBool, default=default,
                                help=comments.get(f.name, ""))
             continue
         kind = NONE_DEFAULT_TYPES.get(f.name, type(default))
         help_text = comments.get(f.name, "").replace("%", "%%")
-        group.add_argument(flag, type=kind, default=default,
+        group.add_argument(flag, action=_Store, type=kind, default=default,
                            help=f"{help_text} (default: {default})".strip())
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``train`` sub-command."""
     from kgif.model import ConvEConfig
+    from kgif.presets import PRESETS
     from kgif.train import TrainingConfig
 
     parser = add_subparser(
@@ -63,8 +87,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Train ConvE with reciprocal relations; writes checkpoints to "
                     "OUTPUT_DIR/checkpoints, the best validation model to OUTPUT_DIR/best.pt "
                     "and test metrics of the best model to OUTPUT_DIR/metrics.json.")
-    parser.add_argument("--dataset", required=True,
-                        help="umls, kinships, nations, wn18rr, fb15k237 or a folder")
+    parser.add_argument("--dataset", default=None,
+                        help="umls, kinships, nations, wn18rr, fb15k237 or a folder "
+                             "(required unless --preset gives it)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                        help="start from a named config (kgif.presets): "
+                             + "; ".join(f"{p.name}: {p.summary}" for p in PRESETS.values())
+                             + ". Flags given explicitly override its values.")
     parser.add_argument("--output-dir", default=None, help="default: runs/<dataset>")
     parser.add_argument("--resume-from", default=None,
                         help="checkpoint to continue from (keeps its run id)")
@@ -77,7 +106,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_dataclass_flags(parser, TrainingConfig, "training (kgif.train.TrainingConfig)")
     _add_dataclass_flags(parser, ConvEConfig, "model (kgif.model.ConvEConfig)")
-    parser.set_defaults(func=_run)
+    parser.set_defaults(func=_run, **{EXPLICIT: frozenset()})
 
 
 def _config(cls, args: argparse.Namespace):
@@ -89,6 +118,27 @@ def _config(cls, args: argparse.Namespace):
         fields = [n for n in re.findall(r"\b(\w+)=", str(error)) if n in names]
         flags = ", ".join("--" + n.replace("_", "-") for n in dict.fromkeys(fields))
         raise ValueError(f"train: {flags or 'a flag'}: {error}") from error
+
+
+def apply_preset(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill ``args`` from ``args.preset`` where no flag was given explicitly.
+
+    Raises:
+        ValueError: when neither ``--dataset`` nor ``--preset`` is given.
+    """
+    from kgif.presets import PRESETS
+
+    explicit = getattr(args, EXPLICIT, set())
+    if args.preset is not None:
+        preset = PRESETS[args.preset]
+        for name, value in {**preset.model, **preset.training}.items():
+            if name not in explicit:
+                setattr(args, name, value)
+        if args.dataset is None:
+            args.dataset = preset.dataset
+    if args.dataset is None:
+        raise ValueError("train: give --dataset (or --preset, which names a dataset)")
+    return args
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -109,7 +159,8 @@ def _test_metrics(kg, best, tc) -> dict | None:
         logger.warning("train: %s has no test split; test metrics skipped", kg.name or "dataset")
         return None
     return evaluate_all_sides(best.params, best.buffers, best.config, kg.testing,
-                              kg.all_triples(), batch_size=tc.eval_batch_size)
+                              kg.all_triples(), batch_size=tc.eval_batch_size,
+                              type_constraints=kg.type_constraints() if kg.entity_kinds else None)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -117,6 +168,7 @@ def _train(args: argparse.Namespace) -> int:
     from kgif.model import ConvEConfig
     from kgif.train import TrainingConfig, train
 
+    args = apply_preset(args)
     config, tc = _config(ConvEConfig, args), _config(TrainingConfig, args)
     kg = load_dataset(args.dataset)
     folder = Path(args.dataset)
@@ -138,7 +190,7 @@ def _train(args: argparse.Namespace) -> int:
     else:
         print(format_metrics_table(test, f"{kg.name} test (filtered, {len(kg.testing)} "
                                          f"triples, epoch {best.epoch})"))
-    payload = {**environment(), "dataset": kg.name, "device": tc.device,
+    payload = {**environment(), "dataset": kg.name, "preset": args.preset, "device": tc.device,
                "train_seconds": seconds, "epochs_run": result.final.epoch,
                "best_epoch": best.epoch, "stopped_early": result.stopped_early,
                "run_id": result.final.run_id,
