@@ -462,14 +462,17 @@ class TailIndex:
         """
         if triples.dim() != 2 or triples.shape[1] != 3:
             raise ValueError(f"TailIndex: triples must be (n, 3), got {tuple(triples.shape)}")
-        unique = torch.unique(triples.long(), dim=0)  # sorted by (h, r, t)
-        row_keys, counts = torch.unique_consecutive(
-            unique[:, 0] * num_relation_rows + unique[:, 1], return_counts=True
-        )
+        triples = triples.long()
+        n_tail = int(triples[:, 2].max()) + 1 if len(triples) else 1
+        # one int64 key per triple, ordered like (h, r, t): a 1-D unique is ~8x faster than
+        # torch.unique(dim=0) (1.5 M reciprocal Hetionet rows: about 1 s instead of 8 s)
+        keys = torch.unique((triples[:, 0] * num_relation_rows + triples[:, 1]) * n_tail
+                            + triples[:, 2])
+        row_keys, counts = torch.unique_consecutive(keys // n_tail, return_counts=True)
         offsets = torch.zeros(len(counts) + 1, dtype=torch.long)
         offsets[1:] = counts.cumsum(0)
         rows = torch.stack([row_keys // num_relation_rows, row_keys % num_relation_rows], 1)
-        return cls(rows, offsets, unique[:, 2].contiguous(), num_relation_rows, row_keys)
+        return cls(rows, offsets, (keys % n_tail).contiguous(), num_relation_rows, row_keys)
 
     @property
     def num_rows(self) -> int:

@@ -313,6 +313,15 @@ def _check_parameters(state: _State, lr: float) -> None:
                 "saved. Lower --learning-rate")
 
 
+def _batch_bounds(n: int, batch_size: int) -> list[int]:
+    """Batch boundaries ``[0, b, 2b, ..., n]``; a last batch of one row joins the one before
+    it (BatchNorm needs two rows to compute batch statistics)."""
+    bounds = [*range(0, n, batch_size), n]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+        del bounds[-2]
+    return bounds
+
+
 def _run_epoch(state: _State, index: TailIndex, step: Callable, tc: TrainingConfig,
                lr: float) -> float:
     """One shuffled pass over the rows of ``index``; returns the row-weighted mean loss.
@@ -324,14 +333,15 @@ def _run_epoch(state: _State, index: TailIndex, step: Callable, tc: TrainingConf
         group["lr"] = lr
     order = torch.randperm(index.num_rows, generator=state.generator)
     total = torch.zeros((), dtype=torch.float64)
-    steps = -(-index.num_rows // tc.batch_size)
-    for start in range(0, index.num_rows, tc.batch_size):
-        rows = order[start:start + tc.batch_size]
+    bounds = _batch_bounds(index.num_rows, tc.batch_size)
+    steps = len(bounds) - 1
+    for step_no, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True), 1):
+        rows = order[start:stop]
         pos_rows, pos_cols = index.gather(rows)
         h, r = index.rows[rows].to(tc.device).unbind(1)
         loss, new_buffers = step(state.params, state.buffers, h, r, pos_rows.to(tc.device),
                                  pos_cols.to(tc.device))
-        _check_loss(loss, state, start // tc.batch_size + 1, steps, lr)
+        _check_loss(loss, state, step_no, steps, lr)
         loss.backward()
         state.optimizer.step()
         state.optimizer.zero_grad(set_to_none=True)

@@ -412,3 +412,18 @@ def test_cli_evaluate_refuses_a_model_of_another_dataset(tmp_path, capsys, datas
         assert main(["evaluate", "--checkpoint", str(path), "--dataset", "umls",
                      "--device", "cuda"]) == 2
         assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_a_last_batch_of_one_row_joins_the_previous_batch():
+    """BatchNorm cannot normalise one row ('Expected more than 1 value per channel'): with
+    rows = k * batch_size + 1 the last row is trained in the batch before it, every row once."""
+    from kgif.train import _batch_bounds
+
+    assert _batch_bounds(9, 4) == [0, 4, 9]
+    assert _batch_bounds(8, 4) == [0, 4, 8]
+    assert _batch_bounds(1, 4) == [0, 1]
+    kg = _tiny_graph(seed=3, n=40)
+    n_rows = TailIndex.from_triples(with_reciprocals(kg.training),
+                                    2 * kg.num_relations).num_rows
+    tc = TrainingConfig(epochs=1, batch_size=n_rows - 1, eval_every=0)
+    assert len(train(kg, ConvEConfig(**TINY), tc, show_progress=False).loss_history) == 1
