@@ -264,3 +264,14 @@ def environment(device: str, argv: list[str] | None = None) -> dict:
         env["gpu"] = torch.cuda.get_device_name()
         env["cuda"] = torch.version.cuda
     return env
+
+
+def status_mib(key: str) -> float | None:
+    """A Linux ``/proc/self/status`` memory field (``VmRSS``, ``VmHWM``) in MiB; None elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None

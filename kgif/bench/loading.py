@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kgif.bench.common import Preset, row
+from kgif.bench.common import Preset, row, status_mib
 
 SUITE = "loading"
 #: Preset name -> cases: ("hetionet", None) or ("synthetic", number of lines).
@@ -48,16 +48,6 @@ def write_synthetic(path: Path, n_lines: int, seed: int = 0) -> None:
             f.write("\n".join(map("\t".join, zip(h, r, t, strict=True))) + "\n")
 
 
-def _status_mib(key: str) -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
 def measure_read(folder: str, line_loop: bool = False, core: bool = False) -> dict:
     """Child-process body: read the dataset folder once, report seconds and memory.
 
@@ -77,7 +67,7 @@ def measure_read(folder: str, line_loop: bool = False, core: bool = False) -> di
     import_seconds = time.perf_counter() - start
     saved, labels._fast_readers = labels._fast_readers, lambda: readers
     try:
-        base = _status_mib("VmRSS")
+        base = status_mib("VmRSS")
         start = time.perf_counter()
         kg = data.read_tsv_dataset(folder, duplicates="keep")
         seconds = time.perf_counter() - start
@@ -86,7 +76,7 @@ def measure_read(folder: str, line_loop: bool = False, core: bool = False) -> di
     name = readers[0].__name__.removeprefix("_read_") if readers else "line loop"
     name = {"whole": "core install, whole-file split"}.get(name, name)
     return {"seconds": seconds, "lines": len(kg.training), "entities": kg.num_entities,
-            "peak_rss_mib": _status_mib("VmHWM"), "base_rss_mib": base, "reader": name,
+            "peak_rss_mib": status_mib("VmHWM"), "base_rss_mib": base, "reader": name,
             "import_seconds": import_seconds}
 
 

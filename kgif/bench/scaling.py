@@ -22,21 +22,19 @@ from pathlib import Path
 
 import torch
 
-from kgif.bench.common import MODELS, Preset, random_checkpoint, random_triples, row, synchronize
+from kgif.bench.common import (
+    MODELS,
+    Preset,
+    random_checkpoint,
+    random_triples,
+    row,
+    status_mib,
+    synchronize,
+)
 
 
 def _maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _status_mib(key: str) -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def _reset_peak() -> float | None:
@@ -45,7 +43,7 @@ def _reset_peak() -> float | None:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
         return None
-    return _status_mib("VmRSS")
+    return status_mib("VmRSS")
 
 
 def measure_stream(model: str, n_edges: int, n_test: int, batch_size: int, device: str,
@@ -61,7 +59,7 @@ def measure_stream(model: str, n_edges: int, n_test: int, batch_size: int, devic
     tracin = TracIn([ckpt], edges, train_objective="score", test_objective="score",
                     batch_size=batch_size, device=device, show_progress=False)
     tracin.top_influences(test, 10, train_triples=edges[: 2 * batch_size])  # warm-up
-    setup_peak = _status_mib("VmHWM")
+    setup_peak = status_mib("VmHWM")
     base = _reset_peak()
     base_maxrss = _maxrss_mib()
     synchronize(device)
@@ -71,7 +69,7 @@ def measure_stream(model: str, n_edges: int, n_test: int, batch_size: int, devic
     seconds = time.perf_counter() - start
     gpu_peak = (torch.cuda.max_memory_allocated() / 2**20
                 if torch.device(device).type == "cuda" else None)
-    hwm = _status_mib("VmHWM") if base is not None else None
+    hwm = status_mib("VmHWM") if base is not None else None
     if hwm is not None and setup_peak is not None:
         rise, peak = hwm - base, max(hwm, setup_peak)
     else:
