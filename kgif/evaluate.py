@@ -92,7 +92,7 @@ def _ranks_of(scores: Tensor, true: Tensor) -> tuple[Tensor, Tensor]:
     return (scores > true).sum(1) + 1, (scores >= true).sum(1) + 1
 
 
-def _batch_ranks(scores: Tensor, answers: Tensor, filter_rows: Tensor, filter_cols: Tensor,
+def batch_ranks(scores: Tensor, answers: Tensor, filter_rows: Tensor, filter_cols: Tensor,
                  allowed: Tensor | None = None) -> dict[str, tuple[Tensor, Tensor]]:
     """Filtered (and type-constrained) ranks (B,) int64 of ``answers`` in ``scores`` (B, N).
 
@@ -125,7 +125,7 @@ def _side_ranks(params: Params, buffers: Params, config: ConvEConfig, queries: T
         _check_finite_scores(scores, batch)
         rows, cols = index.gather(index.lookup(batch[:, 0], batch[:, 1]))
         allowed = types.mask(batch[:, 1]).to(device) if types is not None else None
-        ranks = _batch_ranks(scores, batch[:, 2].to(device), rows.to(device), cols.to(device),
+        ranks = batch_ranks(scores, batch[:, 2].to(device), rows.to(device), cols.to(device),
                              allowed)
         for setting, (opt, pes) in ranks.items():
             parts.setdefault(setting, []).append((opt.cpu(), pes.cpu()))

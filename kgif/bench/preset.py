@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from kgif.bench.common import Preset, row, skipped
-from kgif.evaluate import TailIndex, rank_metrics, reciprocal_queries
+from kgif.evaluate import TailIndex, batch_ranks, rank_metrics, reciprocal_queries
 from kgif.model import hidden, score_all
 
 __all__ = ["popularity_scores", "type_constrained_metrics", "type_constrained_tail_ranks"]
@@ -50,20 +50,17 @@ def type_constrained_tail_ranks(scores: Tensor, triples: Tensor, kg) -> tuple[Te
     if not torch.isfinite(scores).all():
         raise ValueError("type_constrained_tail_ranks: scores contain NaN or inf")
     h, r, t = triples.long().unbind(1)
-    allowed = torch.stack([kg.type_mask(int(k), "tail") for k in r.tolist()])  # (n, N)
+    rows = 2 * r  # tail queries (h, r, ?) are the forward relation rows
+    allowed = kg.type_constraints().mask(rows)  # (n, N)
     if not allowed.gather(1, t[:, None]).all():
         bad = int((~allowed.gather(1, t[:, None])).nonzero()[0, 0])
         raise ValueError(f"type_constrained_tail_ranks: true tail of triple {bad} "
                          f"{triples[bad].tolist()} is not of its relation's range kinds")
     index = TailIndex.from_triples(reciprocal_queries(kg.all_triples(), "tail"),
                                    2 * kg.num_relations)
-    rows, cols = index.gather(index.lookup(h, 2 * r))
-    allowed = allowed.index_put((rows, cols), torch.tensor(False))  # known tails out
-    allowed[torch.arange(len(t)), t] = False  # the answer is compared, not counted
-    true = scores.gather(1, t[:, None])  # (n, 1)
-    optimistic = ((scores > true) & allowed).sum(1) + 1
-    pessimistic = ((scores >= true) & allowed).sum(1) + 1
-    return optimistic, pessimistic
+    known_rows, known_cols = index.gather(index.lookup(h, rows))
+    # the ranking code of kgif.evaluate, on these scores (e.g. the popularity baseline's)
+    return batch_ranks(scores, t, known_rows, known_cols, allowed)["type_constrained"]
 
 
 def popularity_scores(kg, relation: int, num_queries: int) -> Tensor:
