@@ -34,16 +34,6 @@ TRAIN = [("a", "likes", "b"), ("b", "likes", "c"), ("c", "hates", "a")]
 HAS_PYKEEN = importlib.util.find_spec("pykeen") is not None
 
 
-def _shared_data_dir() -> Path:
-    """``$KGIF_DATA_DIR`` or the repository root's sibling ``shared/data`` (independent of kgif)."""
-    env = os.environ.get("KGIF_DATA_DIR")
-    if env:
-        return Path(env)
-    root = Path(__file__).resolve().parents[1]
-    found = [p / "shared" / "data" for p in root.parents if (p / "shared" / "data").is_dir()]
-    return found[0] if found else root.parent / "shared" / "data"
-
-
 def _write_lines(path: Path, lines: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if path.suffix == ".gz" else open
