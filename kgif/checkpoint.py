@@ -197,7 +197,8 @@ def save_checkpoint(ckpt: Checkpoint, path: str | os.PathLike, *,
 
 
 def _damaged(path: Path, who: str) -> ValueError:
-    """The error for unreadable bytes (torch's own text suggests turning weights_only off: not shown)."""
+    """The error for unreadable bytes (torch's own message, which suggests turning weights_only
+    off, is not shown)."""
     what = "is empty (0 bytes)" if path.stat().st_size == 0 else "cannot be read"
     return ValueError(f"{who}: {path} {what}: the file is damaged (truncated?) or not a "
                       "checkpoint")
