@@ -27,8 +27,9 @@ per-triple files come out byte for byte the same (they hold no times). The summa
 (``summary.json`` / ``summary.csv``: each triple's status, top proponent, candidate count and
 seconds) is kept in memory, updated from each finished chunk and rewritten after it;
 ``explanations.json`` / ``explanations.csv`` combine all triples once the run is complete (one
-more pass over the files). Not part of the guard: the device, ``torch.compile`` and the number
-of ranks (they change float32 results only by rounding).
+more pass over the files). Not part of the guard: the device and ``torch.compile`` (they change
+float32 results only by rounding) and the number of ranks (shards are batch-aligned, so it does
+not change them at all).
 
 With several ranks (:mod:`kgif.distributed`) every rank runs the chunk loop (the scoring is a
 collective call) and rank 0 alone reads and writes the output folder.
