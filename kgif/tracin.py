@@ -129,8 +129,31 @@ def _union(candidates: Sequence[Tensor], n_test: int, n_train: int) -> _Union:
     return _Union(ids, pos, owner[order], order, lengths)
 
 
+def _edge_repeats(config, device: torch.device) -> Tensor | None:
+    """(R,) int64 visits per epoch of each base relation's edges, from
+    ``config.extra["relation_repeats"]`` (written by :func:`kgif.train.train` for a run with
+    ``TrainingConfig.relation_repeats``), or None when every edge is visited once.
+
+    Raises:
+        ValueError: on a malformed entry (not a list of integers >= 1).
+    """
+    repeats = config.extra.get("relation_repeats")
+    if repeats is None:
+        return None
+    if (not isinstance(repeats, list | tuple) or not repeats
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in repeats)):
+        raise ValueError(f"TracIn: config.extra['relation_repeats']={repeats!r} must be a list "
+                         "of integers >= 1, one per base relation")
+    return torch.tensor(list(repeats), dtype=torch.long, device=device)
+
+
 class TracIn:
     """TracInCP over a list of ConvE checkpoints.
+
+    A run trained with ``TrainingConfig.relation_repeats`` visits the edges of relation ``r``
+    ``m_r`` times per epoch; the score of such a training edge (and its self-influence) is
+    multiplied by ``m_r``, the number of gradient steps TracIn sums for it (Pruthi et al. 2020,
+    eq. 3, with each visit one step; ``docs/training.md``).
 
     Args:
         checkpoints: checkpoints of one training run (same config), each with its TracInCP
@@ -197,6 +220,7 @@ class TracIn:
         self.num_entities = self._like.shape[0]
         self.device = self._like.device
         self.engine = ENGINES[method](self.config, self.names, self.num_entities, compile)
+        self.edge_repeats = _edge_repeats(self.config, self.device)
 
     # ----------------------------------------------------------------- examples
 
@@ -247,6 +271,8 @@ class TracIn:
                                              self.config.reciprocal)
             term = (self.sign * ckpt.learning_rate) * kernel
             total = term if total is None else total + term
+        if self.edge_repeats is not None:  # an edge visited m times per epoch counts m times
+            total = total * self.edge_repeats[edges[:, 1].to(self.device)].to(total.dtype)[:, None]
         return _check_finite(total, "influence scores of a training batch")
 
     def _stream(self, train: Tensor, ids: Tensor, rights: list,
@@ -375,6 +401,9 @@ class TracIn:
             with torch.no_grad():
                 norms = self._self_batch(self.edge_examples(_pad(rows, size)),
                                          self.train_objective, self.config.reciprocal)
+                if self.edge_repeats is not None:
+                    norms = norms * self.edge_repeats[_pad(rows, size)[:, 1].to(
+                        self.device)].to(norms.dtype)
             out.append(norms[: len(rows)])
         return torch.cat(out) if out else self._like.new_zeros(0)
 

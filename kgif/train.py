@@ -45,6 +45,10 @@ logger = logging.getLogger(__name__)
 
 VALIDATION_KEY = "validation.realistic.mrr"
 
+#: ``ConvEConfig.extra`` key of the per-base-relation repeat counts of a run trained with
+#: :attr:`TrainingConfig.relation_repeats` (absent when every relation is visited once).
+REPEATS_KEY = "relation_repeats"
+
 
 @dataclass
 class TrainingConfig:
@@ -70,6 +74,9 @@ class TrainingConfig:
     compile: bool = False  # torch.compile the forward + loss function
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", ...
     eval_batch_size: int = 256  # queries per scoring batch during validation
+    # relation label -> m >= 1: its rows (h, r) and (t, r^-1) are visited m times per epoch
+    # (oversampling a rare target relation); TracIn counts each such edge m times
+    relation_repeats: dict[str, int] = field(default_factory=dict)  # LABEL -> visits per epoch
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -95,6 +102,10 @@ class TrainingConfig:
                              f"{self.smoothing_convention!r}; expected 'pykeen' or 'conve'")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"TrainingConfig: patience={self.patience} must be >= 1 or None")
+        for label, repeats in self.relation_repeats.items():
+            if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+                raise ValueError(f"TrainingConfig: relation_repeats[{label!r}]={repeats!r} "
+                                 "must be an integer >= 1")
         if self.patience is not None and self.eval_every == 0:
             raise ValueError(f"TrainingConfig: patience={self.patience} needs validation, but "
                              "eval_every=0 never validates; set eval_every >= 1")
@@ -322,18 +333,65 @@ def _batch_bounds(n: int, batch_size: int) -> list[int]:
     return bounds
 
 
+def relation_repeat_counts(kg: KnowledgeGraph, relation_repeats: dict[str, int]
+                           ) -> list[int] | None:
+    """Per base relation id, how many times its rows are visited per epoch.
+
+    Args:
+        kg: the graph (labels are resolved with :meth:`KnowledgeGraph.resolve_relation`).
+        relation_repeats: relation label or id -> repeats >= 1
+            (:attr:`TrainingConfig.relation_repeats`).
+
+    Returns:
+        ``[repeats of relation 0, ..., repeats of relation R - 1]`` (ints >= 1), or None when
+        every relation is visited once (the default).
+
+    Raises:
+        KeyError: on a relation the graph does not have (the message names it).
+    """
+    if not relation_repeats or all(v == 1 for v in relation_repeats.values()):
+        return None
+    counts = [1] * kg.num_relations
+    for label, value in relation_repeats.items():
+        counts[kg.resolve_relation(label)] = int(value)
+    return counts
+
+
+def epoch_order(num_rows: int, row_repeats: Tensor | None, generator: torch.Generator
+                ) -> Tensor:
+    """The rows of one epoch in shuffled order: each row ``i`` ``row_repeats[i]`` times.
+
+    Args:
+        num_rows: rows of the :class:`~kgif.graph.TailIndex`.
+        row_repeats: (num_rows,) int64 repeats >= 1, or None (every row once: exactly
+            ``torch.randperm(num_rows, generator=generator)``).
+        generator: the shuffling generator (advanced).
+
+    Returns:
+        (sum(row_repeats),) int64 row ids.
+    """
+    if row_repeats is None:
+        return torch.randperm(num_rows, generator=generator)
+    rows = torch.repeat_interleave(torch.arange(num_rows), row_repeats)
+    return rows[torch.randperm(len(rows), generator=generator)]
+
+
 def _run_epoch(state: _State, index: TailIndex, step: Callable, tc: TrainingConfig,
-               lr: float) -> float:
-    """One shuffled pass over the rows of ``index``; returns the row-weighted mean loss.
+               lr: float, repeats: list[int] | None = None) -> float:
+    """One shuffled pass over the rows of ``index`` (each row of relation ``r`` visited
+    ``repeats[r]`` times); returns the visit-weighted mean loss.
 
     Raises:
         NonFiniteLossError: at the first non-finite loss (before its update) or parameter.
     """
     for group in state.optimizer.param_groups:
         group["lr"] = lr
-    order = torch.randperm(index.num_rows, generator=state.generator)
+    row_repeats = None
+    if repeats is not None:
+        row_repeats = torch.tensor(repeats, dtype=torch.long)[index.rows[:, 1].cpu() // 2]
+    order = epoch_order(index.num_rows, row_repeats, state.generator)
     total = torch.zeros((), dtype=torch.float64)
-    bounds = _batch_bounds(index.num_rows, tc.batch_size)
+    bounds = _batch_bounds(len(order), tc.batch_size)
     steps = len(bounds) - 1
     for step_no, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True), 1):
         rows = order[start:stop]
@@ -348,7 +406,7 @@ def _run_epoch(state: _State, index: TailIndex, step: Callable, tc: TrainingConf
         state.buffers = {k: v.detach() for k, v in new_buffers.items()} or state.buffers
         total += loss.detach().double().cpu() * len(rows)
     _check_parameters(state, lr)
-    return (total / index.num_rows).item()
+    return (total / len(order)).item()
 
 
 def _validate(state: _State, kg: KnowledgeGraph, config: ConvEConfig, tc: TrainingConfig
@@ -425,6 +483,9 @@ def train(
         raise ValueError("train: the graph has no training triples")
     if kg.name and "dataset" not in config.extra:
         config = replace(config, extra={**config.extra, "dataset": kg.name})
+    repeats = relation_repeat_counts(kg, tc.relation_repeats)
+    if repeats is not None:
+        config = replace(config, extra={**config.extra, REPEATS_KEY: repeats})
     resolve_device(tc.device, "train: device (--device)")
     out = Path(output_dir) if output_dir is not None else None
     state = _init_state(kg, config, tc, resume_from, run_id)
@@ -442,7 +503,7 @@ def train(
     for epoch in bar:
         lr = LR_SCHEDULES[tc.lr_schedule](tc, epoch)
         start = time.perf_counter()
-        loss = _run_epoch(state, index, step, tc, lr)
+        loss = _run_epoch(state, index, step, tc, lr, repeats)
         seconds.append(time.perf_counter() - start)
         state.epoch = epoch + 1
         state.loss_history.append(loss)

@@ -25,6 +25,28 @@ logger = logging.getLogger(__name__)
 #: Flags whose default is None need their value type spelled out.
 NONE_DEFAULT_TYPES = {"patience": int, "embedding_height": int, "embedding_width": int}
 SKIPPED_FIELDS = {"extra"}
+
+
+def parse_repeats(text: str) -> dict[str, int]:
+    """``"TREATS_CtD=20,PALLIATES_CpD=4"`` -> ``{"TREATS_CtD": 20, "PALLIATES_CpD": 4}``.
+
+    Raises:
+        argparse.ArgumentTypeError: on an item without ``=`` or a count that is no integer.
+    """
+    out: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        label, sep, count = item.rpartition("=")
+        if not sep or not label:
+            raise argparse.ArgumentTypeError(f"{item!r} is not LABEL=N")
+        try:
+            out[label] = int(count)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r}: {count!r} is not an integer") from None
+    return out
+
+
+#: Dict-valued config fields -> the parser of their flag's value.
+MAPPING_FIELDS = {"relation_repeats": parse_repeats}
 EXPLICIT = "_explicit_flags"  # namespace attribute: dests of the flags given on the command line
 
 
@@ -66,6 +88,11 @@ def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, title: str) -> No
             continue
         default = f.default
         flag = "--" + f.name.replace("_", "-")
+        if f.name in MAPPING_FIELDS:
+            group.add_argument(flag, action=_Store, type=MAPPING_FIELDS[f.name], default={},
+                               metavar="LABEL=N[,LABEL=N...]",
+                               help=comments.get(f.name, "").replace("%", "%%"))
+            continue
         if isinstance(default, bool):
             group.add_argument(flag, action=_StoreBool, default=default,
                                help=comments.get(f.name, ""))

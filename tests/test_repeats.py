@@ -1,0 +1,111 @@
+"""Relation oversampling (``TrainingConfig.relation_repeats``) and how TracIn counts it."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+import pytest
+import torch
+from helpers import random_triples, small_conve
+from test_tracin import _reference_influence, _reference_self
+from test_train import TINY, _tiny_graph
+from tolerances import ATOL64, RTOL64
+
+from kgif.checkpoint import Checkpoint, load_checkpoint
+from kgif.cli.train import parse_repeats
+from kgif.graph import TailIndex, with_reciprocals
+from kgif.model import ConvEConfig
+from kgif.tracin import TracIn
+from kgif.train import REPEATS_KEY, TrainingConfig, epoch_order, relation_repeat_counts, train
+
+
+def test_epoch_order_visits_each_row_its_repeat_count_and_defaults_to_randperm():
+    gen = torch.Generator().manual_seed(5)
+    repeats = torch.randint(1, 5, (40,), generator=gen)
+    order = epoch_order(40, repeats, torch.Generator().manual_seed(1))
+    assert torch.equal(torch.bincount(order, minlength=40), repeats)
+    assert not torch.equal(order, torch.sort(order).values)  # shuffled, not grouped
+    plain = epoch_order(40, None, torch.Generator().manual_seed(1))
+    assert torch.equal(plain, torch.randperm(40, generator=torch.Generator().manual_seed(1)))
+
+
+def test_train_visits_repeated_relation_rows_and_records_counts(tmp_path, monkeypatch):
+    kg = _tiny_graph(seed=4)
+    config = ConvEConfig(**TINY)
+    tc = TrainingConfig(epochs=1, batch_size=8, checkpoint_every=1, eval_every=0,
+                        relation_repeats={"r1": 3})
+    seen = []
+    train_module = sys.modules["kgif.train"]  # the package attribute is the function
+    real = train_module.make_step
+
+    def counting_make_step(cfg, tcfg):
+        step = real(cfg, tcfg)
+
+        def wrapped(params, buffers, h, r, pos_rows, pos_cols):
+            seen.extend(zip(h.tolist(), r.tolist(), strict=True))
+            return step(params, buffers, h, r, pos_rows, pos_cols)
+        return wrapped
+
+    monkeypatch.setattr(train_module, "make_step", counting_make_step)
+    result = train(kg, config, tc, output_dir=tmp_path, show_progress=False)
+    index = TailIndex.from_triples(with_reciprocals(kg.training), 2 * kg.num_relations)
+    expected = {}
+    for h, r in index.rows.tolist():
+        expected[(h, r)] = 3 if r // 2 == 1 else 1
+    visits = {}
+    for row in seen:
+        visits[row] = visits.get(row, 0) + 1
+    assert visits == expected
+    assert result.final.config.extra[REPEATS_KEY] == [1, 3, 1]
+    saved = load_checkpoint(tmp_path / "checkpoints" / "checkpoint_epoch_0001.pt")
+    assert saved.config.extra[REPEATS_KEY] == [1, 3, 1]
+
+
+def test_repeat_counts_resolve_labels_and_refuse_bad_values():
+    kg = _tiny_graph()
+    assert relation_repeat_counts(kg, {}) is None
+    assert relation_repeat_counts(kg, {"r0": 1}) is None
+    assert relation_repeat_counts(kg, {"r2": 7}) == [1, 1, 7]
+    with pytest.raises(KeyError, match="nope"):
+        relation_repeat_counts(kg, {"nope": 2})
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="relation_repeats"):
+            TrainingConfig(relation_repeats={"r1": bad})
+    assert parse_repeats("TREATS_CtD=20, A=B=3") == {"TREATS_CtD": 20, "A=B": 3}
+    for bad, message in (("TREATS_CtD", "'TREATS_CtD' is not LABEL=N"),
+                         ("X=two", "'two' is not an integer"), ("=4", "'=4' is not LABEL=N")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            parse_repeats(bad)
+
+
+@pytest.mark.parametrize("method", ["structured", "generic"])
+def test_tracin_counts_an_edge_once_per_visit_against_the_autograd_reference(method):
+    """An edge of a relation visited m times per epoch has m times the TracIn score and
+    self-influence of the reference (which counts one visit), others are unchanged."""
+    repeats = [1, 4, 2]
+    ckpts = []
+    for seed, lr in ((1, 0.3), (2, 0.05)):
+        config, params, buffers = small_conve(seed=seed, num_entities=11, num_relations=3)
+        config = dataclasses.replace(config, extra={REPEATS_KEY: repeats})
+        ckpts.append(Checkpoint(params, buffers, config, learning_rate=lr, epoch=seed))
+    train_edges = random_triples(9, 11, 3, seed=3)
+    test = random_triples(2, 11, 3, seed=4)
+    tracin = TracIn(ckpts, train_edges, method=method, batch_size=4, show_progress=False)
+    names = tracin.names
+    m = torch.tensor(repeats, dtype=torch.float64)[train_edges[:, 1]]
+    expected = _reference_influence(ckpts, test, train_edges, "score", "score", names) * m
+    torch.testing.assert_close(tracin.influence(test), expected, rtol=RTOL64, atol=ATOL64)
+    expected_self = _reference_self(ckpts, train_edges, "score", names) * m
+    torch.testing.assert_close(tracin.self_influence(), expected_self, rtol=RTOL64,
+                               atol=ATOL64)
+
+
+def test_tracin_refuses_malformed_repeat_counts():
+    config, params, buffers = small_conve(seed=1, num_entities=11, num_relations=3)
+    for bad in ([1, 0, 1], "3", [1.5, 1, 1], []):
+        cfg = dataclasses.replace(config, extra={REPEATS_KEY: bad})
+        with pytest.raises(ValueError, match="relation_repeats"):
+            TracIn([Checkpoint(params, buffers, cfg, learning_rate=0.1, epoch=1)],
+                   show_progress=False)
