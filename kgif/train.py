@@ -33,7 +33,7 @@ from kgif._device import resolve_device
 from kgif._train_output import prepare_output_dir
 from kgif.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from kgif.data import KnowledgeGraph, with_reciprocals
-from kgif.evaluate import evaluate
+from kgif.evaluate import TC_PREFIX, evaluate, rank_metrics
 from kgif.graph import TailIndex
 from kgif.loss import sparse_bce_with_logits
 from kgif.model import ConvEConfig, Params, hidden, init_conve, score_all
@@ -43,6 +43,8 @@ __all__ = ["LR_SCHEDULES", "NonFiniteLossError", "TrainingConfig", "TrainingResu
 
 logger = logging.getLogger(__name__)
 
+#: The default key of the validation metric that selects ``best.pt``
+#: (``"validation." + TrainingConfig.validation_metric``).
 VALIDATION_KEY = "validation.realistic.mrr"
 
 #: ``ConvEConfig.extra`` key of the per-base-relation repeat counts of a run trained with
@@ -77,6 +79,8 @@ class TrainingConfig:
     # relation label -> m >= 1: its rows (h, r) and (t, r^-1) are visited m times per epoch
     # (oversampling a rare target relation); TracIn counts each such edge m times
     relation_repeats: dict[str, int] = field(default_factory=dict)  # LABEL -> visits per epoch
+    validation_side: Literal["both", "head", "tail"] = "both"  # ranks that select best.pt
+    validation_metric: str = "realistic.mrr"  # key of kgif.evaluate that selects best.pt
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -106,6 +110,9 @@ class TrainingConfig:
             if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
                 raise ValueError(f"TrainingConfig: relation_repeats[{label!r}]={repeats!r} "
                                  "must be an integer >= 1")
+        if self.validation_side not in ("both", "head", "tail"):
+            raise ValueError(f"TrainingConfig: validation_side={self.validation_side!r}; "
+                             "expected 'both', 'head' or 'tail'")
         if self.patience is not None and self.eval_every == 0:
             raise ValueError(f"TrainingConfig: patience={self.patience} needs validation, but "
                              "eval_every=0 never validates; set eval_every >= 1")
@@ -409,10 +416,22 @@ def _run_epoch(state: _State, index: TailIndex, step: Callable, tc: TrainingConf
     return (total / len(order)).item()
 
 
+def _check_validation_metric(tc: TrainingConfig, kg: KnowledgeGraph) -> None:
+    """Refuse a ``validation_metric`` that :func:`kgif.evaluate` will not report, before any
+    training (type-constrained keys exist only for a graph with entity kinds)."""
+    one = torch.ones(1)
+    base = [k for k in rank_metrics(one, one) if k != "num_ranks"]
+    known = base + ([TC_PREFIX + k for k in base] if kg.entity_kinds else [])
+    if tc.validation_metric not in known:
+        raise ValueError(f"train: validation_metric={tc.validation_metric!r} is not a metric "
+                         f"kgif.evaluate reports on this graph; known: {known}")
+
+
 def _validate(state: _State, kg: KnowledgeGraph, config: ConvEConfig, tc: TrainingConfig
               ) -> dict[str, float]:
     metrics = evaluate({k: v.detach() for k, v in state.params.items()}, state.buffers, config,
-                       kg, split="validation", batch_size=tc.eval_batch_size)
+                       kg, split="validation", batch_size=tc.eval_batch_size,
+                       side=tc.validation_side)
     return {f"validation.{k}": v for k, v in metrics.items() if k != "num_ranks"}
 
 
@@ -448,7 +467,9 @@ def train(
 
     Args:
         kg: the graph; its validation split (if any) drives best-model selection and early
-            stopping (filtered realistic MRR, both sides, filtered with train + valid + test).
+            stopping (by default the filtered realistic MRR, both sides, filtered with train +
+            valid + test; ``validation_side`` and ``validation_metric`` choose another, e.g.
+            ``"tail"`` and ``"type_constrained.realistic.mrr"``).
         config: model hyper-parameters (``reciprocal=True`` required). ``config.extra`` gets
             ``"dataset": kg.name`` in the saved checkpoints when ``kg.name`` is set.
         training_config: optimisation settings (defaults: :class:`TrainingConfig`).
@@ -495,6 +516,8 @@ def train(
                                    config.num_relation_rows(kg.num_relations))
     step = make_step(config, tc)
     validate = tc.eval_every > 0 and len(kg.validation) > 0
+    if validate:
+        _check_validation_metric(tc, kg)
     best = _initial_best(state, out)
     stopped, seconds = False, []
     logger.info("train: %d rows of (head, relation) per epoch, %d epochs, %s",
@@ -542,7 +565,7 @@ def _track_best(state: _State, metrics: dict[str, float], config: ConvEConfig,
                 kg: KnowledgeGraph, tc: TrainingConfig, best: Checkpoint | None,
                 out: Path | None) -> tuple[Checkpoint | None, bool]:
     """Update the best model (and ``best.pt``) and the patience counter; returns (best, stop)."""
-    mrr = metrics[VALIDATION_KEY]
+    mrr = metrics[f"validation.{tc.validation_metric}"]
     logger.info("train: epoch %d loss %.6f validation MRR %.4f", state.epoch,
                 metrics["loss"], mrr)
     if mrr > state.best_mrr:

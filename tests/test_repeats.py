@@ -109,3 +109,32 @@ def test_tracin_refuses_malformed_repeat_counts():
         with pytest.raises(ValueError, match="relation_repeats"):
             TracIn([Checkpoint(params, buffers, cfg, learning_rate=0.1, epoch=1)],
                    show_progress=False)
+
+
+def test_validation_side_and_metric_select_best_pt(tmp_path):
+    kg = _tiny_graph(seed=6)
+    kg = dataclasses.replace(kg, entity_kinds={i: "A" if i % 2 else "B" for i in range(12)})
+    tc = TrainingConfig(epochs=4, batch_size=8, checkpoint_every=0, eval_every=1,
+                        validation_side="tail",
+                        validation_metric="type_constrained.realistic.hits@3")
+    result = train(kg, ConvEConfig(**TINY), tc, output_dir=tmp_path, show_progress=False)
+    key = "validation.type_constrained.realistic.hits@3"
+    values = [m[key] for m in result.metrics_history]
+    assert result.best.epoch == 1 + values.index(max(values))
+    assert load_checkpoint(tmp_path / "best.pt").metrics[key] == max(values)
+    # the metrics of best.pt are those of the tail side: compare with evaluate
+    from kgif.evaluate import evaluate
+    tail = evaluate(result.best.params, result.best.buffers, result.best.config, kg,
+                    split="validation", side="tail")
+    assert result.best.metrics[key] == tail["type_constrained.realistic.hits@3"]
+
+
+def test_unknown_validation_metric_is_refused_before_training(tmp_path):
+    kg = _tiny_graph(seed=6)  # no entity kinds: no type-constrained metrics
+    tc = TrainingConfig(epochs=1, eval_every=1, validation_metric="type_constrained.realistic.mrr")
+    with pytest.raises(ValueError, match="validation_metric='type_constrained.realistic.mrr'"):
+        train(kg, ConvEConfig(**TINY), tc, output_dir=tmp_path, show_progress=False)
+    assert not (tmp_path / "checkpoints").exists() or not list(
+        (tmp_path / "checkpoints").iterdir())
+    with pytest.raises(ValueError, match="validation_side"):
+        TrainingConfig(validation_side="left")
