@@ -48,7 +48,7 @@ def test_dry_run_writes_every_row(tmp_path):
     for r in result["rows"]:
         assert math.isfinite(r["seconds"]) and r["seconds"] > 0, r
     table = (tmp_path / "gpu-check-dry-run.md").read_text()
-    assert table.count("\n| ") == 4  # header + 3 rows
+    assert table.count("\n| ") == 5  # header, rule and 3 rows
 
 
 def _checkpoints(dtype=torch.float64):
