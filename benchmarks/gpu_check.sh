@@ -68,6 +68,7 @@ echo "cuda tests (rc $TESTS_RC): $TESTS_SUMMARY"
 
 # ---- 3. bench rows
 ELAPSED=$(( $(date +%s) - START ))
+set +e
 "$PY" - "$DEVICE" "$DRY" "$OUT" "$TESTS_RC" "$TESTS_SUMMARY" "$ELAPSED" <<'PYTHON'
 import json
 import math
@@ -203,6 +204,7 @@ for r in rows:
 print(f"written {out / name}.json and .md")
 PYTHON
 BENCH_RC=$?
+set -e
 echo "gpu_check.sh: $(( $(date +%s) - START )) s in all; results in $OUT"
 if [ "$TESTS_RC" != 0 ]; then
     echo "gpu_check.sh: cuda tests failed (rc $TESTS_RC), see $TESTS_LOG" >&2
