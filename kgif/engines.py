@@ -33,6 +33,8 @@ from kgif.kernels import (
     densify,
     generic_scores,
     merge_directions,
+    row_groups,
+    shared_x_products,
     structured_scores,
 )
 from kgif.loss import Objective
@@ -67,7 +69,18 @@ class StructuredEngine:
         names: the parameter subset (see :func:`kgif.grads.resolve_parameters`).
         num_entities: N.
         compile: wrap the (B, T) contraction in ``torch.compile`` (same function).
+
+    Attributes:
+        share_rows: row sharing of the fc-weight term's <x_i, x_j>: computed once per
+            distinct (head, relation row) of a batch (:func:`kgif.kernels.shared_x_products`)
+            when at most :attr:`share_fraction` of the batch's examples are distinct rows.
+            None (default): on for CPU tensors, off on accelerators (finding the distinct
+            rows, ``torch.unique``, waits for the device once per batch). Exact either way.
+        share_fraction: the distinct-row fraction at or below which sharing is used.
     """
+
+    share_rows: bool | None = None
+    share_fraction: float = 0.75
 
     def __init__(self, config: ConvEConfig, names: tuple[str, ...], num_entities: int,
                  compile: bool = False):
@@ -92,12 +105,26 @@ class StructuredEngine:
     def edge_scores(self, ckpt: Checkpoint, examples: Tensor, objective: Objective,
                     cache: Factors, two_directions: bool) -> Tensor:
         """(B, T) kernel; ``examples`` are (2B, 3) forward then inverse when two_directions."""
-        scores = self._kernel(self._factors(ckpt, examples, objective), cache, self.factored,
-                              ALL_PAIRS)
+        factors = self._factors(ckpt, examples, objective)
+        scores = self._kernel(factors, cache, self.factored, ALL_PAIRS,
+                              self._x_products(ckpt, factors, cache))
         if not two_directions:
             return scores
         fwd, inv = _halves(examples)
         return scores[fwd] + scores[inv]
+
+    def _x_products(self, ckpt: Checkpoint, factors: Factors, cache: Factors) -> Tensor | None:
+        """Row-shared (B, T) <x_i, x_j>, or None to let the kernel form it per example."""
+        share = self.share_rows
+        if share is None:
+            share = factors.x.device.type == "cpu"
+        if not share or "fc.weight" not in self.factored:
+            return None
+        first, inverse = row_groups(factors.h, factors.r,
+                                    ckpt.params["relation_embedding"].shape[0])
+        if len(first) > self.share_fraction * len(inverse):
+            return None
+        return shared_x_products(factors.x, first, inverse, cache.x)
 
     def squared_norms(self, ckpt: Checkpoint, examples: Tensor, objective: Objective,
                       two_directions: bool) -> Tensor:

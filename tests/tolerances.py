@@ -13,3 +13,8 @@ RTOL_PATHS64, RTOL_PATHS32 = 1e-10, 1e-5
 #: float32 vs float64 TracIn on a realistic-size ConvE, relative to the largest |score|
 #: (measured 2.3e-7 in tests/test_float32.py; docs/tracin.md).
 RTOL32_REALISTIC = 2e-6
+#: TF32 matmuls and convolutions on a GPU (10-bit mantissa, unit roundoff 4.9e-4) against a
+#: float64 reference, relative to the largest |score|: a few roundoffs of the longest products.
+RTOL_TF32 = 5e-3
+#: One training epoch's mean loss with bfloat16 autocast against float32 (8-bit mantissa).
+RTOL_BF16_LOSS = 5e-2

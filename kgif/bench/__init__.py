@@ -10,6 +10,8 @@ Suites (each a function ``(preset, device) -> list of rows``, see :mod:`kgif.ben
 * ``roofline``: achieved FLOP/s of each kernel against a measured matmul peak.
 * ``training``: kgif vs PyKEEN ConvE training; dense vs sparse BCE label memory.
 * ``loading``: seconds, lines/s and peak RSS of reading label-TSV training files.
+* ``whole-graph``: the seed project's job (18.6 M edges x 750 test triples x 3 checkpoints)
+  on a synthetic graph of its size: measured fractions and a labelled extrapolation.
 
 Presets (``smoke``, ``quick``, ``full``) fix the sizes; see :data:`kgif.bench.common.PRESETS`
 and ``docs/benchmarks.md``.
@@ -64,6 +66,11 @@ def _loading(preset, device):
     return run_loading(preset, device)
 
 
+def _wholegraph(preset, device):
+    from kgif.bench.wholegraph import run_wholegraph
+    return run_wholegraph(preset, device)
+
+
 def _preset(preset, device):
     from kgif.bench.preset import bench_preset
     return bench_preset(preset, device)
@@ -79,6 +86,7 @@ SUITES: dict[str, Callable[[Preset, str], list[dict]]] = {
     "training": _training,
     "loading": _loading,
     "preset": _preset,
+    "whole-graph": _wholegraph,
 }
 
 
