@@ -10,6 +10,7 @@ Suites (each a function ``(preset, device) -> list of rows``, see :mod:`kgif.ben
 * ``roofline``: achieved FLOP/s of each kernel against a measured matmul peak.
 * ``training``: kgif vs PyKEEN ConvE training; dense vs sparse BCE label memory.
 * ``loading``: seconds, lines/s and peak RSS of reading label-TSV training files.
+* ``faithfulness``: deletion-retraining faithfulness of TracIn against baselines.
 
 Presets (``smoke``, ``quick``, ``full``) fix the sizes; see :data:`kgif.bench.common.PRESETS`
 and ``docs/benchmarks.md``.
@@ -64,6 +65,11 @@ def _loading(preset, device):
     return run_loading(preset, device)
 
 
+def _faithfulness(preset, device):
+    from kgif.bench.faithfulness import run_faithfulness_bench
+    return run_faithfulness_bench(preset, device)
+
+
 def _preset(preset, device):
     from kgif.bench.preset import bench_preset
     return bench_preset(preset, device)
@@ -79,6 +85,7 @@ SUITES: dict[str, Callable[[Preset, str], list[dict]]] = {
     "training": _training,
     "loading": _loading,
     "preset": _preset,
+    "faithfulness": _faithfulness,
 }
 
 
