@@ -31,6 +31,7 @@ from torch import Tensor
 from kgif.graph import KnowledgeGraph
 
 __all__ = ["HETIONET_METAPATHS", "KS", "candidate_first_ranks", "explanation_metrics",
+           "ground_truth_report",
            "metapath_edges", "random_metrics", "ranks_of", "read_ground_truth",
            "write_ground_truth"]
 
@@ -239,5 +240,76 @@ def random_metrics(n: int, m: int, draws: int = 100, seed: int = 0, ks: Sequence
         outside = rng.choice(n - first, size=m - m_first, replace=False) + first + 1
         ranks = torch.as_tensor(np.concatenate([np.asarray(inside, dtype=np.int64), outside]))
         for key, value in explanation_metrics(ranks, ks).items():
-            total[key] = total.get(key, 0.0) + value / draws
-    return total
+            total[key] = total.get(key, 0.0) + value
+    return {key: value / draws for key, value in total.items()}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def ground_truth_report(scores: Tensor, edges: Sequence[Tensor],
+                        candidates: Sequence[Tensor] | None = None, *, draws: int = 100,
+                        seed: int = 0, ks: Sequence[int] = KS, n_boot: int = 2000) -> dict:
+    """Ground-truth metrics of an attribution's rankings against the baselines.
+
+    Methods: ``tracin`` (``scores`` over all training edges), ``random`` (uniform random
+    rankings, mean of ``draws``) and, when ``candidates`` are given, ``khop`` (the candidate
+    filter's ranking: candidates first in random order, mean of ``draws``) and
+    ``tracin_khop`` (candidates first, each block by ``scores``). Test triples without
+    supporting edges are skipped (counted in ``skipped``).
+
+    Args:
+        scores: (T, n) attribution scores of all training edges per test triple.
+        edges: T tensors of supporting rows (:func:`metapath_edges`, :func:`read_ground_truth`).
+        candidates: optional T tensors of candidate rows (:mod:`kgif.filters`).
+
+    Returns:
+        ``{"per_triple": [{"index", "supporting", "candidates", method: metrics}],
+        "overall": {method: {metric: {"mean", "low", "high"}}}, "versus": {baseline:
+        {metric: {"diff", "low", "high", "p"}}} (tracin minus baseline, paired over test
+        triples: bootstrap interval and sign-flip p-value), "skipped": int}``.
+
+    Raises:
+        ValueError: on mismatched lengths or non-finite scores.
+    """
+    from kgif.faithfulness import bootstrap_ci, sign_flip_test
+
+    if len(edges) != len(scores) or (candidates is not None and len(candidates) != len(scores)):
+        raise ValueError(f"ground_truth_report: {len(scores)} score rows, {len(edges)} "
+                         "ground-truth sets" + ("" if candidates is None else
+                                                f", {len(candidates)} candidate sets"))
+    per, skipped = [], 0
+    n = scores.shape[1]
+    for j, rows in enumerate(edges):
+        rows = torch.as_tensor(rows, dtype=torch.long)
+        if len(rows) == 0:
+            skipped += 1
+            continue
+        entry = {"index": j, "supporting": len(rows),
+                 "tracin": explanation_metrics(ranks_of(scores[j], rows), ks),
+                 "random": random_metrics(n, len(rows), draws, seed + j, ks)}
+        if candidates is not None:
+            cand = torch.as_tensor(candidates[j], dtype=torch.long)
+            inside = int(torch.isin(rows, cand).sum())
+            entry |= {"candidates": len(cand), "supporting_in_candidates": inside,
+                      "khop": random_metrics(n, len(rows), draws, seed + j, ks, len(cand),
+                                             inside),
+                      "tracin_khop": explanation_metrics(
+                          candidate_first_ranks(scores[j], rows, cand), ks)}
+        per.append(entry)
+    methods = [m for m in ("tracin", "tracin_khop", "khop", "random") if per and m in per[0]]
+    metrics = list(per[0]["tracin"]) if per else []
+    overall, versus = {}, {}
+    for m in methods:
+        overall[m] = {}
+        for key in metrics:
+            mean, low, high = bootstrap_ci(torch.tensor([p[m][key] for p in per]), n_boot)
+            overall[m][key] = {"mean": mean, "low": low, "high": high}
+    for base in (b for b in ("random", "khop") if b in methods):
+        versus[base] = {}
+        for key in metrics:
+            diff = torch.tensor([p["tracin"][key] - p[base][key] for p in per])
+            mean, low, high = bootstrap_ci(diff, n_boot)
+            versus[base][key] = {"diff": mean, "low": low, "high": high,
+                                 "p": sign_flip_test(diff)}
+    return {"per_triple": per, "overall": overall, "versus": versus, "skipped": skipped}
