@@ -503,6 +503,14 @@ def _cell(mean: float, low: float, high: float) -> str:
     return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
+def _ratio(value: float, reference: float) -> str:
+    if math.isnan(reference):
+        return "n/a"
+    if reference == 0:
+        return "n/a (random 0)" if value == 0 else "inf (random 0)"
+    return f"{value / reference:.1f}x"
+
+
 def markdown_table(rows: list[dict], k: int) -> str:
     """A Markdown table of :func:`summarize` rows for one k: per method the change of the
     targets' MRR and mean logit with 95% bootstrap intervals, the mean change of the filtered
@@ -517,12 +525,9 @@ def markdown_table(rows: list[dict], k: int) -> str:
     random_mrr = by[("random", "rr")]["mean"] if ("random", "rr") in by else math.nan
     for m in methods:
         rr, logit, rank = by[(m, "rr")], by[(m, "logit")], by[(m, "rank")]
-        ratio = rr["mean"] / random_mrr if random_mrr not in (0.0,) and not math.isnan(
-            random_mrr) else math.inf if rr["mean"] else math.nan
         cells = [m, _cell(rr["mean"], rr["low"], rr["high"]),
                  _cell(logit["mean"], logit["low"], logit["high"]), f"{rank['mean']:+.2f}",
-                 f"{ratio:.1f}x" if math.isfinite(ratio) else ("n/a" if math.isnan(ratio)
-                                                              else "inf (random 0)")]
+                 _ratio(rr["mean"], random_mrr)]
         for b in bases:
             cells.append("—" if b not in rr["vs"] else
                          f"{rr['vs'][b]['p']:.3g} / {logit['vs'][b]['p']:.3g}")

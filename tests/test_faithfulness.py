@@ -251,3 +251,28 @@ def test_run_refuses_bad_arguments(kg, checkpoints):
         run_faithfulness(kg, CONFIG, TC, methods=["nope"], checkpoints=checkpoints)
     with pytest.raises(ValueError, match="group_size=0"):
         run_faithfulness(kg, CONFIG, TC, group_size=0, checkpoints=checkpoints)
+
+
+def test_cli_writes_json_and_markdown(kg, tmp_path):
+    import json
+
+    from kgif.cli import main
+
+    folder = tmp_path / "toy"
+    folder.mkdir()
+    ent = {i: e for e, i in kg.entity_to_id.items()}
+    rel = {i: r for r, i in kg.relation_to_id.items()}
+    for split, triples in (("train", kg.training), ("valid", kg.testing[:0]),
+                           ("test", kg.testing)):
+        (folder / f"{split}.txt").write_text("".join(
+            f"{ent[h]}\t{rel[r]}\t{ent[t]}\n" for h, r, t in triples.tolist()))
+    out = tmp_path / "f.json"
+    code = main(["faithfulness", "--dataset", str(folder), "--methods", "tracin", "random",
+                 "--k", "2", "--targets", "2", "--max-rank", "100", "--embedding-dim", "12",
+                 "--output-channels", "2", "--epochs", "2", "--checkpoint-every", "1",
+                 "--output", str(out), "--markdown", str(tmp_path / "f.md")])
+    assert code == 0
+    payload = json.loads(out.read_text())
+    assert payload["retrains"] == 4 and len(payload["targets"]) == 2
+    assert {r["method"] for r in payload["summary"]} == {"tracin", "random"}
+    assert "| tracin |" in (tmp_path / "f.md").read_text()
