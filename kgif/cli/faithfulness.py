@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--k", nargs="+", type=positive_int, default=[10],
                         help="edges deleted per target (several allowed)")
     parser.add_argument("--targets", type=positive_int, default=16, help="target test triples")
-    parser.add_argument("--max-rank", type=float, default=1.0,
+    parser.add_argument("--max-rank", type=float, default=3.0,
                         help="targets have realistic filtered tail rank <= this")
     parser.add_argument("--group-size", type=positive_int, default=1,
                         help="targets deleted together per retraining (1: per-target)")
