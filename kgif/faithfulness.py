@@ -254,7 +254,7 @@ def target_metrics(ckpt: Checkpoint, targets: Tensor, filter_triples: Tensor
     return {"rank": rank, "rr": rank.reciprocal(), "logit": logit}
 
 
-def select_targets(ckpt: Checkpoint, kg: KnowledgeGraph, n: int, max_rank: float = 1.0,
+def select_targets(ckpt: Checkpoint, kg: KnowledgeGraph, n: int, max_rank: float = 3.0,
                    seed: int = 0) -> Tensor:
     """Up to ``n`` test triples the model ranks well: realistic filtered tail rank <=
     ``max_rank``, drawn in a seeded random order.
@@ -389,7 +389,7 @@ def _groups(n: int, size: int) -> list[Tensor]:
 
 def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: TrainingConfig,
                      *, methods: Sequence[str] = tuple(METHODS), ks: Sequence[int] = (10,),
-                     n_targets: int = 20, max_rank: float = 1.0, group_size: int = 1,
+                     n_targets: int = 16, max_rank: float = 3.0, group_size: int = 1,
                      workers: int = 1, seed: int = 0, checkpoints: Sequence[Checkpoint]
                      | None = None, targets: Tensor | None = None) -> FaithfulnessResult:
     """Deletion-retraining faithfulness of attribution methods (module docstring).
