@@ -47,7 +47,7 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, help="first N test edges only")
     parser.add_argument("--hops", type=int, default=1, help="k of the k-hop candidate filter")
     parser.add_argument("--draws", type=int, default=100, help="random rankings per test edge")
-    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--output", required=True, help="JSON results")
     parser.add_argument("--markdown", required=True, help="Markdown table")
     parser.add_argument("--ground-truth-tsv", default=None,
