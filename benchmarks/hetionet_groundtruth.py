@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+from kgif.bench.common import cpu_model
 from kgif.checkpoint import check_compatible, load_checkpoints
 from kgif.data import load_dataset
 from kgif.filters import Adjacency, candidate_edges_batch
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
             "checkpoints": str(args.checkpoints), "epochs": [c.epoch for c in ckpts],
             "n_test": len(test), "n_train": len(kg.training), "tracin_seconds": tracin_seconds,
             "seconds": time.perf_counter() - start, "peak_rss_mib": _peak_rss_mib(),
-            "device": f"{platform.processor() or platform.machine()} CPU, "
+            "device": f"{cpu_model()} CPU, "
                       f"{os.cpu_count()} cores, {torch.get_num_threads()} threads",
             "torch": torch.__version__, "load_before": [round(x, 2) for x in load_before],
             "load_after": [round(x, 2) for x in os.getloadavg()],
