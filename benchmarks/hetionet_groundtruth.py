@@ -45,6 +45,8 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--checkpoints", required=True, help="checkpoint folder of one run")
     parser.add_argument("--dataset", default="hetionet")
     parser.add_argument("--limit", type=int, default=None, help="first N test edges only")
+    parser.add_argument("--last", type=int, default=None,
+                        help="TracInCP over the last N checkpoints only (default: all)")
     parser.add_argument("--hops", type=int, default=1, help="k of the k-hop candidate filter")
     parser.add_argument("--draws", type=int, default=100, help="random rankings per test edge")
     parser.add_argument("--batch-size", type=int, default=256)
@@ -98,7 +100,7 @@ def main(argv=None) -> int:
     edges = metapath_edges(kg, test, HETIONET_METAPATHS)
     if args.ground_truth_tsv:
         write_ground_truth(args.ground_truth_tsv, kg, test, edges)
-    ckpts = load_checkpoints(args.checkpoints)
+    ckpts = load_checkpoints(args.checkpoints)[-args.last if args.last else 0:]
     check_compatible(ckpts, kg)
     tracin = TracIn(ckpts, kg.training, batch_size=args.batch_size, show_progress=False)
     t0 = time.perf_counter()
