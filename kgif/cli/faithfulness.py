@@ -75,7 +75,8 @@ def _run(args: argparse.Namespace) -> int:
                               n_targets=args.targets, max_rank=args.max_rank,
                               group_size=args.group_size, workers=args.workers, seed=args.seed)
     rows = summarize(result)
-    title = (f"{kg.name or args.dataset}: {len(result.targets)} targets, "
+    title = (f"{kg.name or args.dataset} (original model: filtered tail MRR "
+             f"{result.test_mrr:.3f} on the test split): {len(result.targets)} targets, "
              f"{result.retrains} retrainings, group size {result.group_size}, "
              f"{result.seconds:.0f} s, torch {torch.__version__}, "
              f"{torch.get_num_threads()} threads")
