@@ -16,6 +16,10 @@ learning rates over the epochs it closes, docs/tracin.md), used as stored.
   before top-k, so a filtered call never costs more than an unfiltered one.
 * Orientation follows Captum's ``TracInCP``: scores are (n_test, n_train); proponents are the
   largest, opponents the smallest (:mod:`kgif.topk`).
+* ``normalize="cosine"`` divides each checkpoint's inner product by the two gradient norms
+  (cosine TracIn); ``normalize="relatif"`` divides the TracInCP score by the square root of the
+  training edge's self-influence (RelatIF, Barshan et al., AISTATS 2020, with the identity for
+  the Hessian); see :data:`NORMALIZATIONS`. Self-influence itself is never normalised.
 * Non-finite inputs and results are refused, naming the checkpoint and the parameter: one
   ``isfinite().all()`` per checkpoint and batch (on a GPU, one host synchronisation each).
 """
@@ -39,7 +43,7 @@ from kgif.grads import resolve_parameters
 from kgif.loss import Objective, get_objective
 from kgif.topk import KMostInfluentialResults, TopK
 
-__all__ = ["KMostInfluentialResults", "TopK", "TracIn", "check_checkpoint"]
+__all__ = ["NORMALIZATIONS", "KMostInfluentialResults", "TopK", "TracIn", "check_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +117,57 @@ class _Union:
         return valid
 
 
+def _ratio(num: Tensor, den: Tensor) -> Tensor:
+    """``num / den`` where ``den > 0``, else 0 (a zero gradient has no direction; Cauchy-Schwarz
+    makes its inner products 0 too)."""
+    return torch.where(den > 0, num / torch.where(den > 0, den, 1.0), 0.0)
+
+
+class _Plain:
+    """No normalisation: sum_k eta_k <g_k(z), g_k(z')> (TracInCP, Pruthi et al. 2020, eq. 3)."""
+
+    def test_side(self, tracin: TracIn, examples: Tensor) -> list:
+        return [None] * len(tracin.checkpoints)
+
+    def checkpoint_kernel(self, tracin: TracIn, ckpt: Checkpoint, examples: Tensor,
+                          kernel: Tensor, test_sq: Tensor | None) -> Tensor:
+        return kernel
+
+    def finish(self, tracin: TracIn, examples: Tensor, total: Tensor) -> Tensor:
+        return total
+
+
+class _Cosine(_Plain):
+    """Cosine TracIn: sum_k eta_k <g_k(z), g_k(z')> / (||g_k(z)|| ||g_k(z')||), the norms of
+    the edge's gradient (both directions summed) and of the test gradient at checkpoint k."""
+
+    def test_side(self, tracin: TracIn, examples: Tensor) -> list:
+        return [_check_finite(tracin.engine.squared_norms(c, examples, tracin.test_objective,
+                                                          False), "test gradient norms")
+                for c in tracin.checkpoints]
+
+    def checkpoint_kernel(self, tracin: TracIn, ckpt: Checkpoint, examples: Tensor,
+                          kernel: Tensor, test_sq: Tensor | None) -> Tensor:
+        train_sq = tracin.engine.squared_norms(ckpt, examples, tracin.train_objective,
+                                               tracin.config.reciprocal)
+        den = (train_sq.clamp_min(0).sqrt()[:, None] * test_sq.clamp_min(0).sqrt()[None, :])
+        return _ratio(kernel, den)  # (B, T)
+
+
+class _RelatIF(_Plain):
+    """RelatIF-style: TracInCP(z, z') / sqrt(self-influence(z)) (Barshan et al., AISTATS 2020,
+    eq. 6 with H = I), self-influence as :meth:`TracIn.self_influence`."""
+
+    def finish(self, tracin: TracIn, examples: Tensor, total: Tensor) -> Tensor:
+        self_inf = tracin._self_batch(examples, tracin.train_objective, tracin.config.reciprocal)
+        return _ratio(total, self_inf.clamp_min(0).sqrt()[:, None])  # (B, T)
+
+
+#: ``TracIn(normalize=...)`` name -> normalisation of the scores.
+NORMALIZATIONS: dict[str | None, _Plain] = {None: _Plain(), "cosine": _Cosine(),
+                                           "relatif": _RelatIF()}
+
+
 def _union(candidates: Sequence[Tensor], n_test: int, n_train: int) -> _Union:
     if len(candidates) != n_test:
         raise ValueError(f"TracIn: {len(candidates)} candidate sets for {n_test} test triples")
@@ -153,7 +208,8 @@ class TracIn:
     A run trained with ``TrainingConfig.relation_repeats`` visits the edges of relation ``r``
     ``m_r`` times per epoch; the score of such a training edge (and its self-influence) is
     multiplied by ``m_r``, the number of gradient steps TracIn sums for it (Pruthi et al. 2020,
-    eq. 3, with each visit one step; ``docs/training.md``).
+    eq. 3, with each visit one step; ``docs/training.md``); with ``normalize`` the normalised
+    score of one visit is multiplied, so an edge counts as ``m_r`` copies of itself.
 
     Args:
         checkpoints: checkpoints of one training run (same config), each with its TracInCP
@@ -175,13 +231,16 @@ class TracIn:
         show_progress: tqdm bar over training batches (default on, like :func:`kgif.train`).
         allow_mixed_runs: Sum checkpoints of different training runs, repeated epochs or
             duplicate contents anyway (refused by default: their sum is not TracInCP).
+        normalize: None (default, plain TracInCP), ``"cosine"`` (each checkpoint's inner
+            product divided by the two gradient norms) or ``"relatif"`` (the score divided by
+            the square root of the training edge's self-influence); a zero norm gives 0.
 
     Raises:
         ValueError: on no checkpoints, mismatched configs, an unknown method, objective or
             parameter, a checkpoint with a non-finite weight or learning rate
             (:func:`check_checkpoint`), or checkpoints of different training runs, repeated
             epochs or duplicates unless ``allow_mixed_runs=True``
-            (:func:`kgif.checkpoint.check_same_run`).
+            (:func:`kgif.checkpoint.check_same_run`), or an unknown ``normalize``.
     """
 
     def __init__(self, checkpoints: Sequence[Checkpoint], train_triples: Tensor | None = None, *,
@@ -190,7 +249,8 @@ class TracIn:
                  parameters: str | Iterable[str] | None = None, method: Method = "structured",
                  batch_size: int = 256, compile: bool = False,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
-                 show_progress: bool = True, allow_mixed_runs: bool = False):
+                 show_progress: bool = True, allow_mixed_runs: bool = False,
+                 normalize: str | None = None):
         if not checkpoints:
             raise ValueError("TracIn: no checkpoints given")
         if not allow_mixed_runs:
@@ -200,6 +260,9 @@ class TracIn:
             raise ValueError(f"TracIn: checkpoints have different configs: {sorted(configs)}")
         if method not in ENGINES:
             raise ValueError(f"TracIn: method={method!r}, expected one of {sorted(ENGINES)}")
+        if normalize not in NORMALIZATIONS:
+            raise ValueError(f"TracIn: normalize={normalize!r}, expected None, 'cosine' or "
+                             "'relatif'")
         if batch_size < 1:
             raise ValueError(f"TracIn: batch_size={batch_size} must be positive")
         for ckpt in checkpoints:
@@ -214,6 +277,8 @@ class TracIn:
         self.sign = 1.0 if self.train_objective.kind == self.test_objective.kind else -1.0
         self.names = resolve_parameters(parameters, self.checkpoints[0].params)
         self.method = method
+        self.normalize = normalize
+        self._norm = NORMALIZATIONS[normalize]
         self.batch_size = batch_size
         self.show_progress = show_progress
         self._like = self.checkpoints[0].params["entity_embedding"]
@@ -251,7 +316,7 @@ class TracIn:
     # ----------------------------------------------------------------- kernel sums
 
     def _rights(self, test_triples: Tensor) -> list:
-        """Test-side cache of every checkpoint, checked finite."""
+        """(test-side cache, normalisation's test side) of every checkpoint, checked finite."""
         examples = self.test_examples(test_triples)
         rights = []
         with torch.no_grad():
@@ -260,17 +325,19 @@ class TracIn:
                 for name, value in self.engine.cache_tensors(cache):
                     _check_finite(value, f"test gradients ({name}) of {_label(ckpt)}")
                 rights.append(cache)
-        return rights
+            return list(zip(rights, self._norm.test_side(self, examples), strict=True))
 
     def _batch_scores(self, edges: Tensor, rights: list) -> Tensor:
         """(B, T) TracInCP scores sum_k eta_k * kernel_k, sign-adjusted, checked finite."""
         examples = self.edge_examples(edges)
         total = None
-        for ckpt, right in zip(self.checkpoints, rights, strict=True):
+        for ckpt, (right, test_side) in zip(self.checkpoints, rights, strict=True):
             kernel = self.engine.edge_scores(ckpt, examples, self.train_objective, right,
                                              self.config.reciprocal)
+            kernel = self._norm.checkpoint_kernel(self, ckpt, examples, kernel, test_side)
             term = (self.sign * ckpt.learning_rate) * kernel
             total = term if total is None else total + term
+        total = self._norm.finish(self, examples, total)
         if self.edge_repeats is not None:  # an edge visited m times per epoch counts m times
             total = total * self.edge_repeats[edges[:, 1].to(self.device)].to(total.dtype)[:, None]
         return _check_finite(total, "influence scores of a training batch")

@@ -12,6 +12,7 @@ Suites (each a function ``(preset, device) -> list of rows``, see :mod:`kgif.ben
 * ``loading``: seconds, lines/s and peak RSS of reading label-TSV training files.
 * ``whole-graph``: the seed project's job (18.6 M edges x 750 test triples x 3 checkpoints)
   on a synthetic graph of its size: measured fractions and a labelled extrapolation.
+* ``faithfulness``: deletion-retraining faithfulness of TracIn against baselines.
 
 Presets (``smoke``, ``quick``, ``full``) fix the sizes; see :data:`kgif.bench.common.PRESETS`
 and ``docs/benchmarks.md``.
@@ -71,6 +72,11 @@ def _wholegraph(preset, device):
     return run_wholegraph(preset, device)
 
 
+def _faithfulness(preset, device):
+    from kgif.bench.faithfulness import run_faithfulness_bench
+    return run_faithfulness_bench(preset, device)
+
+
 def _preset(preset, device):
     from kgif.bench.preset import bench_preset
     return bench_preset(preset, device)
@@ -87,6 +93,7 @@ SUITES: dict[str, Callable[[Preset, str], list[dict]]] = {
     "loading": _loading,
     "preset": _preset,
     "whole-graph": _wholegraph,
+    "faithfulness": _faithfulness,
 }
 
 

@@ -1,0 +1,278 @@
+"""Deletion-retraining faithfulness: deletion, retraining, selection, statistics, end to end."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+
+import pytest
+import torch
+from tolerances import ATOL32, RTOL32
+
+import kgif.faithfulness as faith
+from kgif.bench.faithfulness import toy_graph
+from kgif.faithfulness import (
+    bootstrap_ci,
+    delete_edges,
+    markdown_table,
+    retrain,
+    run_faithfulness,
+    select_edges,
+    sign_flip_test,
+    summarize,
+    target_metrics,
+)
+from kgif.graph import KnowledgeGraph, with_reciprocals
+from kgif.model import ConvEConfig
+from kgif.tracin import TracIn
+from kgif.train import TrainingConfig, train
+
+train_module = importlib.import_module("kgif.train")  # kgif.train is also the function
+CONFIG = ConvEConfig(embedding_dim=12, embedding_height=3, output_channels=2)
+TC = TrainingConfig(epochs=2, checkpoint_every=1, eval_every=0, seed=3)
+
+
+@pytest.fixture(scope="module")
+def kg():
+    return toy_graph()
+
+
+@pytest.fixture(scope="module")
+def checkpoints(kg, tmp_path_factory):
+    from kgif.checkpoint import load_checkpoints
+
+    out = tmp_path_factory.mktemp("faith")
+    train(kg, CONFIG, TC, output_dir=out, show_progress=False)
+    return load_checkpoints(out / "checkpoints")
+
+
+def _examples(triples: torch.Tensor) -> set[tuple[int, int, int]]:
+    return {tuple(x) for x in with_reciprocals(triples).tolist()}
+
+
+# --------------------------------------------------------------------------- deletion
+
+
+def test_delete_removes_every_copy_and_both_directions():
+    base = toy_graph()
+    train_rows = torch.cat([base.training, base.training[[4, 9]]])  # duplicates of two edges
+    kg = KnowledgeGraph(base.entity_to_id, base.relation_to_id, training=train_rows,
+                        testing=base.testing)
+    out = delete_edges(kg, torch.tensor([4, 9, 4, -1]))
+    gone = kg.training[[4, 9]]
+    for h, r, t in gone.tolist():
+        assert (h, 2 * r, t) not in _examples(out.training)
+        assert (t, 2 * r + 1, h) not in _examples(out.training)
+    assert len(out.training) == len(kg.training) - 4
+    keep = torch.ones(len(base.training), dtype=torch.bool)
+    keep[[4, 9]] = False
+    assert torch.equal(out.training, base.training[keep])  # the others, in order
+    assert torch.equal(out.testing, kg.testing)
+
+
+def test_delete_refuses_rows_out_of_range(kg):
+    with pytest.raises(ValueError, match=f"\\[0, {len(kg.training)}\\)"):
+        delete_edges(kg, [len(kg.training)])
+    with pytest.raises(ValueError, match="min -2"):
+        delete_edges(kg, [-2])
+
+
+def test_retrained_model_never_sees_a_deleted_edge(kg, monkeypatch):
+    seen = []
+    original = train_module.TailIndex.from_triples
+
+    def spy(triples, *args, **kwargs):
+        seen.append(triples.clone())
+        return original(triples, *args, **kwargs)
+
+    monkeypatch.setattr(train_module.TailIndex, "from_triples", spy)
+    rows = torch.tensor([0, 7, 30])
+    retrain(kg, rows, CONFIG, TC)
+    rows_seen = {tuple(x) for x in seen[-1].tolist()}
+    for h, r, t in kg.training[rows].tolist():
+        assert (h, 2 * r, t) not in rows_seen and (t, 2 * r + 1, h) not in rows_seen
+    assert len(rows_seen) == len(_examples(kg.training)) - 6
+
+
+def test_retrain_without_deletion_reproduces_the_original(kg, checkpoints):
+    again = retrain(kg, [], CONFIG, TC)
+    for name, value in checkpoints[-1].params.items():
+        assert torch.equal(again.params[name], value), name
+
+
+# --------------------------------------------------------------------------- measurement
+
+
+def test_target_metrics_against_brute_force(kg, checkpoints):
+    from kgif.model import score_all
+
+    ckpt = checkpoints[-1]
+    targets = kg.testing[:4]
+    got = target_metrics(ckpt, targets, kg.all_triples())
+    known = {tuple(x) for x in kg.all_triples().tolist()}
+    for j, (h, r, t) in enumerate(targets.tolist()):
+        f, _ = faith.hidden(ckpt.params, ckpt.buffers, torch.tensor([h]),
+                            torch.tensor([2 * r]), ckpt.config)
+        s = score_all(ckpt.params, f)[0]
+        others = [e for e in range(kg.num_entities) if e != t and (h, r, e) not in known]
+        better = sum(float(s[e]) > float(s[t]) for e in others)
+        ties = sum(float(s[e]) == float(s[t]) for e in others)
+        assert got["rank"][j] == 1 + better + ties / 2
+        assert got["rr"][j] == 1 / got["rank"][j]
+        torch.testing.assert_close(got["logit"][j], s[t].double(), rtol=RTOL32, atol=ATOL32)
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def test_selections_against_brute_force(kg, checkpoints):
+    targets, k = kg.testing[:3], 5
+    full = TracIn(checkpoints, kg.training, show_progress=False).influence(targets)
+    assert torch.equal(select_edges("tracin", checkpoints, kg.training, targets, k),
+                       full.argsort(dim=1, descending=True, stable=True)[:, :k])
+    assert torch.equal(select_edges("tracin_opponents", checkpoints, kg.training, targets, k),
+                       full.argsort(dim=1, stable=True)[:, :k])
+    last = TracIn(checkpoints[-1:], kg.training, show_progress=False).influence(targets)
+    assert torch.equal(select_edges("tracin_last", checkpoints, kg.training, targets, k),
+                       last.argsort(dim=1, descending=True, stable=True)[:, :k])
+    rand = select_edges("random", checkpoints, kg.training, targets, k, seed=1)
+    assert all(len(set(r)) == k for r in rand.tolist())
+    assert torch.equal(rand, select_edges("random", checkpoints, kg.training, targets, k, 1))
+    hop = select_edges("random_1hop", checkpoints, kg.training, targets, k)
+    for (h, _, t), rows in zip(targets.tolist(), hop.tolist(), strict=True):
+        for row in rows:
+            eh, _, et = kg.training[row].tolist() if row >= 0 else (h, 0, t)
+            assert {eh, et} & {h, t}
+
+
+def test_similarity_is_the_closest_hidden_vectors(kg, checkpoints):
+    ckpt, targets = checkpoints[-1], kg.testing[:2]
+    got = select_edges("similarity", checkpoints, kg.training, targets, 4)
+
+    def f(h, r):
+        return faith.hidden(ckpt.params, ckpt.buffers, torch.tensor([h]), torch.tensor([r]),
+                            ckpt.config)[0][0]
+
+    for j, (h, r, _) in enumerate(targets.tolist()):
+        sims = torch.stack([torch.cosine_similarity(f(h, 2 * r), f(eh, 2 * er), dim=0)
+                            for eh, er, _ in kg.training.tolist()])
+        top = sims.argsort(descending=True, stable=True)[:4]
+        torch.testing.assert_close(sims[got[j]], sims[top], rtol=1e-5, atol=1e-6)
+
+
+def test_one_hop_pads_when_too_few_incident_edges():
+    kg = KnowledgeGraph({f"e{i}": i for i in range(4)}, {"r": 0},
+                        training=torch.tensor([[0, 0, 1], [2, 0, 3]]),
+                        testing=torch.tensor([[0, 0, 2]]))
+    got = select_edges("random_1hop", [], kg.training, kg.testing, 3)
+    assert sorted(got[0].tolist()) == [-1, 0, 1]
+
+
+def test_unknown_method_and_bad_k_are_refused(kg, checkpoints):
+    with pytest.raises(ValueError, match="unknown method 'lime'"):
+        select_edges("lime", checkpoints, kg.training, kg.testing[:1], 3)
+    with pytest.raises(ValueError, match="k=0"):
+        select_edges("random", checkpoints, kg.training, kg.testing[:1], 0)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_bootstrap_hand_computed_cases():
+    assert bootstrap_ci(torch.full((5,), 0.25)) == (0.25, 0.25, 0.25)
+    mean, low, high = bootstrap_ci(torch.tensor([0.0, 1.0]))
+    assert (mean, low, high) == (0.5, 0.0, 1.0)  # resample means 0, .5, .5, 1
+
+
+def test_bootstrap_matches_exact_enumeration():
+    values = torch.tensor([0.0, 1.0, 3.0, 7.0], dtype=torch.float64)
+    means = torch.tensor([values[list(idx)].mean().item()
+                          for idx in itertools.product(range(4), repeat=4)], dtype=torch.float64)
+    exact = torch.quantile(means, torch.tensor([0.025, 0.975], dtype=torch.float64))
+    _, low, high = bootstrap_ci(values, n_boot=40000, seed=5)
+    assert abs(low - exact[0]) <= 0.25 and abs(high - exact[1]) <= 0.25
+
+
+def test_sign_flip_hand_computed_and_monte_carlo():
+    assert sign_flip_test(torch.tensor([1.0, 2.0, 3.0])) == 0.25  # |sum| >= 6: 2 of 8
+    assert sign_flip_test(torch.tensor([1.0, -1.0])) == 1.0
+    assert sign_flip_test(torch.zeros(4)) == 1.0
+    p = sign_flip_test(torch.ones(20), n_perm=5000)  # exact value 2 / 2**20
+    assert p == pytest.approx(1 / 5001, abs=2 / 5001)
+
+
+def test_statistics_refuse_bad_input():
+    with pytest.raises(ValueError, match="finite"):
+        bootstrap_ci(torch.tensor([1.0, float("nan")]))
+    with pytest.raises(ValueError, match="finite"):
+        sign_flip_test(torch.tensor([]))
+    with pytest.raises(ValueError, match="level=1.5"):
+        bootstrap_ci(torch.ones(3), level=1.5)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_run_per_target_and_grouped_delete_what_the_methods_name(kg, checkpoints, monkeypatch):
+    calls = []
+    real = faith.retrain
+
+    def spy(graph, rows, config, tc):
+        calls.append(torch.as_tensor(rows).clone())
+        return real(graph, rows, config, tc)
+
+    monkeypatch.setattr(faith, "retrain", spy)
+    targets = kg.testing[:3]
+    result = run_faithfulness(kg, CONFIG, TC, methods=["tracin", "random"], ks=[2],
+                              checkpoints=checkpoints, targets=targets)
+    assert result.retrains == 6 and len(calls) == 6
+    assert torch.equal(calls[0], result.deleted[("tracin", 2)][0])
+    solo = retrain(kg, result.deleted[("tracin", 2)][1], CONFIG, TC)
+    want = target_metrics(solo, targets[1:2], kg.all_triples())
+    for q in faith.QUANTITIES:
+        assert result.after[("tracin", 2)][q][1] == want[q][0]
+    calls.clear()
+    grouped = run_faithfulness(kg, CONFIG, TC, methods=["tracin"], ks=[2], group_size=2,
+                               checkpoints=checkpoints, targets=targets)
+    assert grouped.retrains == 2
+    assert torch.equal(calls[0], grouped.deleted[("tracin", 2)][:2].reshape(-1))
+    rows = summarize(result)
+    assert {(r["method"], r["quantity"]) for r in rows} == {
+        (m, q) for m in ("tracin", "random") for q in faith.QUANTITIES}
+    tracin_rr = next(r for r in rows if r["method"] == "tracin" and r["quantity"] == "rr")
+    diff = result.changes("tracin", 2, "rr") - result.changes("random", 2, "rr")
+    assert tracin_rr["vs"]["random"]["p"] == sign_flip_test(diff)
+    table = markdown_table(rows, 2)
+    assert table.count("\n") == 4 and "| tracin |" in table
+
+
+def test_run_refuses_bad_arguments(kg, checkpoints):
+    with pytest.raises(ValueError, match="unknown methods"):
+        run_faithfulness(kg, CONFIG, TC, methods=["nope"], checkpoints=checkpoints)
+    with pytest.raises(ValueError, match="group_size=0"):
+        run_faithfulness(kg, CONFIG, TC, group_size=0, checkpoints=checkpoints)
+
+
+def test_cli_writes_json_and_markdown(kg, tmp_path):
+    import json
+
+    from kgif.cli import main
+
+    folder = tmp_path / "toy"
+    folder.mkdir()
+    ent = {i: e for e, i in kg.entity_to_id.items()}
+    rel = {i: r for r, i in kg.relation_to_id.items()}
+    for split, triples in (("train", kg.training), ("valid", kg.testing[:0]),
+                           ("test", kg.testing)):
+        (folder / f"{split}.txt").write_text("".join(
+            f"{ent[h]}\t{rel[r]}\t{ent[t]}\n" for h, r, t in triples.tolist()))
+    out = tmp_path / "f.json"
+    code = main(["faithfulness", "--dataset", str(folder), "--methods", "tracin", "random",
+                 "--k", "2", "--targets", "2", "--max-rank", "100", "--embedding-dim", "12",
+                 "--output-channels", "2", "--epochs", "2", "--checkpoint-every", "1",
+                 "--output", str(out), "--markdown", str(tmp_path / "f.md")])
+    assert code == 0
+    payload = json.loads(out.read_text())
+    assert payload["retrains"] == 4 and len(payload["targets"]) == 2
+    assert {r["method"] for r in payload["summary"]} == {"tracin", "random"}
+    assert "| tracin |" in (tmp_path / "f.md").read_text()

@@ -1,0 +1,128 @@
+"""Normalised TracIn (cosine, RelatIF-style) against a float64 plain-autograd reference."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import random_triples, small_conve
+from tolerances import ATOL32, ATOL64, RTOL32, RTOL64
+
+from kgif.checkpoint import Checkpoint
+from kgif.grads import resolve_parameters
+from kgif.loss import get_objective
+from kgif.model import hidden, score_all
+from kgif.tracin import TracIn
+
+N_ENT, N_REL = 9, 3
+RATES = (0.2, 0.07)
+
+
+def _checkpoints():
+    out = []
+    for seed, lr in zip((3, 4), RATES, strict=True):
+        config, params, buffers = small_conve(seed=seed, num_entities=N_ENT,
+                                              num_relations=N_REL)
+        out.append(Checkpoint(params, buffers, config, learning_rate=lr, epoch=seed))
+    return out
+
+
+def _grad(ckpt, examples, objective, names):
+    """Flat gradient over ``names`` of the summed objective of ``examples`` (plain autograd)."""
+    leaf = {k: v.detach().clone().requires_grad_(k in names) for k, v in ckpt.params.items()}
+    total = 0.0
+    for h, r, t in examples:
+        f, _ = hidden(leaf, ckpt.buffers, torch.tensor([h]), torch.tensor([r]), ckpt.config)
+        s = score_all(leaf, f)  # (1, N)
+        t = torch.tensor([t])
+        total = total + (objective.loss(s[0, t]) if objective.one_hot else objective.loss(s, t)
+                         ).sum()
+    grads = torch.autograd.grad(total, [leaf[n] for n in names])
+    return torch.cat([g.flatten() for g in grads])
+
+
+def _reference(ckpts, test, train, objective, names, normalize):
+    """(T, n) float64: sum_k eta_k <g, g'> with the chosen normalisation, edge = both directions."""
+    objective = get_objective(objective)
+    scores = torch.zeros(len(test), len(train), dtype=torch.float64)
+    self_inf = torch.zeros(len(train), dtype=torch.float64)
+    for ckpt in ckpts:
+        g_test = [_grad(ckpt, [(h, 2 * r, t)], objective, names) for h, r, t in test.tolist()]
+        g_train = [_grad(ckpt, [(h, 2 * r, t), (t, 2 * r + 1, h)], objective, names)
+                   for h, r, t in train.tolist()]
+        for i, gi in enumerate(g_train):
+            self_inf[i] += ckpt.learning_rate * gi.dot(gi)
+            for j, gj in enumerate(g_test):
+                dot = gi.dot(gj)
+                if normalize == "cosine":
+                    dot = dot / (gi.norm() * gj.norm())
+                scores[j, i] += ckpt.learning_rate * dot
+    if normalize == "relatif":
+        scores = scores / self_inf.sqrt()[None, :]
+    return scores
+
+
+@pytest.mark.parametrize("normalize", ["cosine", "relatif"])
+@pytest.mark.parametrize("objective", ["score", "pointwise_bce", "bce_1n"])
+@pytest.mark.parametrize("method", ["structured", "generic"])
+def test_normalized_influence_matches_float64_reference(normalize, objective, method):
+    ckpts = _checkpoints()
+    train = random_triples(7, N_ENT, N_REL, seed=11)
+    test = random_triples(3, N_ENT, N_REL, seed=12)
+    names = resolve_parameters(None, ckpts[0].params)
+    tracin = TracIn(ckpts, train, train_objective=objective, test_objective=objective,
+                    method=method, batch_size=4, show_progress=False, allow_mixed_runs=True,
+                    normalize=normalize)
+    want = _reference(ckpts, test, train, objective, names, normalize)
+    torch.testing.assert_close(tracin.influence(test), want, rtol=RTOL64, atol=ATOL64)
+
+
+@pytest.mark.parametrize("normalize", ["cosine", "relatif"])
+def test_normalized_subset_top_k_and_float32(normalize):
+    ckpts = _checkpoints()
+    train = random_triples(10, N_ENT, N_REL, seed=21)
+    test = random_triples(2, N_ENT, N_REL, seed=22)
+    names = resolve_parameters("fc", ckpts[0].params)
+    want = _reference(ckpts, test, train, "score", names, normalize)
+    tracin = TracIn(ckpts, train, parameters="fc", batch_size=3, show_progress=False,
+                    allow_mixed_runs=True, normalize=normalize)
+    torch.testing.assert_close(tracin.influence(test), want, rtol=RTOL64, atol=ATOL64)
+    props, opps = tracin.top_influences(test, 3)
+    assert torch.equal(props.indices, want.argsort(dim=1, descending=True, stable=True)[:, :3])
+    assert torch.equal(opps.indices, want.argsort(dim=1, stable=True)[:, :3])
+    tracin32 = TracIn(ckpts, train, parameters="fc", batch_size=3, dtype=torch.float32,
+                      show_progress=False, allow_mixed_runs=True, normalize=normalize)
+    torch.testing.assert_close(tracin32.influence(test).double(), want, rtol=RTOL32,
+                               atol=ATOL32)
+
+
+def test_cosine_is_bounded_and_self_cosine_is_one():
+    ckpt = _checkpoints()[:1]
+    edges = random_triples(5, N_ENT, N_REL, seed=31)
+    tracin = TracIn(ckpt, edges, show_progress=False, normalize="cosine")
+    scores = tracin.influence(edges) / ckpt[0].learning_rate
+    assert scores.abs().max() <= 1 + 1e-12
+    # a test triple (h, r, t) has only the forward gradient, so compare with the forward-only
+    # reference rather than expecting 1 on the diagonal
+    names = resolve_parameters(None, ckpt[0].params)
+    h, r, t = edges[0].tolist()
+    g_fwd = _grad(ckpt[0], [(h, 2 * r, t)], get_objective("score"), names)
+    g_edge = _grad(ckpt[0], [(h, 2 * r, t), (t, 2 * r + 1, h)], get_objective("score"), names)
+    want = g_fwd.dot(g_edge) / (g_fwd.norm() * g_edge.norm())
+    torch.testing.assert_close(scores[0, 0], want, rtol=RTOL64, atol=ATOL64)
+
+
+def test_zero_gradient_gives_zero_not_nan():
+    ckpt = _checkpoints()[0]
+    params = dict(ckpt.params)
+    params["fc.weight"] = torch.zeros_like(params["fc.weight"])  # hidden vector constant
+    zeroed = Checkpoint(params, ckpt.buffers, ckpt.config, learning_rate=0.1, epoch=1)
+    edges = random_triples(4, N_ENT, N_REL, seed=41)
+    for normalize in ("cosine", "relatif"):
+        tracin = TracIn([zeroed], edges, parameters="fc.weight", show_progress=False,
+                        normalize=normalize)
+        assert torch.isfinite(tracin.influence(edges[:2])).all()
+
+
+def test_unknown_normalize_is_refused_naming_the_value():
+    with pytest.raises(ValueError, match="normalize='l2'"):
+        TracIn(_checkpoints()[:1], random_triples(3, N_ENT, N_REL), normalize="l2")
