@@ -116,11 +116,15 @@ def test_sharing_off_and_above_the_fraction_also_match(count_shared):
 
 def test_one_hot_test_side_keeps_no_dense_scores():
     ckpts = _checkpoints(4)
-    tracin = TracIn(ckpts, _duplicate_rows(4, 0), show_progress=False)
-    cache = tracin._rights(torch.tensor([[0, 1, 2], [1, 0, 3]]))[0]
+    def test_cache(tracin, triples):
+        examples = tracin.test_examples(torch.tensor(triples))
+        return tracin.engine.test_cache(tracin.checkpoints[0], examples, tracin.test_objective)
+
+    cache = test_cache(TracIn(ckpts, _duplicate_rows(4, 0), show_progress=False),
+                       [[0, 1, 2], [1, 0, 3]])
     assert cache.u is None and cache.coef.shape == (2,)
-    dense = TracIn(ckpts, _duplicate_rows(4, 0), test_objective="bce_1n",
-                   show_progress=False)._rights(torch.tensor([[0, 1, 2]]))[0]
+    dense = test_cache(TracIn(ckpts, _duplicate_rows(4, 0), test_objective="bce_1n",
+                              show_progress=False), [[0, 1, 2]])
     assert dense.u.shape == (1, N_ENT)
 
 
