@@ -1,4 +1,4 @@
-"""Command line: ``python -m kgif {train,evaluate,predict,explain,convert} ...``.
+"""Command line: ``python -m kgif {train,evaluate,predict,explain,convert,report,faithfulness} ...``.
 
 Each sub-command lives in its own module of this package and exposes
 ``add_parser(subparsers)``, which registers an :mod:`argparse` parser (through

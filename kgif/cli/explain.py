@@ -19,6 +19,7 @@ from kgif.cli._common import (
 )
 from kgif.data import KnowledgeGraph, read_label_triples
 from kgif.distributed import Context, ShardedTracIn, init_from_env
+from kgif.engines import ENGINES
 from kgif.export import NETWORK_FORMATS
 from kgif.loss import OBJECTIVES
 from kgif.paths import DEFAULT_MAX_PATHS, format_paths
@@ -65,7 +66,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--test-objective", default="score", choices=sorted(OBJECTIVES))
     parser.add_argument("--parameters", nargs="+", default=None,
                         help="parameter subset: names or groups (embeddings, conv, fc)")
-    parser.add_argument("--method", choices=("structured", "generic"), default="structured")
+    parser.add_argument("--method", choices=sorted(ENGINES), default="structured")
     parser.add_argument("--batch-size", type=positive_int, default=256,
                         help="training edges per batch")
     parser.add_argument("--compile", action="store_true", help="torch.compile the kernel")
