@@ -1,4 +1,4 @@
-"""Command line: ``python -m kgif {train,evaluate,predict,explain,convert,report,faithfulness} ...``.
+"""Command line: ``python -m kgif COMMAND ...`` (COMMAND: one of :data:`COMMANDS`).
 
 Each sub-command lives in its own module of this package and exposes
 ``add_parser(subparsers)``, which registers an :mod:`argparse` parser (through
