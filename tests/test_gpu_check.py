@@ -101,7 +101,8 @@ def test_bf16_training_epoch_on_cuda_runs_and_is_close_to_float32():
     losses = {}
     for bf16 in (False, True):
         config, tc = preset_configs("hetionet", device=DEVICE, epochs=1, eval_every=0,
-                                    checkpoint_every=0, bf16=bf16, seed=0)
+                                    checkpoint_every=0, bf16=bf16, seed=0,
+                                    relation_repeats={})  # Nations has no TREATS_CtD
         result = train(kg, config, tc, show_progress=False)
         losses[bf16] = result.loss_history[-1]
     assert math.isfinite(losses[True])
