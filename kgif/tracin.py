@@ -464,14 +464,14 @@ class TracIn:
         size = self.batch_size
         for start in tqdm(range(0, len(train), size), desc="self-influence", unit="batch",
                           disable=not self.show_progress):
-            rows = train[start:start + size]
+            count = min(size, len(train) - start)
+            rows = _pad(train[start:start + size], size)
             with torch.no_grad():
-                norms = self._self_batch(self.edge_examples(_pad(rows, size)),
-                                         self.train_objective, self.config.reciprocal)
+                norms = self._self_batch(self.edge_examples(rows), self.train_objective,
+                                         self.config.reciprocal)
                 if self.edge_repeats is not None:
-                    norms = norms * self.edge_repeats[_pad(rows, size)[:, 1].to(
-                        self.device)].to(norms.dtype)
-            out.append(norms[: len(rows)])
+                    norms = norms * self.edge_repeats[rows[:, 1].to(self.device)].to(norms.dtype)
+            out.append(norms[:count])
         return torch.cat(out) if out else self._like.new_zeros(0)
 
     def test_self_influence(self, test_triples: Tensor) -> Tensor:

@@ -20,6 +20,7 @@ and ``docs/benchmarks.md``.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable, Iterable
 
@@ -32,68 +33,29 @@ __all__ = ["PRESETS", "SUITES", "run_benchmarks"]
 logger = logging.getLogger(__name__)
 
 
-def _throughput(preset, device):
-    from kgif.bench.throughput import run_throughput
-    return run_throughput(preset, device)
+def _lazy(module: str, function: str) -> Callable[[Preset, str], list[dict]]:
+    """A runner that imports ``kgif.bench.<module>`` only when its suite runs (the suites
+    import optional extras such as pykeen)."""
 
+    def run(preset: Preset, device: str) -> list[dict]:
+        return getattr(importlib.import_module(f"kgif.bench.{module}"), function)(preset, device)
 
-def _accuracy(preset, device):
-    from kgif.bench.throughput import run_accuracy
-    return run_accuracy(preset, device)
-
-
-def _filtered(preset, device):
-    from kgif.bench.filtered import run_filtered
-    return run_filtered(preset, device)
-
-
-def _scaling(preset, device):
-    from kgif.bench.scaling import run_scaling
-    return run_scaling(preset, device)
-
-
-def _roofline(preset, device):
-    from kgif.bench.roofline import run_roofline
-    return run_roofline(preset, device)
-
-
-def _training(preset, device):
-    from kgif.bench.training import run_training
-    return run_training(preset, device)
-
-
-def _loading(preset, device):
-    from kgif.bench.loading import run_loading
-    return run_loading(preset, device)
-
-
-def _wholegraph(preset, device):
-    from kgif.bench.wholegraph import run_wholegraph
-    return run_wholegraph(preset, device)
-
-
-def _faithfulness(preset, device):
-    from kgif.bench.faithfulness import run_faithfulness_bench
-    return run_faithfulness_bench(preset, device)
-
-
-def _preset(preset, device):
-    from kgif.bench.preset import bench_preset
-    return bench_preset(preset, device)
+    run.__name__ = f"{module}.{function}"
+    return run
 
 
 #: Suite name -> runner (preset, device) -> rows, in run order.
 SUITES: dict[str, Callable[[Preset, str], list[dict]]] = {
-    "tracin-throughput": _throughput,
-    "tracin-accuracy": _accuracy,
-    "tracin-filtered": _filtered,
-    "tracin-scaling": _scaling,
-    "roofline": _roofline,
-    "training": _training,
-    "loading": _loading,
-    "preset": _preset,
-    "whole-graph": _wholegraph,
-    "faithfulness": _faithfulness,
+    "tracin-throughput": _lazy("throughput", "run_throughput"),
+    "tracin-accuracy": _lazy("throughput", "run_accuracy"),
+    "tracin-filtered": _lazy("filtered", "run_filtered"),
+    "tracin-scaling": _lazy("scaling", "run_scaling"),
+    "roofline": _lazy("roofline", "run_roofline"),
+    "training": _lazy("training", "run_training"),
+    "loading": _lazy("loading", "run_loading"),
+    "preset": _lazy("preset", "bench_preset"),
+    "whole-graph": _lazy("wholegraph", "run_wholegraph"),
+    "faithfulness": _lazy("faithfulness", "run_faithfulness_bench"),
 }
 
 
