@@ -44,7 +44,7 @@ from kgif.model import ConvEConfig, hidden, score_hrt
 from kgif.tracin import TracIn
 from kgif.train import TrainingConfig, train
 
-__all__ = ["BASELINES", "METHODS", "Attribution", "FaithfulnessResult", "bootstrap_ci",
+__all__ = ["BASELINES", "METHODS", "PROTOCOLS", "Attribution", "FaithfulnessResult", "bootstrap_ci",
            "delete_edges", "retrain", "run_faithfulness", "select_edges", "select_targets",
            "sign_flip_test", "summarize", "target_metrics"]
 
@@ -217,14 +217,39 @@ def _encode(triples: Tensor, kg: KnowledgeGraph) -> Tensor:
     return (triples[:, 0] * n_rel + triples[:, 1]) * n_ent + triples[:, 2]
 
 
+#: Retraining protocols: ``"stable"`` keeps every row of the original run in its place
+#: (:func:`kgif.train.train` ``keep_rows_of``), ``"reshuffle"`` retrains on the reduced graph
+#: as a new run would.
+PROTOCOLS = ("stable", "reshuffle")
+
+
 def retrain(kg: KnowledgeGraph, rows: Tensor | Sequence[int], config: ConvEConfig,
-            training_config: TrainingConfig) -> Checkpoint:
+            training_config: TrainingConfig, protocol: str = "stable") -> Checkpoint:
     """Train from scratch on ``kg`` without the edges at ``rows``; the final model.
 
     Same seed and configuration as the original run, no checkpoint files, no validation
     (``training_config`` is used as given; pass ``eval_every=0`` for the protocol).
+
+    Args:
+        kg, rows: the original graph and the rows of ``kg.training`` to delete
+            (:func:`delete_edges`).
+        config, training_config: the original run's configuration.
+        protocol: ``"stable"`` (default): the retraining visits the original run's (h, r)
+            rows in the original order and batches; a row whose last label was deleted keeps
+            its slot but adds no loss, so the deletion is the only difference between the two
+            runs (the counterfactual TracIn approximates: the same training trajectory
+            without the deleted edges' gradient steps). ``"reshuffle"``: a plain new run on
+            the reduced graph; when a deletion empties a row, the row ids change and the
+            shuffled order of every epoch with them, which adds retraining noise of its own.
+
+    Raises:
+        ValueError: on an unknown protocol.
     """
-    return train(delete_edges(kg, rows), config, training_config, show_progress=False).final
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"retrain: protocol={protocol!r}; use one of {PROTOCOLS}")
+    keep = kg.training if protocol == "stable" else None
+    return train(delete_edges(kg, rows), config, training_config, show_progress=False,
+                 keep_rows_of=keep).final
 
 
 # --------------------------------------------------------------------------- measurement
@@ -349,6 +374,7 @@ class FaithfulnessResult:
         after: ``{(method, k): {quantity: (T,) float64}}`` after deletion and retraining.
         deleted: ``{(method, k): (T, k) int64}`` the deleted rows per target (-1 padding).
         group_size: targets per retraining.
+        protocol: the retraining protocol (:data:`PROTOCOLS`).
         retrains: retrainings run.
         seconds: wall-clock seconds of the whole run.
         test_mrr: the original model's filtered tail MRR (realistic) on the whole test split.
@@ -359,6 +385,7 @@ class FaithfulnessResult:
     after: dict[tuple[str, int], dict[str, Tensor]] = field(default_factory=dict)
     deleted: dict[tuple[str, int], Tensor] = field(default_factory=dict)
     group_size: int = 1
+    protocol: str = "stable"
     retrains: int = 0
     seconds: float = 0.0
     test_mrr: float = math.nan
@@ -371,17 +398,18 @@ class FaithfulnessResult:
 _WORKER: dict = {}
 
 
-def _init_worker(kg, config, training_config, targets, filter_triples, threads) -> None:
+def _init_worker(kg, config, training_config, targets, filter_triples, protocol, threads
+                 ) -> None:
     if threads:
         torch.set_num_threads(threads)
     _WORKER.update(kg=kg, config=config, tc=training_config, targets=targets,
-                   filter=filter_triples)
+                   filter=filter_triples, protocol=protocol)
 
 
 def _job(args: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
     rows, members = args
     w = _WORKER
-    ckpt = retrain(w["kg"], rows, w["config"], w["tc"])
+    ckpt = retrain(w["kg"], rows, w["config"], w["tc"], w["protocol"])
     return target_metrics(ckpt, w["targets"][members], w["filter"])
 
 
@@ -392,7 +420,7 @@ def _groups(n: int, size: int) -> list[Tensor]:
 def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: TrainingConfig,
                      *, methods: Sequence[str] = tuple(METHODS), ks: Sequence[int] = (10,),
                      n_targets: int = 16, max_rank: float = 3.0, group_size: int = 1,
-                     workers: int = 1, seed: int = 0, checkpoints: Sequence[Checkpoint]
+                     protocol: str = "stable", workers: int = 1, seed: int = 0, checkpoints: Sequence[Checkpoint]
                      | None = None, targets: Tensor | None = None) -> FaithfulnessResult:
     """Deletion-retraining faithfulness of attribution methods (module docstring).
 
@@ -405,6 +433,8 @@ def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: T
         ks: numbers of deleted edges per target.
         n_targets, max_rank: :func:`select_targets`.
         group_size: targets whose edges are deleted together in one retraining (1: clean).
+        protocol: how to retrain (:func:`retrain`): ``"stable"`` (default; the original
+            run's rows, order and batches, so only the deletion differs) or ``"reshuffle"``.
         workers: parallel retraining processes (each with one thread); 1 runs inline.
         seed: seed of target selection and the random baselines.
         checkpoints: the original run's checkpoints (default: trained here into a temporary
@@ -415,13 +445,15 @@ def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: T
         :class:`FaithfulnessResult`.
 
     Raises:
-        ValueError: on an unknown method, k < 1, group_size < 1 or workers < 1.
+        ValueError: on an unknown method or protocol, k < 1, group_size < 1 or workers < 1.
     """
     import time
 
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"run_faithfulness: unknown methods {unknown}; known: {list(METHODS)}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"run_faithfulness: protocol={protocol!r}; use one of {PROTOCOLS}")
     for name, value in (("group_size", group_size), ("workers", workers), *(("k", k) for k in ks)):
         if value < 1:
             raise ValueError(f"run_faithfulness: {name}={value} must be >= 1")
@@ -432,7 +464,8 @@ def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: T
     if targets is None:
         targets = select_targets(checkpoints[-1], kg, n_targets, max_rank, seed)
     result = FaithfulnessResult(targets, target_metrics(checkpoints[-1], targets,
-                                                        filter_triples), group_size=group_size)
+                                                        filter_triples), group_size=group_size,
+                                protocol=protocol)
     result.test_mrr = float(target_metrics(checkpoints[-1], kg.testing, filter_triples)["rr"]
                             .mean())
     jobs, keys = [], []
@@ -444,7 +477,8 @@ def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: T
                 jobs.append((chosen[members].reshape(-1), members))
                 keys.append((method, k, members))
     logger.info("faithfulness: %d retrainings of %d targets", len(jobs), len(targets))
-    outputs = _map(jobs, workers, (kg, config, training_config, targets, filter_triples))
+    outputs = _map(jobs, workers, (kg, config, training_config, targets, filter_triples,
+                                   protocol))
     for (method, k, members), out in zip(keys, outputs, strict=True):
         slot = result.after.setdefault((method, k), {q: torch.full((len(targets),), math.nan,
                                                                    dtype=torch.float64)
@@ -548,6 +582,7 @@ def result_json(result: FaithfulnessResult, rows: list[dict]) -> dict:
         "after": {f"{m}@{k}": {q: v.tolist() for q, v in d.items()}
                   for (m, k), d in result.after.items()},
         "deleted": {f"{m}@{k}": v.tolist() for (m, k), v in result.deleted.items()},
-        "group_size": result.group_size, "retrains": result.retrains,
+        "group_size": result.group_size, "protocol": result.protocol,
+        "retrains": result.retrains,
         "seconds": result.seconds, "test_mrr": result.test_mrr, "summary": rows,
     }

@@ -74,6 +74,7 @@ def sparse_bce_with_logits(
     label_smoothing: float = 0.0,
     convention: Smoothing = "pykeen",
     reduction: Literal["mean", "sum"] = "mean",
+    row_weight: Tensor | None = None,
 ) -> Tensor:
     """1-N binary cross-entropy with K-hot labels given as indices.
 
@@ -89,6 +90,10 @@ def sparse_bce_with_logits(
         label_smoothing: epsilon in [0, 1).
         convention: ``"pykeen"`` (default) or ``"conve"``.
         reduction: ``"mean"`` over all B * N elements (PyKEEN's and torch's default) or ``"sum"``.
+        row_weight: optional (B,) float weight of each row's B-N terms (torch's ``weight=``
+            argument broadcast over the row); the ``"mean"`` still divides by B * N, so a row
+            of weight 0 contributes nothing and leaves the others' gradients unchanged
+            (:func:`kgif.train.train` with ``keep_rows_of``).
 
     Returns:
         0-dim tensor, dtype of ``logits``.
@@ -99,9 +104,16 @@ def sparse_bce_with_logits(
     if reduction not in ("mean", "sum"):
         raise ValueError(f"sparse_bce_with_logits: reduction={reduction!r}, expected mean/sum")
     a, c = smoothing_coefficients(label_smoothing, logits.shape[1], convention)
-    total = F.softplus(logits).sum() - a * logits[pos_rows, pos_cols].sum()
-    if c:
-        total = total - c * logits.sum()
+    if row_weight is None:
+        total = F.softplus(logits).sum() - a * logits[pos_rows, pos_cols].sum()
+        if c:
+            total = total - c * logits.sum()
+    else:
+        w = row_weight.to(logits.dtype)
+        per_row = F.softplus(logits).sum(1)
+        if c:
+            per_row = per_row - c * logits.sum(1)
+        total = (w * per_row).sum() - a * (w[pos_rows] * logits[pos_rows, pos_cols]).sum()
     return total / logits.numel() if reduction == "mean" else total
 
 

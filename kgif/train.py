@@ -38,8 +38,8 @@ from kgif.graph import TailIndex
 from kgif.loss import sparse_bce_with_logits
 from kgif.model import ConvEConfig, Params, hidden, init_conve, score_all
 
-__all__ = ["LR_SCHEDULES", "NonFiniteLossError", "TrainingConfig", "TrainingResult", "make_step",
-           "train"]
+__all__ = ["LR_SCHEDULES", "NonFiniteLossError", "TrainingConfig", "TrainingResult",
+           "kept_row_index", "make_step", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -158,12 +158,14 @@ class TrainingResult:
 
 def _forward_loss(params: Params, buffers: Params, h: Tensor, r: Tensor, pos_rows: Tensor,
                   pos_cols: Tensor, config: ConvEConfig, label_smoothing: float,
-                  convention: str) -> tuple[Tensor, Params]:
-    """Training-mode sparse 1-N BCE of rows (h, r) (B,) with positives (pos_rows, pos_cols)."""
+                  convention: str, row_weight: Tensor | None = None) -> tuple[Tensor, Params]:
+    """Training-mode sparse 1-N BCE of rows (h, r) (B,) with positives (pos_rows, pos_cols);
+    ``row_weight`` (B,) optionally weights each row's terms (0: the row adds no loss)."""
     f, new_buffers = hidden(params, buffers, h, r, config, training=True)  # (B, d)
     logits = score_all(params, f)  # (B, N)
     logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # no bf16 loss
-    loss = sparse_bce_with_logits(logits, pos_rows, pos_cols, label_smoothing, convention)
+    loss = sparse_bce_with_logits(logits, pos_rows, pos_cols, label_smoothing, convention,
+                                  row_weight=row_weight)
     return loss, new_buffers
 
 
@@ -171,8 +173,10 @@ def make_step(config: ConvEConfig, training_config: TrainingConfig) -> Callable:
     """The forward + loss function of one batch, compiled and autocast as configured.
 
     Returns:
-        ``step(params, buffers, h, r, pos_rows, pos_cols) -> (loss, new_buffers)``; ``params``
-        are leaf tensors with ``requires_grad``; call ``loss.backward()`` afterwards.
+        ``step(params, buffers, h, r, pos_rows, pos_cols, row_weight=None) -> (loss,
+        new_buffers)``; ``params`` are leaf tensors with ``requires_grad``; call
+        ``loss.backward()`` afterwards. ``row_weight`` is (B,) float or None
+        (:func:`kgif.loss.sparse_bce_with_logits`).
     """
     tc = training_config
     fn = _forward_loss
@@ -180,10 +184,10 @@ def make_step(config: ConvEConfig, training_config: TrainingConfig) -> Callable:
         fn = torch.compile(_forward_loss, dynamic=True)
     device_type = torch.device(tc.device).type
 
-    def step(params, buffers, h, r, pos_rows, pos_cols):
+    def step(params, buffers, h, r, pos_rows, pos_cols, row_weight=None):
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=tc.bf16):
             return fn(params, buffers, h, r, pos_rows, pos_cols, config, tc.label_smoothing,
-                      tc.smoothing_convention)
+                      tc.smoothing_convention, row_weight)
 
     return step
 
@@ -364,6 +368,42 @@ def relation_repeat_counts(kg: KnowledgeGraph, relation_repeats: dict[str, int]
     return counts
 
 
+def kept_row_index(triples: Tensor, rows_of: Tensor, num_relation_rows: int) -> TailIndex:
+    """The 1-N labels of ``triples`` on the rows of ``rows_of``: a :class:`TailIndex` whose
+    rows are those of ``rows_of`` (same ids, same order), each with its tails in ``triples``;
+    a row with none keeps its place with zero tails.
+
+    Used by :func:`train` with ``keep_rows_of``: when edges are deleted, every remaining row
+    keeps its id, so the shuffled epoch order, the batches and every random draw of the run
+    stay those of the run on ``rows_of``.
+
+    Args:
+        triples: (n, 3) int64 (head, relation-row, tail) label triples (reciprocals included).
+        rows_of: (m, 3) int64 triples whose (head, relation-row) pairs are the rows.
+        num_relation_rows: R'.
+
+    Returns:
+        :class:`TailIndex` with ``num_rows`` = the distinct pairs of ``rows_of``.
+
+    Raises:
+        ValueError: when a pair of ``triples`` is not a row of ``rows_of`` (names the first).
+    """
+    labels = TailIndex.from_triples(triples, num_relation_rows)
+    universe = TailIndex.from_triples(rows_of, num_relation_rows)
+    missing = universe.lookup(labels.rows[:, 0], labels.rows[:, 1]) < 0
+    if bool(missing.any()):
+        h, r = labels.rows[missing][0].tolist()
+        raise ValueError(f"train: keep_rows_of lacks the row (head {h}, relation row {r}) of a "
+                         f"training triple; it must hold every training edge's rows")
+    ids = labels.lookup(universe.rows[:, 0], universe.rows[:, 1])
+    counts = torch.where(ids >= 0, labels.offsets[ids.clamp(min=0) + 1]
+                         - labels.offsets[ids.clamp(min=0)], torch.zeros_like(ids))
+    _, tails = labels.gather(ids)
+    offsets = torch.zeros(universe.num_rows + 1, dtype=torch.long)
+    offsets[1:] = counts.cumsum(0)
+    return TailIndex(universe.rows, offsets, tails, num_relation_rows, universe.keys)
+
+
 def epoch_order(num_rows: int, row_repeats: Tensor | None, generator: torch.Generator
                 ) -> Tensor:
     """The rows of one epoch in shuffled order: each row ``i`` ``row_repeats[i]`` times.
@@ -384,9 +424,10 @@ def epoch_order(num_rows: int, row_repeats: Tensor | None, generator: torch.Gene
 
 
 def _run_epoch(state: _State, index: TailIndex, step: Callable, tc: TrainingConfig,
-               lr: float, repeats: list[int] | None = None) -> float:
+               lr: float, repeats: list[int] | None = None, masked: bool = False) -> float:
     """One shuffled pass over the rows of ``index`` (each row of relation ``r`` visited
-    ``repeats[r]`` times); returns the visit-weighted mean loss.
+    ``repeats[r]`` times); returns the visit-weighted mean loss. With ``masked``, rows
+    without a label (:func:`kept_row_index`) keep their slot but get loss weight 0.
 
     Raises:
         NonFiniteLossError: at the first non-finite loss (before its update) or parameter.
@@ -397,6 +438,7 @@ def _run_epoch(state: _State, index: TailIndex, step: Callable, tc: TrainingConf
     if repeats is not None:
         row_repeats = torch.tensor(repeats, dtype=torch.long)[index.rows[:, 1].cpu() // 2]
     order = epoch_order(index.num_rows, row_repeats, state.generator)
+    empty = index.offsets[1:] == index.offsets[:-1]  # (num_rows,) rows without a label
     total = torch.zeros((), dtype=torch.float64)
     bounds = _batch_bounds(len(order), tc.batch_size)
     steps = len(bounds) - 1
@@ -404,8 +446,11 @@ def _run_epoch(state: _State, index: TailIndex, step: Callable, tc: TrainingConf
         rows = order[start:stop]
         pos_rows, pos_cols = index.gather(rows)
         h, r = index.rows[rows].to(tc.device).unbind(1)
+        extra = ()
+        if masked and bool(empty[rows].any()):  # rows without labels: a slot but no loss
+            extra = ((~empty[rows]).float().to(tc.device),)
         loss, new_buffers = step(state.params, state.buffers, h, r, pos_rows.to(tc.device),
-                                 pos_cols.to(tc.device))
+                                 pos_cols.to(tc.device), *extra)
         _check_loss(loss, state, step_no, steps, lr)
         loss.backward()
         state.optimizer.step()
@@ -462,6 +507,7 @@ def train(
     *,
     run_id: str | None = None,
     overwrite: bool = False,
+    keep_rows_of: Tensor | None = None,
 ) -> TrainingResult:
     """Train ConvE on ``kg.training`` with 1-N scoring, sparse BCE and Adam.
 
@@ -485,6 +531,14 @@ def train(
             the resumed checkpoint's); give one only to reproduce a run byte for byte.
         overwrite: delete the checkpoints and ``best.pt`` of ``output_dir`` first; without it,
             an ``output_dir`` holding another run's checkpoints is refused.
+        keep_rows_of: optional (m, 3) int64 triples (base relation ids) that fix the rows of
+            every epoch, usually the training split of the run this one is compared with:
+            ``kg.training`` must be a subset of them, and a row (h, r) left without a
+            training tail keeps its slot in the shuffled order and in its batch (batch norm
+            statistics, dropout draws and batch composition are those of the run on
+            ``keep_rows_of``) but adds no loss (weight 0, :func:`kept_row_index`). With the
+            same seed, training on a subset then differs from the full run only by the
+            missing labels: the stable deletion protocol of :mod:`kgif.faithfulness`.
 
     Returns:
         :class:`TrainingResult` with the final and best checkpoints and the histories.
@@ -492,7 +546,8 @@ def train(
     Raises:
         ValueError: on a non-reciprocal config, an empty training split, a checkpoint that
             cannot be resumed, a run id that differs from the resumed one, an unavailable
-            device, or an ``output_dir`` holding another run (without ``overwrite``).
+            device, an ``output_dir`` holding another run (without ``overwrite``), or a
+            training row missing from ``keep_rows_of``.
         NonFiniteLossError: at the first non-finite loss or parameter (names epoch and step).
         OSError: ``output_dir`` is a file, not writable, or a checkpoint cannot be written
             (full disk); the message names the folder or file.
@@ -512,8 +567,13 @@ def train(
     state = _init_state(kg, config, tc, resume_from, run_id)
     if out is not None:
         prepare_output_dir(out, state.run_id, overwrite)
-    index = TailIndex.from_triples(with_reciprocals(kg.training),
-                                   config.num_relation_rows(kg.num_relations))
+    if keep_rows_of is None:
+        index = TailIndex.from_triples(with_reciprocals(kg.training),
+                                       config.num_relation_rows(kg.num_relations))
+    else:
+        index = kept_row_index(with_reciprocals(kg.training),
+                               with_reciprocals(torch.as_tensor(keep_rows_of).long()),
+                               config.num_relation_rows(kg.num_relations))
     step = make_step(config, tc)
     validate = tc.eval_every > 0 and len(kg.validation) > 0
     if validate:
@@ -526,7 +586,7 @@ def train(
     for epoch in bar:
         lr = LR_SCHEDULES[tc.lr_schedule](tc, epoch)
         start = time.perf_counter()
-        loss = _run_epoch(state, index, step, tc, lr, repeats)
+        loss = _run_epoch(state, index, step, tc, lr, repeats, keep_rows_of is not None)
         seconds.append(time.perf_counter() - start)
         state.epoch = epoch + 1
         state.loss_history.append(loss)

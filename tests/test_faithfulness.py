@@ -77,25 +77,116 @@ def test_delete_refuses_rows_out_of_range(kg):
         delete_edges(kg, [-2])
 
 
-def test_retrained_model_never_sees_a_deleted_edge(kg, monkeypatch):
-    seen = []
-    original = train_module.TailIndex.from_triples
+def _spy_batches(monkeypatch) -> list[dict]:
+    """Record every training step's rows, positives and row weights."""
+    batches = []
+    real = train_module.make_step
 
-    def spy(triples, *args, **kwargs):
-        seen.append(triples.clone())
-        return original(triples, *args, **kwargs)
+    def spying_make_step(cfg, tcfg):
+        step = real(cfg, tcfg)
 
-    monkeypatch.setattr(train_module.TailIndex, "from_triples", spy)
+        def wrapped(params, buffers, h, r, pos_rows, pos_cols, row_weight=None):
+            weight = torch.ones(len(h)) if row_weight is None else row_weight.clone()
+            batches.append({"rows": list(zip(h.tolist(), r.tolist(), strict=True)),
+                            "positives": {(int(h[i]), int(r[i]), int(t)) for i, t in
+                                          zip(pos_rows.tolist(), pos_cols.tolist(),
+                                              strict=True)},
+                            "weight": weight})
+            return step(params, buffers, h, r, pos_rows, pos_cols, row_weight)
+        return wrapped
+
+    monkeypatch.setattr(train_module, "make_step", spying_make_step)
+    return batches
+
+
+@pytest.mark.parametrize("protocol", ["stable", "reshuffle"])
+def test_retrained_model_never_sees_a_deleted_edge(kg, monkeypatch, protocol):
+    batches = _spy_batches(monkeypatch)
     rows = torch.tensor([0, 7, 30])
-    retrain(kg, rows, CONFIG, TC)
-    rows_seen = {tuple(x) for x in seen[-1].tolist()}
-    for h, r, t in kg.training[rows].tolist():
-        assert (h, 2 * r, t) not in rows_seen and (t, 2 * r + 1, h) not in rows_seen
-    assert len(rows_seen) == len(_examples(kg.training)) - 6
+    tc = TrainingConfig(epochs=2, batch_size=16, eval_every=0, seed=3)
+    retrain(kg, rows, CONFIG, tc, protocol)
+    seen = set().union(*(b["positives"] for b in batches))
+    deleted = _examples(kg.training[rows])
+    assert len(deleted) == 6 and not seen & deleted
+    assert seen == _examples(kg.training) - deleted  # nothing else went missing
 
 
-def test_retrain_without_deletion_reproduces_the_original(kg, checkpoints):
-    again = retrain(kg, [], CONFIG, TC)
+def _emptied_rows(kg, rows) -> set[tuple[int, int]]:
+    """(h, r') rows of the reciprocal training split whose every label is in ``rows``."""
+    before = {(h, r) for h, r, _ in _examples(kg.training)}
+    after = {(h, r) for h, r, _ in _examples(delete_edges(kg, rows).training)}
+    return before - after
+
+
+def test_stable_retraining_keeps_every_batch_of_the_original_run(kg, monkeypatch):
+    tc = TrainingConfig(epochs=2, batch_size=16, eval_every=0, seed=3)
+    batches = _spy_batches(monkeypatch)
+    train(kg, CONFIG, tc, show_progress=False)
+    original = list(batches)
+    # delete every edge of one row with one label and of one row with two, plus another edge
+    counts = {}
+    for h, r, t in _examples(kg.training):
+        counts.setdefault((h, r), []).append((h, r, t))
+    single = next(k for k, v in sorted(counts.items()) if len(v) == 1 and k[1] % 2 == 0)
+    (h, r, t), = counts[single]
+    rows = torch.nonzero((kg.training == torch.tensor([h, r // 2, t])).all(1))[:, 0].tolist()
+    rows.append(5)
+    emptied = _emptied_rows(kg, rows)
+    assert single in emptied  # the case under test really empties a row
+    batches.clear()
+    retrain(kg, rows, CONFIG, tc, "stable")
+    assert len(batches) == len(original)
+    deleted = _examples(kg.training[rows])
+    for old, new in zip(original, batches, strict=True):
+        assert new["rows"] == old["rows"]  # same rows, same order, same batches
+        assert new["positives"] == old["positives"] - deleted
+        expected = torch.tensor([0.0 if row in emptied else 1.0 for row in new["rows"]])
+        assert torch.equal(new["weight"], expected)
+    # the reshuffled protocol changes the row ids and with them the order of every epoch
+    batches.clear()
+    retrain(kg, rows, CONFIG, tc, "reshuffle")
+    assert [b["rows"] for b in batches] != [b["rows"] for b in original]
+
+
+def test_stable_retraining_step_matches_a_dense_reference():
+    """A weight-0 row adds nothing to the loss and leaves the others' gradients as they are:
+    the loss equals the dense torch BCE over the kept rows, divided by all B * N terms."""
+    import torch.nn.functional as F
+
+    from kgif.loss import smoothing_coefficients, sparse_bce_with_logits
+
+    gen = torch.Generator().manual_seed(11)
+    b, n, eps = 6, 9, 0.1
+    logits = torch.randn(b, n, generator=gen, dtype=torch.float64, requires_grad=True)
+    labels = torch.rand(b, n, generator=gen) < 0.3
+    weight = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0], dtype=torch.float64)
+    labels[1] = False  # an emptied row has no labels left
+    pos_rows, pos_cols = torch.nonzero(labels, as_tuple=True)
+    a, c = smoothing_coefficients(eps, n, "pykeen")
+    dense = torch.where(labels, a + c, torch.full((b, n), c, dtype=torch.float64))
+    reference = F.binary_cross_entropy_with_logits(logits, dense, weight=weight[:, None],
+                                                   reduction="sum") / (b * n)
+    fast = sparse_bce_with_logits(logits, pos_rows, pos_cols, eps, row_weight=weight)
+    torch.testing.assert_close(fast, reference, rtol=1e-12, atol=1e-12)
+    g_fast, = torch.autograd.grad(fast, logits)
+    g_ref, = torch.autograd.grad(reference, logits)
+    torch.testing.assert_close(g_fast, g_ref, rtol=1e-12, atol=1e-12)
+    assert torch.all(g_fast[weight == 0] == 0)
+
+
+def test_keep_rows_of_refuses_a_training_row_it_lacks(kg):
+    with pytest.raises(ValueError, match="keep_rows_of lacks the row"):
+        train(kg, CONFIG, TC, show_progress=False, keep_rows_of=kg.training[10:])
+
+
+def test_retrain_refuses_an_unknown_protocol(kg):
+    with pytest.raises(ValueError, match="protocol='fresh'"):
+        retrain(kg, [], CONFIG, TC, "fresh")
+
+
+@pytest.mark.parametrize("protocol", ["stable", "reshuffle"])
+def test_retrain_without_deletion_reproduces_the_original(kg, checkpoints, protocol):
+    again = retrain(kg, [], CONFIG, TC, protocol)
     for name, value in checkpoints[-1].params.items():
         assert torch.equal(again.params[name], value), name
 
@@ -217,9 +308,9 @@ def test_run_per_target_and_grouped_delete_what_the_methods_name(kg, checkpoints
     calls = []
     real = faith.retrain
 
-    def spy(graph, rows, config, tc):
+    def spy(graph, rows, config, tc, protocol):
         calls.append(torch.as_tensor(rows).clone())
-        return real(graph, rows, config, tc)
+        return real(graph, rows, config, tc, protocol)
 
     monkeypatch.setattr(faith, "retrain", spy)
     targets = kg.testing[:3]

@@ -38,6 +38,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="targets have realistic filtered tail rank <= this")
     parser.add_argument("--group-size", type=positive_int, default=1,
                         help="targets deleted together per retraining (1: per-target)")
+    parser.add_argument("--protocol", choices=["stable", "reshuffle"], default="stable",
+                        help="stable (default): retrain over the original run's rows, order "
+                             "and batches, so the deletion is the only change; reshuffle: a "
+                             "plain new run on the reduced graph")
     parser.add_argument("--workers", type=positive_int, default=1,
                         help="parallel retraining processes, one thread each")
     parser.add_argument("--seed", type=int, default=0, help="training, targets, baselines")
@@ -73,11 +77,13 @@ def _run(args: argparse.Namespace) -> int:
     config, tc = configs(args)
     result = run_faithfulness(kg, config, tc, methods=args.methods, ks=args.k,
                               n_targets=args.targets, max_rank=args.max_rank,
-                              group_size=args.group_size, workers=args.workers, seed=args.seed)
+                              group_size=args.group_size, protocol=args.protocol,
+                              workers=args.workers, seed=args.seed)
     rows = summarize(result)
     title = (f"{kg.name or args.dataset} (original model: filtered tail MRR "
              f"{result.test_mrr:.3f} on the test split): {len(result.targets)} targets, "
              f"{result.retrains} retrainings, group size {result.group_size}, "
+             f"{result.protocol} protocol, "
              f"{result.seconds:.0f} s, torch {torch.__version__}, "
              f"{torch.get_num_threads()} threads")
     text = "\n".join(f"### k = {k}\n\n{markdown_table(rows, k)}" for k in args.k)
