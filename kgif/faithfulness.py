@@ -96,6 +96,9 @@ METHODS: dict[str, Attribution] = {m.name: m for m in (
     Attribution("tracin_fc", parameters="fc"),
     Attribution("tracin_cosine", normalize="cosine"),
     Attribution("tracin_relatif", normalize="relatif"),
+    Attribution("tracin_embeddings_opponents", parameters="embeddings", side="opponents"),
+    Attribution("tracin_cosine_opponents", normalize="cosine", side="opponents"),
+    Attribution("tracin_relatif_opponents", normalize="relatif", side="opponents"),
 )}
 
 #: The baselines every method is tested against.

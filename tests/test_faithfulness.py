@@ -342,6 +342,8 @@ def test_run_refuses_bad_arguments(kg, checkpoints):
         run_faithfulness(kg, CONFIG, TC, methods=["nope"], checkpoints=checkpoints)
     with pytest.raises(ValueError, match="group_size=0"):
         run_faithfulness(kg, CONFIG, TC, group_size=0, checkpoints=checkpoints)
+    with pytest.raises(ValueError, match="protocol='fresh'"):
+        run_faithfulness(kg, CONFIG, TC, protocol="fresh", checkpoints=checkpoints)
 
 
 def test_cli_writes_json_and_markdown(kg, tmp_path):
@@ -361,9 +363,11 @@ def test_cli_writes_json_and_markdown(kg, tmp_path):
     code = main(["faithfulness", "--dataset", str(folder), "--methods", "tracin", "random",
                  "--k", "2", "--targets", "2", "--max-rank", "100", "--embedding-dim", "12",
                  "--output-channels", "2", "--epochs", "2", "--checkpoint-every", "1",
+                 "--protocol", "reshuffle",
                  "--output", str(out), "--markdown", str(tmp_path / "f.md")])
     assert code == 0
     payload = json.loads(out.read_text())
     assert payload["retrains"] == 4 and len(payload["targets"]) == 2
+    assert payload["protocol"] == "reshuffle" and payload["args"]["protocol"] == "reshuffle"
     assert {r["method"] for r in payload["summary"]} == {"tracin", "random"}
     assert "| tracin |" in (tmp_path / "f.md").read_text()

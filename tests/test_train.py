@@ -173,7 +173,9 @@ def test_compiled_step_equals_eager():
             for batch in (torch.arange(0, 9), torch.arange(9, 20), torch.arange(20, 24)):
                 pos_rows, pos_cols = index.gather(batch)
                 h, r = index.rows[batch].unbind(1)
-                loss, new = step(leaf, buffers, h, r, pos_rows, pos_cols)
+                # the last batch weights its rows (a weight-0 row: kept_row_index's masking)
+                weight = torch.tensor([1.0, 0.0, 1.0, 1.0]) if len(batch) == 4 else None
+                loss, new = step(leaf, buffers, h, r, pos_rows, pos_cols, weight)
                 grads = torch.autograd.grad(loss, list(leaf.values()))
                 out.append((loss.detach(), [g.detach() for g in grads], new))
             runs.append(out)

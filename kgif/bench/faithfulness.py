@@ -2,13 +2,13 @@
 
 Each row is the mean change over target test triples of one quantity (targets' MRR ``ΔMRR``,
 mean logit ``Δlogit``, mean filtered rank ``Δrank``) after deleting the k edges an attribution
-method names for each target and retraining from scratch with the same seed
-(:mod:`kgif.faithfulness`); the note gives the 95% paired bootstrap interval and the sign-flip
+method names for each target and retraining from scratch with the same seed, by the stable
+protocol (the original run's rows, order and batches; :func:`kgif.faithfulness.retrain`); the note gives the 95% paired bootstrap interval and the sign-flip
 p-values against the baselines; ``ratio`` is the change relative to the ``random`` baseline's.
 
 * ``smoke``: a random toy graph (24 entities, 120 edges), tiny ConvE, 2 targets: seconds.
 * ``quick``: UMLS, 6 targets, kgif's default TracIn and the three baselines.
-* ``full``: UMLS, 16 targets (filtered tail rank <= 3), every method of
+* ``full``: UMLS, 48 targets (filtered tail rank <= 3), every method of
   :data:`kgif.faithfulness.METHODS` per target, plus the grouped protocol (4 targets per
   retraining) on four methods, to show whether grouping changes the ranking of methods.
   Two retraining processes with one thread each.
@@ -44,6 +44,7 @@ class Case:
     max_rank: float = 3.0  # targets: realistic filtered tail rank <= 3 (Hits@3)
     workers: int = 2
     grouped: int = 0  # group size of the grouped comparison (0: none)
+    protocol: str = "stable"  # kgif.faithfulness.PROTOCOLS
 
 
 def _cases() -> dict[str, Case]:
@@ -53,7 +54,7 @@ def _cases() -> dict[str, Case]:
                                   "tracin_cosine"), 2, k=3, dim=12, channels=2, epochs=2,
                           checkpoint_every=1, max_rank=float("inf"), workers=1, grouped=2),
             "quick": Case("umls", GROUPED, 6),
-            "full": Case("umls", tuple(METHODS), 16, grouped=4)}
+            "full": Case("umls", tuple(METHODS), 48, grouped=4)}
 
 
 def toy_graph():
@@ -94,16 +95,16 @@ def run_faithfulness_bench(preset: Preset, device: str) -> list[dict]:
     config, tc = configs(case)
     result = run_faithfulness(kg, config, tc, methods=case.methods, ks=(case.k,),
                               n_targets=case.targets, max_rank=case.max_rank,
-                              workers=case.workers)
+                              protocol=case.protocol, workers=case.workers)
     label = (f"{case.dataset} d={case.dim} C={case.channels} {case.epochs} ep, "
-             f"T={len(result.targets)} k={case.k}")
+             f"T={len(result.targets)} k={case.k}, {case.protocol}")
     rows = [row(SUITE, label, "original model", "test tail MRR", result.test_mrr, "",
                 note="filtered, realistic, whole test split")]
     rows += _rows(summarize(result), f"{label} per-target", result)
     if case.grouped:
         grouped = run_faithfulness(kg, config, tc, methods=GROUPED, ks=(case.k,),
-                                   group_size=case.grouped, workers=case.workers,
-                                   targets=result.targets)
+                                   group_size=case.grouped, protocol=case.protocol,
+                                   workers=case.workers, targets=result.targets)
         rows += _rows(summarize(grouped), f"{label} grouped g={case.grouped}", grouped)
     return rows
 
