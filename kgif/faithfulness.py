@@ -423,8 +423,9 @@ def _groups(n: int, size: int) -> list[Tensor]:
 def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: TrainingConfig,
                      *, methods: Sequence[str] = tuple(METHODS), ks: Sequence[int] = (10,),
                      n_targets: int = 16, max_rank: float = 3.0, group_size: int = 1,
-                     protocol: str = "stable", workers: int = 1, seed: int = 0, checkpoints: Sequence[Checkpoint]
-                     | None = None, targets: Tensor | None = None) -> FaithfulnessResult:
+                     protocol: str = "stable", workers: int = 1, seed: int = 0,
+                     checkpoints: Sequence[Checkpoint] | None = None,
+                     targets: Tensor | None = None) -> FaithfulnessResult:
     """Deletion-retraining faithfulness of attribution methods (module docstring).
 
     Args:

@@ -3,8 +3,9 @@
 Each row is the mean change over target test triples of one quantity (targets' MRR ``ΔMRR``,
 mean logit ``Δlogit``, mean filtered rank ``Δrank``) after deleting the k edges an attribution
 method names for each target and retraining from scratch with the same seed, by the stable
-protocol (the original run's rows, order and batches; :func:`kgif.faithfulness.retrain`); the note gives the 95% paired bootstrap interval and the sign-flip
-p-values against the baselines; ``ratio`` is the change relative to the ``random`` baseline's.
+protocol (the original run's rows, order and batches; :func:`kgif.faithfulness.retrain`);
+the note gives the 95% paired bootstrap interval and the sign-flip p-values against the
+baselines; ``ratio`` is the change relative to the ``random`` baseline's.
 
 * ``smoke``: a random toy graph (24 entities, 120 edges), tiny ConvE, 2 targets: seconds.
 * ``quick``: UMLS, 6 targets, kgif's default TracIn and the three baselines.
