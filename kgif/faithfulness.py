@@ -442,7 +442,8 @@ def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: T
         workers: parallel retraining processes (each with one thread); 1 runs inline.
         seed: seed of target selection and the random baselines.
         checkpoints: the original run's checkpoints (default: trained here into a temporary
-            folder); the last must be the final model.
+            folder, under the retrainings' thread count); the last must be the final model,
+            and a retraining with nothing deleted must reproduce it bit for bit (checked).
         targets: (T, 3) targets (default: :func:`select_targets`).
 
     Returns:
@@ -450,6 +451,8 @@ def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: T
 
     Raises:
         ValueError: on an unknown method or protocol, k < 1, group_size < 1 or workers < 1.
+        RuntimeError: when a retraining with nothing deleted does not reproduce the original
+            model (different settings, thread counts or nondeterministic kernels).
     """
     import time
 
@@ -462,9 +465,11 @@ def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: T
         if value < 1:
             raise ValueError(f"run_faithfulness: {name}={value} must be >= 1")
     start = time.perf_counter()
-    if checkpoints is None:
-        checkpoints = _train_original(kg, config, training_config)
     filter_triples = kg.all_triples()
+    shared = (kg, config, training_config, targets, filter_triples, protocol)
+    if checkpoints is None:
+        checkpoints = _train_original(kg, config, training_config, workers)
+    _check_reproducible(checkpoints[-1], shared, workers)
     if targets is None:
         targets = select_targets(checkpoints[-1], kg, n_targets, max_rank, seed)
     result = FaithfulnessResult(targets, target_metrics(checkpoints[-1], targets,
@@ -494,20 +499,54 @@ def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: T
     return result
 
 
-def _map(jobs: list, workers: int, shared: tuple) -> list[dict[str, Tensor]]:
+def _map(jobs: list, workers: int, shared: tuple, job: Callable = None) -> list:
+    job = job or _job
     if workers == 1:
         _init_worker(*shared, threads=0)
-        return [_job(j) for j in jobs]
+        return [job(j) for j in jobs]
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
                              initializer=_init_worker, initargs=(*shared, 1)) as pool:
-        return list(pool.map(_job, jobs))
+        return list(pool.map(job, jobs))
 
 
-def _train_original(kg: KnowledgeGraph, config: ConvEConfig, tc: TrainingConfig
-                    ) -> list[Checkpoint]:
-    with tempfile.TemporaryDirectory(prefix="kgif-faithfulness-") as tmp:
-        train(kg, config, tc, output_dir=tmp, show_progress=False)
-        return load_checkpoints(f"{tmp}/checkpoints")
+def _train_original(kg: KnowledgeGraph, config: ConvEConfig, tc: TrainingConfig,
+                    workers: int = 1) -> list[Checkpoint]:
+    """The original run, under the thread count of the retrainings (one thread each when
+    ``workers > 1``): CPU kernels give bit-identical results only at equal thread counts."""
+    threads = torch.get_num_threads()
+    if workers > 1:
+        torch.set_num_threads(1)
+    try:
+        with tempfile.TemporaryDirectory(prefix="kgif-faithfulness-") as tmp:
+            train(kg, config, tc, output_dir=tmp, show_progress=False)
+            return load_checkpoints(f"{tmp}/checkpoints")
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _null_job(_: object) -> dict[str, Tensor]:
+    """The final parameters of a retraining with nothing deleted."""
+    w = _WORKER
+    return retrain(w["kg"], [], w["config"], w["tc"], w["protocol"]).params
+
+
+def _check_reproducible(original: Checkpoint, shared: tuple, workers: int) -> None:
+    """Refuse to go on when a retraining with nothing deleted, run as every retraining is,
+    does not reproduce the original model bit for bit: every change measured afterwards
+    would mix the deletion with that difference (thread counts, nondeterministic kernels).
+
+    Raises:
+        RuntimeError: naming the first parameter that differs.
+    """
+    again, = _map([None], workers, shared, _null_job)
+    for name, value in original.params.items():
+        if not torch.equal(again[name], value):
+            raise RuntimeError(
+                f"faithfulness: retraining with nothing deleted does not reproduce the original "
+                f"model (parameter {name!r} differs, max |diff| "
+                f"{float((again[name] - value).abs().max()):.3g}); the measured changes would "
+                "not be caused by the deletions alone. Train the original under the "
+                "retrainings' settings (workers, threads, device) or pass its checkpoints")
 
 
 # --------------------------------------------------------------------------- summary

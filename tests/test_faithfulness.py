@@ -316,8 +316,9 @@ def test_run_per_target_and_grouped_delete_what_the_methods_name(kg, checkpoints
     targets = kg.testing[:3]
     result = run_faithfulness(kg, CONFIG, TC, methods=["tracin", "random"], ks=[2],
                               checkpoints=checkpoints, targets=targets)
-    assert result.retrains == 6 and len(calls) == 6
-    assert torch.equal(calls[0], result.deleted[("tracin", 2)][0])
+    # first the reproducibility check (nothing deleted), then one retraining per job
+    assert result.retrains == 6 and len(calls) == 7 and len(calls[0]) == 0
+    assert torch.equal(calls[1], result.deleted[("tracin", 2)][0])
     solo = retrain(kg, result.deleted[("tracin", 2)][1], CONFIG, TC)
     want = target_metrics(solo, targets[1:2], kg.all_triples())
     for q in faith.QUANTITIES:
@@ -326,7 +327,7 @@ def test_run_per_target_and_grouped_delete_what_the_methods_name(kg, checkpoints
     grouped = run_faithfulness(kg, CONFIG, TC, methods=["tracin"], ks=[2], group_size=2,
                                checkpoints=checkpoints, targets=targets)
     assert grouped.retrains == 2
-    assert torch.equal(calls[0], grouped.deleted[("tracin", 2)][:2].reshape(-1))
+    assert torch.equal(calls[1], grouped.deleted[("tracin", 2)][:2].reshape(-1))
     rows = summarize(result)
     assert {(r["method"], r["quantity"]) for r in rows} == {
         (m, q) for m in ("tracin", "random") for q in faith.QUANTITIES}
@@ -335,6 +336,21 @@ def test_run_per_target_and_grouped_delete_what_the_methods_name(kg, checkpoints
     assert tracin_rr["vs"]["random"]["p"] == sign_flip_test(diff)
     table = markdown_table(rows, 2)
     assert table.count("\n") == 4 and "| tracin |" in table
+
+
+def test_run_refuses_an_original_that_a_retraining_does_not_reproduce(kg, checkpoints):
+    other = TrainingConfig(epochs=2, checkpoint_every=1, eval_every=0, seed=4)  # another seed
+    with pytest.raises(RuntimeError, match="does not reproduce the original model"):
+        run_faithfulness(kg, CONFIG, other, methods=["random"], ks=[1], checkpoints=checkpoints,
+                         targets=kg.testing[:1])
+
+
+def test_original_trained_here_is_reproduced_by_one_thread_workers(kg):
+    """With workers > 1 the retrainings run on one thread each; the original model must be
+    trained on one thread too, or the check above refuses (it passes here)."""
+    result = run_faithfulness(kg, CONFIG, TC, methods=["random"], ks=[1], workers=2,
+                              targets=kg.testing[:2])
+    assert result.retrains == 2 and torch.isfinite(result.after[("random", 1)]["logit"]).all()
 
 
 def test_run_refuses_bad_arguments(kg, checkpoints):
