@@ -499,7 +499,9 @@ def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: T
     return result
 
 
-def _map(jobs: list, workers: int, shared: tuple, job: Callable = None) -> list:
+def _map(jobs: list, workers: int, shared: tuple, job: Callable | None = None) -> list:
+    """``job`` (default :func:`_job`) over ``jobs``, inline or in ``workers`` one-thread
+    processes that share ``shared`` (:func:`_init_worker`)."""
     job = job or _job
     if workers == 1:
         _init_worker(*shared, threads=0)

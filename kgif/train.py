@@ -438,7 +438,7 @@ def _run_epoch(state: _State, index: TailIndex, step: Callable, tc: TrainingConf
     if repeats is not None:
         row_repeats = torch.tensor(repeats, dtype=torch.long)[index.rows[:, 1].cpu() // 2]
     order = epoch_order(index.num_rows, row_repeats, state.generator)
-    empty = index.offsets[1:] == index.offsets[:-1]  # (num_rows,) rows without a label
+    empty = index.offsets[1:] == index.offsets[:-1] if masked else None  # rows without labels
     total = torch.zeros((), dtype=torch.float64)
     bounds = _batch_bounds(len(order), tc.batch_size)
     steps = len(bounds) - 1

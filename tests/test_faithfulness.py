@@ -346,8 +346,8 @@ def test_run_refuses_an_original_that_a_retraining_does_not_reproduce(kg, checkp
 
 
 def test_original_trained_here_is_reproduced_by_one_thread_workers(kg):
-    """With workers > 1 the retrainings run on one thread each; the original model must be
-    trained on one thread too, or the check above refuses (it passes here)."""
+    """With workers > 1 the retrainings run on one thread each and the original model is
+    trained on one thread too: the whole path, with its reproducibility check, runs through."""
     result = run_faithfulness(kg, CONFIG, TC, methods=["random"], ks=[1], workers=2,
                               targets=kg.testing[:2])
     assert result.retrains == 2 and torch.isfinite(result.after[("random", 1)]["logit"]).all()
