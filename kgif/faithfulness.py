@@ -3,12 +3,15 @@
 Protocol (Bhardwaj et al., "Adversarial Attacks on Knowledge Graph Embeddings via Instance
 Attribution Methods", EMNLP 2021; leave-some-out retraining as in dattri's LOO metric):
 
-1. train ConvE once (the *original* model, with checkpoints for TracInCP);
+1. train ConvE once (the *original* model, with checkpoints for TracInCP), under the
+   retrainings' thread count, and check that a retraining with nothing deleted reproduces it
+   bit for bit;
 2. pick target test triples the original model ranks well (:func:`select_targets`);
 3. for every attribution method of :data:`METHODS` and k, take the k training edges the method
    names for a target, delete them from the training split (:func:`delete_edges`: every copy of
    the triple, so under reciprocal training both directions are gone), retrain from scratch
-   with the same seed and configuration (:func:`retrain`) and measure the target's filtered
+   with the same seed and configuration over the original run's rows, order and batches
+   (:func:`retrain`, protocol ``"stable"``) and measure the target's filtered
    tail rank, reciprocal rank and logit (:func:`target_metrics`);
 4. report the mean change over targets with a paired bootstrap confidence interval, and a
    paired sign-flip test against each baseline (:func:`summarize`).
