@@ -395,10 +395,8 @@ def kept_row_index(triples: Tensor, rows_of: Tensor, num_relation_rows: int) -> 
         h, r = labels.rows[missing][0].tolist()
         raise ValueError(f"train: keep_rows_of lacks the row (head {h}, relation row {r}) of a "
                          f"training triple; it must hold every training edge's rows")
-    ids = labels.lookup(universe.rows[:, 0], universe.rows[:, 1])
-    counts = torch.where(ids >= 0, labels.offsets[ids.clamp(min=0) + 1]
-                         - labels.offsets[ids.clamp(min=0)], torch.zeros_like(ids))
-    _, tails = labels.gather(ids)
+    rows, tails = labels.gather(labels.lookup(universe.rows[:, 0], universe.rows[:, 1]))
+    counts = torch.bincount(rows, minlength=universe.num_rows)
     offsets = torch.zeros(universe.num_rows + 1, dtype=torch.long)
     offsets[1:] = counts.cumsum(0)
     return TailIndex(universe.rows, offsets, tails, num_relation_rows, universe.keys)
