@@ -9,9 +9,9 @@ export PYTHONPATH=${PYTHONPATH:-$PWD}
 mkdir -p "$WORK"
 "$PY" - "$WORK" <<'PYEOF'
 import sys
-from kgif.checkpoint import Checkpoint, save_checkpoint
-from kgif.data import load_dataset
-from kgif.model import ConvEConfig, init_conve
+from kgif.model.checkpoint import Checkpoint, save_checkpoint
+from kgif.data.datasets import load_dataset
+from kgif.model.conve import ConvEConfig, init_conve
 work = sys.argv[1]
 kg = load_dataset("fb15k237")
 config = ConvEConfig(extra={"dataset": "fb15k237"})

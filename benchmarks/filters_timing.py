@@ -1,4 +1,4 @@
-"""Time candidate-set extraction (kgif.filters) for test triples of FB15k-237.
+"""Time candidate-set extraction (kgif.influence.candidates) for test triples of FB15k-237.
 
 Usage:
     python benchmarks/filters_timing.py [--dataset fb15k237] [--num-test 10] [--repeats 5]
@@ -21,8 +21,8 @@ import time
 
 import torch
 
-from kgif.data import load_dataset
-from kgif.filters import Adjacency, candidate_edges_batch
+from kgif.data.datasets import load_dataset
+from kgif.influence.candidates import Adjacency, candidate_edges_batch
 
 CONFIGS = [
     dict(k=1),

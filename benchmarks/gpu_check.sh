@@ -81,7 +81,7 @@ import torch
 
 from kgif.bench.common import MODELS, environment, random_checkpoint, random_triples, synchronize
 from kgif.bench.wholegraph import SIZES, seed_checkpoints, synthetic_graph
-from kgif.tracin import TracIn
+from kgif.influence.tracin import TracIn
 
 device, dry, out = sys.argv[1], sys.argv[2] == "1", Path(sys.argv[3])
 tests_rc, tests_summary, elapsed = int(sys.argv[4]), sys.argv[5], float(sys.argv[6])
@@ -163,9 +163,9 @@ print(rows[-1], flush=True)
 del tracin, ckpts, graph
 
 # (c) the Hetionet preset's training epoch (one epoch, no validation)
-from kgif.data import load_dataset  # noqa: E402
-from kgif.presets import preset_configs  # noqa: E402
-from kgif.train import train  # noqa: E402
+from kgif.data.datasets import load_dataset  # noqa: E402
+from kgif.training.presets import preset_configs  # noqa: E402
+from kgif.training.loop import train  # noqa: E402
 
 if left() > 30:
     kg = load_dataset("nations" if dry else "hetionet")

@@ -2,7 +2,7 @@
 
 For every held-out ``compound TREATS_CtD disease`` test edge, the supporting edges are the
 training edges on the CbGaD, CrCtD and CtDrD metapaths (Himmelstein et al., eLife 2017,
-figure 4; :func:`kgif.groundtruth.metapath_edges`). TracIn (kgif's default: score objective,
+figure 4; :func:`kgif.studies.groundtruth.metapath_edges`). TracIn (kgif's default: score objective,
 all checkpoints, all parameters) scores all training edges; the script reports MRR, MAP,
 Hits@k and Recall@k of the supporting edges against random rankings and the 1-hop candidate
 filter, with bootstrap intervals and sign-flip tests over test edges.
@@ -24,16 +24,16 @@ from pathlib import Path
 import torch
 
 from kgif.bench.common import cpu_model
-from kgif.checkpoint import check_compatible, load_checkpoints
-from kgif.data import load_dataset
-from kgif.filters import Adjacency, candidate_edges_batch
-from kgif.groundtruth import (
+from kgif.data.datasets import load_dataset
+from kgif.influence.candidates import Adjacency, candidate_edges_batch
+from kgif.influence.tracin import TracIn
+from kgif.model.checkpoint import check_compatible, load_checkpoints
+from kgif.studies.groundtruth import (
     HETIONET_METAPATHS,
     ground_truth_report,
     metapath_edges,
     write_ground_truth,
 )
-from kgif.tracin import TracIn
 
 METRICS = ("rr", "ap", "hits@10", "hits@100", "recall@100", "recall@1000")
 LABELS = {"tracin": "kgif TracIn (all edges)", "tracin_khop": "TracIn, 1-hop candidates first",

@@ -15,8 +15,8 @@ import sys
 import torch
 
 from kgif.bench.preset import type_constrained_metrics
-from kgif.checkpoint import load_checkpoint
-from kgif.data import load_dataset
+from kgif.data.datasets import load_dataset
+from kgif.model.checkpoint import load_checkpoint
 
 
 def main(paths: list[str]) -> int:

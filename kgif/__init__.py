@@ -5,26 +5,12 @@ A flat public API over focused modules::
     from kgif import load_dataset, ConvEConfig, TracIn, load_checkpoints, explain
 """
 
-from kgif.batch import FilterOptions, PathOptions, RunOptions, explain_all
-from kgif.checkpoint import (
-    Checkpoint,
-    load_checkpoint,
-    load_checkpoints,
-    save_checkpoint,
-)
-from kgif.data import KnowledgeGraph, load_dataset, with_reciprocals
-from kgif.distributed import ShardedTracIn
-from kgif.evaluate import TailIndex, evaluate, evaluate_all_sides
-from kgif.export import write_network
-from kgif.filters import Adjacency, candidate_edges, candidate_edges_batch, k_hop_nodes
-from kgif.grads import PARAMETER_GROUPS, per_sample_grads, structured_factors
-from kgif.interop import from_pykeen, from_seed, to_pykeen
-from kgif.loss import bce_1n, get_objective, pointwise_bce, score, sparse_bce_with_logits
-from kgif.model import ConvEConfig, init_conve, score_all, score_hrt
-from kgif.paths import enumerate_paths, rank_paths
-from kgif.plot import plot_explanation, write_figures
-from kgif.prediction import Query, make_query, predict, predict_batch, read_queries
-from kgif.report import (
+from kgif._version import __version__ as __version__
+from kgif.data.datasets import load_dataset
+from kgif.data.graph import KnowledgeGraph, TailIndex, with_reciprocals
+from kgif.evaluation.predict import Query, make_query, predict, predict_batch, read_queries
+from kgif.evaluation.ranks import evaluate, evaluate_all_sides
+from kgif.explanation.explanation import (
     Explanation,
     explain,
     format_predictions,
@@ -35,11 +21,22 @@ from kgif.report import (
     write_json,
     write_predictions,
 )
-from kgif.runreport import write_run_report
-from kgif.tracin import KMostInfluentialResults, TracIn
-from kgif.train import TrainingConfig, TrainingResult, train
-
-__version__ = "0.1.0"
+from kgif.explanation.network import write_network
+from kgif.explanation.paths import enumerate_paths, rank_paths
+from kgif.explanation.plot import plot_explanation, write_figures
+from kgif.influence.candidates import Adjacency, candidate_edges, candidate_edges_batch, k_hop_nodes
+from kgif.influence.distributed import ShardedTracIn
+from kgif.influence.grads import PARAMETER_GROUPS, per_sample_grads, structured_factors
+from kgif.influence.topk import KMostInfluentialResults
+from kgif.influence.tracin import TracIn
+from kgif.interop.pykeen import from_pykeen, to_pykeen
+from kgif.interop.tiepin import from_seed
+from kgif.jobs.explain_run import FilterOptions, PathOptions, RunOptions, explain_all
+from kgif.jobs.html_report import write_run_report
+from kgif.model.checkpoint import Checkpoint, load_checkpoint, load_checkpoints, save_checkpoint
+from kgif.model.conve import ConvEConfig, init_conve, score_all, score_hrt
+from kgif.model.loss import bce_1n, get_objective, pointwise_bce, score, sparse_bce_with_logits
+from kgif.training.loop import TrainingConfig, TrainingResult, train
 
 __all__ = [
     "PARAMETER_GROUPS",

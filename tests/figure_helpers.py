@@ -6,11 +6,11 @@ import dataclasses
 
 from helpers import graph_checkpoints, random_triples
 
-from kgif.data import from_label_triples
-from kgif.filters import Adjacency
-from kgif.paths import rank_paths
-from kgif.report import explain
-from kgif.tracin import TracIn
+from kgif.data.datasets import from_label_triples
+from kgif.explanation.explanation import explain
+from kgif.explanation.paths import rank_paths
+from kgif.influence.candidates import Adjacency
+from kgif.influence.tracin import TracIn
 
 N_ENT = 12
 KINDS = ("Compound", "Disease", "Gene")

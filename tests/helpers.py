@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from kgif.model import ConvEConfig, init_conve
+from kgif.model.conve import ConvEConfig, init_conve
 
 DATA_DIR = Path(
     os.environ.get("KGIF_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -74,7 +74,7 @@ def pykeen_state(params, buffers):
 
 def graph_checkpoints(kg, dtype: torch.dtype = torch.float64):
     """Two small random checkpoints (epochs 1, 2; learning rates 0.2, 0.1) sized for ``kg``."""
-    from kgif.checkpoint import Checkpoint
+    from kgif.model.checkpoint import Checkpoint
 
     out = []
     for seed, lr in ((1, 0.2), (2, 0.1)):

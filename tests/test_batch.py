@@ -16,24 +16,24 @@ import pytest
 from helpers import graph_checkpoints, random_triples
 from tolerances import ATOL64, RTOL64
 
-from kgif.batch import (
-    LOCK_NAME,
+from kgif.cli import main
+from kgif.data.datasets import from_label_triples, load_dataset
+from kgif.data.formats import write_label_triples
+from kgif.explanation.explanation import explain
+from kgif.influence.candidates import Adjacency, candidate_edges_batch
+from kgif.influence.tracin import TracIn
+from kgif.jobs.explain_run import (
     FilterOptions,
     PathOptions,
     RunOptions,
     explain_all,
-    output_lock,
     remove_partial_files,
     sanitize,
     triple_files,
     triple_stem,
 )
-from kgif.checkpoint import save_checkpoint
-from kgif.cli import main
-from kgif.data import from_label_triples, load_dataset, write_label_triples
-from kgif.filters import Adjacency, candidate_edges_batch
-from kgif.report import explain
-from kgif.tracin import TracIn
+from kgif.jobs.guard import LOCK_NAME, output_lock
+from kgif.model.checkpoint import save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -198,11 +198,11 @@ def test_damaged_outputs_are_logged_and_recomputed(tmp_path, caplog):
     for i, how in damage.items():
         _damage(triple_files(tmp_path, stems[i], paths=True), how)
     computed = []
-    with caplog.at_level("WARNING", logger="kgif.batch"):
+    with caplog.at_level("WARNING", logger="kgif.jobs.explain_run"):
         rows = explain_all(tracin, kg, kg.testing, tmp_path, options,
                            on_chunk=lambda chunk: computed.append(chunk.indices))
     assert computed == [[0, 1], [2, 3], [4, 5], [6]]  # every damaged triple's chunk, whole
-    warned = {r.getMessage().split(": ")[1] for r in caplog.records if r.name == "kgif.batch"}
+    warned = {r.getMessage().split(": ")[1] for r in caplog.records if r.name == "kgif.jobs.explain_run"}
     assert warned == {f"recomputing test triple {i}" for i in damage}
     assert _per_triple(tmp_path) == clean
     assert [r["status"] for r in rows] == ["done"] * len(kg.testing)
@@ -368,7 +368,7 @@ def test_lock_of_a_live_process_refuses_and_of_a_killed_one_is_taken_over(tmp_pa
     kg = _kg()
     tracin = TracIn(graph_checkpoints(kg), kg.training)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from kgif.batch import output_lock\n"
+        [sys.executable, "-c", "import sys, time; from kgif.jobs.explain_run import output_lock\n"
          f"with output_lock({str(tmp_path)!r}):\n    print('held', flush=True)\n"
          "    time.sleep(120)"], env=_env(), stdout=subprocess.PIPE, text=True)
     try:

@@ -8,7 +8,8 @@ import pytest
 import torch
 from helpers import small_conve
 
-from kgif.checkpoint import (
+from kgif.data.datasets import load_dataset
+from kgif.model.checkpoint import (
     Checkpoint,
     check_compatible,
     check_same_run,
@@ -17,8 +18,7 @@ from kgif.checkpoint import (
     load_checkpoints,
     save_checkpoint,
 )
-from kgif.data import load_dataset
-from kgif.model import ConvEConfig, init_conve
+from kgif.model.conve import ConvEConfig, init_conve
 
 
 def _checkpoint(seed=0, epoch=3, run_id="run-a"):

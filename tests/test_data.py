@@ -1,4 +1,4 @@
-"""Tests for kgif.data: formats round-trip, malformed input is named, unseen policies, numbering."""
+"""Tests for kgif.data.datasets: formats round-trip, malformed input is named, unseen policies, numbering."""
 
 from __future__ import annotations
 
@@ -11,22 +11,26 @@ from pathlib import Path
 import pytest
 import torch
 
-from kgif.data import (
-    KnowledgeGraph,
-    base_relation,
+from kgif.data.datasets import (
     data_dir,
-    forward_relation,
     from_label_triples,
-    inverse_of,
-    is_inverse,
     load_dataset,
-    read_label_triples,
-    read_pykeen_triples,
     read_seed_dataset,
     read_tsv_dataset,
-    with_reciprocals,
+)
+from kgif.data.formats import (
+    read_label_triples,
+    read_pykeen_triples,
     write_label_triples,
     write_pykeen_triples,
+)
+from kgif.data.graph import (
+    KnowledgeGraph,
+    base_relation,
+    forward_relation,
+    inverse_of,
+    is_inverse,
+    with_reciprocals,
 )
 
 TRAIN = [("a", "likes", "b"), ("b", "likes", "c"), ("c", "hates", "a")]
@@ -415,10 +419,10 @@ def _expected_counts(folder: Path) -> tuple[int, int, int, int, int]:
 
 def _hide_shared(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Simulate a fresh machine: no ``KGIF_DATA_DIR`` data and no ``shared/data`` ancestor."""
-    import kgif.data
+    import kgif.data.datasets
 
     monkeypatch.setenv("KGIF_DATA_DIR", str(tmp_path / "nonexistent"))
-    monkeypatch.setattr(kgif.data, "_shared_dirs", lambda: [tmp_path / "no-shared" / "data"])
+    monkeypatch.setattr(kgif.data.datasets, "_shared_dirs", lambda: [tmp_path / "no-shared" / "data"])
 
 
 BUNDLED = Path(__file__).resolve().parents[1] / "kgif" / "datasets"
@@ -476,13 +480,13 @@ def test_lookup_order_env_before_bundled(tmp_path: Path,
 
 
 def test_lookup_bundled_before_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import kgif.data
+    import kgif.data.datasets
 
     monkeypatch.delenv("KGIF_DATA_DIR", raising=False)
     shared = tmp_path / "shared" / "data"
     write_label_triples(shared / "umls" / "train.txt", TRAIN)
     write_label_triples(shared / "wn18rr" / "train.txt", TRAIN)
-    monkeypatch.setattr(kgif.data, "_shared_dirs", lambda: [shared])
+    monkeypatch.setattr(kgif.data.datasets, "_shared_dirs", lambda: [shared])
     assert load_dataset("umls").num_entities == 135  # the bundled copy
     assert load_dataset("wn18rr").num_entities == 3  # not bundled: shared/data
 
@@ -505,10 +509,10 @@ def test_load_fb15k237_alias_and_gz(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 @pytest.mark.skipif(not HAS_PYKEEN, reason="pykeen not installed")
 def test_load_nations_falls_back_to_pykeen_bundle(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import kgif.data
+    import kgif.data.datasets
 
     _hide_shared(monkeypatch, tmp_path)
-    monkeypatch.setattr(kgif.data, "bundled_dir", lambda: tmp_path / "no-bundle")
+    monkeypatch.setattr(kgif.data.datasets, "bundled_dir", lambda: tmp_path / "no-bundle")
     spec = importlib.util.find_spec("pykeen")
     bundled = Path(spec.origin).parent / "datasets" / "nations"
     n_train, n_ent, n_rel, _, _ = _expected_counts(bundled)

@@ -16,11 +16,12 @@ import torch.multiprocessing as mp
 from helpers import random_triples, small_conve
 from tolerances import ATOL64, RTOL64
 
-from kgif.checkpoint import Checkpoint, save_checkpoint
-from kgif.data import load_dataset, write_label_triples
-from kgif.distributed import Context, ShardedTracIn, shard_range
-from kgif.topk import KMostInfluentialResults, TopK, merge_topk
-from kgif.tracin import TracIn
+from kgif.data.datasets import load_dataset
+from kgif.data.formats import write_label_triples
+from kgif.influence.distributed import Context, ShardedTracIn, shard_range
+from kgif.influence.topk import KMostInfluentialResults, TopK, merge_topk
+from kgif.influence.tracin import TracIn
+from kgif.model.checkpoint import Checkpoint, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 N_ENT, N_REL, N_TRAIN, K = 10, 3, 37, 4

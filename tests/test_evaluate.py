@@ -6,8 +6,9 @@ import pytest
 import torch
 from helpers import pykeen_state, small_conve
 
-from kgif.evaluate import TailIndex, evaluate, evaluate_all_sides, filtered_ranks, rank_metrics
-from kgif.model import hidden, score_all
+from kgif.data.graph import TailIndex
+from kgif.evaluation.ranks import evaluate, evaluate_all_sides, filtered_ranks, rank_metrics
+from kgif.model.conve import hidden, score_all
 
 TIED = (1, 2, 3)  # entities given a zero embedding and zero bias: their scores tie exactly at 0
 
@@ -115,7 +116,7 @@ def test_metrics_equal_pykeen_rank_based_evaluator_on_nations():
     from pykeen.models import ConvE
     from pykeen.triples import TriplesFactory
 
-    from kgif.data import load_dataset
+    from kgif.data.datasets import load_dataset
 
     kg = load_dataset("nations")
     factory = TriplesFactory(kg.training, entity_to_id=kg.entity_to_id,
@@ -147,7 +148,7 @@ def test_metrics_equal_pykeen_rank_based_evaluator_on_nations():
 
 def _kinded_graph(seed, num_entities=11, num_relations=3):
     """Random train/test triples whose heads and tails respect random entity kinds."""
-    from kgif.data import KnowledgeGraph
+    from kgif.data.graph import KnowledgeGraph
 
     gen = torch.Generator().manual_seed(seed)
     kind_of = torch.randint(3, (num_entities,), generator=gen)
@@ -217,7 +218,7 @@ def test_type_constrained_ranks_equal_counting_loop_float64(seed):
 
 
 def test_type_constrained_without_kinds_equals_filtered():
-    from kgif.data import KnowledgeGraph
+    from kgif.data.graph import KnowledgeGraph
 
     kg = _kinded_graph(3)
     kg = KnowledgeGraph(kg.entity_to_id, kg.relation_to_id, kg.training, testing=kg.testing)

@@ -10,14 +10,14 @@ import networkx as nx
 import pytest
 from figure_helpers import explained
 
-from kgif.export import (
+from kgif.explanation.explanation import Explanation, Influence
+from kgif.explanation.network import (
     explanation_subgraph,
     to_cytoscape,
     write_cytoscape,
     write_graphml,
     write_network,
 )
-from kgif.report import Explanation, Influence
 
 ROLES = {"proponent", "opponent", "test", "path"}
 

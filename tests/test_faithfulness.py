@@ -9,9 +9,12 @@ import pytest
 import torch
 from tolerances import ATOL32, RTOL32
 
-import kgif.faithfulness as faith
 from kgif.bench.faithfulness import toy_graph
-from kgif.faithfulness import (
+from kgif.data.graph import KnowledgeGraph, with_reciprocals
+from kgif.influence.tracin import TracIn
+from kgif.model.conve import ConvEConfig
+from kgif.studies import faithfulness as faith
+from kgif.studies.faithfulness import (
     bootstrap_ci,
     delete_edges,
     markdown_table,
@@ -22,12 +25,9 @@ from kgif.faithfulness import (
     summarize,
     target_metrics,
 )
-from kgif.graph import KnowledgeGraph, with_reciprocals
-from kgif.model import ConvEConfig
-from kgif.tracin import TracIn
-from kgif.train import TrainingConfig, train
+from kgif.training.loop import TrainingConfig, train
 
-train_module = importlib.import_module("kgif.train")  # kgif.train is also the function
+train_module = importlib.import_module("kgif.training.loop")  # kgif.training.loop is also the function
 CONFIG = ConvEConfig(embedding_dim=12, embedding_height=3, output_channels=2)
 TC = TrainingConfig(epochs=2, checkpoint_every=1, eval_every=0, seed=3)
 
@@ -39,7 +39,7 @@ def kg():
 
 @pytest.fixture(scope="module")
 def checkpoints(kg, tmp_path_factory):
-    from kgif.checkpoint import load_checkpoints
+    from kgif.model.checkpoint import load_checkpoints
 
     out = tmp_path_factory.mktemp("faith")
     train(kg, CONFIG, TC, output_dir=out, show_progress=False)
@@ -153,7 +153,7 @@ def test_stable_retraining_step_matches_a_dense_reference():
     the loss equals the dense torch BCE over the kept rows, divided by all B * N terms."""
     import torch.nn.functional as F
 
-    from kgif.loss import smoothing_coefficients, sparse_bce_with_logits
+    from kgif.model.loss import smoothing_coefficients, sparse_bce_with_logits
 
     gen = torch.Generator().manual_seed(11)
     b, n, eps = 6, 9, 0.1
@@ -195,7 +195,7 @@ def test_retrain_without_deletion_reproduces_the_original(kg, checkpoints, proto
 
 
 def test_target_metrics_against_brute_force(kg, checkpoints):
-    from kgif.model import score_all
+    from kgif.model.conve import score_all
 
     ckpt = checkpoints[-1]
     targets = kg.testing[:4]

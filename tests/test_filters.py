@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from kgif import filters
-from kgif.data import load_dataset
-from kgif.filters import (
+from kgif.data.datasets import load_dataset
+from kgif.influence import candidates as filters
+from kgif.influence.candidates import (
     Adjacency,
     bfs_distances,
     candidate_edges,

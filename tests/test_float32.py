@@ -7,11 +7,11 @@ import pytest
 import torch
 from tolerances import RTOL32_REALISTIC
 
-from kgif.checkpoint import Checkpoint
-from kgif.distributed import Context, ShardedTracIn
-from kgif.model import ConvEConfig, init_conve
-from kgif.topk import merge_topk
-from kgif.tracin import TracIn
+from kgif.influence.distributed import Context, ShardedTracIn
+from kgif.influence.topk import merge_topk
+from kgif.influence.tracin import TracIn
+from kgif.model.checkpoint import Checkpoint
+from kgif.model.conve import ConvEConfig, init_conve
 
 N_ENT, N_REL, N_TRAIN = 135, 46, 260  # UMLS sizes; 260 edges = a full and a padded batch
 

@@ -8,10 +8,10 @@ import torch
 from helpers import random_triples, small_conve
 from tolerances import ATOL64, RTOL64
 
-from kgif.checkpoint import Checkpoint
-from kgif.model import hidden, score_all
-from kgif.tracin import TracIn
-from kgif.train import TrainingConfig, make_step
+from kgif.influence.tracin import TracIn
+from kgif.model.checkpoint import Checkpoint
+from kgif.model.conve import hidden, score_all
+from kgif.training.loop import TrainingConfig, make_step
 
 pytestmark = pytest.mark.cuda
 N_ENT, N_REL = 11, 3

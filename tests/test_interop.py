@@ -12,11 +12,12 @@ import torch
 from tolerances import ATOL64, RTOL64, RTOL_CONVERT
 from torch import nn
 
-from kgif.checkpoint import load_checkpoint
 from kgif.cli import main
-from kgif.interop import from_pykeen, from_seed, pykeen_model, to_pykeen
-from kgif.model import hidden, score_all
-from kgif.tracin import TracIn
+from kgif.influence.tracin import TracIn
+from kgif.interop.pykeen import from_pykeen, pykeen_model, to_pykeen
+from kgif.interop.tiepin import from_seed
+from kgif.model.checkpoint import load_checkpoint
+from kgif.model.conve import hidden, score_all
 
 
 def require_pykeen(module: str):

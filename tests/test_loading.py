@@ -1,4 +1,4 @@
-"""Tests for kgif.labels and the dataset readers on damaged or unusual text input.
+"""Tests for kgif.data.tsv and the dataset readers on damaged or unusual text input.
 
 The fast (pyarrow / pandas) readers are checked against the plain line loop, and every damaged
 input must give a ValueError that names the file (and the line where known).
@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from kgif import labels
-from kgif.data import from_label_triples, read_label_triples, read_tsv_dataset
-from kgif.labels import EncodedTriples
+from kgif.data import tsv as labels
+from kgif.data.datasets import from_label_triples, read_tsv_dataset
+from kgif.data.formats import read_label_triples
+from kgif.data.tsv import EncodedTriples
 
 HAS_PANDAS = importlib.util.find_spec("pandas") is not None
 HAS_ARROW = importlib.util.find_spec("pyarrow") is not None
@@ -190,7 +191,7 @@ def test_bom_on_a_label_that_recurs_maps_to_one_entity() -> None:
 def test_header_line_is_skipped_and_logged(tmp_path: Path, header: str,
                                            caplog: pytest.LogCaptureFixture) -> None:
     path = _write_bytes(tmp_path / "train.txt", (header + "\n").encode() + _tsv(ROWS))
-    with caplog.at_level(logging.WARNING, logger="kgif.labels"):
+    with caplog.at_level(logging.WARNING, logger="kgif.data.tsv"):
         assert read_label_triples(path) == ROWS
     assert "skipped header line" in caplog.text and str(path) in caplog.text
 
@@ -205,7 +206,7 @@ def test_duplicates_dropped_by_default_and_reported(tmp_path: Path,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     rows = [ROWS[0], ROWS[1], ROWS[0], ROWS[2], ROWS[0]]
     path = _write_bytes(tmp_path / "d" / "train.txt", _tsv(rows))
-    with caplog.at_level(logging.WARNING, logger="kgif.data"):
+    with caplog.at_level(logging.WARNING, logger="kgif.data.datasets"):
         kg = read_tsv_dataset(path.parent)
     assert "dropped 2 repeated training triples of 5" in caplog.text
     ent, rel = kg.entity_to_id, kg.relation_to_id
@@ -214,7 +215,7 @@ def test_duplicates_dropped_by_default_and_reported(tmp_path: Path,
 
 def test_duplicates_keep_and_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     rows = [ROWS[0], ROWS[1], ROWS[0]]
-    with caplog.at_level(logging.WARNING, logger="kgif.data"):
+    with caplog.at_level(logging.WARNING, logger="kgif.data.datasets"):
         kg = from_label_triples(rows, duplicates="keep")
     assert len(kg.training) == 3 and "kept 1 repeated" in caplog.text
     with pytest.raises(ValueError, match=r"1 training triples repeat.*netherlands"):
@@ -224,7 +225,7 @@ def test_duplicates_keep_and_error(tmp_path: Path, caplog: pytest.LogCaptureFixt
 
 
 def test_no_duplicates_no_log(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="kgif.data"):
+    with caplog.at_level(logging.WARNING, logger="kgif.data.datasets"):
         from_label_triples(ROWS)
     assert "repeated" not in caplog.text
 
@@ -232,7 +233,7 @@ def test_no_duplicates_no_log(caplog: pytest.LogCaptureFixture) -> None:
 def test_damaged_pykeen_map_names_the_file(tmp_path: Path) -> None:
     import torch
 
-    from kgif.data import read_pykeen_triples, write_pykeen_triples
+    from kgif.data.formats import read_pykeen_triples, write_pykeen_triples
 
     write_pykeen_triples(tmp_path, {"a": 0, "b": 1}, {"r": 0}, torch.tensor([[0, 0, 1]]))
     path = tmp_path / "entity_to_id.tsv.gz"

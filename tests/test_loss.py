@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from tolerances import ATOL64, RTOL64, RTOL_LOSS
 
-from kgif.loss import (
+from kgif.model.loss import (
     OneHotObjective,
     bce_1n,
     get_objective,
@@ -79,7 +79,7 @@ def test_bad_arguments_name_the_value():
         get_objective("hinge")
 
 
-#: Closed-form derivatives l'(s_t), written independently of kgif.loss (which uses autograd).
+#: Closed-form derivatives l'(s_t), written independently of kgif.model.loss (which uses autograd).
 CLOSED_FORM = {"score": torch.ones_like, "pointwise_bce": lambda s: -torch.sigmoid(-s)}
 
 
@@ -108,7 +108,7 @@ def test_custom_objective_needs_only_a_loss():
 
 @pytest.mark.parametrize("eps", [0.0, 0.1])
 def test_removing_an_edge_changes_row_loss_by_a_times_score_only_if_row_keeps_a_tail(eps):
-    """The `score` objective's claim (kgif.loss.score, docs/tracin.md), on the sum-reduced
+    """The `score` objective's claim (kgif.model.loss.score, docs/tracin.md), on the sum-reduced
     sparse 1-N BCE: dropping one of two tails changes the loss by +a s_t; dropping a row's
     only tail removes the whole row instead."""
     gen = torch.Generator().manual_seed(3)

@@ -8,7 +8,7 @@ from helpers import pykeen_state, random_triples, small_conve
 from tolerances import ATOL64, RTOL32, RTOL64
 from torch.func import grad, vmap
 
-from kgif.model import ConvEConfig, hidden, init_conve, score_all, score_hrt, score_tails
+from kgif.model.conve import ConvEConfig, hidden, init_conve, score_all, score_hrt, score_tails
 
 
 def _loss_one(params, buffers, h, r, t, config):
@@ -59,7 +59,7 @@ def test_training_mode_returns_new_buffers_without_mutation():
 
 def _reference_scores(params, buffers, triples, config):
     """ConvE in attribution mode written out with torch.nn modules, one triple at a time
-    (Dettmers et al. 2018; PyKEEN's ConvEInteraction layout), independent of kgif.model."""
+    (Dettmers et al. 2018; PyKEEN's ConvEInteraction layout), independent of kgif.model.conve."""
     H, W, C = config.embedding_height, config.embedding_width, config.output_channels
     conv = torch.nn.Conv2d(1, C, (config.kernel_height, config.kernel_width)).double()
     fc = torch.nn.Linear(config.num_features, config.embedding_dim).double()

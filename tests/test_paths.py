@@ -9,10 +9,8 @@ import torch
 from helpers import small_conve
 from tolerances import ATOL64, RTOL64
 
-from kgif.checkpoint import Checkpoint
-from kgif.data import KnowledgeGraph
-from kgif.filters import Adjacency
-from kgif.paths import (
+from kgif.data.graph import KnowledgeGraph
+from kgif.explanation.paths import (
     enumerate_paths,
     format_paths,
     paths_to_json,
@@ -20,7 +18,9 @@ from kgif.paths import (
     score_paths,
     write_paths_csv,
 )
-from kgif.tracin import TracIn
+from kgif.influence.candidates import Adjacency
+from kgif.influence.tracin import TracIn
+from kgif.model.checkpoint import Checkpoint
 
 
 def _random_graph(seed: int, n_ent: int = 9, n_edges: int = 30) -> torch.Tensor:

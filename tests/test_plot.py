@@ -11,8 +11,9 @@ from figure_helpers import explained
 from matplotlib.colors import to_hex
 from matplotlib.text import Text
 
-from kgif.data import from_label_triples
-from kgif.plot import (
+from kgif.data.datasets import from_label_triples
+from kgif.explanation.explanation import Explanation, Influence
+from kgif.explanation.plot import (
     MAX_WIDTH,
     MIN_WIDTH,
     NEGATIVE_COLOUR,
@@ -24,7 +25,6 @@ from kgif.plot import (
     shorten,
     write_figures,
 )
-from kgif.report import Explanation, Influence
 
 
 def _by_gid(fig, prefix: str) -> dict:

@@ -11,11 +11,10 @@ import torch
 from helpers import small_conve
 from tolerances import ATOL64, RTOL64
 
-from kgif.checkpoint import Checkpoint, save_checkpoint
 from kgif.cli import main
-from kgif.data import load_dataset, write_label_triples
-from kgif.model import score_hrt
-from kgif.prediction import (
+from kgif.data.datasets import load_dataset
+from kgif.data.formats import write_label_triples
+from kgif.evaluation.predict import (
     PREDICTION_COLUMNS,
     Query,
     make_query,
@@ -23,7 +22,9 @@ from kgif.prediction import (
     predict_batch,
     read_queries,
 )
-from kgif.report import read_predictions
+from kgif.explanation.explanation import read_predictions
+from kgif.model.checkpoint import Checkpoint, save_checkpoint
+from kgif.model.conve import score_hrt
 
 # A small typed graph: compounds treat diseases and bind genes, diseases associate with genes.
 KINDS = {"Compound": ["c0", "c1", "c2", "c3"], "Disease": ["d0", "d1", "d2"],
@@ -256,8 +257,8 @@ def test_read_predictions_limit_and_provenance(kg, tmp_path):
 
 
 def test_predict_then_explain_in_two_commands(kg, tmp_path, capsys):
-    from kgif.model import ConvEConfig
-    from kgif.train import TrainingConfig, train
+    from kgif.model.conve import ConvEConfig
+    from kgif.training.loop import TrainingConfig, train
 
     folder = tmp_path / "typed"
     config = ConvEConfig(embedding_dim=12, embedding_height=3, embedding_width=4,

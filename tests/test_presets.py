@@ -1,4 +1,4 @@
-"""Training presets (kgif.presets, ``train --preset``) and the type-constrained tail ranks."""
+"""Training presets (kgif.training.presets, ``train --preset``) and the type-constrained tail ranks."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import torch
 from kgif.bench.preset import popularity_scores, type_constrained_tail_ranks
 from kgif.cli import build_parser
 from kgif.cli.train import apply_preset
-from kgif.data import KnowledgeGraph
-from kgif.model import ConvEConfig
-from kgif.presets import PRESETS, Preset, preset_configs
-from kgif.train import TrainingConfig
+from kgif.data.graph import KnowledgeGraph
+from kgif.model.conve import ConvEConfig
+from kgif.training.loop import TrainingConfig
+from kgif.training.presets import PRESETS, Preset, preset_configs
 
 
 def _train_args(*argv: str):
@@ -177,19 +177,19 @@ def test_bench_row_skips_outside_the_full_suite():
 
 
 def test_bench_row_trains_and_reports_mrr_beside_the_baseline(monkeypatch):
-    import kgif.data
-    import kgif.presets
+    import kgif.data.datasets
+    import kgif.training.presets
     from kgif.bench.common import PRESETS as BENCH_PRESETS
     from kgif.bench.preset import bench_preset
 
     kg = _typed_graph()
     kg = KnowledgeGraph(kg.entity_to_id, {"TREATS_CtD": 0, "r1": 1}, kg.training,
                         kg.validation, kg.testing, entity_kinds=kg.entity_kinds)
-    monkeypatch.setattr(kgif.data, "load_dataset", lambda name: kg)
+    monkeypatch.setattr(kgif.data.datasets, "load_dataset", lambda name: kg)
     tiny = Preset("hetionet", "hetionet", "tiny", model={"embedding_dim": 6,
                   "embedding_height": 2, "embedding_width": 3, "output_channels": 2},
                   training={"epochs": 2, "batch_size": 64, "eval_every": 1})
-    monkeypatch.setitem(kgif.presets.PRESETS, "hetionet", tiny)
+    monkeypatch.setitem(kgif.training.presets.PRESETS, "hetionet", tiny)
     rows = {(r["method"], r["metric"]): r for r in bench_preset(BENCH_PRESETS["full"], "cpu")}
     assert rows[("kgif-preset", "epoch time")]["value"] > 0
     base = rows[("popularity", "test MRR")]["value"]

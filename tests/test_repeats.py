@@ -13,12 +13,18 @@ from test_tracin import _reference_influence, _reference_self
 from test_train import TINY, _tiny_graph
 from tolerances import ATOL64, RTOL64
 
-from kgif.checkpoint import Checkpoint, load_checkpoint
 from kgif.cli.train import parse_repeats
-from kgif.graph import TailIndex, with_reciprocals
-from kgif.model import ConvEConfig
-from kgif.tracin import TracIn
-from kgif.train import REPEATS_KEY, TrainingConfig, epoch_order, relation_repeat_counts, train
+from kgif.data.graph import TailIndex, with_reciprocals
+from kgif.influence.tracin import TracIn
+from kgif.model.checkpoint import Checkpoint, load_checkpoint
+from kgif.model.conve import ConvEConfig
+from kgif.training.loop import (
+    REPEATS_KEY,
+    TrainingConfig,
+    epoch_order,
+    relation_repeat_counts,
+    train,
+)
 
 
 def test_epoch_order_visits_each_row_its_repeat_count_and_defaults_to_randperm():
@@ -37,7 +43,7 @@ def test_train_visits_repeated_relation_rows_and_records_counts(tmp_path, monkey
     tc = TrainingConfig(epochs=1, batch_size=8, checkpoint_every=1, eval_every=0,
                         relation_repeats={"r1": 3})
     seen = []
-    train_module = sys.modules["kgif.train"]  # the package attribute is the function
+    train_module = sys.modules["kgif.training.loop"]  # the package attribute is the function
     real = train_module.make_step
 
     def counting_make_step(cfg, tcfg):
@@ -123,7 +129,7 @@ def test_validation_side_and_metric_select_best_pt(tmp_path):
     assert result.best.epoch == 1 + values.index(max(values))
     assert load_checkpoint(tmp_path / "best.pt").metrics[key] == max(values)
     # the metrics of best.pt are those of the tail side: compare with evaluate
-    from kgif.evaluate import evaluate
+    from kgif.evaluation.ranks import evaluate
     tail = evaluate(result.best.params, result.best.buffers, result.best.config, kg,
                     split="validation", side="tail")
     assert result.best.metrics[key] == tail["type_constrained.realistic.hits@3"]

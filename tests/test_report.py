@@ -10,11 +10,12 @@ import torch
 from helpers import graph_checkpoints, random_triples
 from tolerances import ATOL64, RTOL64
 
-from kgif.checkpoint import save_checkpoint
 from kgif.cli import main
-from kgif.data import from_label_triples, load_dataset, write_label_triples
-from kgif.report import CSV_COLUMNS, explain, to_dataframe, to_json, write_csv
-from kgif.tracin import TracIn
+from kgif.data.datasets import from_label_triples, load_dataset
+from kgif.data.formats import write_label_triples
+from kgif.explanation.explanation import CSV_COLUMNS, explain, to_dataframe, to_json, write_csv
+from kgif.influence.tracin import TracIn
+from kgif.model.checkpoint import save_checkpoint
 
 N_ENT, N_REL = 11, 3
 
@@ -116,7 +117,7 @@ def _kinded_graph():
 def test_kinds_names_and_proponent_summary_in_every_output(tmp_path):
     from collections import Counter
 
-    from kgif.report import format_explanation, relation_summary, summary_fields
+    from kgif.explanation.explanation import format_explanation, relation_summary, summary_fields
 
     kg = _kinded_graph()
     tracin = TracIn(graph_checkpoints(kg), kg.training)

@@ -8,12 +8,12 @@ import torch
 from helpers import small_conve
 from tolerances import ATOL64, RTOL64
 
-import kgif.engines as engines
-from kgif.checkpoint import Checkpoint
-from kgif.kernels import row_groups
-from kgif.loss import get_objective
-from kgif.model import hidden, score_all
-from kgif.tracin import TracIn
+from kgif.influence import engines
+from kgif.influence.kernels import row_groups
+from kgif.influence.tracin import TracIn
+from kgif.model.checkpoint import Checkpoint
+from kgif.model.conve import hidden, score_all
+from kgif.model.loss import get_objective
 
 N_ENT, N_REL = 9, 3
 

@@ -14,10 +14,10 @@ from urllib.parse import unquote, urlparse
 import pytest
 from figure_helpers import explained
 
-from kgif.batch import RunOptions, explain_all, triple_stem
 from kgif.cli import main
-from kgif.plot import write_figures
-from kgif.runreport import RUN_FIGURES, read_run, run_figures
+from kgif.explanation.plot import write_figures
+from kgif.jobs.explain_run import RunOptions, explain_all, triple_stem
+from kgif.jobs.html_report import RUN_FIGURES, read_run, run_figures
 
 
 class _Page(HTMLParser):

@@ -1,4 +1,4 @@
-"""The one top-k (kgif.topk) against a plain sorted() reference; its use by TracIn."""
+"""The one top-k (kgif.influence.topk) against a plain sorted() reference; its use by TracIn."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import pytest
 import torch
 from helpers import random_triples, small_conve
 
-from kgif.checkpoint import Checkpoint
-from kgif.distributed import Context, ShardedTracIn
-from kgif.topk import KMostInfluentialResults, TopK, merge_topk
-from kgif.tracin import TracIn
+from kgif.influence.distributed import Context, ShardedTracIn
+from kgif.influence.topk import KMostInfluentialResults, TopK, merge_topk
+from kgif.influence.tracin import TracIn
+from kgif.model.checkpoint import Checkpoint
 
 
 def _reference(scores: list[float], ids: list[int], k: int, largest: bool) -> list[int]:

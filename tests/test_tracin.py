@@ -7,11 +7,11 @@ import torch
 from helpers import random_triples, small_conve
 from tolerances import ATOL32, ATOL64, RTOL32, RTOL64, RTOL_PATHS32, RTOL_PATHS64
 
-from kgif.checkpoint import Checkpoint
-from kgif.grads import resolve_parameters
-from kgif.loss import get_objective
-from kgif.model import ConvEConfig, hidden, init_conve, score_all
-from kgif.tracin import TracIn
+from kgif.influence.grads import resolve_parameters
+from kgif.influence.tracin import TracIn
+from kgif.model.checkpoint import Checkpoint
+from kgif.model.conve import ConvEConfig, hidden, init_conve, score_all
+from kgif.model.loss import get_objective
 
 N_ENT, N_REL = 11, 3
 LEARNING_RATES = (0.3, 0.05)

@@ -9,11 +9,11 @@ import torch
 import torch.nn.functional as F
 from tolerances import ATOL32, ATOL64, RTOL32, RTOL64
 
-from kgif.checkpoint import list_checkpoints, load_checkpoint
-from kgif.data import KnowledgeGraph, with_reciprocals
-from kgif.evaluate import TailIndex, evaluate
-from kgif.model import ConvEConfig, hidden, init_conve, score_all
-from kgif.train import LR_SCHEDULES, TrainingConfig, _forward_loss, make_step, train
+from kgif.data.graph import KnowledgeGraph, TailIndex, with_reciprocals
+from kgif.evaluation.ranks import evaluate
+from kgif.model.checkpoint import list_checkpoints, load_checkpoint
+from kgif.model.conve import ConvEConfig, hidden, init_conve, score_all
+from kgif.training.loop import LR_SCHEDULES, TrainingConfig, _forward_loss, make_step, train
 
 TINY = dict(embedding_dim=12, embedding_height=3, embedding_width=4, output_channels=4)
 
@@ -227,7 +227,7 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(out / "best.pt"), "--no-progress",
                  "--output", str(tmp_path / "eval.json")]) == 0
     evaluated = json.loads((tmp_path / "eval.json").read_text())["metrics"]
-    from kgif.data import load_dataset
+    from kgif.data.datasets import load_dataset
 
     kg = load_dataset("nations")
     expected = evaluate(best.params, best.buffers, best.config, kg, side="head")
@@ -241,7 +241,7 @@ FAST = dict(batch_size=24, eval_every=0, checkpoint_every=1)
 
 
 def test_diverging_training_stops_at_the_first_non_finite_loss(tmp_path):
-    from kgif.train import NonFiniteLossError
+    from kgif.training.loop import NonFiniteLossError
 
     kg = _tiny_graph(seed=1)
     tc = TrainingConfig(epochs=6, learning_rate=1e30, batch_size=24, eval_every=1,
@@ -398,9 +398,9 @@ def test_progress_bar_shows_no_validation_mrr_before_the_first_validation(capsys
 
 @pytest.mark.parametrize("dataset", ["kinships", "nations"])
 def test_cli_evaluate_refuses_a_model_of_another_dataset(tmp_path, capsys, dataset):
-    from kgif.checkpoint import Checkpoint, save_checkpoint
     from kgif.cli import main
-    from kgif.data import load_dataset
+    from kgif.data.datasets import load_dataset
+    from kgif.model.checkpoint import Checkpoint, save_checkpoint
 
     umls = load_dataset("umls")
     config = ConvEConfig(**TINY)
@@ -419,7 +419,7 @@ def test_cli_evaluate_refuses_a_model_of_another_dataset(tmp_path, capsys, datas
 def test_a_last_batch_of_one_row_joins_the_previous_batch():
     """BatchNorm cannot normalise one row ('Expected more than 1 value per channel'): with
     rows = k * batch_size + 1 the last row is trained in the batch before it, every row once."""
-    from kgif.train import _batch_bounds
+    from kgif.training.loop import _batch_bounds
 
     assert _batch_bounds(9, 4) == [0, 4, 9]
     assert _batch_bounds(8, 4) == [0, 4, 8]

@@ -27,8 +27,8 @@ import tempfile
 from IPython.display import Image
 
 import kgif
-from kgif.filters import Adjacency
-from kgif.paths import rank_paths
+from kgif.explanation.paths import rank_paths
+from kgif.influence.candidates import Adjacency
 
 kg = kgif.load_dataset("umls")
 print(kg.summary())
@@ -41,7 +41,7 @@ print(kg.summary())
 # %%
 out = tempfile.mkdtemp(prefix="kgif-quickstart-")
 config = kgif.ConvEConfig(embedding_dim=32)
-result = kgif.train(kg, config, kgif.TrainingConfig(epochs=3, checkpoint_every=1, eval_every=0),
+result = kgif.training.loop(kg, config, kgif.TrainingConfig(epochs=3, checkpoint_every=1, eval_every=0),
                     output_dir=out, show_progress=False)
 print("training loss per epoch:", [round(x, 4) for x in result.loss_history])
 checkpoints = kgif.load_checkpoints(f"{out}/checkpoints")
@@ -69,7 +69,7 @@ adj = Adjacency.from_triples(kg.training, kg.num_entities)
 test = kg.testing[:3]
 candidates = [kgif.candidate_edges(adj, h, t, 1, max_path_length=2) for h, _, t in test.tolist()]
 explanations = kgif.explain(tracin, test, k=10, candidates=candidates)
-print(kgif.report.format_explanation(explanations[0], kg))
+print(kgif.explanation.explanation.format_explanation(explanations[0], kg))
 
 # %% [markdown]
 # ## How the proponents split by relation
@@ -77,7 +77,7 @@ print(kgif.report.format_explanation(explanations[0], kg))
 # %%
 for ex in explanations:
     summary = kgif.relation_summary(ex, kg)
-    print(kg.relation_label(ex.triple[1]), "->", kgif.report.format_summary(summary["by_relation"]))
+    print(kg.relation_label(ex.triple[1]), "->", kgif.explanation.explanation.format_summary(summary["by_relation"]))
 
 # %% [markdown]
 # ## Draw one explanation

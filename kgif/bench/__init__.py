@@ -28,7 +28,7 @@ import torch
 
 from kgif.bench.common import PRESETS, Preset, environment, fill_ratios
 
-__all__ = ["PRESETS", "SUITES", "run_benchmarks"]
+__all__ = ["SUITES", "run_benchmarks"]
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import torch
 
-from kgif.bench import PRESETS, SUITES, run_benchmarks
+from kgif._io import atomic_write
+from kgif.bench import SUITES, run_benchmarks
+from kgif.bench.common import PRESETS
 from kgif.bench.render import environment_lines, format_table, markdown, plot
-from kgif.checkpoint import atomic_write
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """Baselines that TracIn is measured against: a plain per-sample autograd loop and Captum.
 
-Both compute the same quantity as :class:`kgif.tracin.TracIn` for one-checkpoint-or-more
+Both compute the same quantity as :class:`kgif.influence.tracin.TracIn` for one-checkpoint-or-more
 TracInCP (Pruthi et al. 2020, eq. 3): sum_k eta_k sign <grad l(w_k, edge), grad l(w_k, test)>,
 an edge's gradient summing its two directions (h, 2r, t) and (t, 2r + 1, h), a test triple
 being its tail-prediction example (h, 2r, t), scores (n_test, n_train).
@@ -13,9 +13,9 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from kgif.checkpoint import Checkpoint
-from kgif.loss import Objective, get_objective
-from kgif.model import hidden, score_all
+from kgif.model.checkpoint import Checkpoint
+from kgif.model.conve import hidden, score_all
+from kgif.model.loss import Objective, get_objective
 
 # --------------------------------------------------------------------------- autograd loop
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
-from kgif.checkpoint import Checkpoint
-from kgif.model import ConvEConfig, init_conve
+from kgif.model.checkpoint import Checkpoint
+from kgif.model.conve import ConvEConfig, init_conve
 
 # --------------------------------------------------------------------------- presets
 

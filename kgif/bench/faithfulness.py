@@ -3,14 +3,14 @@
 Each row is the mean change over target test triples of one quantity (targets' MRR ``ΔMRR``,
 mean logit ``Δlogit``, mean filtered rank ``Δrank``) after deleting the k edges an attribution
 method names for each target and retraining from scratch with the same seed, by the stable
-protocol (the original run's rows, order and batches; :func:`kgif.faithfulness.retrain`);
+protocol (the original run's rows, order and batches; :func:`kgif.studies.faithfulness.retrain`);
 the note gives the 95% paired bootstrap interval and the sign-flip p-values against the
 baselines; ``ratio`` is the change relative to the ``random`` baseline's.
 
 * ``smoke``: a random toy graph (24 entities, 120 edges), tiny ConvE, 2 targets: seconds.
 * ``quick``: UMLS, 6 targets, kgif's default TracIn and the three baselines.
 * ``full``: UMLS, 48 targets (filtered tail rank <= 3), every method of
-  :data:`kgif.faithfulness.METHODS` per target, plus the grouped protocol (4 targets per
+  :data:`kgif.studies.faithfulness.METHODS` per target, plus the grouped protocol (4 targets per
   retraining) on four methods, to show whether grouping changes the ranking of methods.
   Two retraining processes with one thread each.
 """
@@ -45,11 +45,11 @@ class Case:
     max_rank: float = 3.0  # targets: realistic filtered tail rank <= 3 (Hits@3)
     workers: int = 2
     grouped: int = 0  # group size of the grouped comparison (0: none)
-    protocol: str = "stable"  # kgif.faithfulness.PROTOCOLS
+    protocol: str = "stable"  # kgif.studies.faithfulness.PROTOCOLS
 
 
 def _cases() -> dict[str, Case]:
-    from kgif.faithfulness import METHODS
+    from kgif.studies.faithfulness import METHODS
 
     return {"smoke": Case("toy", ("tracin", "random", "random_1hop", "similarity",
                                   "tracin_cosine"), 2, k=3, dim=12, channels=2, epochs=2,
@@ -60,7 +60,7 @@ def _cases() -> dict[str, Case]:
 
 def toy_graph():
     """A random graph: 24 entities, 3 relations, 120 training and 8 test triples (seed 0)."""
-    from kgif.graph import KnowledgeGraph
+    from kgif.data.graph import KnowledgeGraph
 
     gen = torch.Generator().manual_seed(0)
     n_ent, n_rel = 24, 3
@@ -76,8 +76,8 @@ def toy_graph():
 
 def configs(case: Case, seed: int = 0):
     """(ConvEConfig, TrainingConfig) of a case; the same for the original run and retrains."""
-    from kgif.model import ConvEConfig
-    from kgif.train import TrainingConfig
+    from kgif.model.conve import ConvEConfig
+    from kgif.training.loop import TrainingConfig
 
     height = 3 if case.dim == 12 else None
     return (ConvEConfig(embedding_dim=case.dim, embedding_height=height,
@@ -88,8 +88,8 @@ def configs(case: Case, seed: int = 0):
 
 def run_faithfulness_bench(preset: Preset, device: str) -> list[dict]:
     """Rows of the case of ``preset`` (module docstring); CPU only (retraining is)."""
-    from kgif.data import load_dataset
-    from kgif.faithfulness import run_faithfulness, summarize
+    from kgif.data.datasets import load_dataset
+    from kgif.studies.faithfulness import run_faithfulness, summarize
 
     case = _cases().get(preset.name, _cases()["quick"])
     kg = toy_graph() if case.dataset == "toy" else load_dataset(case.dataset)

@@ -3,8 +3,8 @@
 For each T, both rows explain the first T test triples of UMLS with the top-10 proponents and
 opponents of a random-weight ConvE of UMLS's size, in this process, warm:
 ``unfiltered`` streams all training edges; ``filtered k=1`` passes the 1-hop intersection
-candidate sets of :func:`kgif.filters.candidate_edges_batch`, whose union TracIn scores once
-against all T triples (:meth:`kgif.tracin.TracIn.top_influences`). The ratio is filtered /
+candidate sets of :func:`kgif.influence.candidates.candidate_edges_batch`, whose union TracIn scores once
+against all T triples (:meth:`kgif.influence.tracin.TracIn.top_influences`). The ratio is filtered /
 unfiltered seconds: below 1 means filtering is faster.
 """
 
@@ -23,9 +23,9 @@ SIZES = {"smoke": ("tiny", (3,), 1), "quick": ("umls", (1, 10), 1),
 
 def run_filtered(preset: Preset, device: str) -> list[dict]:
     """Rows ``unfiltered`` (baseline) and ``filtered k=...`` per T: seconds per top-k call."""
-    from kgif.data import load_dataset
-    from kgif.filters import Adjacency
-    from kgif.tracin import TracIn
+    from kgif.data.datasets import load_dataset
+    from kgif.influence.candidates import Adjacency
+    from kgif.influence.tracin import TracIn
 
     model, test_sizes, hops = SIZES.get(preset.name, SIZES["quick"])
     try:
@@ -46,7 +46,7 @@ def run_filtered(preset: Preset, device: str) -> list[dict]:
 
 
 def _case(tracin, kg, adjacency, case, n_test, hops, preset, device) -> list[dict]:
-    from kgif.filters import candidate_edges_batch
+    from kgif.influence.candidates import candidate_edges_batch
 
     test = kg.testing[:n_test]
     candidates = candidate_edges_batch(adjacency, test, k=hops)

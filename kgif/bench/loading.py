@@ -4,7 +4,7 @@ Cases (by preset, see :data:`CASES`): the bundled Hetionet training file (765,56
 and generated files of random ``CURIE<TAB>predicate<TAB>CURIE`` lines shaped like the seed
 project's ROBOKOP graph (200,000 entities, 64 predicates; 18.6 M lines in the ``full`` preset),
 written to a temporary directory and removed afterwards. Each read builds the whole
-:class:`kgif.data.KnowledgeGraph` (vectorised reading, label-sorted ids, duplicate check) in a
+:class:`kgif.data.graph.KnowledgeGraph` (vectorised reading, label-sorted ids, duplicate check) in a
 fresh ``multiprocessing`` *spawn* child, so ``peak RSS`` (Linux ``VmHWM``) is that read's alone
 and includes the interpreter, torch and the reader's imports (the ``baseline RSS`` row: the
 child's resident set just before the read). ``reader`` names the fast reader used (pyarrow,
@@ -55,8 +55,8 @@ def measure_read(folder: str, line_loop: bool = False, core: bool = False) -> di
     (``import_seconds``); ``line_loop=True`` reads with the plain line loop (the reference),
     ``core=True`` with the reader of a core install (no pyarrow, no pandas).
     """
-    import kgif.data as data
-    from kgif import labels
+    from kgif.data import tsv as labels
+    from kgif.data import datasets as data
 
     start = time.perf_counter()
     readers = [] if line_loop else [labels._read_whole] if core else labels._fast_readers()
@@ -110,7 +110,7 @@ def _rows(case: str, result: dict, note: str = "", baseline: str | None = None) 
 
 
 def _hetionet(tmp: Path) -> tuple[str, Path, str]:
-    from kgif.data import bundled_dir
+    from kgif.data.datasets import bundled_dir
 
     folder = tmp / "hetionet"
     folder.mkdir()

@@ -2,13 +2,13 @@
 
 Also the metric the preset is tuned for: the **type-constrained filtered tail rank** of a test
 triple (h, r, t), i.e. the rank of t among the entities of r's range kinds
-(:meth:`kgif.data.KnowledgeGraph.type_mask`) after removing every other known tail of (h, r)
+(:meth:`kgif.data.graph.KnowledgeGraph.type_mask`) after removing every other known tail of (h, r)
 in train + valid + test (the filtered setting of Bordes et al. 2013), with PyKEEN's realistic
 tie handling (the mean of the optimistic and pessimistic ranks, as in
-:func:`kgif.evaluate.rank_metrics`). :func:`popularity_scores` is the baseline it is compared
+:func:`kgif.evaluation.ranks.rank_metrics`). :func:`popularity_scores` is the baseline it is compared
 with: every candidate scored by its number of training edges as a tail of r.
 
-The row trains the preset (:data:`kgif.presets.PRESETS` ``["hetionet"]``) in this process:
+The row trains the preset (:data:`kgif.training.presets.PRESETS` ``["hetionet"]``) in this process:
 median epoch time, training triples per second (training edges / median epoch seconds), the
 test type-constrained MRR of the best validation model beside the popularity baseline, and
 the rise of the peak resident set (Linux ``VmHWM``). Full suite only: it trains for minutes.
@@ -22,8 +22,9 @@ import torch
 from torch import Tensor
 
 from kgif.bench.common import Preset, row, skipped
-from kgif.evaluate import TailIndex, batch_ranks, rank_metrics, reciprocal_queries
-from kgif.model import hidden, score_all
+from kgif.data.graph import TailIndex, reciprocal_queries
+from kgif.evaluation.ranks import batch_ranks, rank_metrics
+from kgif.model.conve import hidden, score_all
 
 __all__ = ["popularity_scores", "type_constrained_metrics", "type_constrained_tail_ranks"]
 
@@ -34,7 +35,7 @@ def type_constrained_tail_ranks(scores: Tensor, triples: Tensor, kg) -> tuple[Te
     Args:
         scores: (n, N) float tail scores of the n queries (h, r, ?) (higher is better).
         triples: (n, 3) int64 (head, base relation, tail) triples, one per score row.
-        kg: the :class:`kgif.data.KnowledgeGraph`; its ``type_mask(r, "tail")`` gives the
+        kg: the :class:`kgif.data.graph.KnowledgeGraph`; its ``type_mask(r, "tail")`` gives the
             candidates and ``all_triples()`` the known tails that are filtered out.
 
     Returns:
@@ -59,7 +60,7 @@ def type_constrained_tail_ranks(scores: Tensor, triples: Tensor, kg) -> tuple[Te
     index = TailIndex.from_triples(reciprocal_queries(kg.all_triples(), "tail"),
                                    2 * kg.num_relations)
     known_rows, known_cols = index.gather(index.lookup(h, rows))
-    # the ranking code of kgif.evaluate, on these scores (e.g. the popularity baseline's)
+    # the ranking code of kgif.evaluation.ranks, on these scores (e.g. the popularity baseline's)
     return batch_ranks(scores, t, known_rows, known_cols, allowed)["type_constrained"]
 
 
@@ -90,14 +91,14 @@ def type_constrained_metrics(checkpoint, kg, relation: str = "TREATS_CtD",
     """Type-constrained filtered tail metrics of a model and of the popularity baseline.
 
     Args:
-        checkpoint: a :class:`kgif.checkpoint.Checkpoint` trained on ``kg``.
+        checkpoint: a :class:`kgif.model.checkpoint.Checkpoint` trained on ``kg``.
         kg: the graph; the triples of ``split`` with relation ``relation`` are ranked.
         relation: relation label.
         split: ``"testing"`` or ``"validation"``.
 
     Returns:
         ``{"model": metrics, "popularity": metrics}``, each from
-        :func:`kgif.evaluate.rank_metrics` (``"realistic.mrr"``, ``"realistic.hits@10"``, ...).
+        :func:`kgif.evaluation.ranks.rank_metrics` (``"realistic.mrr"``, ``"realistic.hits@10"``, ...).
     """
     rel = kg.relation_to_id[relation]
     triples = getattr(kg, split)
@@ -117,9 +118,9 @@ def bench_preset(preset: Preset, device: str) -> list[dict]:
         return [skipped("preset", "hetionet", "kgif-preset",
                         "full suite only (trains the preset for ~10 minutes)")]
     from kgif.bench.training import _reset_peak, _status_kib
-    from kgif.data import load_dataset
-    from kgif.presets import preset_configs
-    from kgif.train import train
+    from kgif.data.datasets import load_dataset
+    from kgif.training.loop import train
+    from kgif.training.presets import preset_configs
 
     kg = load_dataset("hetionet")
     config, tc = preset_configs("hetionet", device=device)

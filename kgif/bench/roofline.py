@@ -23,11 +23,11 @@ import torch
 
 from kgif.bench.baselines import full_gradient
 from kgif.bench.common import MODELS, Preset, median_time, random_checkpoint, random_triples, row
-from kgif.data import with_reciprocals
-from kgif.grads import FACTORED, per_sample_grads, structured_factors
-from kgif.kernels import ALL_PAIRS, as_right, structured_scores
-from kgif.loss import get_objective
-from kgif.tracin import TracIn
+from kgif.data.graph import with_reciprocals
+from kgif.influence.grads import FACTORED, per_sample_grads, structured_factors
+from kgif.influence.kernels import ALL_PAIRS, as_right, structured_scores
+from kgif.influence.tracin import TracIn
+from kgif.model.loss import get_objective
 
 FORMULAS = {
     "matmul": "2 n^3",

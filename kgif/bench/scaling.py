@@ -49,7 +49,7 @@ def _reset_peak() -> float | None:
 def measure_stream(model: str, n_edges: int, n_test: int, batch_size: int, device: str,
                    threads: int) -> dict:
     """Child-process body: top-10 proponents of ``n_test`` triples over ``n_edges`` edges."""
-    from kgif.tracin import TracIn
+    from kgif.influence.tracin import TracIn
 
     torch.set_num_threads(threads)
     size = MODELS[model]

@@ -24,7 +24,7 @@ from kgif.bench.common import (
     row,
     skipped,
 )
-from kgif.tracin import TracIn
+from kgif.influence.tracin import TracIn
 
 BASELINE = "autograd-loop"
 

@@ -1,15 +1,15 @@
 """``training``: kgif's ConvE training loop against PyKEEN's, and sparse vs dense BCE labels.
 
-Training (needs ``kgif.train`` and ``kgif.evaluate``, and PyKEEN for the comparison): both
+Training (needs ``kgif.training.loop`` and ``kgif.evaluation.ranks``, and PyKEEN for the comparison): both
 train ConvE with PyKEEN's defaults (d = 200 as 10 x 20, 32 filters, dropouts 0.2/0.2/0.3,
 BatchNorm, entity bias, reciprocal relations, 1-N/LCWA rows, BCE with logits, label smoothing
 0.1, Adam 0.003, batch 128) for the same number of epochs, in this process, on the same data.
-Both final models are evaluated with ``kgif.evaluate`` (filtered realistic test MRR). Epoch
+Both final models are evaluated with ``kgif.evaluation.ranks`` (filtered realistic test MRR). Epoch
 time is the median over epochs 2..E; peak memory is the rise of the process's peak resident set
 (Linux ``VmHWM``, reset through ``/proc/self/clear_refs`` before each run).
 
 Labels: bytes of a dense (B, N) float32 label matrix against the (P,) int64 index pair
-(``pos_rows``, ``pos_cols``) that :func:`kgif.loss.sparse_bce_with_logits` takes, for B = 128
+(``pos_rows``, ``pos_cols``) that :func:`kgif.model.loss.sparse_bce_with_logits` takes, for B = 128
 rows with K positives each; ``Tensor.nbytes`` of tensors actually built.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from kgif.bench.common import Preset, row, skipped
-from kgif.model import ConvEConfig
+from kgif.model.conve import ConvEConfig
 
 BATCH, LEARNING_RATE, SMOOTHING, SEED = 128, 0.003, 0.1, 0
 
@@ -50,8 +50,8 @@ def _reset_peak() -> int:
 
 
 def _run_kgif(kg, config: ConvEConfig, epochs: int, device: str, bf16: bool = False) -> dict:
-    from kgif.evaluate import evaluate
-    from kgif.train import TrainingConfig, train
+    from kgif.evaluation.ranks import evaluate
+    from kgif.training.loop import TrainingConfig, train
 
     tc = TrainingConfig(epochs=epochs, batch_size=BATCH, learning_rate=LEARNING_RATE,
                         label_smoothing=SMOOTHING, eval_every=0, checkpoint_every=0, seed=SEED,
@@ -71,8 +71,8 @@ def _run_pykeen(kg, config: ConvEConfig, epochs: int, device: str) -> dict:
     from pykeen.training.callbacks import TrainingCallback
     from pykeen.triples import TriplesFactory
 
-    from kgif.evaluate import evaluate
-    from kgif.interop import from_pykeen
+    from kgif.evaluation.ranks import evaluate
+    from kgif.interop.pykeen import from_pykeen
 
     stamps: list[float] = []
 
@@ -110,10 +110,10 @@ def _missing(module: str) -> str | None:
 
 
 def _training_rows(preset: Preset, device: str) -> list[dict]:
-    from kgif.data import load_dataset
+    from kgif.data.datasets import load_dataset
 
     rows = []
-    no_train = _missing("kgif.train") or _missing("kgif.evaluate")
+    no_train = _missing("kgif.training.loop") or _missing("kgif.evaluation.ranks")
     no_pykeen = _missing("pykeen")
     runners = {"kgif": (_run_kgif, no_train),
                "kgif-bf16": (functools.partial(_run_kgif, bf16=True), no_train),
@@ -157,5 +157,5 @@ def label_memory_rows(preset: Preset) -> list[dict]:
 
 
 def run_training(preset: Preset, device: str) -> list[dict]:
-    """Rows of both parts (training comparisons skip cleanly without kgif.train/PyKEEN)."""
+    """Rows of both parts (training comparisons skip cleanly without kgif.training.loop/PyKEEN)."""
     return _training_rows(preset, device) + label_memory_rows(preset)

@@ -231,9 +231,9 @@ def measure_point(preset_name: str, n_edges: int, chunk: int, threads: int, devi
     generation, filters (on ``filter_sample`` test triples) and the TracIn stream,
     candidate-set sizes, sharing statistics and peak RSS (MiB).
     """
-    from kgif.engines import StructuredEngine
-    from kgif.filters import Adjacency, candidate_edges_batch
-    from kgif.tracin import TracIn
+    from kgif.influence.candidates import Adjacency, candidate_edges_batch
+    from kgif.influence.engines import StructuredEngine
+    from kgif.influence.tracin import TracIn
 
     torch.set_num_threads(threads)
     sizes = SIZES[preset_name]
@@ -297,8 +297,8 @@ def measure_sharing(preset_name: str, threads: int, device: str) -> list[dict]:
     alternating (off, on, off, on) in one process, on Hetionet (its 151 test triples, the
     hetionet preset's ConvE shape, random weights) and on the synthetic graph (all test
     triples); training edges sorted by (head, relation) in both."""
-    from kgif.data import load_dataset
-    from kgif.tracin import TracIn
+    from kgif.data.datasets import load_dataset
+    from kgif.influence.tracin import TracIn
 
     torch.set_num_threads(threads)
     sizes = SIZES[preset_name]
@@ -366,9 +366,9 @@ def run_wholegraph(preset: Preset, device: str) -> list[dict]:
     case = _case(full["n_edges"], full["n_test"]) + " (memory and filters)"
     rows.append(row(SUITE, case, "generate synthetic graph", "seconds", full["generate_s"], "s",
                     **full))
-    rows.append(row(SUITE, case, "kgif.filters Adjacency.from_triples", "seconds",
+    rows.append(row(SUITE, case, "kgif.influence.candidates Adjacency.from_triples", "seconds",
                     full["adjacency_s"], "s", **full))
-    rows.append(row(SUITE, case, "kgif.filters k=2, max_path_length=3",
+    rows.append(row(SUITE, case, "kgif.influence.candidates k=2, max_path_length=3",
                     "seconds per test triple", full["filter_s_per_triple"], "s",
                     note=f"sizes median {full['filter_median']:,.0f}, max "
                          f"{full['filter_max']:,} on {full['filter_sample']} test triples",
@@ -395,7 +395,7 @@ def run_wholegraph(preset: Preset, device: str) -> list[dict]:
         rows.append(row(SUITE, case, label, "peak RSS", out["peak_rss_mib"] or math.nan, "MiB",
                         note="VmHWM of the spawn child (generation + filters + TracIn)", **out))
         if i == 0 and "filter_s_per_triple" in out:
-            rows.append(row(SUITE, case, "kgif.filters k=2, max_path_length=3",
+            rows.append(row(SUITE, case, "kgif.influence.candidates k=2, max_path_length=3",
                             "seconds per test triple", out["filter_s_per_triple"], "s",
                             note=f"Adjacency {out['adjacency_s']:.1f} s once; sizes median "
                                  f"{out['filter_median']:,.0f}, max {out['filter_max']:,} on "

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from kgif._device import resolve_device
 from kgif._io import atomic_write_json
-from kgif.checkpoint import check_compatible
+from kgif.model.checkpoint import check_compatible
 
 __all__ = ["LOG_FORMAT", "TqdmHandler", "add_subparser", "check_device", "environment",
            "is_rank0", "load_graph_for", "non_negative_int", "positive_int", "setup_logging",
@@ -82,20 +82,20 @@ def load_graph_for(ckpt, dataset: str | None, command: str, source: str):
     """The dataset ``ckpt`` was trained on, checked against the checkpoint.
 
     Args:
-        ckpt: a :class:`~kgif.checkpoint.Checkpoint`.
+        ckpt: a :class:`~kgif.model.checkpoint.Checkpoint`.
         dataset: a dataset name or folder, or None for the checkpoint's
             ``config.extra["dataset"]``.
         command: the sub-command, for messages.
         source: the checkpoint's path, for messages.
 
     Returns:
-        The :class:`~kgif.data.KnowledgeGraph`.
+        The :class:`~kgif.data.graph.KnowledgeGraph`.
 
     Raises:
         ValueError: no dataset is known, or checkpoint and dataset do not fit
-            (:func:`kgif.checkpoint.check_compatible`: id maps and table sizes).
+            (:func:`kgif.model.checkpoint.check_compatible`: id maps and table sizes).
     """
-    from kgif.data import load_dataset
+    from kgif.data.datasets import load_dataset
 
     name = dataset or ckpt.config.extra.get("dataset")
     if not name:

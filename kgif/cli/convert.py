@@ -17,8 +17,8 @@ import json
 import uuid
 from pathlib import Path
 
-from kgif.checkpoint import save_checkpoint
 from kgif.cli._common import add_subparser
+from kgif.model.checkpoint import save_checkpoint
 
 _INPUT_SUFFIXES = (".pt", ".pth", ".pkl")
 
@@ -41,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "(default: the files', else 1.0 with a warning)")
     maps = parser.add_mutually_exclusive_group()
     maps.add_argument("--dataset", default=None,
-                      help="dataset name or folder (kgif.data.load_dataset) giving the id maps")
+                      help="dataset name or folder (kgif.data.datasets.load_dataset) giving the id maps")
     maps.add_argument("--training-triples", type=Path, default=None,
                       help="PyKEEN training_triples/ folder giving the id maps")
     parser.add_argument("--config", default=None,
@@ -58,12 +58,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _id_maps(args: argparse.Namespace) -> tuple[dict | None, dict | None]:
     if args.dataset is not None:
-        from kgif.data import load_dataset
+        from kgif.data.datasets import load_dataset
 
         graph = load_dataset(args.dataset)
         return graph.entity_to_id, graph.relation_to_id
     if args.training_triples is not None:
-        from kgif.data import read_pykeen_triples
+        from kgif.data.formats import read_pykeen_triples
 
         entity_to_id, relation_to_id, _ = read_pykeen_triples(args.training_triples)
         return entity_to_id, relation_to_id
@@ -94,7 +94,8 @@ def _jobs(source: Path, output: Path) -> list[tuple[Path, Path]]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from kgif.interop import from_pykeen, from_seed
+    from kgif.interop.pykeen import from_pykeen
+    from kgif.interop.tiepin import from_seed
 
     convert = {"pykeen": from_pykeen, "seed": from_seed}[args.source_format]
     entity_to_id, relation_to_id = _id_maps(args)

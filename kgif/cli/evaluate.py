@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import time
 
-from kgif.checkpoint import load_checkpoint
 from kgif.cli._common import (
     add_subparser,
     check_device,
@@ -14,7 +13,8 @@ from kgif.cli._common import (
     positive_int,
     write_json,
 )
-from kgif.evaluate import RANK_TYPES, SIDES, evaluate_all_sides
+from kgif.evaluation.ranks import RANK_TYPES, SIDES, evaluate_all_sides
+from kgif.model.checkpoint import load_checkpoint
 
 COLUMNS = ("mrr", "mr", "hits@1", "hits@3", "hits@5", "hits@10")
 

@@ -8,8 +8,6 @@ import statistics
 
 import torch
 
-from kgif.batch import Chunk, FilterOptions, PathOptions, RunOptions, explain_all, explain_chunks
-from kgif.checkpoint import list_checkpoints, load_checkpoints
 from kgif.cli._common import (
     add_subparser,
     check_device,
@@ -17,14 +15,24 @@ from kgif.cli._common import (
     non_negative_int,
     positive_int,
 )
-from kgif.data import KnowledgeGraph, read_label_triples
-from kgif.distributed import Context, ShardedTracIn, init_from_env
-from kgif.engines import ENGINES
-from kgif.export import NETWORK_FORMATS
-from kgif.loss import OBJECTIVES
-from kgif.paths import DEFAULT_MAX_PATHS, format_paths
-from kgif.report import format_explanation
-from kgif.tracin import TracIn
+from kgif.data.formats import read_label_triples
+from kgif.data.graph import KnowledgeGraph
+from kgif.explanation.explanation import format_explanation
+from kgif.explanation.network import NETWORK_FORMATS
+from kgif.explanation.paths import DEFAULT_MAX_PATHS, format_paths
+from kgif.influence.distributed import Context, ShardedTracIn, init_from_env
+from kgif.influence.engines import ENGINES
+from kgif.influence.tracin import TracIn
+from kgif.jobs.explain_run import (
+    Chunk,
+    FilterOptions,
+    PathOptions,
+    RunOptions,
+    explain_all,
+    explain_chunks,
+)
+from kgif.model.checkpoint import list_checkpoints, load_checkpoints
+from kgif.model.loss import OBJECTIVES
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +89,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="do not print the explanations (needs --output-dir, where they "
                              "are written)")
     parser.add_argument("--no-progress", action="store_true")
-    filters = parser.add_argument_group("candidate filters (kgif.filters; default: all edges)")
+    filters = parser.add_argument_group("candidate filters (kgif.influence.candidates; default: all edges)")
     filters.add_argument("--filter-hops", type=non_negative_int, default=None, metavar="K",
                          help="score only edges inside the head's and tail's K-hop "
                               "intersection")
@@ -90,7 +98,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     filters.add_argument("--max-path-length", type=positive_int, default=None, metavar="L",
                          help="keep only edges on head-tail walks of at most L edges "
                               "(alone: --filter-hops L)")
-    paths = parser.add_argument_group("head-tail paths ranked by TracIn (kgif.paths)")
+    paths = parser.add_argument_group("head-tail paths ranked by TracIn (kgif.explanation.paths)")
     paths.add_argument("--paths", type=positive_int, nargs="?", const=10, default=None, metavar="N",
                        help="report the N best paths per test triple (default N: 10)")
     paths.add_argument("--path-lengths", type=int, nargs=2, default=(2, 3),
@@ -124,7 +132,7 @@ def _prediction_triples(args: argparse.Namespace, kg: KnowledgeGraph) -> list[to
     """``--predictions FILE --limit N``: the top N predicted triples of each query, if given."""
     if not args.predictions:
         return []
-    from kgif.report import read_predictions
+    from kgif.explanation.explanation import read_predictions
 
     return [read_predictions(args.predictions, kg, args.limit)]
 

@@ -3,7 +3,7 @@
 Trains ConvE on a dataset (the *original* run), picks well-ranked test triples, deletes the
 top-k edges each attribution method names for each target, retrains from scratch with the same
 seed and configuration, and prints the change of the targets' MRR, logit and rank per method
-with bootstrap intervals and paired tests against the baselines (:mod:`kgif.faithfulness`).
+with bootstrap intervals and paired tests against the baselines (:mod:`kgif.studies.faithfulness`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ DEFAULTS = dict(embedding_dim=32, output_channels=8, epochs=30, learning_rate=0.
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``faithfulness`` sub-command."""
-    from kgif.faithfulness import METHODS
+    from kgif.studies.faithfulness import METHODS
 
     parser = add_subparser(
         subparsers, "faithfulness", help="delete the edges an explanation names, retrain, "
@@ -60,8 +60,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def configs(args: argparse.Namespace):
     """(ConvEConfig, TrainingConfig) of the original run and every retraining."""
-    from kgif.model import ConvEConfig
-    from kgif.train import TrainingConfig
+    from kgif.model.conve import ConvEConfig
+    from kgif.training.loop import TrainingConfig
 
     return (ConvEConfig(embedding_dim=args.embedding_dim, output_channels=args.output_channels),
             TrainingConfig(epochs=args.epochs, learning_rate=args.learning_rate,
@@ -70,8 +70,8 @@ def configs(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from kgif.data import load_dataset
-    from kgif.faithfulness import markdown_table, result_json, run_faithfulness, summarize
+    from kgif.data.datasets import load_dataset
+    from kgif.studies.faithfulness import markdown_table, result_json, run_faithfulness, summarize
 
     kg = load_dataset(args.dataset)
     config, tc = configs(args)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from kgif.checkpoint import Checkpoint, load_checkpoint
 from kgif.cli._common import add_subparser, check_device, environment, load_graph_for
-from kgif.data import KnowledgeGraph
-from kgif.prediction import Query, make_query, predict_batch, read_queries
-from kgif.report import format_predictions, write_predictions
+from kgif.data.graph import KnowledgeGraph
+from kgif.evaluation.predict import Query, make_query, predict_batch, read_queries
+from kgif.explanation.explanation import format_predictions, write_predictions
+from kgif.model.checkpoint import Checkpoint, load_checkpoint
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

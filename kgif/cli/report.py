@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kgif.runreport import write_run_report
+from kgif.jobs.html_report import write_run_report
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

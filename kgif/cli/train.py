@@ -1,8 +1,8 @@
 """``python -m kgif train``: train ConvE on a dataset, write checkpoints and test metrics.
 
-Every field of :class:`kgif.model.ConvEConfig` and :class:`kgif.train.TrainingConfig` is a flag
+Every field of :class:`kgif.model.conve.ConvEConfig` and :class:`kgif.training.loop.TrainingConfig` is a flag
 (``embedding_dim`` -> ``--embedding-dim``; booleans also take ``--no-...``), with the dataclass
-default. ``--preset NAME`` (:mod:`kgif.presets`) replaces those defaults with the preset's
+default. ``--preset NAME`` (:mod:`kgif.training.presets`) replaces those defaults with the preset's
 values; flags given explicitly still win, and ``--dataset`` defaults to the preset's dataset.
 """
 
@@ -105,9 +105,9 @@ def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, title: str) -> No
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``train`` sub-command."""
-    from kgif.model import ConvEConfig
-    from kgif.presets import PRESETS
-    from kgif.train import TrainingConfig
+    from kgif.model.conve import ConvEConfig
+    from kgif.training.loop import TrainingConfig
+    from kgif.training.presets import PRESETS
 
     parser = add_subparser(
         subparsers, "train", help="train ConvE (1-N scoring, sparse BCE, Adam) and evaluate it",
@@ -118,7 +118,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="umls, kinships, nations, wn18rr, fb15k237 or a folder "
                              "(required unless --preset gives it)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                        help="start from a named config (kgif.presets): "
+                        help="start from a named config (kgif.training.presets): "
                              + "; ".join(f"{p.name}: {p.summary}" for p in PRESETS.values())
                              + ". Flags given explicitly override its values.")
     parser.add_argument("--output-dir", default=None, help="default: runs/<dataset>")
@@ -131,8 +131,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="run id stored in the checkpoints (default: a fresh uuid4; give "
                              "one only to reproduce a run byte for byte)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    _add_dataclass_flags(parser, TrainingConfig, "training (kgif.train.TrainingConfig)")
-    _add_dataclass_flags(parser, ConvEConfig, "model (kgif.model.ConvEConfig)")
+    _add_dataclass_flags(parser, TrainingConfig, "training (kgif.training.loop.TrainingConfig)")
+    _add_dataclass_flags(parser, ConvEConfig, "model (kgif.model.conve.ConvEConfig)")
     parser.set_defaults(func=_run, **{EXPLICIT: frozenset()})
 
 
@@ -153,7 +153,7 @@ def apply_preset(args: argparse.Namespace) -> argparse.Namespace:
     Raises:
         ValueError: when neither ``--dataset`` nor ``--preset`` is given.
     """
-    from kgif.presets import PRESETS
+    from kgif.training.presets import PRESETS
 
     explicit = getattr(args, EXPLICIT, set())
     if args.preset is not None:
@@ -180,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _test_metrics(kg, best, tc) -> dict | None:
     """Filtered test metrics of ``best``; None, with a note, when the dataset has no test split."""
-    from kgif.evaluate import evaluate_all_sides
+    from kgif.evaluation.ranks import evaluate_all_sides
 
     if len(kg.testing) == 0:
         logger.warning("train: %s has no test split; test metrics skipped", kg.name or "dataset")
@@ -191,9 +191,9 @@ def _test_metrics(kg, best, tc) -> dict | None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from kgif.data import load_dataset
-    from kgif.model import ConvEConfig
-    from kgif.train import TrainingConfig, train
+    from kgif.data.datasets import load_dataset
+    from kgif.model.conve import ConvEConfig
+    from kgif.training.loop import TrainingConfig, train
 
     args = apply_preset(args)
     config, tc = _config(ConvEConfig, args), _config(TrainingConfig, args)

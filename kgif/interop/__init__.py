@@ -24,8 +24,5 @@ H x W = d with matching F is a candidate. Several candidates raise a ValueError 
 ``config={"embedding_height": H}``.
 """
 
-from kgif.interop._common import DEFAULT_LEARNING_RATE
-from kgif.interop.pykeen import from_pykeen, pykeen_model, to_pykeen
-from kgif.interop.seed import from_seed
 
-__all__ = ["DEFAULT_LEARNING_RATE", "from_pykeen", "from_seed", "pykeen_model", "to_pykeen"]
+__all__ = []

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from kgif.checkpoint import Checkpoint, read_torch_file
-from kgif.model import BATCH_NORMS, ConvEConfig, Params
+from kgif.model.checkpoint import Checkpoint, read_torch_file
+from kgif.model.conve import BATCH_NORMS, ConvEConfig, Params
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def _load_file(path: Path, who: str, trust_pickle: bool):
     """torch.load: weights_only=True, or a full unpickle only when the caller trusts the file.
 
     Damaged files (empty, truncated, random bytes) raise the "damaged or not a checkpoint"
-    ValueError of :func:`kgif.checkpoint.read_torch_file`, never a hint to unpickle them.
+    ValueError of :func:`kgif.model.checkpoint.read_torch_file`, never a hint to unpickle them.
     """
     try:
         with warnings.catch_warnings():  # torch warns about protocol 5 before failing on it

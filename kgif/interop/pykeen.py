@@ -14,7 +14,6 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from kgif.checkpoint import Checkpoint
 from kgif.interop._common import (
     _EMBEDDINGS,
     _finish,
@@ -27,7 +26,8 @@ from kgif.interop._common import (
     _rename,
     _resolve_learning_rate,
 )
-from kgif.model import ConvEConfig
+from kgif.model.checkpoint import Checkpoint
+from kgif.model.conve import ConvEConfig
 
 __all__ = ["from_pykeen", "pykeen_model", "to_pykeen"]
 
@@ -127,7 +127,7 @@ def _pykeen_pipeline_dir(folder: Path, who: str, trust_pickle: bool) -> tuple[Ma
                                 "PyKEEN pipeline directory or a checkpoint file")
     state, meta = _pykeen_payload(_load_file(model_file, who, trust_pickle), model_file, who)
     if (folder / "training_triples").is_dir():
-        from kgif.data import read_pykeen_triples
+        from kgif.data.formats import read_pykeen_triples
 
         ent, rel, _ = read_pykeen_triples(folder / "training_triples")
         meta["maps"] = (ent, rel)
@@ -153,7 +153,7 @@ def from_pykeen(
     epoch: int | None = None,
     trust_pickle: bool = False,
 ) -> Checkpoint:
-    """Convert a PyKEEN ConvE into a kgif :class:`~kgif.checkpoint.Checkpoint`.
+    """Convert a PyKEEN ConvE into a kgif :class:`~kgif.model.checkpoint.Checkpoint`.
 
     Scores are unchanged: in eval mode ``score_all(params, hidden(...))`` equals PyKEEN's
     ``model.score_t`` (see ``tests/test_interop.py``).
@@ -177,7 +177,7 @@ def from_pykeen(
         learning_rate: eta for TracIn when the source has no optimizer state (a source's own
             ``param_groups[0]["lr"]`` wins, with a warning if they differ); neither: 1.0 with a
             warning.
-        config: a :class:`~kgif.model.ConvEConfig` or a dict of its fields, e.g.
+        config: a :class:`~kgif.model.conve.ConvEConfig` or a dict of its fields, e.g.
             ``{"embedding_height": 4}`` when several image shapes fit the tensors, or
             ``{"reciprocal": True}`` without ``relation_to_id``. Dropouts default to PyKEEN's.
         epoch: completed epochs, overriding the one found in the source.

@@ -1,0 +1,1 @@
+"""kgif.data.datasets: see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""kgif.evaluation: see docs/architecture.md."""

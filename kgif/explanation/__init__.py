@@ -1,0 +1,1 @@
+"""kgif.explanation: see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""kgif.influence: see docs/architecture.md."""

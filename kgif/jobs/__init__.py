@@ -1,0 +1,1 @@
+"""kgif.jobs: see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""kgif.model.conve: see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""kgif.studies: see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""kgif.training: see docs/architecture.md."""
