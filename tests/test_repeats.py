@@ -43,7 +43,7 @@ def test_train_visits_repeated_relation_rows_and_records_counts(tmp_path, monkey
     tc = TrainingConfig(epochs=1, batch_size=8, checkpoint_every=1, eval_every=0,
                         relation_repeats={"r1": 3})
     seen = []
-    train_module = sys.modules["kgif.training.loop"]  # the package attribute is the function
+    train_module = sys.modules["kgif.training.loop"]
     real = train_module.make_step
 
     def counting_make_step(cfg, tcfg):

@@ -18,3 +18,8 @@ RTOL32_REALISTIC = 2e-6
 RTOL_TF32 = 5e-3
 #: One training epoch's mean loss with bfloat16 autocast against float32 (8-bit mantissa).
 RTOL_BF16_LOSS = 5e-2
+
+# float32 TracIn of one edge scored alone vs inside a full batch, relative to the score scale: the
+# forward pass is the same bits (fixed-size padded batches), but BLAS may split the final
+# (B, F) x (F, T) product differently by its row count (Intel MKL on 2 threads); measured 1.6e-7.
+RTOL32_BATCHING = 1e-6

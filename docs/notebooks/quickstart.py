@@ -41,7 +41,7 @@ print(kg.summary())
 # %%
 out = tempfile.mkdtemp(prefix="kgif-quickstart-")
 config = kgif.ConvEConfig(embedding_dim=32)
-result = kgif.training.loop(kg, config, kgif.TrainingConfig(epochs=3, checkpoint_every=1, eval_every=0),
+result = kgif.train(kg, config, kgif.TrainingConfig(epochs=3, checkpoint_every=1, eval_every=0),
                     output_dir=out, show_progress=False)
 print("training loss per epoch:", [round(x, 4) for x in result.loss_history])
 checkpoints = kgif.load_checkpoints(f"{out}/checkpoints")

@@ -79,7 +79,7 @@ class TrainingConfig:
     # (oversampling a rare target relation); TracIn counts each such edge m times
     relation_repeats: dict[str, int] = field(default_factory=dict)  # LABEL -> visits per epoch
     validation_side: Literal["both", "head", "tail"] = "both"  # ranks that select best.pt
-    validation_metric: str = "realistic.mrr"  # key of kgif.evaluation.ranks that selects best.pt
+    validation_metric: str = "realistic.mrr"  # key of kgif.evaluation.ranks.evaluate that selects best.pt
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -459,14 +459,14 @@ def _run_epoch(state: _State, index: TailIndex, step: Callable, tc: TrainingConf
 
 
 def _check_validation_metric(tc: TrainingConfig, kg: KnowledgeGraph) -> None:
-    """Refuse a ``validation_metric`` that :func:`kgif.evaluation.ranks` will not report, before any
+    """Refuse a ``validation_metric`` that :func:`kgif.evaluation.ranks.evaluate` will not report, before any
     training (type-constrained keys exist only for a graph with entity kinds)."""
     one = torch.ones(1)
     base = [k for k in rank_metrics(one, one) if k != "num_ranks"]
     known = base + ([TC_PREFIX + k for k in base] if kg.entity_kinds else [])
     if tc.validation_metric not in known:
         raise ValueError(f"train: validation_metric={tc.validation_metric!r} is not a metric "
-                         f"kgif.evaluation.ranks reports on this graph; known: {known}")
+                         f"kgif.evaluation.ranks.evaluate reports on this graph; known: {known}")
 
 
 def _validate(state: _State, kg: KnowledgeGraph, config: ConvEConfig, tc: TrainingConfig
