@@ -54,6 +54,23 @@ def test_workflow_command_refuses_to_overwrite(tmp_path, capsys):
     assert "explain:" in (tmp_path / "config.yaml").read_text(encoding="utf-8")
 
 
+def test_split_rule_runs_first_when_configured(tmp_path):
+    """With ``split:`` set, a dry run plans split -> train on its output (the data folder)."""
+    assert main(["workflow", "--output-dir", str(tmp_path)]) == 0
+    config = TINY.format(python=sys.executable).replace(
+        "dataset: nations", "dataset: my_graph").replace(
+        "split: null", 'split: {relation: "biolink:treats", valid: 0.1, test: 0.1, seed: 0}')
+    (tmp_path / "config.yaml").write_text(config, encoding="utf-8")
+    plan = _snakemake(tmp_path, "--dry-run")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    text = plan.stdout + plan.stderr
+    assert "rule split:" in text
+    assert "output: results/data/train.txt, results/data/valid.txt, results/data/test.txt" in text
+    assert ("input: results/settings/train.yaml, results/data/train.txt, results/data/valid.txt, "
+            "results/data/test.txt") in text
+    assert not (tmp_path / "results").exists()
+
+
 @pytest.mark.slow
 def test_workflow_runs_end_to_end_then_has_nothing_to_do(tmp_path):
     assert main(["workflow", "--output-dir", str(tmp_path)]) == 0
