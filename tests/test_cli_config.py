@@ -8,7 +8,7 @@ import pytest
 
 from kgif._version import __version__
 from kgif.cli import build_parser, main
-from kgif.cli._common import expand_config, read_config_file
+from kgif.cli._common import DefaultsHelpFormatter, expand_config, read_config_file
 from kgif.cli.train import EXPLICIT, apply_preset
 
 
@@ -138,3 +138,14 @@ def test_help_shows_defaults_and_choices(capsys):
     assert "(same names as --train-objective) (default: score)" in out
     assert "answers per query (default: 20)" in out
     assert "the dataset split to rank (default: testing)" in out
+    assert "(default: cpu) (default" not in out  # a help that names its default gets no second
+
+
+def test_help_that_names_its_default_is_kept_as_written():
+    parser = argparse.ArgumentParser(formatter_class=DefaultsHelpFormatter)
+    parser.add_argument("--valid", type=float, default=0.1, help="fraction (default 0.1)")
+    parser.add_argument("--top", type=int, default=3, help="top ranks")
+    parser.add_argument("--name", default=None, help="a name")
+    text = " ".join(parser.format_help().split())
+    assert "fraction (default 0.1) --top" in text and "top ranks (default: 3)" in text
+    assert "a name (default" not in text

@@ -48,12 +48,14 @@ def add_subparser(subparsers: argparse._SubParsersAction, name: str,
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """``--help`` shows each flag's default, except a switch's ``False`` and an unset ``None``
-    or empty list."""
+    """``--help`` shows each flag's default, except a switch's ``False``, an unset ``None``, an
+    empty list, and where the help text already speaks of its default."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None or action.default is False or action.default in ([], {}):
-            return action.help or ""
+        text = action.help or ""
+        if action.default is None or action.default is False or action.default in ([], {}) \
+                or "default" in text:
+            return text
         return super()._get_help_string(action)
 
 

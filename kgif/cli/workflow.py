@@ -22,7 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``workflow`` sub-command."""
     parser = add_subparser(
         subparsers, "workflow", help="write the Snakemake workflow (Snakefile, config.yaml)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description="Write Snakefile and config.yaml (package data under kgif/workflow/) into "
+                    "OUTPUT_DIR; `cd OUTPUT_DIR && snakemake --cores N` then runs [split ->] "
+                    "train -> predict -> explain (one job per chunk of test triples) -> report "
+                    "from that one config file (docs/workflow.md).")
     parser.add_argument("--output-dir", required=True,
                         help="folder to write Snakefile and config.yaml into (created if "
                              "missing)")
