@@ -106,12 +106,15 @@ def test_a_returned_figure_displays_as_png_without_pyplot(trained):
     assert "<table" in html["text/html"]
 
 
-def test_explanation_figure_module_imports_no_pyplot():
-    code = ("import sys, kgif.explanation.plot, kgif.explanation.figure; "
-            "print('matplotlib.pyplot' in sys.modules, 'tqdm.auto' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True, timeout=300)
-    assert out.stdout.split() == ["False", "False"]
+def test_kgif_imports_neither_pyplot_nor_tqdm_auto():
+    """tqdm.auto warns "IProgress not found" at import in a kernel without ipywidgets."""
+    code = ("import sys, kgif, kgif.cli, kgif.explanation.plot, kgif.explanation.figure; "
+            "print(*(m in sys.modules for m in ('matplotlib.pyplot', 'tqdm.auto', "
+            "'tqdm.autonotebook', 'tqdm.notebook')))")
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True,
+                         timeout=300)
+    assert out.stdout.split() == ["False"] * 4 and out.stderr == ""
 
 
 _CLI_RUN = textwrap.dedent("""
