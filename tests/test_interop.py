@@ -390,7 +390,7 @@ def test_cli_convert_pykeen_with_training_triples(nations, tmp_path):
             "--output", str(tmp_path / "k.pt"), "--learning-rate", "0.01",
             "--training-triples", str(tmp_path / "training_triples")]
     assert main(args) == 2  # ambiguous 3x8 / 4x6: an error message, no traceback
-    assert main([*args, "--config", '{"embedding_height": 4}']) == 0
+    assert main([*args, "--model-config", '{"embedding_height": 4}']) == 0
     ckpt = load_checkpoint(tmp_path / "k.pt")
     assert ckpt.epoch == 3 and ckpt.learning_rate == 0.01
     assert ckpt.relation_to_id == nations.relation_to_id

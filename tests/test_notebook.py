@@ -41,7 +41,10 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
                for out in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
-    assert "umls" in text and "proponents" in text  # the summary line and an explanation
+    assert "umls" in text and "interacts_with" in text  # the summary line and a summary
+    html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    assert "<table" in html and "proponent" in html  # an Explanation shows as a table
+    assert not [o for o in outputs if o.get("name") == "stderr"], "a cell wrote to stderr"
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert images, "the figure cell shows no PNG"
 
@@ -56,3 +59,8 @@ def test_committed_notebook_is_the_executed_source():
     code = [c for c in committed.cells if c.cell_type == "code"]
     assert all(c.get("execution_count") for c in code), "the committed notebook is not executed"
     assert any(c.get("outputs") for c in code)
+    outputs = [o for c in code for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("name") == "stderr"], "a warning is committed"
+    text = NOTEBOOK.read_text(encoding="utf-8")
+    for machine_path in ("/work/", "/home/", "/root/", "/tmp/", "site-packages", "C:\\"):
+        assert machine_path not in text, f"the committed notebook shows {machine_path!r}"

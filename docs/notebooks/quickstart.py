@@ -21,10 +21,7 @@
 # (`tests/test_notebook.py`).
 
 # %%
-import io
 import tempfile
-
-from IPython.display import Image
 
 import kgif
 from kgif.explanation.paths import rank_paths
@@ -45,6 +42,7 @@ result = kgif.train(kg, config, kgif.TrainingConfig(epochs=3, checkpoint_every=1
                     output_dir=out, show_progress=False)
 print("training loss per epoch:", [round(x, 4) for x in result.loss_history])
 checkpoints = kgif.load_checkpoints(f"{out}/checkpoints")
+result
 
 # %% [markdown]
 # ## Predict
@@ -68,8 +66,8 @@ tracin = kgif.TracIn(checkpoints, kg.training, show_progress=False)
 adj = Adjacency.from_triples(kg.training, kg.num_entities)
 test = kg.testing[:3]
 candidates = [kgif.candidate_edges(adj, h, t, 1, max_path_length=2) for h, _, t in test.tolist()]
-explanations = kgif.explain(tracin, test, k=10, candidates=candidates)
-print(kgif.explanation.explanation.format_explanation(explanations[0], kg))
+explanations = kgif.explain(tracin, test, k=10, candidates=candidates, kg=kg)
+explanations[0]  # shown as a table with names, kinds and scores
 
 # %% [markdown]
 # ## How the proponents split by relation
@@ -77,7 +75,8 @@ print(kgif.explanation.explanation.format_explanation(explanations[0], kg))
 # %%
 for ex in explanations:
     summary = kgif.relation_summary(ex, kg)
-    print(kg.relation_label(ex.triple[1]), "->", kgif.explanation.explanation.format_summary(summary["by_relation"]))
+    print(kg.relation_label(ex.triple[1]), "->",
+          kgif.explanation.explanation.format_summary(summary["by_relation"]))
 
 # %% [markdown]
 # ## Draw one explanation
@@ -87,9 +86,8 @@ for ex in explanations:
 # %%
 paths = rank_paths(tracin, test[0], adj, max_length=2, top=3)
 fig = kgif.plot_explanation(explanations[0], kg, k=10, paths=paths, figsize=(11, 8))
-png = io.BytesIO()
-fig.savefig(png, format="png", dpi=80)  # kgif draws without pyplot: show the PNG itself
-Image(png.getvalue())
+fig.set_dpi(80)
+fig  # a figure returned from a cell shows inline, no pyplot needed
 
 # %% [markdown]
 # ## All explanations as a DataFrame

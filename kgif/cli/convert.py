@@ -41,10 +41,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "(default: the files', else 1.0 with a warning)")
     maps = parser.add_mutually_exclusive_group()
     maps.add_argument("--dataset", default=None,
-                      help="dataset name or folder (kgif.data.datasets.load_dataset) giving the id maps")
+                      help="dataset name or folder (kgif.data.datasets.load_dataset) giving "
+                           "the id maps")
     maps.add_argument("--training-triples", type=Path, default=None,
                       help="PyKEEN training_triples/ folder giving the id maps")
-    parser.add_argument("--config", default=None,
+    parser.add_argument("--model-config", default=None,
                         help='JSON dict of ConvEConfig fields, e.g. \'{"embedding_height": 4}\'')
     parser.add_argument("--run-id", default=None,
                         help="run id stored in every converted checkpoint (default: one fresh "
@@ -76,9 +77,9 @@ def _config(text: str | None) -> dict | None:
     try:
         config = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"convert: --config is not valid JSON: {error}") from error
+        raise ValueError(f"convert: --model-config is not valid JSON: {error}") from error
     if not isinstance(config, dict):
-        raise ValueError(f"convert: --config must be a JSON object, got {text!r}")
+        raise ValueError(f"convert: --model-config must be a JSON object, got {text!r}")
     return config
 
 
@@ -99,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
 
     convert = {"pykeen": from_pykeen, "seed": from_seed}[args.source_format]
     entity_to_id, relation_to_id = _id_maps(args)
-    config = _config(args.config)
+    config = _config(args.model_config)
     run_id = args.run_id or uuid.uuid4().hex
     for source, target in _jobs(args.input, args.output):
         ckpt = convert(source, entity_to_id=entity_to_id, relation_to_id=relation_to_id,

@@ -29,10 +29,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", default=None,
                         help="dataset name or folder (default: the name stored in the "
                              "checkpoint's config.extra['dataset'])")
-    parser.add_argument("--split", choices=("testing", "validation"), default="testing")
+    parser.add_argument("--split", choices=("testing", "validation"), default="testing",
+                        help="the dataset split to rank")
     parser.add_argument("--batch-size", type=positive_int, default=256,
                         help="queries scored at once")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     parser.add_argument("--output", default=None,
                         help="metrics JSON path (default: <checkpoint>.<split>.metrics.json)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

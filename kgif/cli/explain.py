@@ -58,7 +58,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", help="dataset name or folder (default: from the checkpoint)")
     which = parser.add_argument_group("test triples (labels or ids; combine freely)")
     which.add_argument("--test-triple", nargs=3, action="append", default=[],
-                       metavar=("HEAD", "RELATION", "TAIL"))
+                       metavar=("HEAD", "RELATION", "TAIL"),
+                       help="one test triple by labels or ids; repeatable")
     which.add_argument("--test-file", help="TSV of head<TAB>relation<TAB>tail labels")
     which.add_argument("--test-relation",
                        help="take the test-split triples of this relation (e.g. treats)")
@@ -70,16 +71,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                             "predictions of each query of --predictions")
     parser.add_argument("--top-k", type=positive_int, default=10,
                         help="proponents and opponents each")
-    parser.add_argument("--train-objective", default="score", choices=sorted(OBJECTIVES))
-    parser.add_argument("--test-objective", default="score", choices=sorted(OBJECTIVES))
+    parser.add_argument("--train-objective", default="score", choices=sorted(OBJECTIVES),
+                        help="function of a training edge whose gradient TracIn takes "
+                             "(kgif.model.loss; docs/tracin.md): score is the triple's logit "
+                             "s_t, pointwise_bce softplus(-s_t), bce_1n the BCE of s against "
+                             "the one-hot of t over all entities")
+    parser.add_argument("--test-objective", default="score", choices=sorted(OBJECTIVES),
+                        help="function of a test triple whose gradient TracIn takes (same "
+                             "names as --train-objective)")
     parser.add_argument("--parameters", nargs="+", default=None,
                         help="parameter subset: names or groups (embeddings, conv, fc)")
-    parser.add_argument("--method", choices=sorted(ENGINES), default="structured")
+    parser.add_argument("--method", choices=sorted(ENGINES), default="structured",
+                        help="gradient engine (kgif.influence.engines): structured forms the "
+                             "products from low-rank gradient factors, generic materialises "
+                             "vmap(grad) per-edge gradients (any --parameters)")
     parser.add_argument("--batch-size", type=positive_int, default=256,
                         help="training edges per batch")
     parser.add_argument("--compile", action="store_true", help="torch.compile the kernel")
-    parser.add_argument("--no-self-influence", action="store_true")
-    parser.add_argument("--device", default=None, help="e.g. cuda (default: cpu)")
+    parser.add_argument("--no-self-influence", action="store_true",
+                        help="skip the self-influence of each proponent and opponent")
+    parser.add_argument("--device", default=None, help="torch device, e.g. cuda (default: cpu)")
     parser.add_argument("--output-dir", default=None,
                         help="batch run: one JSON and CSV per test triple, summary.json/.csv, "
                              "and explanations.json/.csv when complete; rerun to resume")
@@ -88,8 +99,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quiet", action="store_true",
                         help="do not print the explanations (needs --output-dir, where they "
                              "are written)")
-    parser.add_argument("--no-progress", action="store_true")
-    filters = parser.add_argument_group("candidate filters (kgif.influence.candidates; default: all edges)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    filters = parser.add_argument_group(
+        "candidate filters (kgif.influence.candidates; default: all edges)")
     filters.add_argument("--filter-hops", type=non_negative_int, default=None, metavar="K",
                          help="score only edges inside the head's and tail's K-hop "
                               "intersection")
@@ -100,7 +112,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                               "(alone: --filter-hops L)")
     paths = parser.add_argument_group("head-tail paths ranked by TracIn (kgif.explanation.paths)")
     paths.add_argument("--paths", type=positive_int, nargs="?", const=10, default=None, metavar="N",
-                       help="report the N best paths per test triple (default N: 10)")
+                       help="report the N best paths per test triple (N alone: 10)")
     paths.add_argument("--path-lengths", type=int, nargs=2, default=(2, 3),
                        metavar=("MIN", "MAX"), help="path lengths in edges, within 1..3")
     paths.add_argument("--max-paths", type=positive_int, default=DEFAULT_MAX_PATHS,

@@ -39,17 +39,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--group-size", type=positive_int, default=1,
                         help="targets deleted together per retraining (1: per-target)")
     parser.add_argument("--protocol", choices=["stable", "reshuffle"], default="stable",
-                        help="stable (default): retrain over the original run's rows, order "
+                        help="stable: retrain over the original run's rows, order "
                              "and batches, so the deletion is the only change; reshuffle: a "
                              "plain new run on the reduced graph")
     parser.add_argument("--workers", type=positive_int, default=1,
                         help="parallel retraining processes, one thread each")
     parser.add_argument("--seed", type=int, default=0, help="training, targets, baselines")
-    parser.add_argument("--embedding-dim", type=positive_int, default=DEFAULTS["embedding_dim"])
+    parser.add_argument("--embedding-dim", type=positive_int, default=DEFAULTS["embedding_dim"],
+                        help="ConvE embedding dimension d of the retrained models")
     parser.add_argument("--output-channels", type=positive_int,
-                        default=DEFAULTS["output_channels"])
-    parser.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"])
-    parser.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"])
+                        default=DEFAULTS["output_channels"],
+                        help="ConvE convolution filters of the retrained models")
+    parser.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"],
+                        help="training epochs of the original run and of each retraining")
+    parser.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"],
+                        help="Adam step size of every run")
     parser.add_argument("--checkpoint-every", type=positive_int,
                         default=DEFAULTS["checkpoint_every"],
                         help="TracInCP checkpoints of the original run every k epochs")

@@ -17,12 +17,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "needed) into OUTPUT_DIR.")
     parser.add_argument("output_dir", metavar="OUTPUT_DIR", help="a batch explain --output-dir")
     parser.add_argument("--html", default=None,
-                        help="report file (default OUTPUT_DIR/report.html)")
+                        help="report file (default: OUTPUT_DIR/report.html)")
     parser.add_argument("--top-relations", type=int, default=20,
-                        help="relations in the proponents-by-relation chart (default 20)")
+                        help="relations in the proponents-by-relation chart")
     parser.add_argument("--top", type=int, default=3,
-                        help="proponent ranks 1..TOP form the top self-influence group "
-                             "(default 3)")
+                        help="proponent ranks 1..TOP form the top self-influence group")
     parser.set_defaults(func=run)
     return parser
 

@@ -1,7 +1,8 @@
 """``python -m kgif train``: train ConvE on a dataset, write checkpoints and test metrics.
 
-Every field of :class:`kgif.model.conve.ConvEConfig` and :class:`kgif.training.loop.TrainingConfig` is a flag
-(``embedding_dim`` -> ``--embedding-dim``; booleans also take ``--no-...``), with the dataclass
+Every field of :class:`kgif.model.conve.ConvEConfig` and
+:class:`kgif.training.loop.TrainingConfig` is a flag (``embedding_dim`` -> ``--embedding-dim``;
+booleans also take ``--no-...``; ``Literal`` fields list their choices), with the dataclass
 default. ``--preset NAME`` (:mod:`kgif.training.presets`) replaces those defaults with the preset's
 values; flags given explicitly still win, and ``--dataset`` defaults to the preset's dataset.
 """
@@ -15,6 +16,7 @@ import logging
 import re
 import sys
 import time
+import typing
 from pathlib import Path
 
 from kgif.cli._common import add_subparser, environment, write_json
@@ -80,9 +82,19 @@ def _field_comments(cls) -> dict[str, str]:
     return dict(re.findall(r"^\s+(\w+): [^#\n]*#\s*(.+)$", source, flags=re.MULTILINE))
 
 
+def _literal_choices(cls) -> dict[str, tuple]:
+    """The allowed values of each ``Literal[...]``-typed field (shown as the flag's choices)."""
+    hints = typing.get_type_hints(cls)
+    return {name: typing.get_args(hint) for name, hint in hints.items()
+            if typing.get_origin(hint) is typing.Literal}
+
+
 def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, title: str) -> None:
+    """One flag per field; help from the field's comment (or its name), default shown by the
+    formatter, ``Literal`` fields with their choices."""
     group = parser.add_argument_group(title)
     comments = _field_comments(cls)
+    choices = _literal_choices(cls)
     for f in dataclasses.fields(cls):
         if f.name in SKIPPED_FIELDS:
             continue
@@ -95,12 +107,12 @@ def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, title: str) -> No
             continue
         if isinstance(default, bool):
             group.add_argument(flag, action=_StoreBool, default=default,
-                               help=comments.get(f.name, ""))
+                               help=comments.get(f.name, "") or f.name.replace("_", " "))
             continue
         kind = NONE_DEFAULT_TYPES.get(f.name, type(default))
-        help_text = comments.get(f.name, "").replace("%", "%%")
+        help_text = comments.get(f.name, "").replace("%", "%%") or f.name.replace("_", " ")
         group.add_argument(flag, action=_Store, type=kind, default=default,
-                           help=f"{help_text} (default: {default})".strip())
+                           choices=choices.get(f.name), help=help_text)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -121,7 +133,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="start from a named config (kgif.training.presets): "
                              + "; ".join(f"{p.name}: {p.summary}" for p in PRESETS.values())
                              + ". Flags given explicitly override its values.")
-    parser.add_argument("--output-dir", default=None, help="default: runs/<dataset>")
+    parser.add_argument("--output-dir", default=None,
+                        help="folder of checkpoints, best.pt and metrics.json "
+                             "(default: runs/<dataset>)")
     parser.add_argument("--resume-from", default=None,
                         help="checkpoint to continue from (keeps its run id)")
     parser.add_argument("--overwrite", action="store_true",

@@ -87,7 +87,9 @@ class KnowledgeGraph:
             setattr(self, split, triples)
 
     def __repr__(self) -> str:
-        return f"KnowledgeGraph({self.summary()})"
+        """``KnowledgeGraph(<summary>[, K entity kinds])``: one short line, no tensors."""
+        kinds = len(set(self.entity_kinds.values()))
+        return f"KnowledgeGraph({self.summary()}{f', {kinds} entity kinds' if kinds else ''})"
 
     @property
     def num_entities(self) -> int:

@@ -1,8 +1,8 @@
 """Link prediction with a trained ConvE: the top-k answers of ``(h, r, ?)`` and ``(?, r, t)``.
 
 A tail query ``(h, r, ?)`` scores every entity as the tail with the 1-N ConvE scores
-``s = E f(h, r) + b`` (Dettmers et al., AAAI 2018) of :func:`kgif.model.conve.score_all` in eval mode
-(dropout off, BatchNorm running statistics). A head query ``(?, r, t)`` is the tail query
+``s = E f(h, r) + b`` (Dettmers et al., AAAI 2018) of :func:`kgif.model.conve.score_all` in eval
+mode (dropout off, BatchNorm running statistics). A head query ``(?, r, t)`` is the tail query
 ``(t, r^-1, ?)`` on the reciprocal relation row ``2r + 1`` (PyKEEN's numbering, see
 :mod:`kgif.data.datasets`). Candidates are, by default, restricted to the relation's range (tail
 queries) or domain (head queries) kinds (:meth:`kgif.data.graph.KnowledgeGraph.type_mask`), and
@@ -12,7 +12,8 @@ ordered by increasing entity id, so the output is deterministic.
 
 Each prediction is a plain dict (:data:`PREDICTION_COLUMNS`), so ``pandas.DataFrame(rows)``
 takes a list of them. :mod:`kgif.explanation.explanation` writes, reads and prints them
-(:func:`~kgif.explanation.explanation.write_predictions`, :func:`~kgif.explanation.explanation.format_predictions`).
+(:func:`~kgif.explanation.explanation.write_predictions`,
+:func:`~kgif.explanation.explanation.format_predictions`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
+from kgif._progress import progress
 from kgif.data.graph import KnowledgeGraph
 from kgif.model.checkpoint import Checkpoint, check_compatible, load_checkpoint
 from kgif.model.conve import hidden, score_all
@@ -217,8 +218,8 @@ def predict_batch(checkpoint: Checkpoint | str | os.PathLike, kg: KnowledgeGraph
         return []
     triples = kg.all_triples()
     rows: list[dict] = []
-    for start in tqdm(range(0, len(queries), batch_size), disable=not show_progress,
-                      desc="predict", leave=False):
+    for start in progress(range(0, len(queries), batch_size), show_progress,
+                          desc="predict", leave=False):
         batch = queries[start:start + batch_size]
         scores = _scores(ckpt, batch)  # (B, N), one batch in memory at a time
         for j, query in enumerate(batch):

@@ -27,12 +27,13 @@ from typing import Literal
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
+from kgif._progress import progress
 from kgif.data.graph import TailIndex, TypeConstraints, reciprocal_queries
 from kgif.model.conve import ConvEConfig, Params, hidden, score_all
 
-__all__ = ["HITS_AT", "RANK_TYPES", "SETTINGS", "SIDES", "TC_PREFIX", "check_finite_params", "evaluate", "evaluate_all_sides", "filtered_ranks", "rank_metrics"]
+__all__ = ["HITS_AT", "RANK_TYPES", "SETTINGS", "SIDES", "TC_PREFIX", "check_finite_params",
+           "evaluate", "evaluate_all_sides", "filtered_ranks", "rank_metrics"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +105,8 @@ def _side_ranks(params: Params, buffers: Params, config: ConvEConfig, queries: T
     """``{setting: (optimistic, pessimistic)}`` ranks (n,) of the answers of ``queries``."""
     device = params["entity_embedding"].device
     parts: dict[str, list[tuple[Tensor, Tensor]]] = {}
-    for start in tqdm(range(0, len(queries), batch_size), disable=not show_progress,
-                      desc="evaluate", leave=False):
+    for start in progress(range(0, len(queries), batch_size), show_progress,
+                          desc="evaluate", leave=False):
         batch = queries[start:start + batch_size]
         f, _ = hidden(params, buffers, batch[:, 0].to(device), batch[:, 1].to(device), config)
         scores = score_all(params, f)  # (B, N)

@@ -2,8 +2,8 @@
 
 An :class:`Explanation` holds one test triple's proponents and opponents (training edges with
 their TracIn scores and self-influence). :func:`explain` computes them with a
-:class:`~kgif.influence.tracin.TracIn`; the writers attach entity and relation labels (ids such as CURIEs)
-and display names from a :class:`~kgif.data.graph.KnowledgeGraph`.
+:class:`~kgif.influence.tracin.TracIn`; the writers attach entity and relation labels (ids such
+as CURIEs) and display names from a :class:`~kgif.data.graph.KnowledgeGraph`.
 """
 
 from __future__ import annotations
@@ -68,16 +68,33 @@ class Influence:
 
 @dataclass
 class Explanation:
-    """Proponents and opponents of one test triple (ids, base relation ids)."""
+    """Proponents and opponents of one test triple (ids, base relation ids).
+
+    ``kg``, when set (``explain(..., kg=kg)``), gives the short ``repr`` and the notebook's
+    HTML view (:mod:`kgif.explanation.notebook`) names and kinds; it is not compared or saved.
+    """
 
     triple: tuple[int, int, int]
     self_influence: float | None
     proponents: list[Influence] = field(default_factory=list)
     opponents: list[Influence] = field(default_factory=list)
+    kg: KnowledgeGraph | None = field(default=None, repr=False, compare=False)
 
     @property
     def influences(self) -> list[Influence]:
         return self.proponents + self.opponents
+
+    def __repr__(self) -> str:
+        from kgif.explanation.notebook import explanation_repr
+
+        return explanation_repr(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the test triple, a table of proponents and opponents with names,
+        kinds and scores, and the proponents' relation summary (escaped HTML)."""
+        from kgif.explanation.notebook import explanation_html
+
+        return explanation_html(self)
 
 
 def _influences(result: KMostInfluentialResults, row: int, train: Tensor, kind: str,
@@ -94,7 +111,7 @@ def _influences(result: KMostInfluentialResults, row: int, train: Tensor, kind: 
 
 def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
             train_triples: Tensor | None = None, candidates: Sequence[Tensor] | None = None,
-            self_influence: bool = True) -> list[Explanation]:
+            self_influence: bool = True, kg: KnowledgeGraph | None = None) -> list[Explanation]:
     """Top-k proponents and opponents of each test triple, with self-influences.
 
     Args:
@@ -105,6 +122,8 @@ def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
         candidates: optional per-test-triple training-row ids (see :meth:`TracIn.influence`).
         self_influence: also compute the self-influence of the test triples and of every
             reported training edge (cost: one extra gradient per edge).
+        kg: the graph, kept on each :class:`Explanation` so that it shows names and kinds in
+            a notebook (optional).
 
     Returns:
         One :class:`Explanation` per test triple, in input order.
@@ -123,7 +142,7 @@ def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
     return [
         Explanation(tuple(test_triples[j].tolist()), test_self[j],
                     _influences(pro, j, train, "proponent", self_inf),
-                    _influences(opp, j, train, "opponent", self_inf))
+                    _influences(opp, j, train, "opponent", self_inf), kg)
         for j in range(len(test_triples))
     ]
 
@@ -315,7 +334,8 @@ _PREDICTION_KEYS = ("query", "rank", "head_label", "relation_label", "tail_label
 
 def write_predictions(path: str | os.PathLike, rows: Sequence[dict],
                       metadata: dict | None = None) -> None:
-    """Write :func:`kgif.evaluation.predict.predict_batch` rows atomically; the suffix picks the format.
+    """Write :func:`kgif.evaluation.predict.predict_batch` rows atomically; the suffix picks the
+    format.
 
     ``.json``: ``{"metadata": ..., "predictions": [rows]}``; ``.csv``: a header of
     :data:`kgif.evaluation.predict.PREDICTION_COLUMNS` and one row per prediction (no metadata).

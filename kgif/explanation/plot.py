@@ -1,9 +1,10 @@
 """Figures of explanations: the test edge, its proponents and opponents, and head-tail paths.
 
-:func:`plot_explanation` draws the network of :func:`kgif.explanation.network.explanation_subgraph` with
-matplotlib (a :class:`matplotlib.figure.Figure` on the Agg canvas, so no display and no pyplot
-state) and a networkx spring layout with a fixed seed, so a given explanation always gives the
-same picture:
+:func:`plot_explanation` draws the network of
+:func:`kgif.explanation.network.explanation_subgraph` with matplotlib (a
+:class:`kgif.explanation.figure.NotebookFigure`, which shows inline in Jupyter, on the Agg
+canvas, so no display and no pyplot state) and a networkx spring layout with a fixed seed, so a
+given explanation always gives the same picture:
 
 * the **test edge** is a thick dashed black arrow (:data:`TEST_EDGE_STYLE`);
 * training edges are arrows from head to tail, coloured by the **sign** of their TracIn
@@ -32,7 +33,9 @@ from kgif.data.graph import KnowledgeGraph
 from kgif.explanation.explanation import Explanation
 from kgif.explanation.network import Subgraph, explanation_subgraph
 
-__all__ = ["NEGATIVE_COLOUR", "PATH_COLOUR", "POSITIVE_COLOUR", "TEST_EDGE_STYLE", "UNKNOWN_KIND_COLOUR", "kind_colours", "layout", "plot_explanation", "shorten", "write_figures"]
+__all__ = ["NEGATIVE_COLOUR", "PATH_COLOUR", "POSITIVE_COLOUR", "TEST_EDGE_STYLE",
+           "UNKNOWN_KIND_COLOUR", "kind_colours", "layout", "plot_explanation", "shorten",
+           "write_figures"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +58,8 @@ def _matplotlib():
         import matplotlib
         import networkx  # noqa: F401 - checked here so the message names the extra
     except ImportError as error:
-        raise ImportError("kgif.explanation.plot needs matplotlib and networkx: pip install 'kgif[plot]'"
-                          ) from error
+        raise ImportError("kgif.explanation.plot needs matplotlib and networkx: "
+                          "pip install 'kgif[plot]'") from error
     return matplotlib
 
 
@@ -343,8 +346,10 @@ def plot_explanation(explanation: Explanation, kg: KnowledgeGraph, k: int = 20, 
         train_triples: rows ``train_index`` refers to (default ``kg.training``).
 
     Returns:
-        The :class:`matplotlib.figure.Figure`. Artists carry gids: ``edge:<id>`` (edge ids of
-        :func:`kgif.explanation.network.explanation_subgraph`), ``path-halo:<id>``, ``nodes:<kind>``,
+        The :class:`matplotlib.figure.Figure` (a :class:`kgif.explanation.figure.NotebookFigure`
+        when it made one: returned from a notebook cell it shows as a PNG). Artists carry gids:
+        ``edge:<id>`` (edge ids of :func:`kgif.explanation.network.explanation_subgraph`),
+        ``path-halo:<id>``, ``nodes:<kind>``,
         ``label:<entity label>``, ``legend:kinds`` and ``legend:edges``.
 
     Raises:
@@ -352,15 +357,12 @@ def plot_explanation(explanation: Explanation, kg: KnowledgeGraph, k: int = 20, 
         ValueError: as :func:`kgif.explanation.network.explanation_subgraph`.
     """
     _matplotlib()
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from kgif.explanation.figure import new_figure
 
     sub = explanation_subgraph(explanation, kg, k, paths, n_paths=n_paths,
                                train_triples=train_triples)
     if ax is None:
-        fig = Figure(figsize=figsize, layout="constrained")
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
+        ax = new_figure(figsize, layout="constrained").add_subplot()
     fig = ax.figure
     pos = layout(sub, seed)
     node_size = 14.0

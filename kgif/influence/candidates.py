@@ -40,7 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+
+from kgif._progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -385,7 +386,7 @@ def candidate_edges_batch(adj: Adjacency, test_triples, k: int = 2,
         raise ValueError(f"{where}: row {row} {test_triples[row].tolist()} has an entity id "
                          f"outside [0, {adj.num_entities})")
     out = []
-    for head, tail in tqdm(ends.tolist(), desc="candidate edges", disable=not show_progress):
+    for head, tail in progress(ends.tolist(), show_progress, desc="candidate edges"):
         out.append(_candidates(adj, head, tail, k, min_degree, max_path_length))
     logger.debug("candidate_edges_batch: %d test triples, sizes %s", len(out),
                  [int(c.numel()) for c in out[:10]])

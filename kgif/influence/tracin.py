@@ -11,9 +11,9 @@ learning rates over the epochs it closes, docs/tracin.md), used as stored.
   fixed-size batches (the last one padded with a repeat of its first edge, whose scores are
   dropped), so an edge's score does not depend on which edges share its batch. The products
   come from an engine of :mod:`kgif.influence.engines` (``structured`` by default, exact).
-* Candidate sets (e.g. from :mod:`kgif.influence.candidates`): the union of all candidate sets of one call
-  is scored once against all its test triples, and each triple's non-candidates are masked
-  before top-k, so a filtered call never costs more than an unfiltered one.
+* Candidate sets (e.g. from :mod:`kgif.influence.candidates`): the union of all candidate sets
+  of one call is scored once against all its test triples, and each triple's non-candidates are
+  masked before top-k, so a filtered call never costs more than an unfiltered one.
 * Orientation follows Captum's ``TracInCP``: scores are (n_test, n_train); proponents are the
   largest, opponents the smallest (:mod:`kgif.influence.topk`).
 * ``normalize="cosine"`` divides each checkpoint's inner product by the two gradient norms
@@ -34,8 +34,8 @@ from typing import Literal
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
+from kgif._progress import progress
 from kgif.data.graph import with_reciprocals
 from kgif.influence.engines import ENGINES
 from kgif.influence.grads import resolve_parameters
@@ -222,8 +222,8 @@ class TracIn:
         test_objective: the same for the test side; default ``"score"`` (explain the logit).
         parameters: parameter subset: None/"all", a group of
             :data:`kgif.influence.grads.PARAMETER_GROUPS`, or names.
-        method: an engine of :data:`kgif.influence.engines.ENGINES`: ``"structured"`` (default; exact
-            factors) or ``"generic"`` (materialised ``vmap(grad)``; memory B x parameters).
+        method: an engine of :data:`kgif.influence.engines.ENGINES`: ``"structured"`` (default;
+            exact factors) or ``"generic"`` (materialised ``vmap(grad)``; memory B x parameters).
         batch_size: training edges per streamed batch; every batch has exactly this size
             (the last is padded), which makes float32 scores independent of the batching.
         compile: wrap the contraction kernel in ``torch.compile`` (same function).
@@ -287,6 +287,19 @@ class TracIn:
         self.engine = ENGINES[method](self.config, self.names, self.num_entities, compile)
         self.edge_repeats = _edge_repeats(self.config, self.device)
 
+    def __repr__(self) -> str:
+        """One short line: checkpoints, learning rates, objectives, parameter subset, engine."""
+        first, last = self.checkpoints[0].epoch, self.checkpoints[-1].epoch
+        rate = sum(c.learning_rate for c in self.checkpoints)
+        edges = "no" if self.train_triples is None else len(self.train_triples)
+        values = sum(self.checkpoints[0].params[n].numel() for n in self.names)
+        return (f"TracIn({len(self.checkpoints)} checkpoints (epochs {first}..{last}, sum of "
+                f"learning rates {rate:.4g}), {edges} training edges, objectives "
+                f"train={self.train_objective.name} test={self.test_objective.name}, "
+                f"{len(self.names)} parameter tensors ({values:,} values), method "
+                f"{self.method}, normalize {self.normalize}, batch {self.batch_size}, "
+                f"device {self.device})")
+
     # ----------------------------------------------------------------- examples
 
     def edge_examples(self, edges: Tensor) -> Tensor:
@@ -347,8 +360,8 @@ class TracIn:
         """Feed (T, b) scores of ``train[ids[start:stop]]`` to ``consume(scores, start, stop)``
         in fixed-size padded batches."""
         size = self.batch_size
-        for start in tqdm(range(0, len(ids), size), desc="TracIn", unit="batch",
-                          disable=not self.show_progress):
+        for start in progress(range(0, len(ids), size), self.show_progress, desc="TracIn",
+                              unit="batch"):
             rows = ids[start:start + size]
             with torch.no_grad():
                 scores = self._batch_scores(train[_pad(rows, size)], rights)[: len(rows)]
@@ -462,8 +475,8 @@ class TracIn:
         train = self.training_edges(train_triples)
         out = []
         size = self.batch_size
-        for start in tqdm(range(0, len(train), size), desc="self-influence", unit="batch",
-                          disable=not self.show_progress):
+        for start in progress(range(0, len(train), size), self.show_progress,
+                              desc="self-influence", unit="batch"):
             count = min(size, len(train) - start)
             rows = _pad(train[start:start + size], size)
             with torch.no_grad():

@@ -33,7 +33,9 @@ from torch import Tensor
 from kgif._io import atomic_write_bytes
 from kgif.model.conve import ConvEConfig, Params
 
-__all__ = ["Checkpoint", "check_compatible", "check_finite", "check_same_run", "content_digest", "list_checkpoints", "load_checkpoint", "load_checkpoints", "read_torch_file", "save_checkpoint"]
+__all__ = ["Checkpoint", "check_compatible", "check_finite", "check_same_run", "content_digest",
+           "list_checkpoints", "load_checkpoint", "load_checkpoints", "read_torch_file",
+           "save_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,20 @@ class Checkpoint:
     training_state: dict | None = None
     run_id: str = ""
     source: str | None = field(default=None, compare=False)
+
+    def __repr__(self) -> str:
+        """One short line: epoch, learning rate, model shape, sizes, metrics, run and file
+        (the default dataclass repr would print every tensor)."""
+        cfg = self.config
+        entities = self.params["entity_embedding"].shape[0] if "entity_embedding" in \
+            self.params else "?"
+        size = sum(v.numel() for v in self.params.values())
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in list(self.metrics.items())[:3])
+        source = f", file {Path(self.source).name}" if self.source else ""
+        return (f"Checkpoint(epoch {self.epoch}, lr {self.learning_rate:.4g}, ConvE d="
+                f"{cfg.embedding_dim}, {cfg.output_channels} channels, {entities} entities, "
+                f"{size:,} parameters{', ' + metrics if metrics else ''}, run "
+                f"{self.run_id[:8] or 'unknown'}{source})")
 
     @property
     def name(self) -> str:
@@ -397,8 +413,8 @@ def check_same_run(checkpoints: Sequence[Checkpoint], *, require_run_id: bool = 
     Args:
         checkpoints: the checkpoints of one TracIn computation.
         require_run_id: refuse checkpoints without a run id among several (files: yes; objects
-            built in memory, e.g. by :class:`~kgif.influence.tracin.TracIn` callers: no, but different
-            known run ids, repeated epochs and duplicates are still refused).
+            built in memory, e.g. by :class:`~kgif.influence.tracin.TracIn` callers: no, but
+            different known run ids, repeated epochs and duplicates are still refused).
 
     Returns:
         ``list(checkpoints)``.

@@ -3,8 +3,8 @@
 One epoch visits every distinct (head, relation-row) pair of the training triples with
 reciprocal relations once (PyKEEN's LCWA / "KvsAll", Dettmers et al. 2018): the row scores all N
 entities and its positives are all its known tails (CSR lists from :class:`TailIndex`, never a
-dense label matrix). The loss is :func:`kgif.model.loss.sparse_bce_with_logits` with label smoothing,
-averaged over B x N elements like PyKEEN's ``BCEWithLogitsLoss``; the optimiser is Adam.
+dense label matrix). The loss is :func:`kgif.model.loss.sparse_bce_with_logits` with label
+smoothing, averaged over B x N elements like PyKEEN's ``BCEWithLogitsLoss``; the optimiser is Adam.
 
 Reproducibility: ``torch.manual_seed(seed)`` seeds the global RNG that dropout draws from, a
 private ``torch.Generator`` shuffles the rows, and both states, the optimiser state and the
@@ -27,9 +27,9 @@ from typing import Literal
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from kgif._device import resolve_device
+from kgif._progress import progress
 from kgif.data.graph import KnowledgeGraph, TailIndex, with_reciprocals
 from kgif.evaluation.ranks import TC_PREFIX, evaluate, rank_metrics
 from kgif.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -150,6 +150,18 @@ class TrainingResult:
     metrics_history: list[dict] = field(default_factory=list)
     stopped_early: bool = False
     epoch_seconds: list[float] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        """One short line: epochs, first and last loss, best epoch and its validation metric,
+        early stop, time (the default dataclass repr would print every tensor)."""
+        losses = self.loss_history
+        loss = f"loss {losses[0]:.4g} -> {losses[-1]:.4g}" if losses else "no loss recorded"
+        best = ", ".join(f"{k} {v:.4g}" for k, v in list(self.best.metrics.items())[:2]
+                         if isinstance(v, int | float))
+        return (f"TrainingResult({self.final.epoch} epochs, {loss}, best epoch {self.best.epoch}"
+                f"{' (' + best + ')' if best else ''}, {len(self.metrics_history)} evaluations, "
+                f"stopped early: {'yes' if self.stopped_early else 'no'}, "
+                f"{sum(self.epoch_seconds):.1f} s training)")
 
 
 # --------------------------------------------------------------------------- one step
@@ -305,7 +317,8 @@ def _run_id(resumed: Checkpoint | None, given: str | None) -> str:
 def _check_resumable(ckpt: Checkpoint, params: Params, buffers: Params) -> None:
     if not ckpt.training_state:
         raise ValueError("train: resume_from checkpoint has no training_state (optimizer and "
-                         "RNG state); only checkpoints written by kgif.training.loop can be resumed")
+                         "RNG state); only checkpoints written by kgif.training.loop can be "
+                         "resumed")
     for name, value in {**params, **buffers}.items():
         have = {**ckpt.params, **ckpt.buffers}.get(name)
         if have is None or have.shape != value.shape:
@@ -579,7 +592,7 @@ def train(
     stopped, seconds = False, []
     logger.info("train: %d rows of (head, relation) per epoch, %d epochs, %s",
                 index.num_rows, tc.epochs, asdict(tc))
-    bar = tqdm(range(state.epoch, tc.epochs), disable=not show_progress, desc="train")
+    bar = progress(range(state.epoch, tc.epochs), show_progress, desc="train")
     for epoch in bar:
         lr = LR_SCHEDULES[tc.lr_schedule](tc, epoch)
         start = time.perf_counter()
