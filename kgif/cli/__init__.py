@@ -15,7 +15,7 @@ import sys
 from kgif.cli._common import setup_logging
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ("train", "evaluate", "predict", "explain", "convert", "report", "faithfulness")
+COMMANDS = ("split", "train", "evaluate", "predict", "explain", "convert", "report", "faithfulness")
 
 
 def build_parser() -> argparse.ArgumentParser:
