@@ -80,7 +80,7 @@ def test_explain_all_matches_explain_and_writes_summary(tmp_path):
         assert all(_close(x["influence"], y.influence) for x, y in zip(got, ex.influences,
                                                                          strict=True))
         assert rows[i]["top_proponent_score"] == got[0]["influence"]
-        assert rows[i]["head"] == kg.entity_label(ex.triple[0])
+        assert rows[i]["head_label"] == kg.entity_label(ex.triple[0])
     combined = json.loads((tmp_path / "explanations.json").read_text())
     assert len(combined["results"]) == len(kg.testing)
     with open(tmp_path / "explanations.csv", newline="") as handle:

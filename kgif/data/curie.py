@@ -113,15 +113,23 @@ def standardize_curie(text: str, converter: Any | None = None) -> str | None:
         ``"DRUGBANK:DB00997"``, or None.
     """
     converter = default_converter() if converter is None else converter
-    if converter is not None:
-        found = converter.compress(text) if "://" in text else converter.standardize_curie(text)
+    parts = split_curie(text)
+    if converter is not None and ("://" in text or parts is not None):
+        found = _converted(converter, text)
         if found:
             return found
-    parts = split_curie(text)
     if parts is None:
         return None
     prefix = _synonyms().get(parts[0].casefold())
     return None if prefix is None else f"{prefix}:{parts[1]}"
+
+
+def _converted(converter: Any, text: str) -> str | None:
+    """The converter's standard CURIE of ``text`` (a URI is compressed), None if it has none."""
+    try:
+        return converter.compress(text) if "://" in text else converter.standardize_curie(text)
+    except ValueError:  # curies' parse errors (no delimiter, bad URI) are ValueErrors
+        return None
 
 
 def curie_candidates(text: str, converter: Any | None = None) -> list[str]:
