@@ -90,11 +90,12 @@ def default_converter() -> Any | None:
 def split_curie(text: str) -> tuple[str, str] | None:
     """``"DOID:1612"`` -> ``("DOID", "1612")``; None when ``text`` is not ``prefix:local``.
 
-    The prefix is what precedes the first colon; it must be non-empty and hold no whitespace,
-    ``/`` or the Hetionet separator ``::``.
+    The prefix is what precedes the first colon; it must be non-empty and hold no whitespace
+    or ``/``; the local part must not start with ``:`` (Hetionet's ``Kind::local``) or ``//``
+    (a URI).
     """
     prefix, sep, local = text.partition(":")
-    if not sep or not prefix or not local or local.startswith(":"):
+    if not sep or not prefix or not local or local.startswith((":", "//")):
         return None
     if any(c.isspace() or c == "/" for c in prefix):
         return None

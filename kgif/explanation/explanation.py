@@ -287,8 +287,11 @@ def to_dataframe(explanations: Sequence[Explanation], kg: KnowledgeGraph):
 
 
 def _entity(kg: KnowledgeGraph, i: int) -> str:
-    kind = kg.entity_kind(i)
-    return f"{kg.entity_name(i)} [{kind}]" if kind else kg.entity_name(i)
+    """``"doxorubicin (DRUGBANK:DB00997) [biolink:SmallMolecule]"``: name, label when it differs
+    from the name, kind when known."""
+    name, label, kind = kg.entity_name(i), kg.entity_label(i), kg.entity_kind(i)
+    text = name if label == name else f"{name} ({label})"
+    return f"{text} [{kind}]" if kind else text
 
 
 def format_explanation(ex: Explanation, kg: KnowledgeGraph) -> str:
