@@ -61,6 +61,9 @@ Record = tuple[str, dict[str, tuple[str, ...]]]
 
 def _split_multi(text: str) -> tuple[str, ...]:
     """``"a|b"`` -> ``("a", "b")``; empty parts dropped, ``""`` -> ``()``."""
+    if MULTI_VALUE_SEPARATOR not in text:  # the common case, without a generator
+        text = text.strip()
+        return (text,) if text else ()
     return tuple(x.strip() for x in text.split(MULTI_VALUE_SEPARATOR) if x.strip())
 
 
