@@ -228,8 +228,9 @@ def test_cli_split_train_predict_explain_on_kgx(tmp_path, capsys):
     assert main(["predict", "--checkpoint", str(run / "best.pt"), "--file", str(queries),
                  "--top-k", "8", "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert f"{LONG_NAME} [biolink:SmallMolecule] --biolink:treats--> ?" in printed
-    assert "doxorubicin [biolink:SmallMolecule] --biolink:treats--> ?" in printed
+    assert (f"{LONG_NAME} ({LONG_CURIE}) [biolink:SmallMolecule] --biolink:treats--> ?"
+            in printed)
+    assert "doxorubicin (DRUGBANK:DB00997) [biolink:SmallMolecule] --biolink:treats--> ?" in printed
     assert "biolink:Disease" in printed and "MONDO:" in printed
     tests = tmp_path / "t.tsv"
     tests.write_text(f"# a comment line\n{LONG_CURIE}\tbiolink:treats\tMONDO:0005812\n")

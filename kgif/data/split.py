@@ -148,7 +148,7 @@ def split(kg: KnowledgeGraph, relation: str | int | None = None, *, valid: float
 
     Args:
         kg: An all-training graph (no validation or test triples, no repeated edges).
-        relation: The relation to hold out (label, id or CURIE-free name, resolved by
+        relation: The relation to hold out (label or id, resolved by
             :meth:`~kgif.data.graph.KnowledgeGraph.resolve_relation`); None: all relations.
         valid: Fraction of that relation's edges for validation, ``round(valid * n)`` edges.
         test: Fraction for test, ``round(test * n)`` edges.

@@ -420,8 +420,9 @@ def read_predictions(path: str | os.PathLike, kg: KnowledgeGraph, limit: int | N
 
 def _query_title(row: dict) -> str:
     def entity(side: str) -> str:
-        kind = row[f"{side}_kind"]
-        return f"{row[f'{side}_name']} [{kind}]" if kind else row[f"{side}_name"]
+        name, label, kind = (row[f"{side}_{x}"] for x in ("name", "label", "kind"))
+        text = name if label == name else f"{name} ({label})"
+        return f"{text} [{kind}]" if kind else text
 
     rel = row["relation_name"]
     if row["side"] == "tail":
