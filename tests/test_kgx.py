@@ -243,3 +243,13 @@ def test_cli_split_train_predict_explain_on_kgx(tmp_path, capsys):
     proponent_lines = [line for line in printed.splitlines() if line.strip()[:2] == "1."]
     assert len(proponent_lines) == 4  # rank 1 proponent and opponent of each of 2 triples
     assert all(line.rstrip().endswith("]") for line in proponent_lines)  # the tail's kind, uncut
+
+
+def test_cli_refuses_a_dangling_edge_naming_file_and_line(tmp_path, capsys):
+    from kgif.cli import main
+
+    folder = _write(tmp_path / "bad", edges=EDGES + "D:1\tbiolink:treats\tX:9\tinfores:a\t\n")
+    assert main(["split", "--dataset", str(folder), "--output-dir", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert f"line 5 of {folder / 'edges.tsv'}: object 'X:9' is not a node of nodes.tsv" in err
+    assert not (tmp_path / "s").exists()
