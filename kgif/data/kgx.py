@@ -344,11 +344,12 @@ def _frame_records(table: Any, what: str) -> Iterator[Record]:
                                                                          strict=True)}
 
 
-def _implicit_nodes(triples: list[tuple[str, str, str]]) -> KgxNodes:
+def _implicit_nodes(records: list[Record]) -> KgxNodes:
+    """Every subject and object of the edges as a node without name or category."""
     nodes = KgxNodes()
-    for s, _, o in triples:
-        nodes.where.setdefault(s, "the edges")
-        nodes.where.setdefault(o, "the edges")
+    for where, fields in records:
+        for curie in (*fields.get("subject", ()), *fields.get("object", ())):
+            nodes.where.setdefault(curie, where)
     return nodes
 
 
@@ -383,12 +384,10 @@ def from_dataframe(edges: Any, nodes: Any = None, *, subject: str = "subject",
     missing = [c for c in rename if c not in _columns(edges)]
     if missing:
         raise ValueError(f"{who}: edges lack columns {missing}; they have {_columns(edges)}")
-    records = ((where, {rename.get(c, c): v for c, v in fields.items()})
-               for where, fields in _frame_records(edges, "the edges"))
-    if nodes is None:
-        rows = [tuple(_single(who, w, f, c) for c in EDGE_COLUMNS) for w, f in records]
-        return _build(who, rows, _implicit_nodes(rows), name, duplicates)
-    table = _nodes_from_records(_frame_records(nodes, "the nodes"), who)
+    records = [(where, {rename.get(c, c): v for c, v in fields.items()})
+               for where, fields in _frame_records(edges, "the edges")]
+    table = (_implicit_nodes(records) if nodes is None
+             else _nodes_from_records(_frame_records(nodes, "the nodes"), who))
     triples, ignored = _edges_from_records(records, table, who, "the nodes")
     logger.info("%s: ignored edge columns: %s", who, _describe_ignored(ignored))
     return _build(who, triples, table, name, duplicates)
