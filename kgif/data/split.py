@@ -181,10 +181,12 @@ def split(kg: KnowledgeGraph, relation: str | int | None = None, *, valid: float
     logger.info("split: %s: %d candidate edges of %s -> %d train, %d valid, %d test (seed %d)",
                 kg.name or "graph", len(rows), what, int(keep.sum()), len(valid_rows),
                 len(test_rows), seed)
-    return KnowledgeGraph(dict(kg.entity_to_id), dict(kg.relation_to_id), kg.training[keep],
-                          kg.training[valid_rows], kg.training[test_rows],
-                          dict(kg.entity_names), dict(kg.relation_names), kg.name,
-                          dict(kg.entity_kinds), dict(kg.entity_categories))
+    return KnowledgeGraph(
+        dict(kg.entity_to_id), dict(kg.relation_to_id), kg.training[keep],
+        validation=kg.training[valid_rows], testing=kg.training[test_rows],
+        entity_names=dict(kg.entity_names), relation_names=dict(kg.relation_names),
+        name=kg.name, entity_kinds=dict(kg.entity_kinds),
+        entity_categories=dict(kg.entity_categories))
 
 
 # --------------------------------------------------------------------------- writing
