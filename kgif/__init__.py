@@ -8,6 +8,8 @@ A flat public API over focused modules::
 from kgif._version import __version__ as __version__
 from kgif.data.datasets import load_dataset
 from kgif.data.graph import KnowledgeGraph, TailIndex, with_reciprocals
+from kgif.data.kgx import from_dataframe, read_kgx_dataset
+from kgif.data.split import split, write_split
 from kgif.evaluation.predict import Query, make_query, predict, predict_batch, read_queries
 from kgif.evaluation.ranks import evaluate, evaluate_all_sides
 from kgif.explanation.explanation import (
@@ -64,6 +66,7 @@ __all__ = [
     "explain",
     "explain_all",
     "format_predictions",
+    "from_dataframe",
     "from_pykeen",
     "from_seed",
     "get_objective",
@@ -78,6 +81,7 @@ __all__ = [
     "pointwise_bce",
     "predict",
     "predict_batch",
+    "read_kgx_dataset",
     "rank_paths",
     "read_predictions",
     "read_queries",
@@ -87,6 +91,7 @@ __all__ = [
     "score_all",
     "score_hrt",
     "sparse_bce_with_logits",
+    "split",
     "structured_factors",
     "to_dataframe",
     "to_pykeen",
@@ -98,4 +103,5 @@ __all__ = [
     "write_network",
     "write_predictions",
     "write_run_report",
+    "write_split",
 ]

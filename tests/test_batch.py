@@ -80,7 +80,7 @@ def test_explain_all_matches_explain_and_writes_summary(tmp_path):
         assert all(_close(x["influence"], y.influence) for x, y in zip(got, ex.influences,
                                                                          strict=True))
         assert rows[i]["top_proponent_score"] == got[0]["influence"]
-        assert rows[i]["head"] == kg.entity_label(ex.triple[0])
+        assert rows[i]["head_label"] == kg.entity_label(ex.triple[0])
     combined = json.loads((tmp_path / "explanations.json").read_text())
     assert len(combined["results"]) == len(kg.testing)
     with open(tmp_path / "explanations.csv", newline="") as handle:
@@ -202,7 +202,8 @@ def test_damaged_outputs_are_logged_and_recomputed(tmp_path, caplog):
         rows = explain_all(tracin, kg, kg.testing, tmp_path, options,
                            on_chunk=lambda chunk: computed.append(chunk.indices))
     assert computed == [[0, 1], [2, 3], [4, 5], [6]]  # every damaged triple's chunk, whole
-    warned = {r.getMessage().split(": ")[1] for r in caplog.records if r.name == "kgif.jobs.explain_run"}
+    warned = {r.getMessage().split(": ")[1] for r in caplog.records
+              if r.name == "kgif.jobs.explain_run"}
     assert warned == {f"recomputing test triple {i}" for i in damage}
     assert _per_triple(tmp_path) == clean
     assert [r["status"] for r in rows] == ["done"] * len(kg.testing)

@@ -1,4 +1,5 @@
-"""Tests for kgif.data.datasets: formats round-trip, malformed input is named, unseen policies, numbering."""
+"""Tests for kgif.data.datasets: formats round-trip, malformed input is named, unseen policies,
+numbering."""
 
 from __future__ import annotations
 
@@ -422,7 +423,8 @@ def _hide_shared(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import kgif.data.datasets
 
     monkeypatch.setenv("KGIF_DATA_DIR", str(tmp_path / "nonexistent"))
-    monkeypatch.setattr(kgif.data.datasets, "_shared_dirs", lambda: [tmp_path / "no-shared" / "data"])
+    monkeypatch.setattr(kgif.data.datasets, "_shared_dirs",
+                        lambda: [tmp_path / "no-shared" / "data"])
 
 
 BUNDLED = Path(__file__).resolve().parents[1] / "kgif" / "data" / "bundled"

@@ -152,4 +152,4 @@ def test_score_paths_needs_every_edge(tmp_path):
             score_paths(paths, ids[1:], scores[1:])
     kg = _kg(triples, 9)
     write_paths_csv(tmp_path / "p.csv", [], kg, triples)
-    assert (tmp_path / "p.csv").read_text().startswith("TestHead")
+    assert (tmp_path / "p.csv").read_text().startswith("TestHead_label,")

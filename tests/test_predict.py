@@ -197,7 +197,7 @@ def test_cli_predict_names_kinds_and_outputs(kg, tmp_path, capsys):
                  "--output", str(tmp_path / "p.json"), "--no-progress"])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "Aspirin [Compound] --binds--> ?" in printed and "Gene" in printed
+    assert "Aspirin (c0) [Compound] --binds--> ?" in printed and "Gene" in printed
     assert "(known)" in printed  # g0 and g2 are training tails of Aspirin
     document = json.loads((tmp_path / "p.json").read_text())
     expected = predict(model, kg, head="c0", relation="binds", k=5, filter_known=False)

@@ -63,7 +63,10 @@ def test_csv_and_dataframe(tmp_path):
     with open(tmp_path / "x.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 2 * 2 * 2
-    assert rows[0]["TestHead"] == "ent1" and rows[0]["Kind"] == "proponent"
+    h = explanations[0].triple[0]
+    assert (rows[0]["TestHead"], rows[0]["TestHead_label"], rows[0]["Kind"]) == (
+        str(h), "ent1", "proponent")
+    assert rows[0]["TestHead_name"] == kg.entity_name(h)
     assert float(rows[0]["TracInScore"]) == explanations[0].proponents[0].influence
     pytest.importorskip("pandas")
     frame = to_dataframe(explanations, kg)

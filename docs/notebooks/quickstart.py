@@ -94,5 +94,5 @@ fig  # a figure returned from a cell shows inline, no pyplot needed
 
 # %%
 frame = kgif.to_dataframe(explanations, kg)
-frame[["TestHead_label", "TestRel_label", "TestTail_label", "TrainHead_label",
-       "TrainRel_label", "TrainTail_label", "TracInScore", "Kind", "Rank"]].head(12)
+frame[["TestHead_name", "TestRel_name", "TestTail_name", "TrainHead_name",
+       "TrainRel_name", "TrainTail_name", "TracInScore", "Kind", "Rank"]].head(12)

@@ -16,8 +16,8 @@ from kgif._version import __version__
 from kgif.cli._common import expand_config, finish_subparser, setup_logging
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ("train", "evaluate", "predict", "explain", "convert", "report", "faithfulness",
-            "workflow")
+COMMANDS = ("split", "train", "evaluate", "predict", "explain", "convert", "report",
+            "faithfulness", "workflow")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,8 +15,8 @@ from kgif.cli._common import (
     non_negative_int,
     positive_int,
 )
-from kgif.data.formats import read_label_triples
 from kgif.data.graph import KnowledgeGraph
+from kgif.data.triple_lists import read_triple_list
 from kgif.explanation.explanation import format_explanation
 from kgif.explanation.network import NETWORK_FORMATS
 from kgif.explanation.paths import DEFAULT_MAX_PATHS, format_paths
@@ -60,7 +60,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--test-triple", nargs=3, action="append", default=[],
                        metavar=("HEAD", "RELATION", "TAIL"),
                        help="one test triple by labels or ids; repeatable")
-    which.add_argument("--test-file", help="TSV of head<TAB>relation<TAB>tail labels")
+    which.add_argument("--test-file",
+                       help="one head<TAB>relation<TAB>tail line per triple (labels, ids, names "
+                            "or CURIEs); # starts a comment")
     which.add_argument("--test-relation",
                        help="take the test-split triples of this relation (e.g. treats)")
     which.add_argument("--predictions", default=None, metavar="FILE",
@@ -125,7 +127,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def _test_triples(args: argparse.Namespace, kg: KnowledgeGraph) -> torch.Tensor:
     rows = [tuple(row) for row in args.test_triple]
     if args.test_file:
-        rows += read_label_triples(args.test_file)
+        rows += read_triple_list(args.test_file, "explain --test-file")
     triples = [kg.resolve_triples(rows)] if rows else []
     if args.test_relation:
         r = kg.resolve_relation(args.test_relation)

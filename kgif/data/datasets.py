@@ -1,8 +1,8 @@
 """Dataset reading: knowledge graphs from label triples, dataset folders and dataset names.
 
 The graph itself (:class:`KnowledgeGraph`, the reciprocal numbering helpers, :class:`TailIndex`)
-lives in :mod:`kgif.data.graph` and is re-exported here, so ``from kgif.data.datasets import KnowledgeGraph,
-with_reciprocals`` keeps working.
+lives in :mod:`kgif.data.graph` and is re-exported here, so
+``from kgif.data.datasets import KnowledgeGraph, with_reciprocals`` keeps working.
 
 Graphs are built from label triples (:func:`from_label_triples`, with policies for valid/test
 triples unseen in training and for repeated training triples) or read from a folder:
@@ -14,8 +14,9 @@ triples unseen in training and for repeated training triples) or read from a fol
 - PyKEEN's ``TriplesFactory.to_path_binary`` folder: :func:`read_pykeen_dataset`.
 
 :func:`load_dataset` picks the right reader for a folder or a known dataset name. The file
-formats themselves live in :mod:`kgif.data.formats` (label TSV, PyKEEN) and :mod:`kgif.data.tiepin`; their
-public readers and writers are re-exported here.
+formats themselves live in :mod:`kgif.data.formats` (label TSV, PyKEEN) and
+:mod:`kgif.data.tiepin`, whose public readers and writers are re-exported here, and
+:mod:`kgif.data.kgx` (KGX node and edge files, read as all-training).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kgif.data.biolink import most_specific_category
 from kgif.data.formats import (
     PYKEEN_TRIPLES_FILE,
     LabelTriple,
@@ -44,7 +46,9 @@ from kgif.data.graph import (
 from kgif.data.tiepin import is_seed_folder, read_seed_dicts, read_seed_names, read_seed_split
 from kgif.data.tsv import EncodedTriples, read_encoded_triples
 
-__all__ = ["BUNDLED_DATASETS", "DUPLICATE_POLICIES", "KNOWN_DATASETS", "PYKEEN_BUNDLED", "SPLITS", "UNSEEN_POLICIES", "bundled_dir", "data_dir", "from_label_triples", "load_dataset", "read_node_table", "read_pykeen_dataset", "read_seed_dataset", "read_tsv_dataset"]
+__all__ = ["BUNDLED_DATASETS", "DUPLICATE_POLICIES", "KNOWN_DATASETS", "PYKEEN_BUNDLED", "SPLITS",
+           "UNSEEN_POLICIES", "bundled_dir", "data_dir", "from_label_triples", "load_dataset",
+           "read_node_table", "read_pykeen_dataset", "read_seed_dataset", "read_tsv_dataset"]
 
 logger = logging.getLogger(__name__)
 
@@ -293,7 +297,8 @@ def read_tsv_dataset(folder: str | os.PathLike[str], *, unseen: str = "drop",
     kg = _graph_from_encoded(who, splits, unseen, duplicates, folder.name)
     table = _find_node_table(folder)
     if table is not None:
-        kg.entity_names, kg.entity_kinds = read_node_table(table, kg.entity_to_id)
+        kg.entity_names, kg.entity_kinds, kg.entity_categories = _read_node_columns(
+            table, kg.entity_to_id)
     return kg
 
 
@@ -317,8 +322,11 @@ def read_node_table(path: str | os.PathLike[str], entity_to_id: dict[str, int]
     """Read a node table ``id<TAB>name<TAB>kind`` with a header line (Hetionet, KGX, ROBOKOP).
 
     The header names the columns; ``id`` is required, ``name`` and ``kind`` (or KGX's
-    ``category``) are optional and any other columns are ignored. Rows whose id is not an entity
-    of the graph are counted and logged, not an error (node tables often list more nodes).
+    ``category``) are optional and any other columns are ignored. A ``category`` may list
+    several ``|``-separated Biolink categories; without a ``kind`` column the most specific one
+    is the kind (:func:`kgif.data.biolink.most_specific_category`). Rows whose id is not an
+    entity of the graph are counted and logged, not an error (node tables often list more
+    nodes).
 
     Args:
         path: The table (plain or ``.gz``).
@@ -331,16 +339,22 @@ def read_node_table(path: str | os.PathLike[str], entity_to_id: dict[str, int]
         ValueError: No ``id`` column, or a line with the wrong number of columns (names the file
             and the 1-based line).
     """
-    path = Path(path)
+    names, kinds, _ = _read_node_columns(Path(path), entity_to_id)
+    return names, kinds
+
+
+def _read_node_columns(path: Path, entity_to_id: dict[str, int]
+                       ) -> tuple[dict[int, str], dict[int, str], dict[int, tuple[str, ...]]]:
+    """:func:`read_node_table` plus the ``|``-separated ``category`` lists by entity id."""
     header = _read_header(path)
     columns = {c.strip().lower(): j for j, c in enumerate(header)}
     if "id" not in columns:
         raise ValueError(f"read_node_table: line 1 of {path} must be a header with an 'id' "
                          f"column, got {header!r}")
-    name_col = columns.get("name")
-    kind_col = columns.get("kind", columns.get("category"))
+    name_col, kind_col, cat_col = (columns.get(c) for c in ("name", "kind", "category"))
     names: dict[int, str] = {}
     kinds: dict[int, str] = {}
+    categories: dict[int, tuple[str, ...]] = {}
     unknown = 0
     for _lineno, fields in _iter_rows(path, len(header), "read_node_table", skip=1,
                                      allow_empty=True):
@@ -350,11 +364,20 @@ def read_node_table(path: str | os.PathLike[str], entity_to_id: dict[str, int]
             continue
         if name_col is not None and fields[name_col]:
             names[i] = fields[name_col]
+        listed = _split_categories(fields[cat_col]) if cat_col is not None else ()
+        if listed:
+            categories[i] = listed
         if kind_col is not None and fields[kind_col]:
             kinds[i] = fields[kind_col]
+        elif kind_col is None and listed:
+            kinds[i] = most_specific_category(listed)
     if unknown:
         logger.info("read_node_table: %s: %d rows name no entity of the graph", path, unknown)
-    return names, kinds
+    return names, kinds, categories
+
+
+def _split_categories(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split("|") if x.strip())
 
 
 def read_seed_dataset(folder: str | os.PathLike[str], *, unseen: str = "drop",
@@ -441,10 +464,14 @@ def data_dir() -> Path:
 
 
 def _detect_reader(folder: Path) -> Callable[..., KnowledgeGraph]:
+    from kgif.data.kgx import is_kgx_folder, read_kgx_dataset  # kgx builds graphs with this module
+
     if is_seed_folder(folder):
         return read_seed_dataset
     if (folder / PYKEEN_TRIPLES_FILE).is_file() or (folder / "training_triples").is_dir():
         return _read_pykeen_ignoring_unseen
+    if _find_split(folder, "train") is None and is_kgx_folder(folder):
+        return read_kgx_dataset
     return read_tsv_dataset
 
 
@@ -487,11 +514,14 @@ def _dataset_candidates(name: str) -> list[Path]:
 
 
 def load_dataset(name_or_path: str | os.PathLike[str], *, unseen: str = "drop",
-                 duplicates: str = "keep") -> KnowledgeGraph:
+                 duplicates: str = "drop") -> KnowledgeGraph:
     """Load a dataset by folder path or by name.
 
     A folder is read as the seed layout if it has ``node_dict.txt``, as a PyKEEN folder if it
-    has ``numeric_triples.tsv.gz`` or ``training_triples/``, else as TSV splits. A name among
+    has ``numeric_triples.tsv.gz`` or ``training_triples/``, as a KGX graph
+    (:func:`kgif.data.kgx.read_kgx_dataset`, all-training) if it has no ``train.txt[.gz]`` but
+    KGX node and edge files (``nodes.tsv``/``edges.tsv``, ``*_nodes.jsonl``...), else as TSV
+    splits. A name among
     ``umls, kinships, nations, hetionet, wn18rr, fb15k237`` (case-insensitive, ``fb15k-237``
     accepted) is looked up, in order, in ``$KGIF_DATA_DIR/<name>``, the copy bundled with kgif
     (UMLS, Kinships, Nations, Hetionet; ``kgif/data/bundled/<name>/PROVENANCE.md``), ``shared/data``
@@ -501,7 +531,10 @@ def load_dataset(name_or_path: str | os.PathLike[str], *, unseen: str = "drop",
         name_or_path: Folder or dataset name.
         unseen: Policy for valid/test triples unseen in training (see
             :func:`from_label_triples`); ignored for PyKEEN folders.
-        duplicates: Policy for repeated training triples (see :func:`from_label_triples`).
+        duplicates: Policy for repeated training triples (see :func:`from_label_triples`):
+            ``"drop"`` by default, as PyKEEN's ``TriplesFactory`` keeps each triple once, so a
+            graph loads the same in both; a repeated edge would otherwise weigh double in
+            training and appear twice among TracIn proponents.
 
     Returns:
         The loaded graph.

@@ -22,6 +22,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from kgif.data.curie import curie_candidates
 from kgif.data.formats import _as_triples, _empty_triples, _is_index
 
 __all__ = [
@@ -61,6 +62,9 @@ class KnowledgeGraph:
             node table ``entities.tsv``; they define each relation's domain and range
             (:meth:`relation_domain`, :meth:`relation_range`, :meth:`type_mask`).
         name: Dataset name used in summaries.
+        entity_categories: Optional categories by entity id, all of them as listed (a KGX
+            node's Biolink categories, ``("biolink:SmallMolecule", "biolink:ChemicalEntity",
+            ...)``); ``entity_kinds`` holds the most specific one.
 
     Raises:
         ValueError: If an id map is not contiguous or a triple tensor has the wrong shape,
@@ -76,6 +80,7 @@ class KnowledgeGraph:
     relation_names: dict[int, str] = field(default_factory=dict)
     name: str = ""
     entity_kinds: dict[int, str] = field(default_factory=dict)
+    entity_categories: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_contiguous("entity_to_id", self.entity_to_id)
@@ -224,10 +229,14 @@ class KnowledgeGraph:
         return index
 
     def resolve_entity(self, x: str | int) -> int:
-        """Entity id from a label, an integer id, a digit string id or a unique display name.
+        """Entity id from a label, an integer id, a digit string id, a unique display name or a
+        CURIE.
 
         Exact labels come first (WN18RR labels are digits), then ids, then labels and display
-        names compared case-insensitively (``"doxorubicin"`` finds ``Compound::DB00997``).
+        names compared case-insensitively (``"doxorubicin"`` finds ``Compound::DB00997``), then
+        CURIEs through a prefix map (:func:`kgif.data.curie.curie_candidates`: ``"DOID:1612"``
+        finds Hetionet's ``Disease::DOID:1612``, ``"drugbank:DB00997"`` its
+        ``Compound::DB00997`` and a KGX graph's ``DRUGBANK:DB00997``).
 
         Raises:
             KeyError: Unknown entity (suggests close labels and names) or a name shared by
@@ -247,8 +256,27 @@ class KnowledgeGraph:
                               for j in sorted(ids)[:10])
             raise KeyError(f"resolve_entity: {x!r} is ambiguous: {len(ids)} entities match "
                            f"({shown}); pass a label or an id")
+        by_curie = self._resolve_curie(x)
+        if by_curie is not None:
+            return by_curie
         return _resolve("entity", x, self.entity_to_id,
                         extra=list(self.entity_names.values()))
+
+    def _resolve_curie(self, x: str | int) -> int | None:
+        """The one entity a CURIE names (see :meth:`resolve_entity`), None if none.
+
+        Raises:
+            KeyError: The CURIE names several entities (e.g. two kinds share a prefix).
+        """
+        if not isinstance(x, str):
+            return None
+        ids = list(dict.fromkeys(self.entity_to_id[c] for c in curie_candidates(x)
+                                 if c in self.entity_to_id))
+        if len(ids) > 1:
+            shown = ", ".join(repr(self.entity_label(j)) for j in ids)
+            raise KeyError(f"resolve_entity: CURIE {x!r} is ambiguous: it names {shown}; "
+                           f"pass a label")
+        return ids[0] if ids else None
 
     def resolve_relation(self, x: str | int) -> int:
         """Base relation id from a label, an integer id or a digit string id.

@@ -29,6 +29,7 @@ from torch import Tensor
 
 from kgif._progress import progress
 from kgif.data.graph import KnowledgeGraph
+from kgif.data.triple_lists import iter_list_rows
 from kgif.model.checkpoint import Checkpoint, check_compatible, load_checkpoint
 from kgif.model.conve import hidden, score_all
 
@@ -275,21 +276,17 @@ def read_queries(path: str | os.PathLike, kg: KnowledgeGraph) -> list[Query]:
 
     Fields are labels, ids or unique display names, matched as
     :meth:`~kgif.data.graph.KnowledgeGraph.resolve_entity` does. Blank lines and lines starting with
-    ``#`` are skipped. The file is UTF-8 text.
+    ``#`` are skipped, as in every list of triples (:mod:`kgif.data.triple_lists`). The file is
+    UTF-8 text, plain or ``.gz``.
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: a line without three fields or without exactly one ``?`` (file and line
-            named); no query in the file.
+            named); invalid UTF-8; no query in the file.
         KeyError: an unknown entity or relation (file and line named, with suggestions).
     """
-    queries = []
-    with open(path, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            text = line.rstrip("\r\n")
-            if not text.strip() or text.lstrip().startswith("#"):
-                continue
-            queries.append(_parse_query_line(kg, text.split("\t"), f"line {lineno} of {path}"))
+    queries = [_parse_query_line(kg, fields, f"line {lineno} of {path}")
+               for lineno, fields in iter_list_rows(path, "read_queries")]
     if not queries:
         raise ValueError(f"read_queries: {path} holds no query")
     return queries

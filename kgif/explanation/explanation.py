@@ -28,16 +28,22 @@ __all__ = ["CSV_COLUMNS", "SUMMARY_FIELDS", "Explanation", "Influence", "explain
            "relation_summary", "summary_fields", "to_dataframe", "to_json", "write_csv",
            "write_json", "write_predictions"]
 
-#: CSV header: the seed project's 14 columns (``TestHead`` is the label, ``TestHead_label`` the
-#: display name, as the seed project wrote them), then kgif's: the influence fields, explicit
-#: ``*_name`` and ``*_kind`` columns of the heads and tails (kind empty without a node table) and
-#: the test triple's proponent summary (:func:`relation_summary`), repeated on each of its rows.
+#: CSV header, one row per (test triple, training edge). Column names follow the seed project's
+#: (``TestHead``, ``TrainRel``, ``TracInScore``...) with one meaning per suffix across every kgif
+#: output (JSON, CSV, DataFrame, predictions, networks): no suffix is the integer id, ``_label``
+#: the entity or relation label (a CURIE such as ``DRUGBANK:DB00997``, or Hetionet's
+#: ``Compound::DB00997``), ``_name`` the display name (the label when there is none), ``_kind``
+#: the entity kind (empty without a node table). The seed project wrote display names under
+#: ``*_label``; kgif does not (docs/outputs.md). The test triple's proponent summary
+#: (:func:`relation_summary`) is repeated on each of its rows.
 CSV_COLUMNS = (
-    "TestHead", "TestHead_label", "TestRel", "TestRel_label", "TestTail", "TestTail_label",
-    "TrainHead", "TrainHead_label", "TrainRel", "TrainRel_label", "TrainTail", "TrainTail_label",
+    "TestHead", "TestHead_label", "TestHead_name", "TestHead_kind",
+    "TestRel", "TestRel_label", "TestRel_name",
+    "TestTail", "TestTail_label", "TestTail_name", "TestTail_kind",
+    "TrainHead", "TrainHead_label", "TrainHead_name", "TrainHead_kind",
+    "TrainRel", "TrainRel_label", "TrainRel_name",
+    "TrainTail", "TrainTail_label", "TrainTail_name", "TrainTail_kind",
     "TracInScore", "SelfInfluence", "Kind", "Rank", "TrainIndex", "TestSelfInfluence",
-    "TestHead_name", "TestHead_kind", "TestTail_name", "TestTail_kind",
-    "TrainHead_name", "TrainHead_kind", "TrainTail_name", "TrainTail_kind",
     "ProponentRelations", "ProponentKinds",
 )
 
@@ -247,25 +253,23 @@ def write_json(path: str | os.PathLike, explanations: Sequence[Explanation], kg:
     atomic_write(path, write)
 
 
-def _name_kind(kg: KnowledgeGraph, i: int) -> list[str]:
-    return [kg.entity_name(i), kg.entity_kind(i)]
+def _columns(kg: KnowledgeGraph, triple: tuple[int, int, int]) -> list:
+    """Id, label, name (and kind) of the head, relation and tail, in :data:`CSV_COLUMNS` order."""
+    h, r, t = triple
+    return [h, kg.entity_label(h), kg.entity_name(h), kg.entity_kind(h),
+            r, kg.relation_label(r), kg.relation_name(r),
+            t, kg.entity_label(t), kg.entity_name(t), kg.entity_kind(t)]
 
 
 def _csv_rows(explanations: Sequence[Explanation], kg: KnowledgeGraph):
     for ex in explanations:
-        h, r, t = ex.triple
-        test = [kg.entity_label(h), kg.entity_name(h), kg.relation_label(r),
-                kg.relation_name(r), kg.entity_label(t), kg.entity_name(t)]
+        test = _columns(kg, ex.triple)
         summary = relation_summary(ex, kg)
         tail = [format_summary(summary["by_relation"]), format_summary(summary["by_kinds"])]
         for inf in ex.influences:
-            a, q, b = inf.triple
-            yield test + [kg.entity_label(a), kg.entity_name(a), kg.relation_label(q),
-                          kg.relation_name(q), kg.entity_label(b), kg.entity_name(b),
-                          repr(inf.influence), _fmt(inf.self_influence), inf.kind, inf.rank,
-                          inf.train_index, _fmt(ex.self_influence),
-                          *_name_kind(kg, h), *_name_kind(kg, t), *_name_kind(kg, a),
-                          *_name_kind(kg, b), *tail]
+            yield test + _columns(kg, inf.triple) + [
+                repr(inf.influence), _fmt(inf.self_influence), inf.kind, inf.rank,
+                inf.train_index, _fmt(ex.self_influence), *tail]
 
 
 def _fmt(value: float | None) -> str:
@@ -302,13 +306,19 @@ def to_dataframe(explanations: Sequence[Explanation], kg: KnowledgeGraph):
 
 
 def _entity(kg: KnowledgeGraph, i: int) -> str:
-    kind = kg.entity_kind(i)
-    return f"{kg.entity_name(i)} [{kind}]" if kind else kg.entity_name(i)
+    """``"doxorubicin (DRUGBANK:DB00997) [biolink:SmallMolecule]"``: name, label when it differs
+    from the name, kind when known."""
+    name, label, kind = kg.entity_name(i), kg.entity_label(i), kg.entity_kind(i)
+    text = name if label == name else f"{name} ({label})"
+    return f"{text} [{kind}]" if kind else text
 
 
-def format_explanation(ex: Explanation, kg: KnowledgeGraph, width: int = 100) -> str:
+def format_explanation(ex: Explanation, kg: KnowledgeGraph) -> str:
     """A readable text block: the test triple, then proponents and opponents with names and
-    kinds, then the proponents' split by relation and by kinds (:func:`relation_summary`)."""
+    kinds, then the proponents' split by relation and by kinds (:func:`relation_summary`).
+
+    Nothing is cut: long names, labels and kinds are printed in full (a terminal wraps them).
+    """
     h, r, t = ex.triple
     note = "" if ex.self_influence is None else f"   (self-influence {ex.self_influence:.4g})"
     lines = [f"{_entity(kg, h)} --{kg.relation_name(r)}--> {_entity(kg, t)}{note}"]
@@ -317,7 +327,7 @@ def format_explanation(ex: Explanation, kg: KnowledgeGraph, width: int = 100) ->
         for inf in items:
             a, q, b = inf.triple
             edge = f"{_entity(kg, a)} --{kg.relation_name(q)}--> {_entity(kg, b)}"
-            lines.append(f"    {inf.rank:>3}. {inf.influence:+.4e}  {edge}"[:width])
+            lines.append(f"    {inf.rank:>3}. {inf.influence:+.4e}  {edge}")
     summary = relation_summary(ex, kg)
     if ex.proponents:
         lines.append(f"  proponents by relation: {format_summary(summary['by_relation'])}")
@@ -429,8 +439,9 @@ def read_predictions(path: str | os.PathLike, kg: KnowledgeGraph, limit: int | N
 
 def _query_title(row: dict) -> str:
     def entity(side: str) -> str:
-        kind = row[f"{side}_kind"]
-        return f"{row[f'{side}_name']} [{kind}]" if kind else row[f"{side}_name"]
+        name, label, kind = (row[f"{side}_{x}"] for x in ("name", "label", "kind"))
+        text = name if label == name else f"{name} ({label})"
+        return f"{text} [{kind}]" if kind else text
 
     rel = row["relation_name"]
     if row["side"] == "tail":
@@ -438,22 +449,35 @@ def _query_title(row: dict) -> str:
     return f"? --{rel}--> {entity('tail')}"
 
 
-def format_predictions(rows: Sequence[dict], width: int = 110) -> str:
-    """A readable table per query: rank, sigmoid probability, logit, kind, name, label, and
-    ``known`` for edges already in the graph (kept with ``filter_known=False``)."""
-    lines: list[str] = []
-    query = None
+def _prediction_table(rows: Sequence[dict]) -> list[str]:
+    """Header and lines of one query's rows; columns as wide as their longest entry."""
+    kind_w = max([4, *(len(r["entity_kind"] or "-") for r in rows)]) + 2
+    name_w = max([4, *(len(r["entity_name"]) for r in rows)]) + 2
+    lines = [f"{'rank':>6} {'probability':>12} {'logit':>10}  {'kind':<{kind_w}}"
+             f"{'name':<{name_w}}label"]
     for row in rows:
-        if row["query"] != query:
-            query = row["query"]
-            if lines:
-                lines.append("")
-            lines.append(_query_title(row))
-            lines.append(f"{'rank':>6} {'probability':>12} {'logit':>10}  {'kind':<14}"
-                         f"{'name':<36}label")
         known = "  (known)" if row["known"] else ""
-        line = (f"{row['rank']:>6} {row['probability']:>12.6f} {row['logit']:>10.4f}  "
-                f"{row['entity_kind'] or '-':<14}{row['entity_name'][:35]:<36}"
-                f"{row['entity_label']}{known}")
-        lines.append(line[:width])
+        lines.append(f"{row['rank']:>6} {row['probability']:>12.6f} {row['logit']:>10.4f}  "
+                     f"{row['entity_kind'] or '-':<{kind_w}}{row['entity_name']:<{name_w}}"
+                     f"{row['entity_label']}{known}")
+    return lines
+
+
+def format_predictions(rows: Sequence[dict]) -> str:
+    """A readable table per query: rank, sigmoid probability, logit, kind, name, label, and
+    ``known`` for edges already in the graph (kept with ``filter_known=False``).
+
+    Nothing is cut: columns are as wide as their longest name, kind or label.
+    """
+    blocks: list[list[dict]] = []
+    for row in rows:
+        if not blocks or blocks[-1][0]["query"] != row["query"]:
+            blocks.append([])
+        blocks[-1].append(row)
+    lines: list[str] = []
+    for block in blocks:
+        if lines:
+            lines.append("")
+        lines.append(_query_title(block[0]))
+        lines += _prediction_table(block)
     return "\n".join(lines)

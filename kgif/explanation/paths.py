@@ -3,10 +3,10 @@
 A test triple ``(h, r, t)`` is often explained better by a chain of training edges than by
 single edges (the seed project, james0032/TiePin, enumerates such paths for its mechanistic
 explanations). This module enumerates the **simple paths** of 1 to 3 edges between h and t in
-the undirected, relation-labelled training multigraph (the graph of :class:`kgif.influence.candidates.
-Adjacency`: every training row is one edge, directions ignored, parallel edges give different
-paths), scores each path by the TracIn scores of its edges (their sum and their mean) and ranks
-them.
+the undirected, relation-labelled training multigraph (the graph of
+:class:`kgif.influence.candidates.Adjacency`: every training row is one edge, directions
+ignored, parallel edges give different paths), scores each path by the TracIn scores of its
+edges (their sum and their mean) and ranks them.
 
 * Simple: the nodes along a path are distinct (so no self-loops and h != t; a test triple
   with h == t has no paths).
@@ -47,8 +47,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_PATHS = 100_000
 
 #: CSV header of :func:`write_paths_csv`.
-PATH_COLUMNS = ("TestHead", "TestRel", "TestTail", "Rank", "Length", "SumScore", "MeanScore",
-                "Path", "TrainIndices", "EdgeScores")
+PATH_COLUMNS = ("TestHead_label", "TestRel_label", "TestTail_label", "Rank", "Length",
+                "SumScore", "MeanScore", "Path", "TrainIndices", "EdgeScores")
 
 
 @dataclass(frozen=True)
@@ -378,9 +378,8 @@ def write_paths_csv(path: str | os.PathLike, ranked: Sequence[RankedPaths] | Ran
     atomic_write(path, write)
 
 
-def format_paths(ranked: RankedPaths, kg: KnowledgeGraph, train: Tensor,
-                 width: int = 120) -> str:
-    """A text table: rank, sum, mean, and the path with display names."""
+def format_paths(ranked: RankedPaths, kg: KnowledgeGraph, train: Tensor) -> str:
+    """A text table: rank, sum, mean, and the path with display names (nothing cut)."""
     h, r, t = ranked.triple
     note = f", first {len(ranked.paths)} kept of" if ranked.truncated else " of"
     lines = [f"paths {kg.entity_name(h)} ~ {kg.entity_name(t)} (ranked by {ranked.by}"
@@ -388,5 +387,5 @@ def format_paths(ranked: RankedPaths, kg: KnowledgeGraph, train: Tensor,
              f"  {'rank':>4}  {'sum':>11}  {'mean':>11}  path"]
     for p in ranked.paths:
         row = f"  {p.rank:>4}  {p.sum:+.4e}  {p.mean:+.4e}  {path_text(p, kg, train)}"
-        lines.append(row[:width])
+        lines.append(row)
     return "\n".join(lines)

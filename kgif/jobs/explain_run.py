@@ -31,8 +31,8 @@ more pass over the files). Not part of the guard: the device and ``torch.compile
 float32 results only by rounding) and the number of ranks (shards are batch-aligned, so it does
 not change them at all).
 
-With several ranks (:mod:`kgif.influence.distributed`) every rank runs the chunk loop (the scoring is a
-collective call) and rank 0 alone reads and writes the output folder.
+With several ranks (:mod:`kgif.influence.distributed`) every rank runs the chunk loop (the
+scoring is a collective call) and rank 0 alone reads and writes the output folder.
 """
 
 from __future__ import annotations
@@ -81,14 +81,16 @@ from kgif.jobs.guard import (
     run_settings,
 )
 
-__all__ = ["SUMMARY_COLUMNS", "Chunk", "FilterOptions", "PathOptions", "RunOptions", "explain_all", "explain_chunks", "remove_partial_files", "sanitize", "triple_files", "triple_stem"]
+__all__ = ["SUMMARY_COLUMNS", "Chunk", "FilterOptions", "PathOptions", "RunOptions", "explain_all",
+           "explain_chunks", "remove_partial_files", "sanitize", "triple_files", "triple_stem"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class FilterOptions:
-    """Per-test-triple candidate edges from :mod:`kgif.influence.candidates` (see its definitions)."""
+    """Per-test-triple candidate edges from :mod:`kgif.influence.candidates` (see its
+    definitions)."""
 
     hops: int  # k of the k-hop intersection filter
     min_degree: int | None = None  # drop edges touching a non-test node of smaller degree
@@ -117,7 +119,8 @@ class RunOptions:
     filters: FilterOptions | None = None  # None: every training edge is a candidate
     paths: PathOptions | None = None  # None: no paths
     metadata: dict = field(default_factory=dict)  # copied into every per-triple JSON
-    figures: bool = False  # <stem>.png and <stem>.svg per triple (kgif.explanation.plot, needs kgif[plot])
+    # <stem>.png and <stem>.svg per triple (kgif.explanation.plot, needs kgif[plot])
+    figures: bool = False
     export: tuple[str, ...] = ()  # network files per triple: "cytoscape" (.cyjs), "graphml"
 
     def __post_init__(self):
@@ -211,7 +214,8 @@ def explain_chunks(tracin, test_triples: Tensor, options: RunOptions, chunks: li
     """Explain the given chunks of ``test_triples`` in order (a collective call with ranks).
 
     Args:
-        tracin: a :class:`~kgif.influence.tracin.TracIn` or a :class:`~kgif.influence.distributed.ShardedTracIn`.
+        tracin: a :class:`~kgif.influence.tracin.TracIn` or a
+            :class:`~kgif.influence.distributed.ShardedTracIn`.
         test_triples: (T, 3) int64 test triples (base relation ids).
         options: the run settings.
         chunks: chunk numbers to compute (chunk c is triples ``[c*S, (c+1)*S)``).
@@ -242,8 +246,11 @@ def explain_chunks(tracin, test_triples: Tensor, options: RunOptions, chunks: li
 # --------------------------------------------------------------------------- summary
 
 
-SUMMARY_COLUMNS = ("index", "head", "relation", "tail", "status", "top_proponent",
-                   "top_proponent_score", "candidates", "seconds", "file", *SUMMARY_FIELDS)
+#: Columns of ``summary.csv`` (and keys of ``summary.json`` rows); ``*_label`` are labels, as
+#: in every kgif output (docs/outputs.md); ``top_proponent``: its three labels, tab-separated.
+SUMMARY_COLUMNS = ("index", "head_label", "relation_label", "tail_label", "status",
+                   "top_proponent", "top_proponent_score", "candidates", "seconds", "file",
+                   *SUMMARY_FIELDS)
 
 
 def _pending_row(index: int, stem: str) -> dict:
@@ -256,8 +263,9 @@ def _done_row(index: int, stem: str, document: dict, seconds: float | None) -> d
     result = document["results"][0]
     pro = [x for x in result["influences"] if x["kind"] == "proponent"]
     row = _pending_row(index, stem)
-    row |= {"head": result.get("test_head_label"), "relation": result.get("test_relation_label"),
-            "tail": result.get("test_tail_label"), "status": "done",
+    row |= {"head_label": result.get("test_head_label"),
+            "relation_label": result.get("test_relation_label"),
+            "tail_label": result.get("test_tail_label"), "status": "done",
             "candidates": document["metadata"].get("candidates"), "seconds": seconds}
     row |= summary_fields(result)
     if pro:
@@ -391,8 +399,8 @@ def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: st
     """Explain every test triple into ``output_dir``, resuming a killed run (module docstring).
 
     Args:
-        tracin: a :class:`~kgif.influence.tracin.TracIn` (or :class:`~kgif.influence.distributed.ShardedTracIn`
-            on every rank of a process group).
+        tracin: a :class:`~kgif.influence.tracin.TracIn` (or
+            :class:`~kgif.influence.distributed.ShardedTracIn` on every rank of a process group).
         kg: the graph, for labels and names.
         test_triples: (T, 3) int64 test triples (base relation ids).
         output_dir: folder of the run (created).
