@@ -238,7 +238,7 @@ def test_union_of_all_explanations_leaves_training_and_nothing_else(kg, checkpoi
     cands = candidate_rows(kg.training, targets, "head")
     ranking = rank_candidates("tracin", checkpoints, kg.training, targets, cands, 4)
     chosen = choose(ranking, k=2)
-    job, = kelpie.kelpie_jobs({"tracin@2": chosen}, seed=3)[:1]
+    job, = kelpie.kelpie_jobs({"tracin@2": chosen}, training_seed=3)[:1]
     seen = _spy_positives(monkeypatch)
     RetrainCache(tmp_path, kg, CONFIG, TC).run(job)
     union = {tuple(kg.training[r].tolist()) for r in chosen[chosen >= 0].tolist()}
@@ -314,12 +314,12 @@ def test_run_kelpie_end_to_end_and_resumed(kg, checkpoints, targets, tmp_path, m
     cache = RetrainCache(tmp_path, kg, CONFIG, TC)
     calls = _counting_train(monkeypatch)
     partial = run_kelpie(kg, checkpoints, cache, targets=targets, methods=["tracin", "random"],
-                         ks=[1], budget=4, seed=3, noise_seeds=[7], run_jobs=["null"])
+                         ks=[1], budget=4, noise_seeds=[7], run_jobs=["null"])
     assert len(calls) == 1 and partial.status["tracin@1"] == "pending"
     assert partial.null_reproduces_original is True  # same seed, threads and settings
     assert int((partial.explanations["tracin@budget4"] >= 0).sum()) == 4
     done = run_kelpie(kg, checkpoints, cache, targets=targets, methods=["tracin", "random"],
-                      ks=[1], budget=4, seed=3, noise_seeds=[7])
+                      ks=[1], budget=4, noise_seeds=[7])
     assert len(calls) == 6  # 4 deletions + noise; the null came from the cache
     assert set(done.after) == {"tracin@1", "random@1", "tracin@budget4", "random@budget4",
                                "null", "null_seed7"}
@@ -341,3 +341,59 @@ def test_run_kelpie_refuses_bad_arguments(kg, checkpoints, targets, tmp_path):
             run_kelpie(kg, checkpoints, cache, targets=targets, **kwargs)
     with pytest.raises(ValueError, match="not test facts"):
         run_kelpie(kg, checkpoints, cache, targets=kg.training[:2])
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _write_dataset(kg, folder):
+    folder.mkdir()
+    for split, triples in (("train", kg.training), ("valid", kg.validation),
+                           ("test", kg.testing)):
+        (folder / f"{split}.txt").write_text("".join(
+            f"e{h}\tr{r}\te{t}\n" for h, r, t in triples.tolist()))
+
+
+def test_cli_kelpie_runs_resumes_and_refuses(kg, tmp_path, capsys):
+    import json
+
+    from kgif.cli import main
+
+    data, original, cache = tmp_path / "toy", tmp_path / "original", tmp_path / "cache"
+    _write_dataset(kg, data)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["train", "--dataset", str(data), "--output-dir", str(original),
+                     "--embedding-dim", "12", "--embedding-height", "3",
+                     "--output-channels", "2", "--epochs", "3", "--checkpoint-every", "1",
+                     "--eval-every", "0", "--seed", "3", "--learning-rate", "0.02",
+                     "--no-progress"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    common = ["faithfulness", "--protocol", "kelpie", "--dataset", str(data), "--original",
+              str(original), "--cache-dir", str(cache), "--methods", "tracin", "random",
+              "--k", "1", "--budget", "3"]
+    out, tsv = tmp_path / "k.json", tmp_path / "targets.tsv"
+    assert main([*common, "--targets", "2", "--write-targets", str(tsv), "--jobs", "tracin@1",
+                 "null", "--output", str(out), "--markdown", str(tmp_path / "k.md")]) == 0
+    payload = json.loads(out.read_text())
+    assert len(payload["targets"]) == 2 and len(tsv.read_text().splitlines()) == 2
+    status = {name: job["status"] for name, job in payload["jobs"].items()}
+    assert status == {"tracin@1": "done", "random@1": "pending", "tracin@budget3": "pending",
+                      "random@budget3": "pending", "null": "done"}
+    assert payload["null_reproduces_original"] is True
+    assert "| Kelpie (published) | 226 | -0.430 | -0.284 |" in (tmp_path / "k.md").read_text()
+    assert main([*common, "--targets-file", str(tsv), "--no-retrain", "--output",
+                 str(out)]) == 0
+    again = json.loads(out.read_text())
+    assert again["jobs"]["tracin@1"]["status"] == "done" and again["targets"] == payload["targets"]
+    capsys.readouterr()
+    for extra, message in ((["--k", "5"], "kelpie explanations have 1 to 4 facts"),
+                           (["--jobs", "tracin@9"], "--jobs ['tracin@9'] are not jobs"),
+                           (["--methods", "tracin_fc"], "are not kelpie methods"),
+                           (["--targets-file", str(tmp_path / "none.tsv")], "does not exist")):
+        assert main([*common, *extra]) == 2
+        assert message in capsys.readouterr().err
+    assert main(["faithfulness", "--protocol", "kelpie", "--dataset", str(data)]) == 2
+    assert "needs --original" in capsys.readouterr().err

@@ -61,9 +61,10 @@ from kgif.studies.retrain_cache import (
     triples_digest_ordered,
 )
 
-__all__ = ["CANDIDATE_SCOPES", "KELPIE_METHODS", "MAX_FACTS", "KelpieResult", "Ranking",
-           "allocate_budget", "candidate_rows", "choose", "kelpie_deltas", "kelpie_jobs",
-           "rank1_targets", "rank_candidates", "read_targets", "run_kelpie", "summarize_kelpie",
+__all__ = ["CANDIDATE_SCOPES", "KELPIE_METHODS", "MAX_FACTS", "PUBLISHED", "KelpieResult",
+           "Ranking", "allocate_budget", "cached_ranking", "candidate_rows", "choose",
+           "job_names", "kelpie_deltas", "kelpie_jobs", "markdown_table", "rank1_targets",
+           "rank_candidates", "read_targets", "result_json", "run_kelpie", "summarize_kelpie",
            "write_targets"]
 
 logger = logging.getLogger(__name__)
@@ -438,16 +439,28 @@ def summarize_kelpie(before_rank: Tensor, after: dict[str, Tensor],
 # --------------------------------------------------------------------------- the study
 
 
-def kelpie_jobs(explanations: dict[str, Tensor], seed: int, noise_seeds: Sequence[int] = ()
-                ) -> list[RetrainJob]:
-    """The retrainings of a study: one per explanation set (its union of rows), the null
-    retraining (nothing removed, the original seed) and one null per noise seed."""
-    jobs = [RetrainJob(name, torch.unique(rows[rows >= 0]), seed)
+def kelpie_jobs(explanations: dict[str, Tensor], training_seed: int,
+                noise_seeds: Sequence[int] = ()) -> list[RetrainJob]:
+    """The retrainings of a study: one per explanation set (its union of rows, with the
+    original run's seed), the null retraining (nothing removed, the original seed) and one
+    null per noise seed (nothing removed, another seed: the retraining noise)."""
+    jobs = [RetrainJob(name, torch.unique(rows[rows >= 0]), training_seed)
             for name, rows in explanations.items()]
-    jobs.append(RetrainJob("null", torch.empty(0, dtype=torch.long), seed))
+    jobs.append(RetrainJob("null", torch.empty(0, dtype=torch.long), training_seed))
     jobs += [RetrainJob(f"null_seed{s}", torch.empty(0, dtype=torch.long), s)
-             for s in noise_seeds if s != seed]
+             for s in dict.fromkeys(noise_seeds) if s != training_seed]
     return jobs
+
+
+def job_names(methods: Sequence[str], ks: Sequence[int], budget: int | None,
+              training_seed: int, noise_seeds: Sequence[int] = ()) -> list[str]:
+    """The names of the jobs :func:`run_kelpie` makes, known before any extraction."""
+    names = []
+    for method in methods:
+        names += [f"{method}@{k}" for k in ks]
+        names += [f"{method}@budget{budget}"] if budget is not None else []
+    return names + ["null"] + [f"null_seed{s}" for s in dict.fromkeys(noise_seeds)
+                               if s != training_seed]
 
 
 @dataclass
@@ -522,9 +535,9 @@ def run_kelpie(kg: KnowledgeGraph, checkpoints: Sequence[Checkpoint], cache: Ret
         ks: facts per target, each in 1..:data:`MAX_FACTS`.
         budget: optional total facts spread over the targets (:func:`allocate_budget`).
         candidates: :data:`CANDIDATE_SCOPES`.
-        seed: the original run's training seed (every deletion retrains with it) and the
-            seed of ``random``.
-        noise_seeds: seeds of extra null retrainings (retraining noise).
+        seed: the seed of the ``random`` baseline (the retrainings use the original run's
+            training seed, ``cache.training_config.seed``).
+        noise_seeds: training seeds of extra null retrainings (retraining noise).
         run_jobs: names of the jobs to train now (None: all); the others are reported with
             their cache status (finished ones are read from the cache).
 
@@ -536,6 +549,10 @@ def run_kelpie(kg: KnowledgeGraph, checkpoints: Sequence[Checkpoint], cache: Ret
             targets that are not test facts.
     """
     _check_arguments(kg, targets, methods, ks, budget, candidates)
+    names = job_names(methods, ks, budget, cache.training_config.seed, noise_seeds)
+    unknown = sorted(set(run_jobs or ()) - set(names))
+    if unknown:
+        raise ValueError(f"run_kelpie: unknown jobs {unknown}; this study has {names}")
     result = KelpieResult(targets, _target_metrics(checkpoints[-1], targets, kg.all_triples()))
     for method in methods:
         ranking = cached_ranking(cache.folder, method, checkpoints, kg, targets, candidates, seed)
@@ -544,11 +561,8 @@ def run_kelpie(kg: KnowledgeGraph, checkpoints: Sequence[Checkpoint], cache: Ret
             result.explanations[f"{method}@{k}"] = choose(ranking, k=k)
         if budget is not None:
             result.explanations[f"{method}@budget{budget}"] = choose(ranking, budget=budget)
-    result.jobs = kelpie_jobs(result.explanations, seed, noise_seeds)
+    result.jobs = kelpie_jobs(result.explanations, cache.training_config.seed, noise_seeds)
     names = [job.name for job in result.jobs]
-    unknown = sorted(set(run_jobs or ()) - set(names))
-    if unknown:
-        raise ValueError(f"run_kelpie: unknown jobs {unknown}; this study has {names}")
     for job in result.jobs:
         if run_jobs is None or job.name in run_jobs:
             cache.run(job)
@@ -580,3 +594,72 @@ def _check_arguments(kg: KnowledgeGraph, targets: Tensor, methods: Sequence[str]
     missing = [tuple(x) for x in torch.as_tensor(targets).tolist() if tuple(x) not in test]
     if missing:
         raise ValueError(f"run_kelpie: targets {missing[:3]} are not test facts")
+
+
+# --------------------------------------------------------------------------- reports
+
+#: Kelpie's published ConvE / FB15k-237 necessary end-to-end results (ΔH@1, ΔMRR, facts
+#: removed), recomputed from its shipped ``scripts/experiments/end_to_end/
+#: *_necessary_conve_fb15k237.csv`` files (Rossi et al., SIGMOD 2022).
+PUBLISHED = {"CRIAGE": (-0.290, -0.196, 100), "Data Poisoning": (-0.290, -0.195, 100),
+             "K1": (-0.290, -0.191, 100), "Kelpie": (-0.430, -0.284, 226)}
+
+
+def _p(row: dict, base: str) -> str:
+    found = [v for k, v in row["vs"].items() if k == base or k.startswith(f"{base}@")]
+    return "—" if not found else f"{found[0]['h1_p']:.3g} / {found[0]['mrr_p']:.3g}"
+
+
+def markdown_table(result: KelpieResult, rows: list[dict]) -> str:
+    """A Markdown table: Kelpie's published rows, then one row per job of ``result`` (finished
+    ones with ΔH@1 and ΔMRR and their 95% bootstrap intervals, paired sign-flip p-values
+    against ``random`` and ``null`` (H@1 / MRR), retraining wall time; the others with their
+    cache status)."""
+    head = ["method", "facts removed", "ΔH@1 [95% CI]", "ΔMRR [95% CI]", "p vs random",
+            "p vs null", "retraining", "status"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, (h1, mrr, facts) in PUBLISHED.items():
+        lines.append(f"| {name} (published) | {facts} | {h1:+.3f} | {mrr:+.3f} | | | | |")
+    by = {r["job"]: r for r in rows}
+    for job in result.jobs:
+        facts = len(job.removed)
+        if job.name not in by:
+            lines.append(f"| {job.name} | {facts} | pending | pending | | | | "
+                         f"{result.status.get(job.name, 'pending')} |")
+            continue
+        r = by[job.name]
+        cells = [job.name, str(facts),
+                 f"{r['h1']:+.3f} [{r['h1_ci'][0]:+.3f}, {r['h1_ci'][1]:+.3f}]",
+                 f"{r['mrr']:+.3f} [{r['mrr_ci'][0]:+.3f}, {r['mrr_ci'][1]:+.3f}]",
+                 _p(r, "random"), _p(r, "null"),
+                 f"{result.retrain_seconds[job.name] / 60:.0f} min", "done"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _labels(kg: KnowledgeGraph, triples: Tensor) -> list[list[str]]:
+    return [[kg.entity_label(h), kg.relation_label(r), kg.entity_label(t)]
+            for h, r, t in torch.as_tensor(triples).tolist()]
+
+
+def result_json(kg: KnowledgeGraph, result: KelpieResult, rows: list[dict]) -> dict:
+    """A JSON-ready dict: targets (labels), the original ranks, extraction seconds, each
+    explanation (labels per target), each job's removed facts, status, ranks after and
+    retraining seconds, the null check and the summary rows."""
+    train = kg.training
+    return {
+        "targets": _labels(kg, result.targets),
+        "before_rank": result.before["rank"].tolist(),
+        "extraction_seconds": result.extraction_seconds,
+        "explanations": {name: [_labels(kg, train[r[r >= 0]]) for r in rows_]
+                         for name, rows_ in result.explanations.items()},
+        "jobs": {job.name: {"removed": len(job.removed), "seed": job.seed,
+                            "status": result.status.get(job.name, "pending"),
+                            "after_rank": result.after[job.name].tolist()
+                            if job.name in result.after else None,
+                            "retrain_seconds": result.retrain_seconds.get(job.name)}
+                 for job in result.jobs},
+        "null_reproduces_original": result.null_reproduces_original,
+        "published": {k: {"h1": v[0], "mrr": v[1], "facts": v[2]} for k, v in PUBLISHED.items()},
+        "summary": rows,
+    }
