@@ -108,7 +108,7 @@ def run_kelpie_cli(args: argparse.Namespace) -> int:
         write_targets(args.write_targets, kg, targets)
         print(f"written {args.write_targets} ({len(targets)} targets)")
     cache = RetrainCache(cache_dir, kg, checkpoints[-1].config, tc, threads=args.threads,
-                         protocol="reshuffle", checkpoint_every=args.checkpoint_every)
+                         protocol=args.retraining, checkpoint_every=args.checkpoint_every)
     start = time.perf_counter()
     result = run_kelpie(kg, checkpoints, cache, targets=targets, methods=args.methods,
                         ks=args.k, budget=args.budget, candidates=args.candidates,
@@ -117,7 +117,8 @@ def run_kelpie_cli(args: argparse.Namespace) -> int:
     rows = summarize_kelpie(result.before["rank"], result.after)
     extraction = ", ".join(f"{m} {s:.1f} s" for m, s in result.extraction_seconds.items())
     title = (f"Kelpie necessary protocol, {kg.name or args.dataset}: {len(targets)} targets, "
-             f"candidates {args.candidates}, {len(checkpoints)} checkpoints; extraction "
+             f"candidates {args.candidates}, {len(checkpoints)} checkpoints, {args.retraining} "
+             f"retraining on {args.threads} thread(s); extraction "
              f"({torch.get_num_threads()} threads): {extraction}; null retraining reproduces "
              f"the original: {result.null_reproduces_original}; "
              f"{time.perf_counter() - start:.0f} s, torch {torch.__version__}")

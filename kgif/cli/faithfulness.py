@@ -78,6 +78,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="head (default, Kelpie): training facts mentioning h; all")
     kelpie.add_argument("--cache-dir", default=None,
                         help="retraining and ranking cache (default: ORIGINAL/kelpie-cache)")
+    kelpie.add_argument("--retraining", choices=["reshuffle", "stable"], default="reshuffle",
+                        help="reshuffle (default, Kelpie's): a plain new run on the reduced "
+                             "graph; stable: the original run's rows, order and batches")
     kelpie.add_argument("--threads", type=positive_int, default=1,
                         help="CPU threads of every retraining (default 1, as the original)")
     kelpie.add_argument("--noise-seeds", nargs="+", type=int, default=[],
