@@ -298,6 +298,13 @@ def test_killed_retraining_resumes_from_its_last_checkpoint(kg, tmp_path, monkey
         assert torch.equal(b.params[name], value), name
 
 
+def test_stable_null_retraining_reproduces_the_original(kg, checkpoints, tmp_path):
+    cache = RetrainCache(tmp_path, kg, CONFIG, TC, protocol="stable")
+    null = cache.final_model(RetrainJob("null", torch.empty(0, dtype=torch.long), 3))
+    for name, value in checkpoints[-1].params.items():
+        assert torch.equal(null.params[name], value), name
+
+
 def test_cache_refuses_bad_settings(kg, tmp_path):
     with pytest.raises(ValueError, match="protocol='kelpie'"):
         RetrainCache(tmp_path, kg, CONFIG, TC, protocol="kelpie")
