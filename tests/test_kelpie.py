@@ -305,6 +305,19 @@ def test_stable_null_retraining_reproduces_the_original(kg, checkpoints, tmp_pat
         assert torch.equal(null.params[name], value), name
 
 
+def test_a_job_trained_by_another_process_is_refused(kg, tmp_path):
+    import fcntl
+
+    cache = RetrainCache(tmp_path, kg, CONFIG, TC)
+    job = RetrainJob("x", torch.tensor([3]), 3)
+    cache.job_folder(job).mkdir(parents=True)
+    with open(cache.job_folder(job) / "lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(BlockingIOError, match="job 'x' is being trained by another process"):
+            cache.run(job)
+    assert cache.run(job)["name"] == "x"  # released: it trains
+
+
 def test_cache_refuses_bad_settings(kg, tmp_path):
     with pytest.raises(ValueError, match="protocol='kelpie'"):
         RetrainCache(tmp_path, kg, CONFIG, TC, protocol="kelpie")

@@ -14,6 +14,8 @@ folder:
   written atomically by :func:`kgif.training.loop.train`; a job killed mid-way resumes from the
   last one (``resume_from``; exact, ``tests/test_train.py::test_resume_is_exact``), a job
   killed before its first checkpoint starts again from scratch in the same folder;
+- ``lock``: held (``fcntl.flock``) by the process training the job; a second process asking
+  for the same job is refused instead of writing the same checkpoints;
 - ``result.json``: written last, atomically, once the final model exists: the final
   checkpoint's path, wall seconds, and the target metrics asked for so far (by targets
   digest). A job with a ``result.json`` is never retrained.
@@ -25,6 +27,7 @@ finished FB15k-237 retraining keeps one 60 MB file.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -93,6 +96,26 @@ def triples_digest(triples: Tensor) -> str:
     """SHA-256 (hex) of a set of (h, r, t) triples: independent of order and repeats."""
     unique = torch.unique(torch.as_tensor(triples, dtype=torch.long).reshape(-1, 3), dim=0)
     return _sha([unique.contiguous().numpy().tobytes()])
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path, name: str) -> Iterator[None]:
+    """Hold an exclusive ``fcntl.flock`` on ``path`` for the body: one process per job.
+
+    Raises:
+        BlockingIOError: when another process holds it (names the job and the lock file; an
+            ``OSError``, so the command line prints it as one line).
+    """
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise BlockingIOError(error.errno, f"RetrainCache: job {name!r} is being trained by "
+                                               f"another process (lock {path} is held)") from error
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
@@ -203,6 +226,7 @@ class RetrainCache:
         Raises:
             ValueError: a removed row outside the training split; the errors of
                 :func:`kgif.training.loop.train`.
+            BlockingIOError: another process is training the same job (``lock`` file).
             OSError: the cache folder cannot be written (names the file).
         """
         done = self.result(job)
@@ -210,6 +234,12 @@ class RetrainCache:
             logger.info("retrain cache: %s is done (%s)", job.name, self.job_folder(job))
             return done
         folder, key = self.job_folder(job), self.key(job)
+        folder.mkdir(parents=True, exist_ok=True)
+        with _exclusive(folder / "lock", job.name):
+            done = self.result(job)  # another process may have finished it meanwhile
+            return done if done is not None else self._train(job, folder, key)
+
+    def _train(self, job: RetrainJob, folder: Path, key: str) -> dict:
         spec = self.spec(job)
         atomic_write_json(folder / "spec.json", {"name": job.name, "key": key, **spec})
         resume = self._last_checkpoint(job)
