@@ -143,6 +143,42 @@ def test_tracin_ranking_is_the_top_of_the_full_influence_matrix(kg, checkpoints,
                                    rtol=RTOL32, atol=ATOL32)
 
 
+def test_similarity_ranking_against_a_plain_loop(kg, checkpoints, targets):
+    last = checkpoints[-1].to(dtype=torch.float64)
+    for scope in ("head", "all"):
+        cands = candidate_rows(kg.training, targets, scope)
+        ranking = rank_candidates("similarity", checkpoints, kg.training, targets, cands, 4)
+        for j, (h, r, _) in enumerate(targets.tolist()):
+            mine = range(len(kg.training)) if cands is None else cands[j].tolist()
+            f_t = hidden(last.params, last.buffers, torch.tensor([h]), torch.tensor([2 * r]),
+                         last.config)[0][0]
+            sims = {}
+            for row in mine:
+                a, b, _ = kg.training[row].tolist()
+                f = hidden(last.params, last.buffers, torch.tensor([a]), torch.tensor([2 * b]),
+                           last.config)[0][0]
+                sims[row] = float(f @ f_t / (f.norm() * f_t.norm()))
+            best = sorted(sims, key=lambda row: (-sims[row], row))[:4]
+            top = ranking.scores[j, : len(best)]
+            assert bool(ranking.scores[j, len(best):].isnan().all())
+            torch.testing.assert_close(top, torch.tensor([sims[b] for b in best],
+                                                         dtype=torch.float64),
+                                       rtol=RTOL32, atol=ATOL32)
+            assert set(ranking.rows[j, : len(best)].tolist()) <= {row for row in sims
+                                                     if sims[row] >= sims[best[-1]] - 1e-6}
+
+
+def test_random_ranking_is_seeded_and_draws_without_repeats(kg, checkpoints, targets):
+    cands = candidate_rows(kg.training, targets, "head")
+    a = rank_candidates("random", checkpoints, kg.training, targets, cands, 4, seed=1)
+    b = rank_candidates("random", checkpoints, kg.training, targets, cands, 4, seed=1)
+    c = rank_candidates("random", checkpoints, kg.training, targets, cands, 4, seed=2)
+    assert torch.equal(a.rows, b.rows) and not torch.equal(a.rows, c.rows)
+    for j in range(len(targets)):
+        rows = a.rows[j][a.rows[j] >= 0].tolist()
+        assert len(set(rows)) == len(rows) and set(rows) <= set(cands[j].tolist())
+
+
 def test_candidate_scope_all_and_unknown(kg, targets):
     assert candidate_rows(kg.training, targets, "all") is None
     with pytest.raises(ValueError, match="scope='tail'"):
