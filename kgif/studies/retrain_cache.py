@@ -221,7 +221,9 @@ class RetrainCache:
 
         Returns:
             ``result.json``'s content: ``{"name", "key", "spec", "checkpoint", "seconds",
-            "resumed_from_epoch", "metrics"}``.
+            "resumed_from_epoch", "metrics", "kgif_version", "torch"}``; ``seconds`` is the
+            wall time of the process that finished the job (a resumed job: the epochs after
+            ``resumed_from_epoch`` only).
 
         Raises:
             ValueError: a removed row outside the training split; the errors of
