@@ -610,6 +610,10 @@ def _p(row: dict, base: str) -> str:
     return "—" if not found else f"{found[0]['h1_p']:.3g} / {found[0]['mrr_p']:.3g}"
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 def markdown_table(result: KelpieResult, rows: list[dict]) -> str:
     """A Markdown table: Kelpie's published rows, then one row per job of ``result`` (finished
     ones with ΔH@1 and ΔMRR and their 95% bootstrap intervals, paired sign-flip p-values
@@ -632,7 +636,7 @@ def markdown_table(result: KelpieResult, rows: list[dict]) -> str:
                  f"{r['h1']:+.3f} [{r['h1_ci'][0]:+.3f}, {r['h1_ci'][1]:+.3f}]",
                  f"{r['mrr']:+.3f} [{r['mrr_ci'][0]:+.3f}, {r['mrr_ci'][1]:+.3f}]",
                  _p(r, "random"), _p(r, "null"),
-                 f"{result.retrain_seconds[job.name] / 60:.0f} min", "done"]
+                 _duration(result.retrain_seconds[job.name]), "done"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
