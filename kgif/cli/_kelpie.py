@@ -87,14 +87,13 @@ def run_kelpie_cli(args: argparse.Namespace) -> int:
     from kgif.data.datasets import load_dataset
     from kgif.model.checkpoint import check_compatible, load_checkpoints
     from kgif.studies.kelpie import (
-        markdown_table,
         rank1_targets,
         read_targets,
-        result_json,
         run_kelpie,
         summarize_kelpie,
         write_targets,
     )
+    from kgif.studies.kelpie_report import markdown_table, result_json
     from kgif.studies.retrain_cache import RetrainCache
 
     original, tc, cache_dir = _check(args)
