@@ -4,6 +4,10 @@ Trains ConvE on a dataset (the *original* run), picks well-ranked test triples, 
 top-k edges each attribution method names for each target, retrains from scratch with the same
 seed and configuration, and prints the change of the targets' MRR, logit and rank per method
 with bootstrap intervals and paired tests against the baselines (:mod:`kgif.studies.faithfulness`).
+
+``--protocol kelpie`` runs Kelpie's end-to-end necessary protocol instead on an existing
+original run (``--original``): rank-1 targets, explanations among the facts mentioning the
+head, one cached, resumable retraining per (method, k) (:mod:`kgif.studies.kelpie`).
 """
 
 from __future__ import annotations
@@ -23,25 +27,31 @@ DEFAULTS = dict(embedding_dim=32, output_channels=8, epochs=30, learning_rate=0.
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``faithfulness`` sub-command."""
     from kgif.studies.faithfulness import METHODS
+    from kgif.studies.kelpie import KELPIE_METHODS
 
     parser = add_subparser(
         subparsers, "faithfulness", help="delete the edges an explanation names, retrain, "
                                          "measure the target",
         description=__doc__.split("\n\n")[1])
     parser.add_argument("--dataset", required=True, help="dataset name or folder")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
-                        metavar="METHOD", help=f"attribution methods ({', '.join(METHODS)})")
-    parser.add_argument("--k", nargs="+", type=positive_int, default=[10],
-                        help="edges deleted per target (several allowed)")
-    parser.add_argument("--targets", type=positive_int, default=16, help="target test triples")
+    parser.add_argument("--methods", nargs="+", default=None, choices=list(METHODS),
+                        metavar="METHOD", help=f"attribution methods ({', '.join(METHODS)}; "
+                                               "default: all; kelpie: "
+                                               f"{', '.join(KELPIE_METHODS)})")
+    parser.add_argument("--k", nargs="+", type=positive_int, default=None,
+                        help="edges deleted per target (several allowed; default 10, kelpie 1)")
+    parser.add_argument("--targets", type=positive_int, default=None,
+                        help="target test triples (default 16, kelpie 100)")
     parser.add_argument("--max-rank", type=float, default=3.0,
                         help="targets have realistic filtered tail rank <= this")
     parser.add_argument("--group-size", type=positive_int, default=1,
                         help="targets deleted together per retraining (1: per-target)")
-    parser.add_argument("--protocol", choices=["stable", "reshuffle"], default="stable",
+    parser.add_argument("--protocol", choices=["stable", "reshuffle", "kelpie"],
+                        default="stable",
                         help="stable: retrain over the original run's rows, order "
                              "and batches, so the deletion is the only change; reshuffle: a "
-                             "plain new run on the reduced graph")
+                             "plain new run on the reduced graph; kelpie: Kelpie's end-to-end "
+                             "necessary protocol on --original (flags below)")
     parser.add_argument("--workers", type=positive_int, default=1,
                         help="parallel retraining processes, one thread each")
     parser.add_argument("--seed", type=int, default=0, help="training, targets, baselines")
@@ -56,7 +66,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="Adam step size of every run")
     parser.add_argument("--checkpoint-every", type=positive_int,
                         default=DEFAULTS["checkpoint_every"],
-                        help="TracInCP checkpoints of the original run every k epochs")
+                        help="TracInCP checkpoints of the original run every k epochs "
+                             "(kelpie: resume checkpoints of each retraining)")
+    kelpie = parser.add_argument_group("--protocol kelpie")
+    kelpie.add_argument("--original", default=None,
+                        help="the original run's folder (checkpoints/, metrics.json of "
+                             "python -m kgif train)")
+    kelpie.add_argument("--targets-file", default=None,
+                        help="label TSV of target test facts (default: --targets rank-1 test "
+                             "facts drawn with --seed)")
+    kelpie.add_argument("--write-targets", default=None, help="write the targets here (TSV)")
+    kelpie.add_argument("--budget", type=positive_int, default=None,
+                        help="also spend this many facts in total over the targets")
+    kelpie.add_argument("--candidates", choices=["head", "all"], default="head",
+                        help="head (default, Kelpie): training facts mentioning h; all")
+    kelpie.add_argument("--cache-dir", default=None,
+                        help="retraining and ranking cache (default: ORIGINAL/kelpie-cache)")
+    kelpie.add_argument("--retraining", choices=["reshuffle", "stable"], default="reshuffle",
+                        help="reshuffle (default, Kelpie's): a plain new run on the reduced "
+                             "graph; stable: the original run's rows, order and batches")
+    kelpie.add_argument("--threads", type=positive_int, default=1,
+                        help="CPU threads of every retraining (default 1, as the original)")
+    kelpie.add_argument("--noise-seeds", nargs="+", type=int, default=[],
+                        help="training seeds of extra null retrainings (retraining noise)")
+    kelpie.add_argument("--jobs", nargs="+", default=None,
+                        help="retrain only these jobs now (e.g. tracin@1 null); the others "
+                             "are reported with their cache status")
+    kelpie.add_argument("--no-retrain", action="store_true",
+                        help="extract the explanations and report; train nothing")
     parser.add_argument("--output", default=None, help="write the results as JSON here")
     parser.add_argument("--markdown", default=None, help="write the tables as Markdown here")
     parser.set_defaults(func=_run)
@@ -74,9 +111,21 @@ def configs(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
+    from kgif.cli._kelpie import run_kelpie_cli
     from kgif.data.datasets import load_dataset
-    from kgif.studies.faithfulness import markdown_table, result_json, run_faithfulness, summarize
+    from kgif.studies.faithfulness import (
+        METHODS,
+        markdown_table,
+        result_json,
+        run_faithfulness,
+        summarize,
+    )
 
+    if args.protocol == "kelpie":
+        return run_kelpie_cli(args)
+    args.methods = args.methods or list(METHODS)
+    args.k = args.k or [10]
+    args.targets = args.targets or 16
     kg = load_dataset(args.dataset)
     config, tc = configs(args)
     result = run_faithfulness(kg, config, tc, methods=args.methods, ks=args.k,
