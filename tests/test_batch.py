@@ -117,7 +117,7 @@ def test_settings_mismatch_and_partial_files(tmp_path):
     explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
     with pytest.raises(ValueError, match="other settings"):
         explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=3))
-    stale = tmp_path / ".00000__x.json.abc123.tmp"
+    stale = tmp_path / ".00000__x.json.kgif-abc12345.tmp"
     stale.write_text("{")
     assert remove_partial_files(tmp_path) == [stale] and not stale.exists()
 
@@ -316,7 +316,7 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path):
     process.stderr.close()
     done_before = len(_done(killed))
     assert 1 <= done_before < n_test, "the run finished before it could be killed"
-    (killed / ".00005__x.csv.zzz.tmp").write_text("partial")  # as a kill mid-write leaves
+    (killed / ".00005__x.csv.kgif-0000ffff.tmp").write_text("partial")  # as a kill mid-write leaves
     for out in (killed, clean):
         result = subprocess.run(_command(tmp_path, out), env=_env(), cwd=tmp_path,
                                 capture_output=True, text=True, timeout=300)

@@ -295,7 +295,7 @@ def test_run_ids_kept_by_resume_and_foreign_folders_refused(tmp_path):
 def test_identical_runs_give_byte_identical_checkpoints_and_stale_temporaries_go(tmp_path):
     kg = _tiny_graph(seed=4)
     tc = TrainingConfig(epochs=2, batch_size=24, eval_every=1, checkpoint_every=1)
-    stale = tmp_path / "b" / "checkpoints" / ".checkpoint_epoch_0001.pt.x1y2z3.tmp"
+    stale = tmp_path / "b" / "checkpoints" / ".checkpoint_epoch_0001.pt.kgif-1a2b3c4d.tmp"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"left by a killed run")
     for name in ("a", "b"):

@@ -6,25 +6,25 @@
   ``relation_to_id.tsv.gz``, ``base.pth``): :func:`read_pykeen_triples`,
   :func:`write_pykeen_triples`.
 
-Also the shared plumbing of the readers in :mod:`kgif.data.datasets` and :mod:`kgif.data.tiepin`: text files
-(gzip by suffix, atomic writes), headerless TSV rows with file/line errors, index parsing, split
-file lookup and the ``(n, 3)`` int64 mapped-triples check. This module does not know
-:class:`kgif.data.graph.KnowledgeGraph`; :mod:`kgif.data.datasets` builds graphs from what it reads.
+Also the shared plumbing of the readers in :mod:`kgif.data.datasets` and
+:mod:`kgif.data.tiepin`: text files (gzip by suffix, atomic writes), headerless TSV rows with
+file/line errors, index parsing, split file lookup and the ``(n, 3)`` int64 mapped-triples
+check. This module does not know :class:`kgif.data.graph.KnowledgeGraph`;
+:mod:`kgif.data.datasets` builds graphs from what it reads.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import gzip
 import os
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
 import torch
 
+from kgif._io import atomic_write
 from kgif.data.tsv import GZIP_ERRORS, iter_label_rows, read_encoded_triples
 
 LabelTriple = tuple[str, str, str]
@@ -58,35 +58,22 @@ def _as_triples(where: str, triples: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------- text I/O helpers
 
 
-def _open_text(path: Path, mode: str = "r") -> IO[str]:
-    if path.suffix == ".gz":
+def _open_text(path: Path, mode: str = "r", gz: bool | None = None) -> IO[str]:
+    """``path`` as UTF-8 text; gzip when ``gz`` (default: when ``path`` ends in ``.gz``)."""
+    if path.suffix == ".gz" if gz is None else gz:
         return gzip.open(path, mode + "t", encoding="utf-8", newline="")
     return open(path, mode, encoding="utf-8", newline="")
 
 
-@contextlib.contextmanager
-def _atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temporary sibling of ``path`` (same suffix) that replaces ``path`` if the block succeeds.
+def _write_text(path: str | os.PathLike[str], fill: Callable[[IO[str]], None]) -> None:
+    """Write a text file (gzip if ``path`` ends in ``.gz``) with :func:`kgif._io.atomic_write`."""
+    gz = Path(path).suffix == ".gz"
 
-    A crash leaves either the old file or the new one, never a partial file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    def write(tmp: str) -> None:
+        with _open_text(Path(tmp), "w", gz=gz) as f:
+            fill(f)
 
-
-@contextlib.contextmanager
-def _atomic_text(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
-    """Write a text file (gzip if ``.gz``) to a temporary sibling, then ``os.replace`` it."""
-    with _atomic_path(path) as tmp, _open_text(tmp, "w") as f:
-        yield f
+    atomic_write(path, write)
 
 
 def _is_index(text: str) -> bool:
@@ -146,10 +133,12 @@ def write_label_triples(path: str | os.PathLike[str], triples: Iterable[LabelTri
         ValueError: A triple without 3 elements, or a label that is empty or contains a tab or
             newline (it could not be read back).
     """
-    with _atomic_text(path) as f:
+    def fill(f: IO[str]) -> None:
         for i, row in enumerate(triples):
             _check_writable_row(i, row)
             f.write("\t".join(row) + "\n")
+
+    _write_text(path, fill)
 
 
 def _check_writable_row(i: int, row: tuple[str, ...]) -> None:
@@ -255,10 +244,12 @@ def read_pykeen_triples(folder: str | os.PathLike[str]
 
 
 def _write_csv(path: Path, header: list[str], rows: Iterable[Iterable[object]]) -> None:
-    with _atomic_text(path) as f:
+    def fill(f: IO[str]) -> None:
         writer = csv.writer(f, delimiter="\t", lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
+
+    _write_text(path, fill)
 
 
 def write_pykeen_triples(folder: str | os.PathLike[str], entity_to_id: dict[str, int],
@@ -289,6 +280,5 @@ def write_pykeen_triples(folder: str | os.PathLike[str], entity_to_id: dict[str,
         _write_csv(folder / name, ["id", "label"], rows)
     state = {"num_entities": len(entity_to_id), "num_relations": len(relation_to_id),
              "create_inverse_triples": create_inverse_triples, "metadata": {}}
-    with _atomic_path(folder / PYKEEN_BASE_FILE) as tmp:
-        torch.save(state, tmp)
+    atomic_write(folder / PYKEEN_BASE_FILE, lambda tmp: torch.save(state, tmp))
 

@@ -166,7 +166,7 @@ def _files_of(out: Path, stem: str, options: RunOptions) -> dict[str, Path]:
 
 def remove_partial_files(output_dir: str | os.PathLike) -> list[Path]:
     """Delete the temporary files that :func:`kgif._io.atomic_write` leaves when a process is
-    killed mid-write (``.<name>.<random>.tmp``); returns them."""
+    killed mid-write (``.<name>.kgif-<8 hex digits>.tmp``); returns them."""
     leftovers = sorted(remove_stale_temporaries(output_dir))
     if leftovers:
         logger.info("removed %d partial files from %s", len(leftovers), output_dir)
