@@ -12,6 +12,7 @@ the ``0600`` of :func:`tempfile.mkstemp`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["TMP_PATTERN", "atomic_write", "atomic_write_bytes", "atomic_write_json",
-           "atomic_write_text", "remove_stale_temporaries"]
+           "atomic_write_text", "nonfinite_key_path", "remove_stale_temporaries"]
 
 #: Names of :func:`atomic_write`'s temporary files: ``.<target name>.kgif-<8 hex digits>.tmp``.
 TMP_PATTERN = re.compile(r"\..+\.kgif-[0-9a-f]{8}\.tmp")
@@ -79,13 +80,42 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
+def nonfinite_key_path(document: object, where: str = "$") -> str | None:
+    """The key path of the first NaN or infinity in ``document``, or None if there is none.
+
+    Paths read ``$.results[3].influence``: ``.key`` for a dict key, ``[i]`` for a list or tuple
+    item. Other objects are not looked into (``json.dumps`` refuses them anyway).
+    """
+    if isinstance(document, float):
+        return None if math.isfinite(document) else where
+    if isinstance(document, dict):
+        items = [(f"{where}.{key}", value) for key, value in document.items()]
+    elif isinstance(document, list | tuple):
+        items = [(f"{where}[{i}]", value) for i, value in enumerate(document)]
+    else:
+        return None
+    for inner, value in items:
+        found = nonfinite_key_path(value, inner)
+        if found is not None:
+            return found
+    return None
+
+
 def atomic_write_json(path: str | os.PathLike, document: object, *, indent: int | None = 2
                       ) -> Path:
     """Write ``document`` as JSON (UTF-8, trailing newline) atomically; see :func:`atomic_write`.
 
+    The one JSON writer of kgif: every JSON file it writes goes through here.
+
     Raises:
-        ValueError: ``document`` holds a NaN or infinity (JSON has none; never written silently).
+        ValueError: ``document`` holds a NaN or infinity (JSON has none; never written
+            silently); the message names ``path`` and the key path, e.g. ``$.rows[2].value``.
+        TypeError: ``document`` holds an object JSON cannot encode.
     """
+    bad = nonfinite_key_path(document)
+    if bad is not None:
+        raise ValueError(f"atomic_write_json: {path}: {bad} is not finite (JSON has no NaN or "
+                         f"infinity); nothing was written")
     text = json.dumps(document, indent=indent, allow_nan=False)
     return atomic_write_text(path, text + "\n")
 

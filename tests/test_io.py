@@ -97,7 +97,34 @@ def test_cleanup_removes_only_kgif_temporaries(tmp_path):
     assert remove_stale_temporaries(tmp_path / "missing") == []
 
 
-def test_json_refuses_nan(tmp_path):
-    with pytest.raises(ValueError):
-        atomic_write_json(tmp_path / "x.json", {"a": [1.0, math.nan]})
+@pytest.mark.parametrize(("document", "where"), [
+    ({"a": [1.0, math.nan]}, r"\$\.a\[1\]"),
+    ([{"x": 0.5}, {"x": -math.inf}], r"\$\[1\]\.x"),
+    ({"rows": ({"value": math.inf},)}, r"\$\.rows\[0\]\.value"),
+])
+def test_json_refuses_nan_naming_the_key_path(tmp_path, document, where):
+    path = tmp_path / "x.json"
+    with pytest.raises(ValueError, match=rf"x\.json: {where} is not finite"):
+        atomic_write_json(path, document)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_json_finite_document_round_trips(tmp_path):
+    path = atomic_write_json(tmp_path / "x.json", {"a": [1, 2.5, None], "b": {"c": True}})
+    assert path.read_text(encoding="utf-8") == (
+        '{\n  "a": [\n    1,\n    2.5,\n    null\n  ],\n  "b": {\n    "c": true\n  }\n}\n')
+
+
+def test_prediction_writer_refuses_nan(tmp_path):
+    from kgif.explanation.explanation import write_predictions
+
+    with pytest.raises(ValueError, match=r"\$\.predictions\[0\]\.logit is not finite"):
+        write_predictions(tmp_path / "p.json", [{"query": 0, "logit": math.nan}])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bench_json_writes_null_for_not_measured():
+    from kgif.bench.__main__ import json_ready
+
+    assert json_ready({"value": math.nan, "rows": (1, math.inf, "x"), "dtype": torch.float32}) \
+        == {"value": None, "rows": [1, None, "x"], "dtype": "torch.float32"}

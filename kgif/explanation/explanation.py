@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from kgif._io import atomic_write
+from kgif._io import atomic_write, atomic_write_json
 from kgif.data.graph import KnowledgeGraph
 from kgif.evaluation.predict import PREDICTION_COLUMNS
 from kgif.influence.topk import KMostInfluentialResults
@@ -217,15 +217,12 @@ def to_json(explanations: Sequence[Explanation], kg: KnowledgeGraph,
 
 def write_json(path: str | os.PathLike, explanations: Sequence[Explanation], kg: KnowledgeGraph,
                metadata: dict | None = None) -> None:
-    """Write :func:`to_json` atomically (indent 2)."""
-    document = to_json(explanations, kg, metadata)
+    """Write :func:`to_json` atomically (indent 2; :func:`kgif._io.atomic_write_json`).
 
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
-
-    atomic_write(path, write)
+    Raises:
+        ValueError: a score is NaN or infinite (the key path is named; nothing is written).
+    """
+    atomic_write_json(path, to_json(explanations, kg, metadata))
 
 
 def _name_kind(kg: KnowledgeGraph, i: int) -> list[str]:
@@ -321,25 +318,22 @@ def write_predictions(path: str | os.PathLike, rows: Sequence[dict],
     :data:`kgif.evaluation.predict.PREDICTION_COLUMNS` and one row per prediction (no metadata).
 
     Raises:
-        ValueError: another suffix.
+        ValueError: another suffix, or a NaN or infinite value in a ``.json`` file.
     """
     suffix = os.path.splitext(str(path))[1].lower()
     if suffix == ".json":
-        document = {"metadata": dict(metadata or {}), "predictions": list(rows)}
-
-        def write(tmp: str) -> None:
-            with open(tmp, "w", encoding="utf-8") as handle:
-                json.dump(document, handle, indent=2)
-                handle.write("\n")
-    elif suffix == ".csv":
+        atomic_write_json(path, {"metadata": dict(metadata or {}), "predictions": list(rows)})
+        return
+    if suffix == ".csv":
         def write(tmp: str) -> None:
             with open(tmp, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.DictWriter(handle, PREDICTION_COLUMNS)
                 writer.writeheader()
                 writer.writerows(rows)
-    else:
-        raise ValueError(f"write_predictions: {path} must end in .json or .csv")
-    atomic_write(path, write)
+
+        atomic_write(path, write)
+        return
+    raise ValueError(f"write_predictions: {path} must end in .json or .csv")
 
 
 def _load_prediction_rows(path: str) -> tuple[list[dict], dict]:
