@@ -222,6 +222,7 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
                  "--output-dir", str(out), "--no-progress"]) == 0
     report = json.loads((out / "metrics.json").read_text())
     assert report["epochs_run"] == 2 and len(report["loss_history"]) == 2
+    assert report["device"] == "cpu" and report["cuda"] is None  # kgif._environment's keys
     assert "realistic" in capsys.readouterr().out
     best = load_checkpoint(out / "best.pt")
     assert main(["evaluate", "--checkpoint", str(out / "best.pt"), "--no-progress",

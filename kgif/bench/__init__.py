@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from kgif.bench.common import PRESETS, Preset, environment, fill_ratios
+from kgif._environment import environment
+from kgif.bench.common import PRESETS, Preset, fill_ratios
 
 __all__ = ["SUITES", "run_benchmarks"]
 

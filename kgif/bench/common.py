@@ -1,4 +1,6 @@
-"""Shared machinery of the benchmark suites: presets, models, timing, rows, environment.
+"""Shared machinery of the benchmark suites: presets, models, timing, rows, memory.
+
+The environment record is :func:`kgif._environment.environment`.
 
 Every suite returns a list of *rows*, plain dicts with the keys
 
@@ -11,12 +13,7 @@ throughput ratio above 1 and a memory ratio below 1 are both improvements.
 
 from __future__ import annotations
 
-import os
-import platform
-import shlex
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -210,60 +207,7 @@ def fill_ratios(rows: list[dict]) -> list[dict]:
     return rows
 
 
-# --------------------------------------------------------------------------- environment
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo, else ``platform.processor()``."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def git_commit() -> str | None:
-    """``git rev-parse HEAD`` of the source tree, or None outside a repository."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parent, timeout=10, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def _version(module: str) -> str | None:
-    try:
-        from importlib.metadata import version
-
-        return version(module)
-    except Exception:  # noqa: BLE001 - any metadata failure means "unknown"
-        return None
-
-
-def environment(device: str, argv: list[str] | None = None) -> dict:
-    """Metadata printed and stored beside every result."""
-    env = {
-        "device": device,
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "git_commit": git_commit(),
-        "command": shlex.join([sys.executable, *(sys.argv if argv is None else argv)]),
-        "command_note": "run from the repository root with PYTHONPATH=. or kgif installed",
-        "captum": _version("captum"),
-        "pykeen": _version("pykeen"),
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
-    if torch.device(device).type == "cuda" and torch.cuda.is_available():
-        env["gpu"] = torch.cuda.get_device_name()
-        env["cuda"] = torch.version.cuda
-    return env
+# --------------------------------------------------------------------------- memory
 
 
 def status_mib(key: str) -> float | None:

@@ -7,8 +7,6 @@
 - :func:`load_graph_for`: the dataset a checkpoint was trained on, with its id maps and sizes
   checked;
 - :func:`check_device`: a clear error for ``--device cuda`` without a GPU;
-- :func:`environment`: metadata recorded beside results (written with
-  :func:`kgif._io.atomic_write_json`);
 - :func:`setup_logging`: log lines through :func:`tqdm.tqdm.write` (progress bars stay whole),
   on rank 0 only under ``torchrun``.
 """
@@ -18,17 +16,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import platform
 import sys
 
-import torch
 from tqdm import tqdm
 
 from kgif._device import resolve_device
 from kgif.model.checkpoint import check_compatible
 
-__all__ = ["LOG_FORMAT", "TqdmHandler", "add_subparser", "check_device", "environment",
-           "is_rank0", "load_graph_for", "non_negative_int", "positive_int", "setup_logging"]
+__all__ = ["LOG_FORMAT", "TqdmHandler", "add_subparser", "check_device", "is_rank0",
+           "load_graph_for", "non_negative_int", "positive_int", "setup_logging"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -102,14 +98,6 @@ def load_graph_for(ckpt, dataset: str | None, command: str, source: str):
     kg = load_dataset(name)
     check_compatible(ckpt, kg)
     return kg
-
-
-def environment() -> dict[str, str]:
-    """Device-independent metadata recorded beside every result: command line, torch and Python
-    versions, CPU threads, machine."""
-    return {"command": " ".join(["python -m kgif", *sys.argv[1:]]),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "cpu_threads": str(torch.get_num_threads()), "machine": platform.machine()}
 
 
 def is_rank0() -> bool:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import time
 
+from kgif._environment import environment
 from kgif._io import atomic_write_json
 from kgif.cli._common import (
     add_subparser,
     check_device,
-    environment,
     load_graph_for,
     positive_int,
 )
@@ -71,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
                                         f"{len(getattr(kg, args.split))} triples, epoch "
                                         f"{ckpt.epoch}, {seconds:.1f} s)"))
     output = args.output or f"{args.checkpoint}.{args.split}.metrics.json"
-    atomic_write_json(output, {**environment(), "checkpoint": str(args.checkpoint),
+    atomic_write_json(output, {**environment(args.device), "checkpoint": str(args.checkpoint),
                         "dataset": kg.name, "split": args.split, "epoch": ckpt.epoch,
                         "seconds": seconds, "metrics": by_side})
     print(f"metrics written to {output}")

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import torch
 
+from kgif._environment import environment
 from kgif._io import atomic_write_json
-from kgif.cli._common import add_subparser, environment, positive_int
+from kgif.cli._common import add_subparser, positive_int
 
 #: Small, fast defaults: a UMLS/Kinships retraining takes seconds on one CPU thread.
 DEFAULTS = dict(embedding_dim=32, output_channels=8, epochs=30, learning_rate=0.01,

@@ -17,8 +17,9 @@ import sys
 import time
 from pathlib import Path
 
+from kgif._environment import environment
 from kgif._io import atomic_write_json
-from kgif.cli._common import add_subparser, environment
+from kgif.cli._common import add_subparser
 from kgif.cli.evaluate import format_metrics_table
 
 logger = logging.getLogger(__name__)
@@ -218,7 +219,7 @@ def _train(args: argparse.Namespace) -> int:
     else:
         print(format_metrics_table(test, f"{kg.name} test (filtered, {len(kg.testing)} "
                                          f"triples, epoch {best.epoch})"))
-    payload = {**environment(), "dataset": kg.name, "preset": args.preset, "device": tc.device,
+    payload = {**environment(tc.device), "dataset": kg.name, "preset": args.preset,
                "train_seconds": seconds, "epochs_run": result.final.epoch,
                "best_epoch": best.epoch, "stopped_early": result.stopped_early,
                "run_id": result.final.run_id,
