@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import graph_checkpoints, random_triples
+from helpers import graph_checkpoints
 from tolerances import ATOL64, RTOL64
 
+from kgif.bench.common import random_triples
 from kgif.cli import main
 from kgif.data.datasets import from_label_triples, load_dataset
 from kgif.data.formats import write_label_triples

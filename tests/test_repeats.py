@@ -8,11 +8,12 @@ import sys
 
 import pytest
 import torch
-from helpers import random_triples, small_conve
+from helpers import small_conve
 from test_tracin import _reference_influence, _reference_self
 from test_train import TINY, _tiny_graph
 from tolerances import ATOL64, RTOL64
 
+from kgif.bench.common import random_triples
 from kgif.cli.train import parse_repeats
 from kgif.data.graph import TailIndex, with_reciprocals
 from kgif.influence.tracin import TracIn

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from tolerances import ATOL32, ATOL64, RTOL32, RTOL64
 
+from kgif.bench.common import random_triples
 from kgif.data.graph import KnowledgeGraph, TailIndex, with_reciprocals
 from kgif.evaluation.ranks import evaluate
 from kgif.model.checkpoint import list_checkpoints, load_checkpoint
@@ -19,12 +20,8 @@ TINY = dict(embedding_dim=12, embedding_height=3, embedding_width=4, output_chan
 
 
 def _tiny_graph(num_entities=12, num_relations=3, n=80, seed=0) -> KnowledgeGraph:
-    gen = torch.Generator().manual_seed(seed)
-    triples = torch.unique(torch.stack([
-        torch.randint(num_entities, (n,), generator=gen),
-        torch.randint(num_relations, (n,), generator=gen),
-        torch.randint(num_entities, (n,), generator=gen)], 1), dim=0)
-    perm = torch.randperm(len(triples), generator=gen)
+    triples = torch.unique(random_triples(n, num_entities, num_relations, seed), dim=0)
+    perm = torch.randperm(len(triples), generator=torch.Generator().manual_seed(seed + 1))
     triples = triples[perm]
     return KnowledgeGraph({f"e{i}": i for i in range(num_entities)},
                           {f"r{i}": i for i in range(num_relations)},

@@ -1,5 +1,8 @@
 """Shared machinery of the benchmark suites: presets, models, timing, rows, memory.
 
+Units: every helper here returns time in seconds and memory in MiB (2**20 bytes); rows carry
+their unit in ``unit``.
+
 The environment record is :func:`kgif._environment.environment`.
 
 Every suite returns a list of *rows*, plain dicts with the keys
@@ -106,8 +109,15 @@ PRESETS = {
 }
 
 
-def random_triples(n: int, num_entities: int, num_relations: int, seed: int) -> torch.Tensor:
-    """(n, 3) int64 random (head, base relation, tail) edges from a private generator."""
+def random_triples(n: int, num_entities: int, num_relations: int, seed: int = 0) -> torch.Tensor:
+    """(n, 3) int64 uniform random (head, relation, tail) triples from a private generator.
+
+    The one random-triples helper of kgif's benchmarks and tests. Columns 0 and 2 are drawn
+    from ``[0, num_entities)``, column 1 from ``[0, num_relations)`` (base relations or
+    relation-table rows, whichever bound is passed); heads, then relations, then tails are
+    drawn from ``torch.Generator().manual_seed(seed)``, so a seed gives the same triples on
+    every machine. Triples may repeat.
+    """
     gen = torch.Generator().manual_seed(seed)
     return torch.stack([torch.randint(num_entities, (n,), generator=gen),
                         torch.randint(num_relations, (n,), generator=gen),
@@ -219,3 +229,26 @@ def status_mib(key: str) -> float | None:
     except OSError:
         return None
     return None
+
+
+def reset_peak_rss() -> float | None:
+    """Reset Linux's peak resident set (``VmHWM``, Linux >= 4.0) to the current one.
+
+    Returns:
+        The current resident set (``VmRSS``) in MiB, the base of :func:`peak_rss_rise`; None
+        where the peak cannot be reset (not Linux).
+    """
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return None
+    return status_mib("VmRSS")
+
+
+def peak_rss_rise(before: float | None) -> float:
+    """How far the peak resident set rose above ``before`` (from :func:`reset_peak_rss`), MiB.
+
+    NaN where it is unknown (``before`` is None or ``VmHWM`` cannot be read).
+    """
+    peak = status_mib("VmHWM")
+    return float("nan") if before is None or peak is None else peak - before

@@ -18,7 +18,6 @@ import math
 import multiprocessing
 import resource
 import time
-from pathlib import Path
 
 import torch
 
@@ -27,6 +26,7 @@ from kgif.bench.common import (
     Preset,
     random_checkpoint,
     random_triples,
+    reset_peak_rss,
     row,
     status_mib,
     synchronize,
@@ -35,15 +35,6 @@ from kgif.bench.common import (
 
 def _maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _reset_peak() -> float | None:
-    """Reset Linux's VmHWM to the current RSS; return the RSS (MiB), None if unsupported."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return None
-    return status_mib("VmRSS")
 
 
 def measure_stream(model: str, n_edges: int, n_test: int, batch_size: int, device: str,
@@ -60,7 +51,7 @@ def measure_stream(model: str, n_edges: int, n_test: int, batch_size: int, devic
                     batch_size=batch_size, device=device, show_progress=False)
     tracin.top_influences(test, 10, train_triples=edges[: 2 * batch_size])  # warm-up
     setup_peak = status_mib("VmHWM")
-    base = _reset_peak()
+    base = reset_peak_rss()
     base_maxrss = _maxrss_mib()
     synchronize(device)
     start = time.perf_counter()

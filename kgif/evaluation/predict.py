@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from kgif.data.graph import KnowledgeGraph
 from kgif.model.checkpoint import Checkpoint, check_compatible, load_checkpoint
-from kgif.model.conve import hidden, score_all
+from kgif.model.conve import score_all_tails
 
 __all__ = ["PREDICTION_COLUMNS", "SIDES", "Query", "make_query", "predict",
            "predict_batch", "read_queries"]
@@ -107,15 +107,11 @@ def _known(kg: KnowledgeGraph, triples: Tensor, query: Query) -> Tensor:
     return known
 
 
-@torch.no_grad()
 def _scores(ckpt: Checkpoint, queries: Sequence[Query]) -> Tensor:
-    """``(B, N)`` eval-mode logits of every entity as the answer of each query."""
-    device = ckpt.params["entity_embedding"].device
-    given = torch.tensor([q.entity for q in queries], dtype=torch.long, device=device)
-    rows = torch.tensor([_relation_row(ckpt, q) for q in queries], dtype=torch.long,
-                        device=device)
-    f, _ = hidden(ckpt.params, ckpt.buffers, given, rows, ckpt.config)  # (B, d), eval mode
-    return score_all(ckpt.params, f).cpu()  # (B, N)
+    """``(B, N)`` eval-mode logits of every entity as the answer of each query (on the CPU)."""
+    given = torch.tensor([q.entity for q in queries], dtype=torch.long)
+    rows = torch.tensor([_relation_row(ckpt, q) for q in queries], dtype=torch.long)
+    return score_all_tails(ckpt.params, ckpt.buffers, given, rows, ckpt.config).cpu()
 
 
 def _sigmoid(x: float) -> float:

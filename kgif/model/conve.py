@@ -49,6 +49,7 @@ __all__ = [
     "hidden_from_rows",
     "init_conve",
     "score_all",
+    "score_all_tails",
     "score_hrt",
     "score_tails",
 ]
@@ -391,6 +392,30 @@ def score_all(params: Params, f: Tensor) -> Tensor:
     if "entity_bias" in params:
         s = s + params["entity_bias"]
     return s
+
+
+@torch.no_grad()
+def score_all_tails(params: Params, buffers: Params, h: Tensor, r: Tensor, config: ConvEConfig
+                    ) -> Tensor:
+    """Eval-mode 1-N logits of every entity as the tail of each query (h, r, ?).
+
+    The one model-over-all-tails scorer of kgif (evaluation ranks, predictions, benchmarks):
+    ``score_all(params, hidden(params, buffers, h, r, config))`` without gradients, on the
+    device of ``params`` (``h`` and ``r`` are moved there). ConvE 1-N scoring, Dettmers et
+    al. 2018, eq. 1. Callers batch the queries: the result holds ``B * N`` floats.
+
+    Args:
+        params, buffers: ConvE parameter and buffer dicts.
+        h: (B,) int64 head ids (the known entity of each query).
+        r: (B,) int64 relation-table rows (``2k`` for relation k, ``2k + 1`` for its inverse).
+        config: the model hyper-parameters.
+
+    Returns:
+        (B, N) logits in the dtype of ``params``, on their device.
+    """
+    device = params["entity_embedding"].device
+    f, _ = hidden(params, buffers, h.to(device), r.to(device), config)  # (B, d)
+    return score_all(params, f)  # (B, N)
 
 
 def score_tails(params: Params, f: Tensor, t: Tensor) -> Tensor:
