@@ -10,13 +10,13 @@ import torch
 
 from kgif._io import atomic_write_json, atomic_write_text
 from kgif.bench import SUITES, run_benchmarks
-from kgif.bench.common import PRESETS
+from kgif.bench.common import BENCH_SIZES
 from kgif.bench.render import environment_lines, format_table, markdown, plot
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kgif.bench", description=__doc__)
-    parser.add_argument("--suite", choices=sorted(PRESETS), default="quick",
+    parser.add_argument("--suite", choices=sorted(BENCH_SIZES), default="quick",
                         help="sizes: smoke (< 1 min), quick (< 5 min on 2 cores), full")
     parser.add_argument("--only", nargs="+", choices=list(SUITES), metavar="NAME",
                         help=f"run only these suites: {', '.join(SUITES)}")

@@ -57,7 +57,7 @@ MODELS = {
 
 
 @dataclass(frozen=True)
-class Preset:
+class BenchSize:
     """Sizes of one suite run (``smoke``, ``quick`` or ``full``)."""
 
     name: str
@@ -91,21 +91,21 @@ class Preset:
     extra: dict = field(default_factory=dict)
 
 
-PRESETS = {
-    "smoke": Preset(
+BENCH_SIZES = {
+    "smoke": BenchSize(
         "smoke", warmup=1, repeats=2, models=("tiny",), test_sizes=(1, 3),
         baseline_objectives=("score", "bce_1n"), baseline_test_sizes=(1, 3), kgif_edges=64,
         generic_edges=8, loop_edges=4, batch_size=32, accuracy_models=("tiny",),
         scaling_model="tiny", scaling_edges=(100, 1000), scaling_test_sizes=(1, 4),
         scaling_fixed_edges=200, matmul_size=256, roofline_model="tiny", roofline_batch=64,
         training_datasets=("nations",), training_epochs=2, label_entities=(1000, 10_000)),
-    "quick": Preset(
+    "quick": BenchSize(
         "quick", warmup=1, repeats=3, models=("umls", "fb15k237", "seed"),
         baseline_objectives=("pointwise_bce",), baseline_test_sizes=(1, 100), kgif_edges=512,
         generic_edges=16, loop_edges=6, captum_test_sizes=(1,), dense_max_entities=20_000,
         accuracy_models=("umls",), scaling_edges=(1000, 10_000, 50_000),
         scaling_fixed_edges=1000, training_epochs=4),
-    "full": Preset("full", warmup=2, repeats=5, hetionet_preset=True),
+    "full": BenchSize("full", warmup=2, repeats=5, hetionet_preset=True),
 }
 
 
@@ -165,11 +165,11 @@ def timings(fn: Callable[[], object], warmup: int, repeats: int, device: str) ->
     return out
 
 
-def median_time(fn: Callable[[], object], preset: Preset, device: str) -> float:
+def median_time(fn: Callable[[], object], preset: BenchSize, device: str) -> float:
     return statistics.median(timings(fn, preset.warmup, preset.repeats, device))
 
 
-def marginal_rate(run: Callable[[int], object], n_small: int, n_large: int, preset: Preset,
+def marginal_rate(run: Callable[[int], object], n_small: int, n_large: int, preset: BenchSize,
                   device: str) -> dict:
     """Items/s of the part of ``run(n)`` that grows with n, and its fixed cost.
 

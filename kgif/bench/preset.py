@@ -21,7 +21,7 @@ import statistics
 import torch
 from torch import Tensor
 
-from kgif.bench.common import Preset, peak_rss_rise, reset_peak_rss, row, skipped
+from kgif.bench.common import BenchSize, peak_rss_rise, reset_peak_rss, row, skipped
 from kgif.data.graph import TailIndex, reciprocal_queries
 from kgif.evaluation.ranks import batch_ranks, rank_metrics
 from kgif.model.conve import score_all_tails
@@ -104,7 +104,7 @@ def type_constrained_metrics(checkpoint, kg, relation: str = "TREATS_CtD",
             for name, s in (("model", scores), ("popularity", base))}
 
 
-def bench_preset(preset: Preset, device: str) -> list[dict]:
+def bench_preset(preset: BenchSize, device: str) -> list[dict]:
     """Train the Hetionet preset once: epoch time, triples/s, test MRR vs popularity, peak RSS.
 
     Returns one skipped row unless ``preset.hetionet_preset`` (the ``full`` suite).

@@ -23,7 +23,7 @@ import torch
 
 from kgif.bench.common import (
     MODELS,
-    Preset,
+    BenchSize,
     random_checkpoint,
     random_triples,
     reset_peak_rss,
@@ -89,7 +89,7 @@ def fit_exponent(sizes: list[float], seconds: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var
 
 
-def _sweep(preset: Preset, device: str, threads: int, axis: str, values) -> list[dict]:
+def _sweep(preset: BenchSize, device: str, threads: int, axis: str, values) -> list[dict]:
     rows, seconds = [], []
     for value in values:
         n_edges = value if axis == "n" else preset.scaling_fixed_edges
@@ -115,7 +115,7 @@ def _sweep(preset: Preset, device: str, threads: int, axis: str, values) -> list
     return rows
 
 
-def run_scaling(preset: Preset, device: str) -> list[dict]:
+def run_scaling(preset: BenchSize, device: str) -> list[dict]:
     """Rows: time, throughput, peak RSS per size, and the fitted exponents."""
     threads = torch.get_num_threads()
     return (_sweep(preset, device, threads, "n", preset.scaling_edges)

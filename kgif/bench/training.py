@@ -22,7 +22,7 @@ import warnings
 
 import torch
 
-from kgif.bench.common import Preset, peak_rss_rise, reset_peak_rss, row, skipped
+from kgif.bench.common import BenchSize, peak_rss_rise, reset_peak_rss, row, skipped
 from kgif.model.conve import ConvEConfig
 
 BATCH, LEARNING_RATE, SMOOTHING, SEED = 128, 0.003, 0.1, 0
@@ -89,7 +89,7 @@ def _missing(module: str) -> str | None:
     return None
 
 
-def _training_rows(preset: Preset, device: str) -> list[dict]:
+def _training_rows(preset: BenchSize, device: str) -> list[dict]:
     from kgif.data.datasets import load_dataset
 
     rows = []
@@ -119,7 +119,7 @@ def _training_rows(preset: Preset, device: str) -> list[dict]:
     return rows
 
 
-def label_memory_rows(preset: Preset) -> list[dict]:
+def label_memory_rows(preset: BenchSize) -> list[dict]:
     """Rows: bytes of dense (B, N) float32 labels vs int64 positive indices."""
     rows = []
     for n_entities in preset.label_entities:
@@ -136,6 +136,6 @@ def label_memory_rows(preset: Preset) -> list[dict]:
     return rows
 
 
-def run_training(preset: Preset, device: str) -> list[dict]:
+def run_training(preset: BenchSize, device: str) -> list[dict]:
     """Rows of both parts (training comparisons skip cleanly without kgif.training.loop/PyKEEN)."""
     return _training_rows(preset, device) + label_memory_rows(preset)
