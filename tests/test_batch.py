@@ -19,7 +19,7 @@ from tolerances import ATOL64, RTOL64
 from kgif.bench.common import random_triples
 from kgif.cli import main
 from kgif.data.datasets import from_label_triples, load_dataset
-from kgif.data.formats import write_label_triples
+from kgif.data.tsv import write_label_triples
 from kgif.explanation.explanation import explain
 from kgif.influence.candidates import Adjacency, candidate_edges_batch
 from kgif.influence.tracin import TracIn

@@ -17,7 +17,8 @@ from kgif._io import (
     atomic_write_text,
     remove_stale_temporaries,
 )
-from kgif.data.formats import write_label_triples, write_pykeen_triples
+from kgif.data.pykeen_folder import write_pykeen_triples
+from kgif.data.tsv import write_label_triples
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
 

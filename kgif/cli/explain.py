@@ -15,8 +15,8 @@ from kgif.cli._common import (
     non_negative_int,
     positive_int,
 )
-from kgif.data.formats import read_label_triples
 from kgif.data.graph import KnowledgeGraph
+from kgif.data.tsv import read_label_triples
 from kgif.explanation.explanation import format_explanation
 from kgif.explanation.network import NETWORK_FORMATS
 from kgif.explanation.paths import DEFAULT_MAX_PATHS, format_paths

@@ -127,7 +127,7 @@ def _pykeen_pipeline_dir(folder: Path, who: str, trust_pickle: bool) -> tuple[Ma
                                 "PyKEEN pipeline directory or a checkpoint file")
     state, meta = _pykeen_payload(_load_file(model_file, who, trust_pickle), model_file, who)
     if (folder / "training_triples").is_dir():
-        from kgif.data.formats import read_pykeen_triples
+        from kgif.data.pykeen_folder import read_pykeen_triples
 
         ent, rel, _ = read_pykeen_triples(folder / "training_triples")
         meta["maps"] = (ent, rel)
