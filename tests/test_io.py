@@ -117,7 +117,7 @@ def test_json_finite_document_round_trips(tmp_path):
 
 
 def test_prediction_writer_refuses_nan(tmp_path):
-    from kgif.explanation.explanation import write_predictions
+    from kgif.explanation.tables import write_predictions
 
     with pytest.raises(ValueError, match=r"\$\.predictions\[0\]\.logit is not finite"):
         write_predictions(tmp_path / "p.json", [{"query": 0, "logit": math.nan}])

@@ -22,7 +22,7 @@ from kgif.evaluation.predict import (
     predict_batch,
     read_queries,
 )
-from kgif.explanation.explanation import read_predictions
+from kgif.explanation.tables import read_predictions
 from kgif.model.checkpoint import Checkpoint, save_checkpoint
 from kgif.model.conve import score_hrt
 

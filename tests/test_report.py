@@ -14,7 +14,8 @@ from kgif.bench.common import random_triples
 from kgif.cli import main
 from kgif.data.datasets import from_label_triples, load_dataset
 from kgif.data.tsv import write_label_triples
-from kgif.explanation.explanation import CSV_COLUMNS, explain, to_dataframe, to_json, write_csv
+from kgif.explanation.explanation import explain
+from kgif.explanation.tables import CSV_COLUMNS, to_dataframe, to_json, write_csv
 from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import save_checkpoint
 
@@ -118,7 +119,7 @@ def _kinded_graph():
 def test_kinds_names_and_proponent_summary_in_every_output(tmp_path):
     from collections import Counter
 
-    from kgif.explanation.explanation import format_explanation, relation_summary, summary_fields
+    from kgif.explanation.tables import format_explanation, relation_summary, summary_fields
 
     kg = _kinded_graph()
     tracin = TracIn(graph_checkpoints(kg), kg.training)

@@ -69,7 +69,7 @@ adj = Adjacency.from_triples(kg.training, kg.num_entities)
 test = kg.testing[:3]
 candidates = [kgif.candidate_edges(adj, h, t, 1, max_path_length=2) for h, _, t in test.tolist()]
 explanations = kgif.explain(tracin, test, k=10, candidates=candidates)
-print(kgif.explanation.explanation.format_explanation(explanations[0], kg))
+print(kgif.explanation.tables.format_explanation(explanations[0], kg))
 
 # %% [markdown]
 # ## How the proponents split by relation
@@ -77,7 +77,7 @@ print(kgif.explanation.explanation.format_explanation(explanations[0], kg))
 # %%
 for ex in explanations:
     summary = kgif.relation_summary(ex, kg)
-    print(kg.relation_label(ex.triple[1]), "->", kgif.explanation.explanation.format_summary(summary["by_relation"]))
+    print(kg.relation_label(ex.triple[1]), "->", kgif.explanation.tables.format_summary(summary["by_relation"]))
 
 # %% [markdown]
 # ## Draw one explanation

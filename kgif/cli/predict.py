@@ -8,7 +8,7 @@ from kgif._environment import environment
 from kgif.cli._common import add_subparser, check_device, load_graph_for
 from kgif.data.graph import KnowledgeGraph
 from kgif.evaluation.predict import Query, make_query, predict_batch, read_queries
-from kgif.explanation.explanation import format_predictions, write_predictions
+from kgif.explanation.tables import format_predictions, write_predictions
 from kgif.model.checkpoint import Checkpoint, load_checkpoint
 
 
