@@ -239,7 +239,8 @@ def _bn_eval(x: Tensor, params: Params, buffers: Params, name: str) -> tuple[Ten
     """BatchNorm with running statistics as constants (attribution mode); vmap-safe.
 
     The affine parameters may also carry a leading per-sample axis (B, C): that is how
-    :func:`kgif.influence.grads.structured_factors` reads per-sample gradients off one batched backward.
+    :func:`kgif.influence.grads.structured_factors` reads per-sample gradients off one batched
+    backward.
     """
     mean = _channel_view(buffers[f"{name}.running_mean"], x)
     inv_std = torch.rsqrt(_channel_view(buffers[f"{name}.running_var"], x) + BN_EPS)
@@ -310,14 +311,8 @@ def conv_output(params: Params, buffers: Params, maps: Tensor, config: ConvEConf
     return maps.flatten(1), updates  # (B, C*(2H-2)*(W-2))
 
 
-def conv_features(
-    params: Params,
-    buffers: Params,
-    e_h: Tensor,
-    e_r: Tensor,
-    config: ConvEConfig,
-    training: bool = False,
-) -> tuple[Tensor, Params]:
+def conv_features(params: Params, buffers: Params, e_h: Tensor, e_r: Tensor, config: ConvEConfig,
+                  training: bool = False) -> tuple[Tensor, Params]:
     """The convolutional block: stacked image -> flattened feature maps.
 
     Args:
@@ -336,13 +331,8 @@ def conv_features(
     return x, {**up0, **up1}
 
 
-def fc_hidden(
-    params: Params,
-    buffers: Params,
-    x: Tensor,
-    config: ConvEConfig,
-    training: bool = False,
-) -> tuple[Tensor, Params]:
+def fc_hidden(params: Params, buffers: Params, x: Tensor, config: ConvEConfig,
+              training: bool = False) -> tuple[Tensor, Params]:
     """The fully connected block: features x (B, F) -> hidden vector f (B, d).
 
     ``z = x W_fc^T + b_fc``, then dropout, bn2 and ReLU. Returns ``(f, updates)`` as
@@ -354,28 +344,16 @@ def fc_hidden(
     return F.relu(z), up2
 
 
-def hidden_from_rows(
-    params: Params,
-    buffers: Params,
-    e_h: Tensor,
-    e_r: Tensor,
-    config: ConvEConfig,
-    training: bool = False,
-) -> tuple[Tensor, Params]:
+def hidden_from_rows(params: Params, buffers: Params, e_h: Tensor, e_r: Tensor,
+                     config: ConvEConfig, training: bool = False) -> tuple[Tensor, Params]:
     """f(h, r) (B, d) from gathered embedding rows e_h, e_r (B, d); returns ``(f, updates)``."""
     x, up = conv_features(params, buffers, e_h, e_r, config, training)
     f, up2 = fc_hidden(params, buffers, x, config, training)
     return f, {**up, **up2}
 
 
-def hidden(
-    params: Params,
-    buffers: Params,
-    h: Tensor,
-    r: Tensor,
-    config: ConvEConfig,
-    training: bool = False,
-) -> tuple[Tensor, Params]:
+def hidden(params: Params, buffers: Params, h: Tensor, r: Tensor, config: ConvEConfig,
+           training: bool = False) -> tuple[Tensor, Params]:
     """f(h, r) (B, d) for head ids h (B,) int64 and relation-row ids r (B,) int64.
 
     ``r`` indexes the relation table directly: with reciprocal relations pass ``2k`` for
