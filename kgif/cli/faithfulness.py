@@ -9,12 +9,11 @@ with bootstrap intervals and paired tests against the baselines (:mod:`kgif.stud
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 
 from kgif._environment import environment
-from kgif._io import atomic_write_json
+from kgif._io import atomic_write_json, atomic_write_text
 from kgif.cli._common import add_subparser, positive_int
 
 #: Small, fast defaults: a UMLS/Kinships retraining takes seconds on one CPU thread.
@@ -98,7 +97,6 @@ def _run(args: argparse.Namespace) -> int:
             **result_json(result, rows)})
         print(f"written {args.output}")
     if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(f"{title}\n\n{text}")
+        atomic_write_text(args.markdown, f"{title}\n\n{text}")
         print(f"written {args.markdown}")
     return 0
