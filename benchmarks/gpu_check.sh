@@ -79,7 +79,8 @@ from pathlib import Path
 
 import torch
 
-from kgif.bench.common import MODELS, environment, random_checkpoint, random_triples, synchronize
+from kgif._environment import environment
+from kgif.bench.common import MODELS, random_checkpoint, random_triples, synchronize
 from kgif.bench.wholegraph import SIZES, seed_checkpoints, synthetic_graph
 from kgif.influence.tracin import TracIn
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from kgif.bench.common import cpu_model
+from kgif._environment import cpu_model
 from kgif.data.datasets import load_dataset
 from kgif.influence.candidates import Adjacency, candidate_edges_batch
 from kgif.influence.tracin import TracIn

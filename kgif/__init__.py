@@ -12,9 +12,11 @@ from kgif.data.kgx import from_dataframe, read_kgx_dataset
 from kgif.data.split import split, write_split
 from kgif.evaluation.predict import Query, make_query, predict, predict_batch, read_queries
 from kgif.evaluation.ranks import evaluate, evaluate_all_sides
-from kgif.explanation.explanation import (
-    Explanation,
-    explain,
+from kgif.explanation.explanation import Explanation, explain
+from kgif.explanation.network import write_network
+from kgif.explanation.paths import enumerate_paths, rank_paths
+from kgif.explanation.plot import plot_explanation, write_figures
+from kgif.explanation.tables import (
     format_predictions,
     read_predictions,
     relation_summary,
@@ -23,9 +25,6 @@ from kgif.explanation.explanation import (
     write_json,
     write_predictions,
 )
-from kgif.explanation.network import write_network
-from kgif.explanation.paths import enumerate_paths, rank_paths
-from kgif.explanation.plot import plot_explanation, write_figures
 from kgif.influence.candidates import Adjacency, candidate_edges, candidate_edges_batch, k_hop_nodes
 from kgif.influence.distributed import ShardedTracIn
 from kgif.influence.grads import PARAMETER_GROUPS, per_sample_grads, structured_factors

@@ -2,30 +2,40 @@
 
 A crash while writing leaves either the old file or the new one, never a partial file: the
 content goes to a temporary file beside the target, which is then renamed over it. Temporary
-names are ``.<name>.<random>.tmp`` so that :func:`remove_stale_temporaries` can clean up after a
-killed process. New files get the permissions the process umask allows (``0666 & ~umask``), as
-files created by ``open`` do, not the ``0600`` of :func:`tempfile.mkstemp`.
+names are ``.<name>.kgif-<8 hex digits>.tmp`` (:data:`TMP_PATTERN`) so that
+:func:`remove_stale_temporaries` can clean up after a killed process without touching any other
+``*.tmp`` file. The temporary file is created with mode ``0o666``, so new files get the
+permissions the process umask allows (``0666 & ~umask``), as files created by ``open`` do, not
+the ``0600`` of :func:`tempfile.mkstemp`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-import tempfile
+import re
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["TMP_SUFFIX", "atomic_write", "atomic_write_bytes", "atomic_write_json",
-           "atomic_write_text",
-           "remove_stale_temporaries"]
+__all__ = ["TMP_PATTERN", "atomic_write", "atomic_write_bytes", "atomic_write_json",
+           "atomic_write_text", "nonfinite_key_path", "remove_stale_temporaries"]
 
-TMP_SUFFIX = ".tmp"
+#: Names of :func:`atomic_write`'s temporary files: ``.<target name>.kgif-<8 hex digits>.tmp``.
+TMP_PATTERN = re.compile(r"\..+\.kgif-[0-9a-f]{8}\.tmp")
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _create_temporary(path: Path) -> Path:
+    """A new empty file ``.<name>.kgif-<random>.tmp`` beside ``path``, mode ``0o666 & ~umask``."""
+    while True:
+        tmp = path.parent / f".{path.name}.kgif-{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(tmp, _CREATE, 0o666))  # the umask applies, as for open()
+        except FileExistsError:
+            continue
+        return tmp
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
@@ -33,31 +43,30 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
 
     Args:
         path: Target file; its parent folders are created.
-        write: Writes the whole content to the path it is given.
+        write: Writes the whole content to the path it is given (a ``str``; its suffix is
+            ``.tmp``, so a writer that picks a format by suffix must be told the format).
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
         OSError: The folder is not writable or the disk is full (the message names ``path``);
-            the temporary file is removed and the old ``path``, if any, is left intact.
+            the temporary file is removed and the old ``path``, if any, is left intact. Any
+            other exception raised by ``write`` propagates, with the same clean-up.
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
-        os.close(fd)
+        tmp = _create_temporary(path)
     except OSError as err:
         raise OSError(err.errno, f"cannot write {path}: {err.strerror}") from err
     try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
+        write(str(tmp))
         os.replace(tmp, path)
     except (OSError, RuntimeError) as err:  # torch.save reports a full disk as RuntimeError
         raise OSError(getattr(err, "errno", None) or 0, f"cannot write {path}: {err}") from err
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -71,19 +80,51 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
+def nonfinite_key_path(document: object, where: str = "$") -> str | None:
+    """The key path of the first NaN or infinity in ``document``, or None if there is none.
+
+    Paths read ``$.results[3].influence``: ``.key`` for a dict key, ``[i]`` for a list or tuple
+    item. Other objects are not looked into (``json.dumps`` refuses them anyway).
+    """
+    if isinstance(document, float):
+        return None if math.isfinite(document) else where
+    if isinstance(document, dict):
+        items = [(f"{where}.{key}", value) for key, value in document.items()]
+    elif isinstance(document, list | tuple):
+        items = [(f"{where}[{i}]", value) for i, value in enumerate(document)]
+    else:
+        return None
+    for inner, value in items:
+        found = nonfinite_key_path(value, inner)
+        if found is not None:
+            return found
+    return None
+
+
 def atomic_write_json(path: str | os.PathLike, document: object, *, indent: int | None = 2
                       ) -> Path:
     """Write ``document`` as JSON (UTF-8, trailing newline) atomically; see :func:`atomic_write`.
 
+    The one JSON writer of kgif: every JSON file it writes goes through here.
+
     Raises:
-        ValueError: ``document`` holds a NaN or infinity (JSON has none; never written silently).
+        ValueError: ``document`` holds a NaN or infinity (JSON has none; never written
+            silently); the message names ``path`` and the key path, e.g. ``$.rows[2].value``.
+        TypeError: ``document`` holds an object JSON cannot encode.
     """
+    bad = nonfinite_key_path(document)
+    if bad is not None:
+        raise ValueError(f"atomic_write_json: {path}: {bad} is not finite (JSON has no NaN or "
+                         f"infinity); nothing was written")
     text = json.dumps(document, indent=indent, allow_nan=False)
     return atomic_write_text(path, text + "\n")
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Delete the ``.<name>.<random>.tmp`` files a killed :func:`atomic_write` left in ``folder``.
+    """Delete the temporary files a killed :func:`atomic_write` left in ``folder``.
+
+    Only names matching :data:`TMP_PATTERN` (``.<name>.kgif-<8 hex digits>.tmp``) are removed;
+    a user's ``notes.tmp`` or ``.x.tmp`` stays.
 
     Returns:
         The removed paths (none if ``folder`` does not exist).
@@ -91,7 +132,8 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    stale = [p for p in folder.glob(f".*{TMP_SUFFIX}") if p.is_file()]
+    stale = [p for p in folder.glob(".*.kgif-*.tmp")
+             if TMP_PATTERN.fullmatch(p.name) and p.is_file()]
     for p in stale:
         p.unlink(missing_ok=True)
     return stale

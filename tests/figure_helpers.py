@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from helpers import graph_checkpoints, random_triples
+from helpers import graph_checkpoints
 
+from kgif.bench.common import random_triples
 from kgif.data.datasets import from_label_triples
 from kgif.explanation.explanation import explain
 from kgif.explanation.paths import rank_paths

@@ -45,15 +45,6 @@ def small_conve(
     return config, params, randomize_buffers(buffers, gen)
 
 
-def random_triples(n: int, num_entities: int, num_relation_rows: int, seed: int = 0):
-    """(n, 3) int64 random (head, relation-row, tail) triples."""
-    gen = torch.Generator().manual_seed(seed)
-    h = torch.randint(num_entities, (n,), generator=gen)
-    r = torch.randint(num_relation_rows, (n,), generator=gen)
-    t = torch.randint(num_entities, (n,), generator=gen)
-    return torch.stack([h, r, t], dim=1)
-
-
 def pykeen_state(params, buffers):
     """kgif names -> PyKEEN ConvE state-dict keys (test-local, independent of kgif)."""
     rename = {"bn0": "interaction.hr2d.0", "conv": "interaction.hr2d.2",

@@ -13,12 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import graph_checkpoints, random_triples
+from helpers import graph_checkpoints
 from tolerances import ATOL64, RTOL64
 
+from kgif.bench.common import random_triples
 from kgif.cli import main
 from kgif.data.datasets import from_label_triples, load_dataset
-from kgif.data.formats import write_label_triples
+from kgif.data.tsv import write_label_triples
 from kgif.explanation.explanation import explain
 from kgif.influence.candidates import Adjacency, candidate_edges_batch
 from kgif.influence.tracin import TracIn
@@ -117,7 +118,7 @@ def test_settings_mismatch_and_partial_files(tmp_path):
     explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
     with pytest.raises(ValueError, match="other settings"):
         explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=3))
-    stale = tmp_path / ".00000__x.json.abc123.tmp"
+    stale = tmp_path / ".00000__x.json.kgif-abc12345.tmp"
     stale.write_text("{")
     assert remove_partial_files(tmp_path) == [stale] and not stale.exists()
 
@@ -317,7 +318,7 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path):
     process.stderr.close()
     done_before = len(_done(killed))
     assert 1 <= done_before < n_test, "the run finished before it could be killed"
-    (killed / ".00005__x.csv.zzz.tmp").write_text("partial")  # as a kill mid-write leaves
+    (killed / ".00005__x.csv.kgif-0000ffff.tmp").write_text("partial")  # as a kill mid-write leaves
     for out in (killed, clean):
         result = subprocess.run(_command(tmp_path, out), env=_env(), cwd=tmp_path,
                                 capture_output=True, text=True, timeout=300)

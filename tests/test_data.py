@@ -19,12 +19,6 @@ from kgif.data.datasets import (
     read_seed_dataset,
     read_tsv_dataset,
 )
-from kgif.data.formats import (
-    read_label_triples,
-    read_pykeen_triples,
-    write_label_triples,
-    write_pykeen_triples,
-)
 from kgif.data.graph import (
     KnowledgeGraph,
     base_relation,
@@ -33,6 +27,8 @@ from kgif.data.graph import (
     is_inverse,
     with_reciprocals,
 )
+from kgif.data.pykeen_folder import read_pykeen_triples, write_pykeen_triples
+from kgif.data.tsv import read_label_triples, write_label_triples
 
 TRAIN = [("a", "likes", "b"), ("b", "likes", "c"), ("c", "hates", "a")]
 HAS_PYKEEN = importlib.util.find_spec("pykeen") is not None

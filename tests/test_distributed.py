@@ -13,11 +13,12 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from helpers import random_triples, small_conve
+from helpers import small_conve
 from tolerances import ATOL64, RTOL64
 
+from kgif.bench.common import random_triples
 from kgif.data.datasets import load_dataset
-from kgif.data.formats import write_label_triples
+from kgif.data.tsv import write_label_triples
 from kgif.influence.distributed import Context, ShardedTracIn, shard_range
 from kgif.influence.topk import KMostInfluentialResults, TopK, merge_topk
 from kgif.influence.tracin import TracIn

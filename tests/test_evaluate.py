@@ -6,6 +6,7 @@ import pytest
 import torch
 from helpers import pykeen_state, small_conve
 
+from kgif.bench.common import random_triples
 from kgif.data.graph import TailIndex
 from kgif.evaluation.ranks import evaluate, evaluate_all_sides, filtered_ranks, rank_metrics
 from kgif.model.conve import hidden, score_all
@@ -20,13 +21,6 @@ def _with_ties(params):
         params[name] = params[name].clone()
         params[name][list(TIED)] = 0.0
     return params
-
-
-def _base_triples(n, num_entities, num_relations, seed):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.stack([torch.randint(num_entities, (n,), generator=gen),
-                        torch.randint(num_relations, (n,), generator=gen),
-                        torch.randint(num_entities, (n,), generator=gen)], 1)
 
 
 def _reference_ranks(params, buffers, config, triples, filter_triples):
@@ -53,8 +47,8 @@ def test_ranks_equal_counting_loop_float64(seed):
     config, params, buffers = small_conve(seed=seed, num_entities=num_entities,
                                           num_relations=num_relations)
     params = _with_ties(params)
-    train = _base_triples(60, num_entities, num_relations, seed + 10)
-    test = torch.cat([_base_triples(20, num_entities, num_relations, seed + 20),
+    train = random_triples(60, num_entities, num_relations, seed + 10)
+    test = torch.cat([random_triples(20, num_entities, num_relations, seed + 20),
                       torch.tensor([[0, 0, TIED[0]], [TIED[1], 1, 4]])])  # answers in a tie
     filt = torch.cat([train, test])
     expected = _reference_ranks(params, buffers, config, test, filt)
@@ -96,7 +90,7 @@ def test_tail_index_groups_and_gathers():
 
 def test_evaluate_validates_input():
     config, params, buffers = small_conve()
-    triples = _base_triples(5, 11, 3, 0)
+    triples = random_triples(5, 11, 3, 0)
     with pytest.raises(ValueError, match="side='left'"):
         evaluate(params, buffers, config, triples, side="left")
     with pytest.raises(ValueError, match="batch_size=0"):
@@ -244,7 +238,7 @@ def test_type_constrained_without_kinds_equals_filtered():
 @pytest.mark.parametrize("name", ["entity_embedding", "fc.weight", "entity_bias"])
 def test_nan_parameter_is_refused_and_named(name):
     config, params, buffers = small_conve(seed=0)
-    test = _base_triples(5, 11, 3, 0)
+    test = random_triples(5, 11, 3, 0)
     params = dict(params)
     params[name] = params[name].clone()
     params[name].view(-1)[1] = float("nan")  # a NaN score would otherwise rank 1
@@ -257,6 +251,6 @@ def test_overflowing_scores_are_refused():
     params = dict(params)
     params["entity_embedding"] = params["entity_embedding"].clone()
     params["entity_embedding"][4] = 3e38  # finite, but its scores overflow to +-inf
-    test = _base_triples(5, 11, 3, 0)
+    test = random_triples(5, 11, 3, 0)
     with pytest.raises(ValueError, match="non-finite scores"):
         filtered_ranks(params, buffers, config, test, test)

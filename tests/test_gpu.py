@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import random_triples, small_conve
+from helpers import small_conve
 from tolerances import ATOL64, RTOL64
 
+from kgif.bench.common import random_triples
 from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import Checkpoint
 from kgif.model.conve import hidden, score_all

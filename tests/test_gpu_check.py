@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import random_triples, small_conve
+from helpers import small_conve
 from tolerances import ATOL64, RTOL64, RTOL_BF16_LOSS, RTOL_PATHS32, RTOL_TF32
 
+from kgif.bench.common import random_triples
 from kgif.evaluation.ranks import filtered_ranks
 from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import Checkpoint

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from kgif.data.datasets import read_node_table, read_tsv_dataset
-from kgif.data.formats import write_label_triples
 from kgif.data.graph import (
     KnowledgeGraph,
     forward_relation,
@@ -17,6 +16,7 @@ from kgif.data.graph import (
     num_relation_rows,
     reciprocal_queries,
 )
+from kgif.data.tsv import write_label_triples
 
 TRAIN = [
     ("Compound::1", "TREATS", "Disease::1"),

@@ -16,8 +16,7 @@ import pytest
 
 from kgif.data import tsv as labels
 from kgif.data.datasets import from_label_triples, read_tsv_dataset
-from kgif.data.formats import read_label_triples
-from kgif.data.tsv import EncodedTriples
+from kgif.data.tsv import EncodedTriples, read_label_triples
 
 HAS_PANDAS = importlib.util.find_spec("pandas") is not None
 HAS_ARROW = importlib.util.find_spec("pyarrow") is not None
@@ -233,7 +232,7 @@ def test_no_duplicates_no_log(caplog: pytest.LogCaptureFixture) -> None:
 def test_damaged_pykeen_map_names_the_file(tmp_path: Path) -> None:
     import torch
 
-    from kgif.data.formats import read_pykeen_triples, write_pykeen_triples
+    from kgif.data.pykeen_folder import read_pykeen_triples, write_pykeen_triples
 
     write_pykeen_triples(tmp_path, {"a": 0, "b": 1}, {"r": 0}, torch.tensor([[0, 0, 1]]))
     path = tmp_path / "entity_to_id.tsv.gz"

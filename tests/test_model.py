@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import pykeen_state, random_triples, small_conve
+from helpers import pykeen_state, small_conve
 from tolerances import ATOL64, RTOL32, RTOL64
 from torch.func import grad, vmap
 
-from kgif.model.conve import ConvEConfig, hidden, init_conve, score_all, score_hrt, score_tails
+from kgif.bench.common import random_triples
+from kgif.model.conve import (
+    ConvEConfig,
+    hidden,
+    init_conve,
+    score_all,
+    score_all_tails,
+    score_hrt,
+    score_tails,
+)
 
 
 def _loss_one(params, buffers, h, r, t, config):
@@ -120,10 +129,7 @@ def test_scores_equal_pykeen_conve_in_eval_mode():
     from pykeen.triples import TriplesFactory
 
     num_entities, num_relations = 9, 2
-    gen = torch.Generator().manual_seed(0)
-    mapped = torch.stack([torch.randint(num_entities, (40,), generator=gen),
-                          torch.randint(num_relations, (40,), generator=gen),
-                          torch.randint(num_entities, (40,), generator=gen)], 1)
+    mapped = random_triples(40, num_entities, num_relations, seed=0)
     factory = TriplesFactory(mapped, entity_to_id={str(i): i for i in range(num_entities)},
                              relation_to_id={str(i): i for i in range(num_relations)},
                              create_inverse_triples=True)
@@ -143,3 +149,14 @@ def test_scores_equal_pykeen_conve_in_eval_mode():
         expected = model.score_t(hr)
     f, _ = hidden(params, buffers, hr[:, 0], hr[:, 1], config)
     torch.testing.assert_close(score_all(params, f), expected, rtol=RTOL32, atol=1e-5)
+
+
+def test_score_all_tails_matches_score_tails_of_every_entity():
+    config, params, buffers = small_conve(seed=5)
+    queries = random_triples(4, 11, 6, seed=6)
+    got = score_all_tails(params, buffers, queries[:, 0], queries[:, 1], config)  # (4, 11)
+    assert got.shape == (4, 11) and got.dtype == torch.float64 and not got.requires_grad
+    for i, (h, r, _) in enumerate(queries.tolist()):
+        hrt = torch.tensor([[h, r, t] for t in range(11)])
+        torch.testing.assert_close(got[i], score_hrt(params, buffers, hrt, config),
+                                   rtol=RTOL64, atol=ATOL64)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import random_triples, small_conve
+from helpers import small_conve
+from reference import reference_grad, reference_influence
 from tolerances import ATOL32, ATOL64, RTOL32, RTOL64
 
+from kgif.bench.common import random_triples
 from kgif.influence.grads import resolve_parameters
 from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import Checkpoint
-from kgif.model.conve import hidden, score_all
-from kgif.model.loss import get_objective
 
 N_ENT, N_REL = 9, 3
 RATES = (0.2, 0.07)
@@ -26,41 +26,6 @@ def _checkpoints():
     return out
 
 
-def _grad(ckpt, examples, objective, names):
-    """Flat gradient over ``names`` of the summed objective of ``examples`` (plain autograd)."""
-    leaf = {k: v.detach().clone().requires_grad_(k in names) for k, v in ckpt.params.items()}
-    total = 0.0
-    for h, r, t in examples:
-        f, _ = hidden(leaf, ckpt.buffers, torch.tensor([h]), torch.tensor([r]), ckpt.config)
-        s = score_all(leaf, f)  # (1, N)
-        t = torch.tensor([t])
-        total = total + (objective.loss(s[0, t]) if objective.one_hot else objective.loss(s, t)
-                         ).sum()
-    grads = torch.autograd.grad(total, [leaf[n] for n in names])
-    return torch.cat([g.flatten() for g in grads])
-
-
-def _reference(ckpts, test, train, objective, names, normalize):
-    """(T, n) float64: sum_k eta_k <g, g'> with the chosen normalisation, edge = both directions."""
-    objective = get_objective(objective)
-    scores = torch.zeros(len(test), len(train), dtype=torch.float64)
-    self_inf = torch.zeros(len(train), dtype=torch.float64)
-    for ckpt in ckpts:
-        g_test = [_grad(ckpt, [(h, 2 * r, t)], objective, names) for h, r, t in test.tolist()]
-        g_train = [_grad(ckpt, [(h, 2 * r, t), (t, 2 * r + 1, h)], objective, names)
-                   for h, r, t in train.tolist()]
-        for i, gi in enumerate(g_train):
-            self_inf[i] += ckpt.learning_rate * gi.dot(gi)
-            for j, gj in enumerate(g_test):
-                dot = gi.dot(gj)
-                if normalize == "cosine":
-                    dot = dot / (gi.norm() * gj.norm())
-                scores[j, i] += ckpt.learning_rate * dot
-    if normalize == "relatif":
-        scores = scores / self_inf.sqrt()[None, :]
-    return scores
-
-
 @pytest.mark.parametrize("normalize", ["cosine", "relatif"])
 @pytest.mark.parametrize("objective", ["score", "pointwise_bce", "bce_1n"])
 @pytest.mark.parametrize("method", ["structured", "generic"])
@@ -72,7 +37,7 @@ def test_normalized_influence_matches_float64_reference(normalize, objective, me
     tracin = TracIn(ckpts, train, train_objective=objective, test_objective=objective,
                     method=method, batch_size=4, show_progress=False, allow_mixed_runs=True,
                     normalize=normalize)
-    want = _reference(ckpts, test, train, objective, names, normalize)
+    want = reference_influence(ckpts, test, train, objective, names=names, normalize=normalize)
     torch.testing.assert_close(tracin.influence(test), want, rtol=RTOL64, atol=ATOL64)
 
 
@@ -82,7 +47,7 @@ def test_normalized_subset_top_k_and_float32(normalize):
     train = random_triples(10, N_ENT, N_REL, seed=21)
     test = random_triples(2, N_ENT, N_REL, seed=22)
     names = resolve_parameters("fc", ckpts[0].params)
-    want = _reference(ckpts, test, train, "score", names, normalize)
+    want = reference_influence(ckpts, test, train, "score", names=names, normalize=normalize)
     tracin = TracIn(ckpts, train, parameters="fc", batch_size=3, show_progress=False,
                     allow_mixed_runs=True, normalize=normalize)
     torch.testing.assert_close(tracin.influence(test), want, rtol=RTOL64, atol=ATOL64)
@@ -105,8 +70,8 @@ def test_cosine_is_bounded_and_self_cosine_is_one():
     # reference rather than expecting 1 on the diagonal
     names = resolve_parameters(None, ckpt[0].params)
     h, r, t = edges[0].tolist()
-    g_fwd = _grad(ckpt[0], [(h, 2 * r, t)], get_objective("score"), names)
-    g_edge = _grad(ckpt[0], [(h, 2 * r, t), (t, 2 * r + 1, h)], get_objective("score"), names)
+    g_fwd = reference_grad(ckpt[0], (h, r, t), "score", names, test=True)
+    g_edge = reference_grad(ckpt[0], (h, r, t), "score", names)
     want = g_fwd.dot(g_edge) / (g_fwd.norm() * g_edge.norm())
     torch.testing.assert_close(scores[0, 0], want, rtol=RTOL64, atol=ATOL64)
 

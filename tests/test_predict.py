@@ -13,7 +13,7 @@ from tolerances import ATOL64, RTOL64
 
 from kgif.cli import main
 from kgif.data.datasets import load_dataset
-from kgif.data.formats import write_label_triples
+from kgif.data.tsv import write_label_triples
 from kgif.evaluation.predict import (
     PREDICTION_COLUMNS,
     Query,
@@ -22,7 +22,7 @@ from kgif.evaluation.predict import (
     predict_batch,
     read_queries,
 )
-from kgif.explanation.explanation import read_predictions
+from kgif.explanation.tables import read_predictions
 from kgif.model.checkpoint import Checkpoint, save_checkpoint
 from kgif.model.conve import score_hrt
 

@@ -168,18 +168,18 @@ def test_popularity_scores_count_training_tails():
 
 
 def test_bench_row_skips_outside_the_full_suite():
-    from kgif.bench.common import PRESETS as BENCH_PRESETS
+    from kgif.bench.common import BENCH_SIZES
     from kgif.bench.preset import bench_preset
 
-    assert not BENCH_PRESETS["smoke"].hetionet_preset and BENCH_PRESETS["full"].hetionet_preset
-    (only,) = bench_preset(BENCH_PRESETS["smoke"], "cpu")
+    assert not BENCH_SIZES["smoke"].hetionet_preset and BENCH_SIZES["full"].hetionet_preset
+    (only,) = bench_preset(BENCH_SIZES["smoke"], "cpu")
     assert only["skipped"] and "full" in only["note"]
 
 
 def test_bench_row_trains_and_reports_mrr_beside_the_baseline(monkeypatch):
     import kgif.data.datasets
     import kgif.training.presets
-    from kgif.bench.common import PRESETS as BENCH_PRESETS
+    from kgif.bench.common import BENCH_SIZES
     from kgif.bench.preset import bench_preset
 
     kg = _typed_graph()
@@ -190,7 +190,7 @@ def test_bench_row_trains_and_reports_mrr_beside_the_baseline(monkeypatch):
                   "embedding_height": 2, "embedding_width": 3, "output_channels": 2},
                   training={"epochs": 2, "batch_size": 64, "eval_every": 1})
     monkeypatch.setitem(kgif.training.presets.PRESETS, "hetionet", tiny)
-    rows = {(r["method"], r["metric"]): r for r in bench_preset(BENCH_PRESETS["full"], "cpu")}
+    rows = {(r["method"], r["metric"]): r for r in bench_preset(BENCH_SIZES["full"], "cpu")}
     assert rows[("kgif-preset", "epoch time")]["value"] > 0
     base = rows[("popularity", "test MRR")]["value"]
     ranks = type_constrained_tail_ranks(popularity_scores(kg, 0, 4), kg.testing, kg)

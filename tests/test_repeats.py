@@ -8,11 +8,12 @@ import sys
 
 import pytest
 import torch
-from helpers import random_triples, small_conve
-from test_tracin import _reference_influence, _reference_self
+from helpers import small_conve
+from reference import reference_influence, reference_self_influence
 from test_train import TINY, _tiny_graph
 from tolerances import ATOL64, RTOL64
 
+from kgif.bench.common import random_triples
 from kgif.cli.train import parse_repeats
 from kgif.data.graph import TailIndex, with_reciprocals
 from kgif.influence.tracin import TracIn
@@ -101,9 +102,9 @@ def test_tracin_counts_an_edge_once_per_visit_against_the_autograd_reference(met
     tracin = TracIn(ckpts, train_edges, method=method, batch_size=4, show_progress=False)
     names = tracin.names
     m = torch.tensor(repeats, dtype=torch.float64)[train_edges[:, 1]]
-    expected = _reference_influence(ckpts, test, train_edges, "score", "score", names) * m
+    expected = reference_influence(ckpts, test, train_edges, "score", "score", names) * m
     torch.testing.assert_close(tracin.influence(test), expected, rtol=RTOL64, atol=ATOL64)
-    expected_self = _reference_self(ckpts, train_edges, "score", names) * m
+    expected_self = reference_self_influence(ckpts, train_edges, "score", names) * m
     torch.testing.assert_close(tracin.self_influence(), expected_self, rtol=RTOL64,
                                atol=ATOL64)
 

@@ -7,13 +7,15 @@ import json
 
 import pytest
 import torch
-from helpers import graph_checkpoints, random_triples
+from helpers import graph_checkpoints
 from tolerances import ATOL64, RTOL64
 
+from kgif.bench.common import random_triples
 from kgif.cli import main
 from kgif.data.datasets import from_label_triples, load_dataset
-from kgif.data.formats import write_label_triples
-from kgif.explanation.explanation import CSV_COLUMNS, explain, to_dataframe, to_json, write_csv
+from kgif.data.tsv import write_label_triples
+from kgif.explanation.explanation import explain
+from kgif.explanation.tables import CSV_COLUMNS, to_dataframe, to_json, write_csv
 from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import save_checkpoint
 
@@ -120,7 +122,7 @@ def _kinded_graph():
 def test_kinds_names_and_proponent_summary_in_every_output(tmp_path):
     from collections import Counter
 
-    from kgif.explanation.explanation import format_explanation, relation_summary, summary_fields
+    from kgif.explanation.tables import format_explanation, relation_summary, summary_fields
 
     kg = _kinded_graph()
     tracin = TracIn(graph_checkpoints(kg), kg.training)

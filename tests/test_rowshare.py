@@ -6,14 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 from helpers import small_conve
+from reference import reference_influence
 from tolerances import ATOL64, RTOL64
 
 from kgif.influence import engines
 from kgif.influence.kernels import row_groups
 from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import Checkpoint
-from kgif.model.conve import hidden, score_all
-from kgif.model.loss import get_objective
 
 N_ENT, N_REL = 9, 3
 
@@ -24,31 +23,6 @@ def _checkpoints(seed: int):
         config, params, buffers = small_conve(seed=seed + k, num_entities=N_ENT,
                                               num_relations=N_REL)
         out.append(Checkpoint(params, buffers, config, learning_rate=lr, epoch=k + 1))
-    return out
-
-
-def _grad(ckpt, example, objective):
-    """Flat gradient over every parameter of one example (plain autograd, dense scores)."""
-    leaf = {k: v.detach().clone().requires_grad_(True) for k, v in ckpt.params.items()}
-    h, r, t = (torch.tensor([int(v)]) for v in example)
-    f, _ = hidden(leaf, ckpt.buffers, h, r, ckpt.config)
-    s = score_all(leaf, f)
-    loss = objective.loss(s[0, t]) if objective.one_hot else objective.loss(s, t)
-    grads = torch.autograd.grad(loss.sum(), list(leaf.values()))
-    return torch.cat([g.flatten() for g in grads])
-
-
-def _reference(ckpts, test, train, train_obj, test_obj):
-    train_obj, test_obj = get_objective(train_obj), get_objective(test_obj)
-    sign = 1.0 if train_obj.kind == test_obj.kind else -1.0
-    out = torch.zeros(len(test), len(train), dtype=torch.float64)
-    for ckpt in ckpts:
-        for j, (h, r, t) in enumerate(test.tolist()):
-            g_test = _grad(ckpt, (h, 2 * r, t), test_obj)
-            for i, (a, q, b) in enumerate(train.tolist()):
-                g = _grad(ckpt, (a, 2 * q, b), train_obj) + _grad(ckpt, (b, 2 * q + 1, a),
-                                                                  train_obj)
-                out[j, i] += sign * ckpt.learning_rate * torch.dot(g, g_test)
     return out
 
 
@@ -90,7 +64,7 @@ def test_row_shared_scores_match_float64_autograd(count_shared, train_obj, test_
     test[0, 0] = train[0, 0]  # shared heads and tails: the [h_i = h_j], u[h] terms are live
     test[1, 2] = train[1, 0]
     test[2, 0] = train[2, 2]
-    expected = _reference(ckpts, test, train, train_obj, test_obj)
+    expected = reference_influence(ckpts, test, train, train_obj, test_obj)
     tracin = TracIn(ckpts, train, train_objective=train_obj, test_objective=test_obj,
                     batch_size=5, show_progress=False)
     tracin.engine.share_rows = True
@@ -104,7 +78,7 @@ def test_sharing_off_and_above_the_fraction_also_match(count_shared):
     ckpts = _checkpoints(7)
     train = _duplicate_rows(6, 5)
     test = torch.tensor([[train[0, 0], 1, 4], [3, 0, train[1, 0]]])
-    expected = _reference(ckpts, test, train, "score", "score")
+    expected = reference_influence(ckpts, test, train, "score", "score")
     tracin = TracIn(ckpts, train, batch_size=3, show_progress=False)
     tracin.engine.share_rows = False
     torch.testing.assert_close(tracin.influence(test), expected, rtol=RTOL64, atol=ATOL64)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import random_triples, small_conve
+from helpers import small_conve
 
+from kgif.bench.common import random_triples
 from kgif.influence.distributed import Context, ShardedTracIn
 from kgif.influence.topk import KMostInfluentialResults, TopK, merge_topk
 from kgif.influence.tracin import TracIn

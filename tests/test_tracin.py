@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import random_triples, small_conve
+from helpers import small_conve
+from reference import reference_influence, reference_self_influence
 from tolerances import ATOL32, ATOL64, RTOL32, RTOL64, RTOL_PATHS32, RTOL_PATHS64
 
+from kgif.bench.common import random_triples
 from kgif.influence.grads import resolve_parameters
 from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import Checkpoint
-from kgif.model.conve import ConvEConfig, hidden, init_conve, score_all
-from kgif.model.loss import get_objective
+from kgif.model.conve import ConvEConfig, init_conve
 
 N_ENT, N_REL = 11, 3
 LEARNING_RATES = (0.3, 0.05)
@@ -23,53 +24,6 @@ def _checkpoints(dtype=torch.float64, **overrides):
         config, params, buffers = small_conve(seed=seed, num_entities=N_ENT,
                                               num_relations=N_REL, dtype=dtype, **overrides)
         out.append(Checkpoint(params, buffers, config, learning_rate=lr, epoch=seed))
-    return out
-
-
-def _reference_grad(ckpt, example, objective, names):
-    """Full gradient (flat vector over ``names``) of one example, plain autograd."""
-    leaf = {k: v.detach().clone().requires_grad_(k in names) for k, v in ckpt.params.items()}
-    h, r, t = (torch.tensor([int(v)]) for v in example)
-    f, _ = hidden(leaf, ckpt.buffers, h, r, ckpt.config)
-    s = score_all(leaf, f)  # (1, N): the reference does not exploit one-hot structure
-    loss = objective.loss(s[0, t]) if objective.one_hot else objective.loss(s, t)
-    grads = torch.autograd.grad(loss.sum(), [leaf[n] for n in names])
-    return torch.cat([g.flatten() for g in grads])
-
-
-def _examples(ckpt, triple, test: bool):
-    """The examples of a triple: its tail prediction (test) or an edge's directions (train)."""
-    h, r, t = triple
-    if not ckpt.config.reciprocal:
-        return [(h, r, t)]
-    return [(h, 2 * r, t)] if test else [(h, 2 * r, t), (t, 2 * r + 1, h)]
-
-
-def _grad_of(ckpt, triple, objective, names, test):
-    return sum(_reference_grad(ckpt, ex, objective, names) for ex in _examples(ckpt, triple, test))
-
-
-def _reference_influence(ckpts, test, train, train_obj, test_obj, names):
-    """sum_k eta_k sign <g_train_edge, g_test>, edges summing both directions."""
-    train_obj, test_obj = get_objective(train_obj), get_objective(test_obj)
-    sign = 1.0 if train_obj.kind == test_obj.kind else -1.0
-    scores = torch.zeros(len(test), len(train), dtype=torch.float64)
-    for ckpt in ckpts:
-        for j, z_test in enumerate(test.tolist()):
-            g_test = _grad_of(ckpt, z_test, test_obj, names, test=True)
-            for i, z_train in enumerate(train.tolist()):
-                g_edge = _grad_of(ckpt, z_train, train_obj, names, test=False)
-                scores[j, i] += sign * ckpt.learning_rate * torch.dot(g_edge, g_test)
-    return scores
-
-
-def _reference_self(ckpts, train, objective, names):
-    objective = get_objective(objective)
-    out = torch.zeros(len(train), dtype=torch.float64)
-    for ckpt in ckpts:
-        for i, z_train in enumerate(train.tolist()):
-            g = _grad_of(ckpt, z_train, objective, names, test=False)
-            out[i] += ckpt.learning_rate * torch.dot(g, g)
     return out
 
 
@@ -87,7 +41,7 @@ def test_influence_matches_reference_float64(method, train_obj, test_obj):
     train[0, 0] = test[0, 0]  # shared head: exercises the [h_i = h_j] and u[h] terms
     train[1, 2] = test[1, 0]
     names = resolve_parameters(None, ckpts[0].params)
-    expected = _reference_influence(ckpts, test, train, train_obj, test_obj, names)
+    expected = reference_influence(ckpts, test, train, train_obj, test_obj, names)
     tracin = TracIn(ckpts, train, train_objective=train_obj, test_objective=test_obj,
                     method=method, batch_size=3)
     torch.testing.assert_close(tracin.influence(test), expected, rtol=RTOL64, atol=ATOL64)
@@ -100,7 +54,7 @@ def test_parameter_subsets_match_reference(method, subset):
     test = random_triples(2, N_ENT, N_REL, seed=3)
     train = random_triples(5, N_ENT, N_REL, seed=4)
     names = resolve_parameters(subset, ckpts[0].params)
-    expected = _reference_influence(ckpts, test, train, "pointwise_bce", "bce_1n", names)
+    expected = reference_influence(ckpts, test, train, "pointwise_bce", "bce_1n", names)
     tracin = TracIn(ckpts, train, train_objective="pointwise_bce", test_objective="bce_1n",
                     parameters=subset, method=method)
     torch.testing.assert_close(tracin.influence(test), expected, rtol=RTOL64, atol=ATOL64)
@@ -113,7 +67,7 @@ def test_self_influence_matches_reference(method, objective):
     train = random_triples(6, N_ENT, N_REL, seed=5)
     train[2] = torch.tensor([4, 1, 4])  # a self-loop: both directions touch one entity row
     names = resolve_parameters(None, ckpts[0].params)
-    expected = _reference_self(ckpts, train, objective, names)
+    expected = reference_self_influence(ckpts, train, objective, names)
     tracin = TracIn(ckpts, train, train_objective=objective, method=method, batch_size=4)
     torch.testing.assert_close(tracin.self_influence(), expected, rtol=RTOL64, atol=ATOL64)
 
@@ -123,7 +77,7 @@ def test_float32_within_tolerance_of_float64_reference():
     test = random_triples(4, N_ENT, N_REL, seed=21)
     train = random_triples(9, N_ENT, N_REL, seed=22)
     names = resolve_parameters(None, ckpts64[0].params)
-    expected = _reference_influence(ckpts64, test, train, "score", "pointwise_bce", names)
+    expected = reference_influence(ckpts64, test, train, "score", "pointwise_bce", names)
     tracin = TracIn(ckpts64, train, train_objective="score", test_objective="pointwise_bce",
                     dtype=torch.float32)
     got = tracin.influence(test).double()
@@ -350,10 +304,10 @@ def test_config_variants_match_reference_float64(variant, method):
     test = random_triples(2, N_ENT, N_REL, seed=81)
     train = random_triples(5, N_ENT, N_REL, seed=82)
     names = resolve_parameters(None, ckpts[0].params)
-    expected = _reference_influence(ckpts, test, train, "score", "pointwise_bce", names)
+    expected = reference_influence(ckpts, test, train, "score", "pointwise_bce", names)
     tracin = TracIn(ckpts, train, train_objective="score", test_objective="pointwise_bce",
                     method=method, batch_size=3, show_progress=False)
     torch.testing.assert_close(tracin.influence(test), expected, rtol=RTOL64, atol=ATOL64)
     torch.testing.assert_close(tracin.self_influence(train),
-                               _reference_self(ckpts, train, "score", names),
+                               reference_self_influence(ckpts, train, "score", names),
                                rtol=RTOL64, atol=ATOL64)

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from tolerances import ATOL32, ATOL64, RTOL32, RTOL64
 
+from kgif.bench.common import random_triples
 from kgif.data.graph import KnowledgeGraph, TailIndex, with_reciprocals
 from kgif.evaluation.ranks import evaluate
 from kgif.model.checkpoint import list_checkpoints, load_checkpoint
@@ -19,12 +20,8 @@ TINY = dict(embedding_dim=12, embedding_height=3, embedding_width=4, output_chan
 
 
 def _tiny_graph(num_entities=12, num_relations=3, n=80, seed=0) -> KnowledgeGraph:
-    gen = torch.Generator().manual_seed(seed)
-    triples = torch.unique(torch.stack([
-        torch.randint(num_entities, (n,), generator=gen),
-        torch.randint(num_relations, (n,), generator=gen),
-        torch.randint(num_entities, (n,), generator=gen)], 1), dim=0)
-    perm = torch.randperm(len(triples), generator=gen)
+    triples = torch.unique(random_triples(n, num_entities, num_relations, seed), dim=0)
+    perm = torch.randperm(len(triples), generator=torch.Generator().manual_seed(seed + 1))
     triples = triples[perm]
     return KnowledgeGraph({f"e{i}": i for i in range(num_entities)},
                           {f"r{i}": i for i in range(num_relations)},
@@ -222,6 +219,7 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
                  "--output-dir", str(out), "--no-progress"]) == 0
     report = json.loads((out / "metrics.json").read_text())
     assert report["epochs_run"] == 2 and len(report["loss_history"]) == 2
+    assert report["device"] == "cpu" and report["cuda"] is None  # kgif._environment's keys
     assert "realistic" in capsys.readouterr().out
     best = load_checkpoint(out / "best.pt")
     assert main(["evaluate", "--checkpoint", str(out / "best.pt"), "--no-progress",
@@ -295,7 +293,7 @@ def test_run_ids_kept_by_resume_and_foreign_folders_refused(tmp_path):
 def test_identical_runs_give_byte_identical_checkpoints_and_stale_temporaries_go(tmp_path):
     kg = _tiny_graph(seed=4)
     tc = TrainingConfig(epochs=2, batch_size=24, eval_every=1, checkpoint_every=1)
-    stale = tmp_path / "b" / "checkpoints" / ".checkpoint_epoch_0001.pt.x1y2z3.tmp"
+    stale = tmp_path / "b" / "checkpoints" / ".checkpoint_epoch_0001.pt.kgif-1a2b3c4d.tmp"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"left by a killed run")
     for name in ("a", "b"):

@@ -14,7 +14,7 @@ Suites (each a function ``(preset, device) -> list of rows``, see :mod:`kgif.ben
   on a synthetic graph of its size: measured fractions and a labelled extrapolation.
 * ``faithfulness``: deletion-retraining faithfulness of TracIn against baselines.
 
-Presets (``smoke``, ``quick``, ``full``) fix the sizes; see :data:`kgif.bench.common.PRESETS`
+Presets (``smoke``, ``quick``, ``full``) fix the sizes; see :data:`kgif.bench.common.BENCH_SIZES`
 and ``docs/benchmarks.md``.
 """
 
@@ -26,18 +26,19 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from kgif.bench.common import PRESETS, Preset, environment, fill_ratios
+from kgif._environment import environment
+from kgif.bench.common import BENCH_SIZES, BenchSize, fill_ratios
 
 __all__ = ["SUITES", "run_benchmarks"]
 
 logger = logging.getLogger(__name__)
 
 
-def _lazy(module: str, function: str) -> Callable[[Preset, str], list[dict]]:
+def _lazy(module: str, function: str) -> Callable[[BenchSize, str], list[dict]]:
     """A runner that imports ``kgif.bench.<module>`` only when its suite runs (the suites
     import optional extras such as pykeen)."""
 
-    def run(preset: Preset, device: str) -> list[dict]:
+    def run(preset: BenchSize, device: str) -> list[dict]:
         return getattr(importlib.import_module(f"kgif.bench.{module}"), function)(preset, device)
 
     run.__name__ = f"{module}.{function}"
@@ -45,7 +46,7 @@ def _lazy(module: str, function: str) -> Callable[[Preset, str], list[dict]]:
 
 
 #: Suite name -> runner (preset, device) -> rows, in run order.
-SUITES: dict[str, Callable[[Preset, str], list[dict]]] = {
+SUITES: dict[str, Callable[[BenchSize, str], list[dict]]] = {
     "tracin-throughput": _lazy("throughput", "run_throughput"),
     "tracin-accuracy": _lazy("throughput", "run_accuracy"),
     "tracin-filtered": _lazy("filtered", "run_filtered"),
@@ -77,8 +78,8 @@ def run_benchmarks(suite: str = "quick", only: Iterable[str] | None = None, devi
     Raises:
         ValueError: on an unknown preset or suite name, or a CUDA device without CUDA.
     """
-    if suite not in PRESETS:
-        raise ValueError(f"run_benchmarks: suite={suite!r}; expected one of {sorted(PRESETS)}")
+    if suite not in BENCH_SIZES:
+        raise ValueError(f"run_benchmarks: suite={suite!r}; expected one of {sorted(BENCH_SIZES)}")
     names = list(SUITES) if only is None else list(only)
     unknown = [n for n in names if n not in SUITES]
     if unknown:
@@ -87,7 +88,7 @@ def run_benchmarks(suite: str = "quick", only: Iterable[str] | None = None, devi
         raise ValueError(f"run_benchmarks: device={device!r} but CUDA is not available")
     import time
 
-    preset = PRESETS[suite]
+    preset = BENCH_SIZES[suite]
     result = {"preset": suite, "environment": environment(device, argv), "suites": {},
               "rows": []}
     for name in names:

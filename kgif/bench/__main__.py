@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
-from pathlib import Path
 
 import torch
 
-from kgif._io import atomic_write
+from kgif._io import atomic_write_json, atomic_write_text
 from kgif.bench import SUITES, run_benchmarks
-from kgif.bench.common import PRESETS
+from kgif.bench.common import BENCH_SIZES
 from kgif.bench.render import environment_lines, format_table, markdown, plot
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kgif.bench", description=__doc__)
-    parser.add_argument("--suite", choices=sorted(PRESETS), default="quick",
+    parser.add_argument("--suite", choices=sorted(BENCH_SIZES), default="quick",
                         help="sizes: smoke (< 1 min), quick (< 5 min on 2 cores), full")
     parser.add_argument("--only", nargs="+", choices=list(SUITES), metavar="NAME",
                         help=f"run only these suites: {', '.join(SUITES)}")
@@ -30,9 +29,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _write(path: str, text: str) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+def json_ready(value: object) -> object:
+    """``value`` for :func:`kgif._io.atomic_write_json`: NaN and infinities become ``null``.
+
+    A benchmark row records "not measured" as NaN (a skipped competitor, a marginal rate whose
+    fixed cost is unknown); JSON has no NaN, so the file says ``null``. Objects JSON cannot
+    encode (a ``torch.dtype``, a path) are written as their ``str``.
+    """
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int):
+        return value
+    return str(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,10 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     result["note"] = args.note
     print("\n".join(environment_lines(result["environment"])))
     if args.output:
-        _write(args.output, json.dumps(result, indent=1, default=str) + "\n")
+        atomic_write_json(args.output, json_ready(result), indent=1)
         print(f"written {args.output}")
     if args.markdown:
-        _write(args.markdown, markdown(result))
+        atomic_write_text(args.markdown, markdown(result))
         print(f"written {args.markdown}")
     if args.plot:
         plot(result, args.plot)

@@ -1,4 +1,9 @@
-"""Shared machinery of the benchmark suites: presets, models, timing, rows, environment.
+"""Shared machinery of the benchmark suites: presets, models, timing, rows, memory.
+
+Units: every helper here returns time in seconds and memory in MiB (2**20 bytes); rows carry
+their unit in ``unit``.
+
+The environment record is :func:`kgif._environment.environment`.
 
 Every suite returns a list of *rows*, plain dicts with the keys
 
@@ -11,12 +16,7 @@ throughput ratio above 1 and a memory ratio below 1 are both improvements.
 
 from __future__ import annotations
 
-import os
-import platform
-import shlex
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,7 +57,7 @@ MODELS = {
 
 
 @dataclass(frozen=True)
-class Preset:
+class BenchSize:
     """Sizes of one suite run (``smoke``, ``quick`` or ``full``)."""
 
     name: str
@@ -91,26 +91,33 @@ class Preset:
     extra: dict = field(default_factory=dict)
 
 
-PRESETS = {
-    "smoke": Preset(
+BENCH_SIZES = {
+    "smoke": BenchSize(
         "smoke", warmup=1, repeats=2, models=("tiny",), test_sizes=(1, 3),
         baseline_objectives=("score", "bce_1n"), baseline_test_sizes=(1, 3), kgif_edges=64,
         generic_edges=8, loop_edges=4, batch_size=32, accuracy_models=("tiny",),
         scaling_model="tiny", scaling_edges=(100, 1000), scaling_test_sizes=(1, 4),
         scaling_fixed_edges=200, matmul_size=256, roofline_model="tiny", roofline_batch=64,
         training_datasets=("nations",), training_epochs=2, label_entities=(1000, 10_000)),
-    "quick": Preset(
+    "quick": BenchSize(
         "quick", warmup=1, repeats=3, models=("umls", "fb15k237", "seed"),
         baseline_objectives=("pointwise_bce",), baseline_test_sizes=(1, 100), kgif_edges=512,
         generic_edges=16, loop_edges=6, captum_test_sizes=(1,), dense_max_entities=20_000,
         accuracy_models=("umls",), scaling_edges=(1000, 10_000, 50_000),
         scaling_fixed_edges=1000, training_epochs=4),
-    "full": Preset("full", warmup=2, repeats=5, hetionet_preset=True),
+    "full": BenchSize("full", warmup=2, repeats=5, hetionet_preset=True),
 }
 
 
-def random_triples(n: int, num_entities: int, num_relations: int, seed: int) -> torch.Tensor:
-    """(n, 3) int64 random (head, base relation, tail) edges from a private generator."""
+def random_triples(n: int, num_entities: int, num_relations: int, seed: int = 0) -> torch.Tensor:
+    """(n, 3) int64 uniform random (head, relation, tail) triples from a private generator.
+
+    The one random-triples helper of kgif's benchmarks and tests. Columns 0 and 2 are drawn
+    from ``[0, num_entities)``, column 1 from ``[0, num_relations)`` (base relations or
+    relation-table rows, whichever bound is passed); heads, then relations, then tails are
+    drawn from ``torch.Generator().manual_seed(seed)``, so a seed gives the same triples on
+    every machine. Triples may repeat.
+    """
     gen = torch.Generator().manual_seed(seed)
     return torch.stack([torch.randint(num_entities, (n,), generator=gen),
                         torch.randint(num_relations, (n,), generator=gen),
@@ -158,11 +165,11 @@ def timings(fn: Callable[[], object], warmup: int, repeats: int, device: str) ->
     return out
 
 
-def median_time(fn: Callable[[], object], preset: Preset, device: str) -> float:
+def median_time(fn: Callable[[], object], preset: BenchSize, device: str) -> float:
     return statistics.median(timings(fn, preset.warmup, preset.repeats, device))
 
 
-def marginal_rate(run: Callable[[int], object], n_small: int, n_large: int, preset: Preset,
+def marginal_rate(run: Callable[[int], object], n_small: int, n_large: int, preset: BenchSize,
                   device: str) -> dict:
     """Items/s of the part of ``run(n)`` that grows with n, and its fixed cost.
 
@@ -210,60 +217,7 @@ def fill_ratios(rows: list[dict]) -> list[dict]:
     return rows
 
 
-# --------------------------------------------------------------------------- environment
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo, else ``platform.processor()``."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def git_commit() -> str | None:
-    """``git rev-parse HEAD`` of the source tree, or None outside a repository."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parent, timeout=10, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def _version(module: str) -> str | None:
-    try:
-        from importlib.metadata import version
-
-        return version(module)
-    except Exception:  # noqa: BLE001 - any metadata failure means "unknown"
-        return None
-
-
-def environment(device: str, argv: list[str] | None = None) -> dict:
-    """Metadata printed and stored beside every result."""
-    env = {
-        "device": device,
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "git_commit": git_commit(),
-        "command": shlex.join([sys.executable, *(sys.argv if argv is None else argv)]),
-        "command_note": "run from the repository root with PYTHONPATH=. or kgif installed",
-        "captum": _version("captum"),
-        "pykeen": _version("pykeen"),
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
-    if torch.device(device).type == "cuda" and torch.cuda.is_available():
-        env["gpu"] = torch.cuda.get_device_name()
-        env["cuda"] = torch.version.cuda
-    return env
+# --------------------------------------------------------------------------- memory
 
 
 def status_mib(key: str) -> float | None:
@@ -275,3 +229,26 @@ def status_mib(key: str) -> float | None:
     except OSError:
         return None
     return None
+
+
+def reset_peak_rss() -> float | None:
+    """Reset Linux's peak resident set (``VmHWM``, Linux >= 4.0) to the current one.
+
+    Returns:
+        The current resident set (``VmRSS``) in MiB, the base of :func:`peak_rss_rise`; None
+        where the peak cannot be reset (not Linux).
+    """
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return None
+    return status_mib("VmRSS")
+
+
+def peak_rss_rise(before: float | None) -> float:
+    """How far the peak resident set rose above ``before`` (from :func:`reset_peak_rss`), MiB.
+
+    NaN where it is unknown (``before`` is None or ``VmHWM`` cannot be read).
+    """
+    peak = status_mib("VmHWM")
+    return float("nan") if before is None or peak is None else peak - before

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from kgif.bench.common import Preset, row
+from kgif.bench.common import BenchSize, row
 
 SUITE = "faithfulness"
 CORE = ("tracin", "tracin_opponents", "random", "random_1hop", "similarity")
@@ -86,7 +86,7 @@ def configs(case: Case, seed: int = 0):
                            checkpoint_every=case.checkpoint_every, eval_every=0, seed=seed))
 
 
-def run_faithfulness_bench(preset: Preset, device: str) -> list[dict]:
+def run_faithfulness_bench(preset: BenchSize, device: str) -> list[dict]:
     """Rows of the case of ``preset`` (module docstring); CPU only (retraining is)."""
     from kgif.data.datasets import load_dataset
     from kgif.studies.faithfulness import run_faithfulness, summarize

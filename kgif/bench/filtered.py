@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kgif.bench.common import MODELS, Preset, median_time, random_checkpoint, row, skipped
+from kgif.bench.common import MODELS, BenchSize, median_time, random_checkpoint, row, skipped
 
 SUITE = "tracin-filtered"
 
@@ -21,7 +21,7 @@ SIZES = {"smoke": ("tiny", (3,), 1), "quick": ("umls", (1, 10), 1),
          "full": ("umls", (1, 10, 100), 1)}
 
 
-def run_filtered(preset: Preset, device: str) -> list[dict]:
+def run_filtered(preset: BenchSize, device: str) -> list[dict]:
     """Rows ``unfiltered`` (baseline) and ``filtered k=...`` per T: seconds per top-k call."""
     from kgif.data.datasets import load_dataset
     from kgif.influence.candidates import Adjacency

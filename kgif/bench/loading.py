@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kgif.bench.common import Preset, row, status_mib
+from kgif.bench.common import BenchSize, row, status_mib
 
 SUITE = "loading"
-#: Preset name -> cases: ("hetionet", None) or ("synthetic", number of lines).
+#: Bench size name -> cases: ("hetionet", None) or ("synthetic", number of lines).
 CASES = {
     "smoke": (("synthetic", 2_000),),
     "quick": (("hetionet", None), ("synthetic", 1_860_000)),
@@ -127,7 +127,7 @@ def _synthetic(tmp: Path, n_lines: int) -> tuple[str, Path, str]:
     return f"synthetic {n_lines:,} lines (plain)", folder, note
 
 
-def run_loading(preset: Preset, device: str) -> list[dict]:
+def run_loading(preset: BenchSize, device: str) -> list[dict]:
     """Rows for every case of the preset (``device`` is unused: reading is on the CPU)."""
     del device
     rows = []

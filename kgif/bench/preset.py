@@ -21,10 +21,10 @@ import statistics
 import torch
 from torch import Tensor
 
-from kgif.bench.common import Preset, row, skipped
+from kgif.bench.common import BenchSize, peak_rss_rise, reset_peak_rss, row, skipped
 from kgif.data.graph import TailIndex, reciprocal_queries
 from kgif.evaluation.ranks import batch_ranks, rank_metrics
-from kgif.model.conve import hidden, score_all
+from kgif.model.conve import score_all_tails
 
 __all__ = ["popularity_scores", "type_constrained_metrics", "type_constrained_tail_ranks"]
 
@@ -75,15 +75,10 @@ def popularity_scores(kg, relation: int, num_queries: int) -> Tensor:
     return counts.expand(num_queries, -1)
 
 
-@torch.no_grad()
 def model_tail_scores(params, buffers, config, triples: Tensor, batch_size: int = 256) -> Tensor:
     """(n, N) float32 tail logits of (h, r, ?) for (n, 3) base-relation triples (eval mode)."""
-    out = []
-    for start in range(0, len(triples), batch_size):
-        batch = triples[start:start + batch_size]
-        f, _ = hidden(params, buffers, batch[:, 0], 2 * batch[:, 1], config)
-        out.append(score_all(params, f))
-    return torch.cat(out)
+    return torch.cat([score_all_tails(params, buffers, batch[:, 0], 2 * batch[:, 1], config)
+                      for batch in triples.split(batch_size)])
 
 
 def type_constrained_metrics(checkpoint, kg, relation: str = "TREATS_CtD",
@@ -109,7 +104,7 @@ def type_constrained_metrics(checkpoint, kg, relation: str = "TREATS_CtD",
             for name, s in (("model", scores), ("popularity", base))}
 
 
-def bench_preset(preset: Preset, device: str) -> list[dict]:
+def bench_preset(preset: BenchSize, device: str) -> list[dict]:
     """Train the Hetionet preset once: epoch time, triples/s, test MRR vs popularity, peak RSS.
 
     Returns one skipped row unless ``preset.hetionet_preset`` (the ``full`` suite).
@@ -117,16 +112,15 @@ def bench_preset(preset: Preset, device: str) -> list[dict]:
     if not preset.hetionet_preset:
         return [skipped("preset", "hetionet", "kgif-preset",
                         "full suite only (trains the preset for ~10 minutes)")]
-    from kgif.bench.training import _reset_peak, _status_kib
     from kgif.data.datasets import load_dataset
     from kgif.training.loop import train
     from kgif.training.presets import preset_configs
 
     kg = load_dataset("hetionet")
     config, tc = preset_configs("hetionet", device=device)
-    before = _reset_peak()
+    before = reset_peak_rss()
     result = train(kg, config, tc, show_progress=False)
-    peak = (_status_kib("VmHWM") - before) / 1024
+    peak = peak_rss_rise(before)
     metrics = type_constrained_metrics(result.best, kg)
     epoch = statistics.median(result.epoch_seconds)
     note = (f"{len(result.epoch_seconds)} epochs, best epoch {result.best.epoch}; MRR: "

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from kgif._io import atomic_write
+
 COLUMNS = ("case", "method", "metric", "value", "unit", "vs baseline", "note")
 
 
@@ -105,5 +107,5 @@ def plot(result: dict, path: str) -> None:
                  f"({result['environment'].get('cpu')}), torch {result['environment']['torch']}",
                  fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
     plt.close(fig)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 
 from kgif.bench.baselines import full_gradient
-from kgif.bench.common import MODELS, Preset, median_time, random_checkpoint, random_triples, row
+from kgif.bench.common import MODELS, BenchSize, median_time, random_checkpoint, random_triples, row
 from kgif.data.graph import with_reciprocals
 from kgif.influence.grads import FACTORED, per_sample_grads, structured_factors
 from kgif.influence.kernels import ALL_PAIRS, as_right, structured_scores
@@ -57,7 +57,7 @@ def _flops(s: dict) -> dict:
             "loop": 3 * conv + 3 * fc + 3 * 2 * s["N"] * s["d"]}
 
 
-def matmul_peak(preset: Preset, device: str) -> float:
+def matmul_peak(preset: BenchSize, device: str) -> float:
     """Median FLOP/s of an (n x n) @ (n x n) float32 product."""
     gen = torch.Generator().manual_seed(0)
     n = preset.matmul_size
@@ -66,7 +66,7 @@ def matmul_peak(preset: Preset, device: str) -> float:
     return 2 * n**3 / median_time(lambda: a @ b, preset, device)
 
 
-def _kernels(preset: Preset, ckpt, device: str) -> dict:
+def _kernels(preset: BenchSize, ckpt, device: str) -> dict:
     """name -> (callable, FLOPs per call)."""
     size = MODELS[preset.roofline_model]
     flops = _flops(_sizes(ckpt))
@@ -101,7 +101,7 @@ def _kernels(preset: Preset, ckpt, device: str) -> dict:
     }
 
 
-def run_roofline(preset: Preset, device: str) -> list[dict]:
+def run_roofline(preset: BenchSize, device: str) -> list[dict]:
     """Rows: the matmul peak, then each kernel's FLOP/s and fraction of the peak."""
     peak = matmul_peak(preset, device)
     n = preset.matmul_size

@@ -18,15 +18,15 @@ import math
 import multiprocessing
 import resource
 import time
-from pathlib import Path
 
 import torch
 
 from kgif.bench.common import (
     MODELS,
-    Preset,
+    BenchSize,
     random_checkpoint,
     random_triples,
+    reset_peak_rss,
     row,
     status_mib,
     synchronize,
@@ -35,15 +35,6 @@ from kgif.bench.common import (
 
 def _maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _reset_peak() -> float | None:
-    """Reset Linux's VmHWM to the current RSS; return the RSS (MiB), None if unsupported."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return None
-    return status_mib("VmRSS")
 
 
 def measure_stream(model: str, n_edges: int, n_test: int, batch_size: int, device: str,
@@ -60,7 +51,7 @@ def measure_stream(model: str, n_edges: int, n_test: int, batch_size: int, devic
                     batch_size=batch_size, device=device, show_progress=False)
     tracin.top_influences(test, 10, train_triples=edges[: 2 * batch_size])  # warm-up
     setup_peak = status_mib("VmHWM")
-    base = _reset_peak()
+    base = reset_peak_rss()
     base_maxrss = _maxrss_mib()
     synchronize(device)
     start = time.perf_counter()
@@ -98,7 +89,7 @@ def fit_exponent(sizes: list[float], seconds: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var
 
 
-def _sweep(preset: Preset, device: str, threads: int, axis: str, values) -> list[dict]:
+def _sweep(preset: BenchSize, device: str, threads: int, axis: str, values) -> list[dict]:
     rows, seconds = [], []
     for value in values:
         n_edges = value if axis == "n" else preset.scaling_fixed_edges
@@ -124,7 +115,7 @@ def _sweep(preset: Preset, device: str, threads: int, axis: str, values) -> list
     return rows
 
 
-def run_scaling(preset: Preset, device: str) -> list[dict]:
+def run_scaling(preset: BenchSize, device: str) -> list[dict]:
     """Rows: time, throughput, peak RSS per size, and the fitted exponents."""
     threads = torch.get_num_threads()
     return (_sweep(preset, device, threads, "n", preset.scaling_edges)

@@ -17,7 +17,7 @@ import torch
 from kgif.bench.baselines import AutogradLoop, CaptumTracIn
 from kgif.bench.common import (
     MODELS,
-    Preset,
+    BenchSize,
     marginal_rate,
     random_checkpoint,
     random_triples,
@@ -29,7 +29,7 @@ from kgif.influence.tracin import TracIn
 BASELINE = "autograd-loop"
 
 
-def _competitors(preset: Preset, ckpts, objective: str, test_baselines: bool, n_test: int,
+def _competitors(preset: BenchSize, ckpts, objective: str, test_baselines: bool, n_test: int,
                  device: str):
     """name -> (run(edges), number of edges to time) for one (model, objective, T) case."""
 
@@ -61,7 +61,7 @@ def _captum_missing() -> str | None:
     return None
 
 
-def _case_rows(preset: Preset, ckpts, edges, test, objective: str, case: str,
+def _case_rows(preset: BenchSize, ckpts, edges, test, objective: str, case: str,
                extra: dict, device: str) -> list[dict]:
     """Rows of every competitor of one (model, objective, T) case."""
     rows = []
@@ -82,7 +82,7 @@ def _case_rows(preset: Preset, ckpts, edges, test, objective: str, case: str,
     return rows
 
 
-def run_throughput(preset: Preset, device: str) -> list[dict]:
+def run_throughput(preset: BenchSize, device: str) -> list[dict]:
     """Rows: edges/s and (train, test) pairs/s per competitor and case."""
     rows = []
     for model in preset.models:
@@ -143,7 +143,7 @@ def _accuracy_methods(ckpt64, train, objective, device):
     return methods
 
 
-def run_accuracy(preset: Preset, device: str) -> list[dict]:
+def run_accuracy(preset: BenchSize, device: str) -> list[dict]:
     """Rows: max relative error of each method against the float64 autograd loop."""
     rows = []
     for model in preset.accuracy_models:

@@ -19,34 +19,14 @@ import functools
 import statistics
 import time
 import warnings
-from pathlib import Path
 
 import torch
 
-from kgif.bench.common import Preset, row, skipped
+from kgif.bench.common import BenchSize, peak_rss_rise, reset_peak_rss, row, skipped
 from kgif.model.conve import ConvEConfig
 
 BATCH, LEARNING_RATE, SMOOTHING, SEED = 128, 0.003, 0.1, 0
 
-
-
-def _status_kib(key: str) -> int:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _reset_peak() -> int:
-    """Reset the peak RSS (Linux >= 4.0) and return the current RSS in KiB."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-    return _status_kib("VmRSS")
 
 
 def _run_kgif(kg, config: ConvEConfig, epochs: int, device: str, bf16: bool = False) -> dict:
@@ -56,9 +36,9 @@ def _run_kgif(kg, config: ConvEConfig, epochs: int, device: str, bf16: bool = Fa
     tc = TrainingConfig(epochs=epochs, batch_size=BATCH, learning_rate=LEARNING_RATE,
                         label_smoothing=SMOOTHING, eval_every=0, checkpoint_every=0, seed=SEED,
                         device=device, bf16=bf16)
-    before = _reset_peak()
+    before = reset_peak_rss()
     result = train(kg, config, tc, show_progress=False)
-    peak = (_status_kib("VmHWM") - before) / 1024
+    peak = peak_rss_rise(before)
     final = result.final
     metrics = evaluate(final.params, final.buffers, config, kg)
     return {"epoch_seconds": result.epoch_seconds, "peak_mib": peak,
@@ -87,13 +67,13 @@ def _run_pykeen(kg, config: ConvEConfig, epochs: int, device: str) -> dict:
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     loop = LCWATrainingLoop(model=model, triples_factory=factory, optimizer=optimizer)
-    before = _reset_peak()
+    before = reset_peak_rss()
     stamps.append(time.perf_counter())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PyKEEN's own (pin_memory without a GPU, ...)
         loop.train(factory, num_epochs=epochs, batch_size=BATCH, label_smoothing=SMOOTHING,
                    use_tqdm=False, use_tqdm_batch=False, callbacks=EpochTimer())
-    peak = (_status_kib("VmHWM") - before) / 1024
+    peak = peak_rss_rise(before)
     model.eval()
     ckpt = from_pykeen(model.cpu(), learning_rate=LEARNING_RATE)  # kgif's own conversion
     metrics = evaluate(ckpt.params, ckpt.buffers, ckpt.config, kg)
@@ -109,7 +89,7 @@ def _missing(module: str) -> str | None:
     return None
 
 
-def _training_rows(preset: Preset, device: str) -> list[dict]:
+def _training_rows(preset: BenchSize, device: str) -> list[dict]:
     from kgif.data.datasets import load_dataset
 
     rows = []
@@ -139,7 +119,7 @@ def _training_rows(preset: Preset, device: str) -> list[dict]:
     return rows
 
 
-def label_memory_rows(preset: Preset) -> list[dict]:
+def label_memory_rows(preset: BenchSize) -> list[dict]:
     """Rows: bytes of dense (B, N) float32 labels vs int64 positive indices."""
     rows = []
     for n_entities in preset.label_entities:
@@ -156,6 +136,6 @@ def label_memory_rows(preset: Preset) -> list[dict]:
     return rows
 
 
-def run_training(preset: Preset, device: str) -> list[dict]:
+def run_training(preset: BenchSize, device: str) -> list[dict]:
     """Rows of both parts (training comparisons skip cleanly without kgif.training.loop/PyKEEN)."""
     return _training_rows(preset, device) + label_memory_rows(preset)

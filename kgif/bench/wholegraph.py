@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from kgif.bench.common import ModelSize, Preset, random_checkpoint, row, status_mib, synchronize
+from kgif.bench.common import BenchSize, ModelSize, random_checkpoint, row, status_mib, synchronize
 
 SUITE = "whole-graph"
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ HETIONET_RELATION_COUNTS = (265672, 147164, 102240, 97848, 61690, 21102, 18756, 
 GRAPH = {"num_entities": 1_000_000, "n_edges": 18_600_000, "n_test": 750, "types": 11,
          "alpha": 0.82, "test_relation": 6}
 
-#: Preset -> sizes: graph entities, training-edge counts measured, test triples, chunk sizes
+#: Bench size -> sizes: graph entities, training-edge counts measured, test triples, chunk sizes
 #: tried at the smallest count, filter sample, batch size.
 SIZES = {
     "smoke": {"num_entities": 5_000, "edges": (1_000, 2_000), "n_test": 12, "chunks": (4, 12),
@@ -350,7 +350,7 @@ def _case(n: int, n_test: int) -> str:
     return f"synthetic n={n:,} x T={n_test} x 3 ckpts"
 
 
-def run_wholegraph(preset: Preset, device: str) -> list[dict]:
+def run_wholegraph(preset: BenchSize, device: str) -> list[dict]:
     """Rows: chunk-size choice, per-point times and RSS, the linear fit and the extrapolation."""
     sizes = SIZES[preset.name]
     threads = torch.get_num_threads()

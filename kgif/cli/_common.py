@@ -11,7 +11,6 @@
 - :func:`load_graph_for`: the dataset a checkpoint was trained on, with its id maps and sizes
   checked;
 - :func:`check_device`: a clear error for ``--device cuda`` without a GPU;
-- :func:`environment` and :func:`write_json`: metadata and the atomic JSON writer for results;
 - :func:`setup_logging`: log lines through :func:`tqdm.tqdm.write` (progress bars stay whole),
   on rank 0 only under ``torchrun``.
 """
@@ -22,21 +21,18 @@ import argparse
 import difflib
 import logging
 import os
-import platform
 import sys
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 from kgif._device import resolve_device
-from kgif._io import atomic_write_json
 from kgif.model.checkpoint import check_compatible
 
 __all__ = ["LOG_FORMAT", "DefaultsHelpFormatter", "RawDescriptionDefaultsHelpFormatter",
-           "TqdmHandler", "add_subparser", "check_device", "environment", "expand_config",
+           "TqdmHandler", "add_subparser", "check_device", "expand_config",
            "finish_subparser", "is_rank0", "load_graph_for", "non_negative_int", "positive_int",
-           "read_config_file", "setup_logging", "write_json"]
+           "read_config_file", "setup_logging"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -143,19 +139,6 @@ def load_graph_for(ckpt, dataset: str | None, command: str, source: str):
     kg = load_dataset(name)
     check_compatible(ckpt, kg)
     return kg
-
-
-def environment() -> dict[str, str]:
-    """Device-independent metadata recorded beside every result: command line, torch and Python
-    versions, CPU threads, machine."""
-    return {"command": " ".join(["python -m kgif", *sys.argv[1:]]),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "cpu_threads": str(torch.get_num_threads()), "machine": platform.machine()}
-
-
-def write_json(path: str | Path, payload: dict) -> None:
-    """Write ``payload`` as indented JSON atomically (:func:`kgif._io.atomic_write_json`)."""
-    atomic_write_json(path, payload)
 
 
 def is_rank0() -> bool:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from kgif.cli._common import environment, write_json
+from kgif._environment import environment
+from kgif._io import atomic_write_json
 
 
 def _original_training_config(original: Path):
@@ -124,7 +125,7 @@ def run_kelpie_cli(args: argparse.Namespace) -> int:
     text = markdown_table(result, rows)
     print(title + "\n\n" + text)
     if args.output:
-        write_json(args.output, {**environment(), "dataset": kg.name, "cache_dir": str(cache_dir),
+        atomic_write_json(args.output, {**environment(), "dataset": kg.name, "cache_dir": str(cache_dir),
                                  "args": {k: v for k, v in vars(args).items() if k != "func"},
                                  **result_json(kg, result, rows)})
         print(f"written {args.output}")

@@ -64,7 +64,7 @@ def _id_maps(args: argparse.Namespace) -> tuple[dict | None, dict | None]:
         graph = load_dataset(args.dataset)
         return graph.entity_to_id, graph.relation_to_id
     if args.training_triples is not None:
-        from kgif.data.formats import read_pykeen_triples
+        from kgif.data.pykeen_folder import read_pykeen_triples
 
         entity_to_id, relation_to_id, _ = read_pykeen_triples(args.training_triples)
         return entity_to_id, relation_to_id

@@ -17,9 +17,9 @@ from kgif.cli._common import (
 )
 from kgif.data.graph import KnowledgeGraph
 from kgif.data.triple_lists import read_triple_list
-from kgif.explanation.explanation import format_explanation
 from kgif.explanation.network import NETWORK_FORMATS
 from kgif.explanation.paths import DEFAULT_MAX_PATHS, format_paths
+from kgif.explanation.tables import format_explanation
 from kgif.influence.distributed import Context, ShardedTracIn, init_from_env
 from kgif.influence.engines import ENGINES
 from kgif.influence.tracin import TracIn
@@ -146,7 +146,7 @@ def _prediction_triples(args: argparse.Namespace, kg: KnowledgeGraph) -> list[to
     """``--predictions FILE --limit N``: the top N predicted triples of each query, if given."""
     if not args.predictions:
         return []
-    from kgif.explanation.explanation import read_predictions
+    from kgif.explanation.tables import read_predictions
 
     return [read_predictions(args.predictions, kg, args.limit)]
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from kgif.cli._common import add_subparser, check_device, environment, load_graph_for
+from kgif._environment import environment
+from kgif.cli._common import add_subparser, check_device, load_graph_for
 from kgif.data.graph import KnowledgeGraph
 from kgif.evaluation.predict import Query, make_query, predict_batch, read_queries
-from kgif.explanation.explanation import format_predictions, write_predictions
+from kgif.explanation.tables import format_predictions, write_predictions
 from kgif.model.checkpoint import Checkpoint, load_checkpoint
 
 
@@ -79,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(format_predictions(rows))
     if args.output:
-        metadata = {**environment(), "checkpoint": str(args.checkpoint), "epoch": ckpt.epoch,
-                    "dataset": kg.name, "num_entities": kg.num_entities,
+        metadata = {**environment(args.device), "checkpoint": str(args.checkpoint),
+                    "epoch": ckpt.epoch, "dataset": kg.name, "num_entities": kg.num_entities,
                     "top_k": args.top_k, "filter_known": not args.keep_known,
                     "type_constrained": not args.no_type_constraint,
                     "queries": [q.describe(kg) for q in queries]}

@@ -19,7 +19,9 @@ import time
 import typing
 from pathlib import Path
 
-from kgif.cli._common import add_subparser, environment, write_json
+from kgif._environment import environment
+from kgif._io import atomic_write_json
+from kgif.cli._common import add_subparser
 from kgif.cli.evaluate import format_metrics_table
 
 logger = logging.getLogger(__name__)
@@ -231,13 +233,13 @@ def _train(args: argparse.Namespace) -> int:
     else:
         print(format_metrics_table(test, f"{kg.name} test (filtered, {len(kg.testing)} "
                                          f"triples, epoch {best.epoch})"))
-    payload = {**environment(), "dataset": kg.name, "preset": args.preset, "device": tc.device,
+    payload = {**environment(tc.device), "dataset": kg.name, "preset": args.preset,
                "train_seconds": seconds, "epochs_run": result.final.epoch,
                "best_epoch": best.epoch, "stopped_early": result.stopped_early,
                "run_id": result.final.run_id,
                "model_config": config.to_dict(), "training_config": dataclasses.asdict(tc),
                "test": test, "loss_history": result.loss_history,
                "metrics_history": result.metrics_history}
-    write_json(out / "metrics.json", payload)
+    atomic_write_json(out / "metrics.json", payload)
     print(f"metrics written to {out / 'metrics.json'}")
     return 0

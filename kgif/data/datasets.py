@@ -14,9 +14,9 @@ triples unseen in training and for repeated training triples) or read from a fol
 - PyKEEN's ``TriplesFactory.to_path_binary`` folder: :func:`read_pykeen_dataset`.
 
 :func:`load_dataset` picks the right reader for a folder or a known dataset name. The file
-formats themselves live in :mod:`kgif.data.formats` (label TSV, PyKEEN) and
-:mod:`kgif.data.tiepin`, whose public readers and writers are re-exported here, and
-:mod:`kgif.data.kgx` (KGX node and edge files, read as all-training).
+formats themselves live in :mod:`kgif.data.tsv` (label TSV), :mod:`kgif.data.pykeen_folder`
+(PyKEEN), :mod:`kgif.data.tiepin` (the seed project's layout) and :mod:`kgif.data.kgx` (KGX node
+and edge files, read as all-training).
 """
 
 from __future__ import annotations
@@ -32,19 +32,19 @@ import numpy as np
 import torch
 
 from kgif.data.biolink import most_specific_category
-from kgif.data.formats import (
-    PYKEEN_TRIPLES_FILE,
-    LabelTriple,
-    _find_split,
-    _iter_rows,
-    _require_train,
-    read_pykeen_triples,
-)
 from kgif.data.graph import (
     KnowledgeGraph,
 )
+from kgif.data.pykeen_folder import PYKEEN_TRIPLES_FILE, read_pykeen_triples
 from kgif.data.tiepin import is_seed_folder, read_seed_dicts, read_seed_names, read_seed_split
-from kgif.data.tsv import EncodedTriples, read_encoded_triples
+from kgif.data.tsv import (
+    EncodedTriples,
+    LabelTriple,
+    _find_split,
+    _require_train,
+    iter_label_rows,
+    read_encoded_triples,
+)
 
 __all__ = ["BUNDLED_DATASETS", "DUPLICATE_POLICIES", "KNOWN_DATASETS", "PYKEEN_BUNDLED", "SPLITS",
            "UNSEEN_POLICIES", "bundled_dir", "data_dir", "from_label_triples", "load_dataset",
@@ -311,7 +311,7 @@ def _find_node_table(folder: Path) -> Path | None:
 
 def _read_header(path: Path) -> list[str]:
     """First line of a table, BOM removed, split on tabs (``ValueError`` naming a bad file)."""
-    for _, fields in _iter_rows(path, -1, "read_node_table", allow_empty=True):
+    for _, fields in iter_label_rows(path, -1, "read_node_table", allow_empty=True):
         return fields
     raise ValueError(f"read_node_table: {path} is empty; expected a header line with an 'id' "
                      f"column")
@@ -356,7 +356,7 @@ def _read_node_columns(path: Path, entity_to_id: dict[str, int]
     kinds: dict[int, str] = {}
     categories: dict[int, tuple[str, ...]] = {}
     unknown = 0
-    for _lineno, fields in _iter_rows(path, len(header), "read_node_table", skip=1,
+    for _lineno, fields in iter_label_rows(path, len(header), "read_node_table", skip=1,
                                      allow_empty=True):
         i = entity_to_id.get(fields[columns["id"]])
         if i is None:

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from kgif.data.curie import curie_candidates
-from kgif.data.formats import _as_triples, _empty_triples, _is_index
+from kgif.data.tsv import _is_index
 
 __all__ = [
     "KnowledgeGraph",
@@ -39,6 +39,26 @@ __all__ = [
 ]
 
 _NUM_CLOSE_MATCHES = 3
+
+
+# --------------------------------------------------------------------------- mapped triples
+
+
+def _empty_triples() -> torch.Tensor:
+    """``(0, 3)`` int64: no triples."""
+    return torch.empty(0, 3, dtype=torch.long)
+
+
+def _as_triples(where: str, triples: torch.Tensor) -> torch.Tensor:
+    """``triples`` as ``(n, 3)`` int64; ``where`` names the caller in the ``ValueError``."""
+    triples = torch.as_tensor(triples)
+    if triples.numel() == 0:
+        return _empty_triples()
+    if triples.ndim != 2 or triples.shape[1] != 3:
+        raise ValueError(f"{where}: expected shape (n, 3), got {tuple(triples.shape)}")
+    if triples.dtype.is_floating_point or triples.dtype == torch.bool or triples.is_complex():
+        raise ValueError(f"{where}: expected an integer dtype, got {triples.dtype}")
+    return triples.long()
 
 
 # --------------------------------------------------------------------------- KnowledgeGraph

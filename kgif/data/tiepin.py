@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from kgif.data.formats import _iter_label_triples, _iter_rows, _parse_index
+from kgif.data.tsv import _iter_label_triples, _parse_index, iter_label_rows
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _read_id_map(path: Path, who: str) -> dict[str, int]:
     """Read ``label<TAB>idx`` lines; labels and ids unique, ids contiguous ``0..n-1``."""
     mapping: dict[str, int] = {}
     line_of_id: dict[int, int] = {}
-    for lineno, (label, text) in _iter_rows(path, 2, who):
+    for lineno, (label, text) in iter_label_rows(path, 2, who):
         idx = _parse_index(who, path, lineno, text)
         if label in mapping:
             raise ValueError(f"{who}: line {lineno} of {path} repeats label {label!r}")
@@ -113,7 +113,7 @@ def read_seed_names(folder: Path, entity_to_id: dict[str, int], relation_to_id: 
 def _read_entity_names(path: Path, n_ent: int, who: str) -> dict[int, str]:
     """``node_name_dict.txt``: ``name<TAB>idx`` display names (names may repeat)."""
     names: dict[int, str] = {}
-    for lineno, (name, text) in _iter_rows(path, 2, who):
+    for lineno, (name, text) in iter_label_rows(path, 2, who):
         idx = _parse_index(who, path, lineno, text)
         if idx >= n_ent:
             raise ValueError(f"{who}: line {lineno} of {path} has index {idx}, but there are "

@@ -2,8 +2,8 @@
 
 :class:`EncodedTriples` stores ``n`` label triples as an ``(n, 3)`` int64 code array into two
 vocabularies (entities for columns 0 and 2, relations for column 1), which is what a vectorised
-reader produces and what :mod:`kgif.data.datasets` turns into label-sorted ids without a Python loop over
-the triples.
+reader produces and what :mod:`kgif.data.datasets` turns into label-sorted ids without a Python
+loop over the triples.
 
 :func:`read_encoded_triples` reads ``head<TAB>relation<TAB>tail`` (plain or ``.gz``) with
 pyarrow's CSV reader when pyarrow is installed, else pandas' C parser, else one whole-file
@@ -12,6 +12,11 @@ The fast readers only accept well-formed input: on any problem (wrong column cou
 invalid UTF-8, damaged gzip) the file is re-read with the line loop, which either succeeds (it is
 the reference behaviour) or raises a ``ValueError`` naming the file and the 1-based line. All
 three readers strip a UTF-8 byte-order mark and skip an obvious header line (logged).
+
+The label-TSV file format lives here whole: :func:`read_label_triples` and
+:func:`write_label_triples` (atomic, gzip by suffix), the row iterator and index parsing that
+:mod:`kgif.data.tiepin` and :mod:`kgif.data.datasets` share, and the ``<split>.txt[.gz]``
+lookup of a dataset folder. PyKEEN's binary folder is :mod:`kgif.data.pykeen_folder`.
 """
 
 from __future__ import annotations
@@ -19,17 +24,21 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import logging
+import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
+
+from kgif._io import atomic_write
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["HEADER_WORDS", "EncodedTriples", "is_header", "iter_label_rows",
-           "read_encoded_triples"]
+           "read_encoded_triples", "read_label_triples", "write_label_triples"]
 
 LabelTriple = tuple[str, str, str]
 BOM = "\ufeff"
@@ -318,3 +327,102 @@ def read_encoded_triples(path: str | Path, who: str = "read_label_triples") -> E
         logger.warning("%s: %s: skipped header line %r", who, path, "\t".join(enc.row(0)))
         enc = enc.drop_first()
     return enc
+
+
+# --------------------------------------------------------------------------- label TSV files
+
+
+def _open_text(path: Path, mode: str = "r", gz: bool | None = None) -> IO[str]:
+    """``path`` as UTF-8 text; gzip when ``gz`` (default: when ``path`` ends in ``.gz``)."""
+    if path.suffix == ".gz" if gz is None else gz:
+        return gzip.open(path, mode + "t", encoding="utf-8", newline="")
+    return open(path, mode, encoding="utf-8", newline="")
+
+
+def _write_text(path: str | os.PathLike[str], fill: Callable[[IO[str]], None]) -> None:
+    """Write a text file (gzip if ``path`` ends in ``.gz``) with :func:`kgif._io.atomic_write`."""
+    gz = Path(path).suffix == ".gz"
+
+    def write(tmp: str) -> None:
+        with _open_text(Path(tmp), "w", gz=gz) as f:
+            fill(f)
+
+    atomic_write(path, write)
+
+
+def _is_index(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _parse_index(who: str, path: Path, lineno: int, text: str) -> int:
+    if not _is_index(text.strip()):
+        raise ValueError(f"{who}: line {lineno} of {path} has index {text!r}, expected a "
+                         f"non-negative integer")
+    return int(text)
+
+
+def _iter_label_triples(path: Path, who: str) -> Iterator[tuple[int, LabelTriple]]:
+    for lineno, (h, r, t) in iter_label_rows(path, 3, who):  # noqa: UP028 (list -> tuple)
+        yield lineno, (h, r, t)
+
+
+def read_label_triples(path: str | os.PathLike[str]) -> list[LabelTriple]:
+    """Read a headerless ``head<TAB>relation<TAB>tail`` file (plain or ``.gz``).
+
+    Blank lines are skipped; labels are kept verbatim (no whitespace stripping); a UTF-8 BOM
+    is removed and an obvious header line is skipped with a log line
+    (:func:`read_encoded_triples`, which reads vectorised).
+
+    Returns:
+        ``(head, relation, tail)`` label tuples in file order.
+
+    Raises:
+        ValueError: A line without exactly 3 non-empty tab-separated columns, invalid UTF-8 or
+            a damaged gzip file (names the file and the 1-based line number where known).
+        FileNotFoundError: If ``path`` does not exist.
+    """
+    return read_encoded_triples(path, "read_label_triples").labels()
+
+
+def write_label_triples(path: str | os.PathLike[str], triples: Iterable[LabelTriple]) -> None:
+    """Write label triples as headerless TSV, gzip-compressed if ``path`` ends in ``.gz``.
+
+    The file is written to a temporary sibling and moved into place atomically.
+
+    Raises:
+        ValueError: A triple without 3 elements, or a label that is empty or contains a tab or
+            newline (it could not be read back).
+    """
+    def fill(f: IO[str]) -> None:
+        for i, row in enumerate(triples):
+            _check_writable_row(i, row)
+            f.write("\t".join(row) + "\n")
+
+    _write_text(path, fill)
+
+
+def _check_writable_row(i: int, row: tuple[str, ...]) -> None:
+    if len(row) != 3:
+        raise ValueError(f"write_label_triples: triple {i} has {len(row)} elements, expected 3")
+    for label in row:
+        if not isinstance(label, str) or not label.strip() or any(c in label for c in "\t\r\n"):
+            raise ValueError(f"write_label_triples: triple {i} has an unwritable label "
+                             f"{label!r} (empty, not a str, or containing a tab or newline)")
+
+
+# --------------------------------------------------------------------------- split files
+
+
+def _find_split(folder: Path, split: str) -> Path | None:
+    """``<split>.txt`` or ``<split>.txt.gz`` in ``folder`` (plain preferred), else None."""
+    for candidate in (folder / f"{split}.txt", folder / f"{split}.txt.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _require_train(who: str, folder: Path) -> Path:
+    path = _find_split(folder, "train")
+    if path is None:
+        raise FileNotFoundError(f"{who}: no train.txt or train.txt.gz in {folder}")
+    return path

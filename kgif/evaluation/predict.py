@@ -1,9 +1,9 @@
 """Link prediction with a trained ConvE: the top-k answers of ``(h, r, ?)`` and ``(?, r, t)``.
 
 A tail query ``(h, r, ?)`` scores every entity as the tail with the 1-N ConvE scores
-``s = E f(h, r) + b`` (Dettmers et al., AAAI 2018) of :func:`kgif.model.conve.score_all` in eval
-mode (dropout off, BatchNorm running statistics). A head query ``(?, r, t)`` is the tail query
-``(t, r^-1, ?)`` on the reciprocal relation row ``2r + 1`` (PyKEEN's numbering, see
+``s = E f(h, r) + b`` (Dettmers et al., AAAI 2018) of :func:`kgif.model.conve.score_all_tails`
+in eval mode (dropout off, BatchNorm running statistics). A head query ``(?, r, t)`` is the
+tail query ``(t, r^-1, ?)`` on the reciprocal relation row ``2r + 1`` (PyKEEN's numbering, see
 :mod:`kgif.data.datasets`). Candidates are, by default, restricted to the relation's range (tail
 queries) or domain (head queries) kinds (:meth:`kgif.data.graph.KnowledgeGraph.type_mask`), and
 edges already in train, valid or test ("known") are removed; with ``filter_known=False`` they
@@ -11,9 +11,9 @@ stay and are marked ``known=True``. Candidates are ranked by decreasing logit; e
 ordered by increasing entity id, so the output is deterministic.
 
 Each prediction is a plain dict (:data:`PREDICTION_COLUMNS`), so ``pandas.DataFrame(rows)``
-takes a list of them. :mod:`kgif.explanation.explanation` writes, reads and prints them
-(:func:`~kgif.explanation.explanation.write_predictions`,
-:func:`~kgif.explanation.explanation.format_predictions`).
+takes a list of them. :mod:`kgif.explanation.tables` writes, reads and prints them
+(:func:`~kgif.explanation.tables.write_predictions`,
+:func:`~kgif.explanation.tables.format_predictions`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from kgif._progress import progress
 from kgif.data.graph import KnowledgeGraph
 from kgif.data.triple_lists import iter_list_rows
 from kgif.model.checkpoint import Checkpoint, check_compatible, load_checkpoint
-from kgif.model.conve import hidden, score_all
+from kgif.model.conve import score_all_tails
 
 __all__ = ["PREDICTION_COLUMNS", "SIDES", "Query", "make_query", "predict",
            "predict_batch", "read_queries"]
@@ -109,15 +109,11 @@ def _known(kg: KnowledgeGraph, triples: Tensor, query: Query) -> Tensor:
     return known
 
 
-@torch.no_grad()
 def _scores(ckpt: Checkpoint, queries: Sequence[Query]) -> Tensor:
-    """``(B, N)`` eval-mode logits of every entity as the answer of each query."""
-    device = ckpt.params["entity_embedding"].device
-    given = torch.tensor([q.entity for q in queries], dtype=torch.long, device=device)
-    rows = torch.tensor([_relation_row(ckpt, q) for q in queries], dtype=torch.long,
-                        device=device)
-    f, _ = hidden(ckpt.params, ckpt.buffers, given, rows, ckpt.config)  # (B, d), eval mode
-    return score_all(ckpt.params, f).cpu()  # (B, N)
+    """``(B, N)`` eval-mode logits of every entity as the answer of each query (on the CPU)."""
+    given = torch.tensor([q.entity for q in queries], dtype=torch.long)
+    rows = torch.tensor([_relation_row(ckpt, q) for q in queries], dtype=torch.long)
+    return score_all_tails(ckpt.params, ckpt.buffers, given, rows, ckpt.config).cpu()
 
 
 def _sigmoid(x: float) -> float:

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from kgif._progress import progress
 from kgif.data.graph import TailIndex, TypeConstraints, reciprocal_queries
-from kgif.model.conve import ConvEConfig, Params, hidden, score_all
+from kgif.model.conve import ConvEConfig, Params, score_all_tails
 
 __all__ = ["HITS_AT", "RANK_TYPES", "SETTINGS", "SIDES", "TC_PREFIX", "check_finite_params",
            "evaluate", "evaluate_all_sides", "filtered_ranks", "rank_metrics"]
@@ -108,8 +108,7 @@ def _side_ranks(params: Params, buffers: Params, config: ConvEConfig, queries: T
     for start in progress(range(0, len(queries), batch_size), show_progress,
                           desc="evaluate", leave=False):
         batch = queries[start:start + batch_size]
-        f, _ = hidden(params, buffers, batch[:, 0].to(device), batch[:, 1].to(device), config)
-        scores = score_all(params, f)  # (B, N)
+        scores = score_all_tails(params, buffers, batch[:, 0], batch[:, 1], config)  # (B, N)
         _check_finite_scores(scores, batch)
         rows, cols = index.gather(index.lookup(batch[:, 0], batch[:, 1]))
         allowed = types.mask(batch[:, 1]).to(device) if types is not None else None

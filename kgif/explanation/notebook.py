@@ -13,7 +13,8 @@ from __future__ import annotations
 from html import escape
 
 from kgif.data.graph import KnowledgeGraph
-from kgif.explanation.explanation import Explanation, Influence, format_summary, relation_summary
+from kgif.explanation.explanation import Explanation, Influence
+from kgif.explanation.tables import format_summary, relation_summary
 
 __all__ = ["explanation_html", "explanation_repr"]
 

@@ -24,7 +24,6 @@ edges (their sum and their mean) and ranks them.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from kgif._io import atomic_write
+from kgif._io import atomic_write, atomic_write_json
 from kgif.data.graph import KnowledgeGraph
 from kgif.influence.candidates import Adjacency
 
@@ -346,15 +345,12 @@ def paths_to_json(ranked: RankedPaths, kg: KnowledgeGraph, train: Tensor,
 
 def write_paths_json(path: str | os.PathLike, ranked: RankedPaths, kg: KnowledgeGraph,
                      train: Tensor, metadata: dict | None = None) -> None:
-    """Write :func:`paths_to_json` atomically (indent 2)."""
-    document = paths_to_json(ranked, kg, train, metadata)
+    """Write :func:`paths_to_json` atomically (indent 2; :func:`kgif._io.atomic_write_json`).
 
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
-
-    atomic_write(path, write)
+    Raises:
+        ValueError: a score is NaN or infinite (the key path is named; nothing is written).
+    """
+    atomic_write_json(path, paths_to_json(ranked, kg, train, metadata))
 
 
 def write_paths_csv(path: str | os.PathLike, ranked: Sequence[RankedPaths] | RankedPaths,

@@ -189,19 +189,38 @@ def _load_file(path: Path, who: str, trust_pickle: bool):
         raise reading_error from error
 
 
-def _resolve_learning_rate(found: float | None, given: float | None, who: str) -> float:
-    """Checkpoint's learning rate, else the caller's, else DEFAULT_LEARNING_RATE with a warning."""
+def _resolve_learning_rate(found: float | None, given: float | None, who: str,
+                           stacklevel: int = 3) -> float:
+    """Checkpoint's learning rate, else the caller's, else DEFAULT_LEARNING_RATE with a warning.
+
+    ``stacklevel`` is that of the warnings (3: the caller of the function that calls this one).
+    """
     if found is not None:
         if given is not None and float(given) != float(found):
             warnings.warn(f"{who}: using the checkpoint's learning rate {found}, not "
-                          f"learning_rate={given}", stacklevel=3)
+                          f"learning_rate={given}", stacklevel=stacklevel)
         return float(found)
     if given is not None:
         return float(given)
     warnings.warn(f"{who}: no learning rate in the checkpoint and none given; defaulting to "
                   f"{DEFAULT_LEARNING_RATE} (TracIn scores scale with it; pass learning_rate=)",
-                  stacklevel=3)
+                  stacklevel=stacklevel)
     return DEFAULT_LEARNING_RATE
+
+
+def _config_overrides(meta: dict, config, fixed: dict, who: str) -> dict:
+    """Config overrides of a conversion: the fields found in the file (``meta["config"]``), then
+    the caller's ``config`` (checked against the ``fixed`` fields the file layout imposes)."""
+    return {**meta.get("config", {}), **_merge_config(config, fixed, who)}
+
+
+def _run_fields(meta: dict, learning_rate: float | None, epoch: int | None, who: str) -> dict:
+    """The Checkpoint's ``learning_rate`` (the TracInCP weight: the file's optimizer rate
+    ``meta["lr"]``, else the caller's, else the default with a warning) and ``epoch`` (the
+    caller's, else the file's ``meta["epoch"]``, else 0)."""
+    return {"learning_rate": _resolve_learning_rate(meta.get("lr"), learning_rate, who,
+                                                    stacklevel=4),
+            "epoch": int(epoch if epoch is not None else meta.get("epoch") or 0)}
 
 
 def _optimizer_lr(payload: Mapping, key: str) -> float | None:

@@ -16,15 +16,15 @@ from torch import Tensor
 
 from kgif.interop._common import (
     _EMBEDDINGS,
+    _config_overrides,
     _finish,
     _id_maps,
     _infer_config,
     _key_table,
     _load_file,
-    _merge_config,
     _optimizer_lr,
     _rename,
-    _resolve_learning_rate,
+    _run_fields,
 )
 from kgif.model.checkpoint import Checkpoint
 from kgif.model.conve import ConvEConfig
@@ -127,7 +127,7 @@ def _pykeen_pipeline_dir(folder: Path, who: str, trust_pickle: bool) -> tuple[Ma
                                 "PyKEEN pipeline directory or a checkpoint file")
     state, meta = _pykeen_payload(_load_file(model_file, who, trust_pickle), model_file, who)
     if (folder / "training_triples").is_dir():
-        from kgif.data.formats import read_pykeen_triples
+        from kgif.data.pykeen_folder import read_pykeen_triples
 
         ent, rel, _ = read_pykeen_triples(folder / "training_triples")
         meta["maps"] = (ent, rel)
@@ -143,16 +143,10 @@ def _pykeen_source(source, who: str, trust_pickle: bool) -> tuple[Mapping, dict]
     return _pykeen_payload(source, None, who)
 
 
-def from_pykeen(
-    source,
-    *,
-    entity_to_id: dict[str, int] | None = None,
-    relation_to_id: dict[str, int] | None = None,
-    learning_rate: float | None = None,
-    config: ConvEConfig | dict | None = None,
-    epoch: int | None = None,
-    trust_pickle: bool = False,
-) -> Checkpoint:
+def from_pykeen(source, *, entity_to_id: dict[str, int] | None = None,
+                relation_to_id: dict[str, int] | None = None, learning_rate: float | None = None,
+                config: ConvEConfig | dict | None = None, epoch: int | None = None,
+                trust_pickle: bool = False) -> Checkpoint:
     """Convert a PyKEEN ConvE into a kgif :class:`~kgif.model.checkpoint.Checkpoint`.
 
     Scores are unchanged: in eval mode ``score_all(params, hidden(...))`` equals PyKEEN's
@@ -201,12 +195,11 @@ def from_pykeen(
     params, buffers = _rename(state, table, who)
     ent, rel = _id_maps(entity_to_id, relation_to_id, meta.get("maps", (None, None)))
     fixed = {"stacking": "height", "entity_bias": True, "apply_batch_normalization": batch_norm}
-    overrides = {**meta.get("config", {}), **_merge_config(config, fixed, who)}
+    overrides = _config_overrides(meta, config, fixed, who)
     fixed["reciprocal"] = _reciprocal(params["relation_embedding"].shape[0], rel, overrides, who)
     cfg = _infer_config(params, fixed, overrides, who)
-    fields = {"learning_rate": _resolve_learning_rate(meta.get("lr"), learning_rate, who),
-              "epoch": int(epoch if epoch is not None else meta.get("epoch") or 0),
-              "entity_to_id": ent, "relation_to_id": rel}
+    fields = {**_run_fields(meta, learning_rate, epoch, who), "entity_to_id": ent,
+              "relation_to_id": rel}
     return _finish(params, buffers, cfg, table, fields, who)
 
 

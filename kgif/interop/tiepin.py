@@ -14,14 +14,14 @@ import torch
 
 from kgif.interop._common import (
     _EMBEDDINGS,
+    _config_overrides,
     _finish,
     _infer_config,
     _key_table,
     _load_file,
-    _merge_config,
     _optimizer_lr,
     _rename,
-    _resolve_learning_rate,
+    _run_fields,
 )
 from kgif.model.checkpoint import Checkpoint
 from kgif.model.conve import ConvEConfig, Params
@@ -74,16 +74,10 @@ def _check_seed_counts(params: Params, counts: dict, who: str) -> None:
                              f"{_SEED_TABLE[key]} has {params[key].shape[0]} rows")
 
 
-def from_seed(
-    source,
-    *,
-    entity_to_id: dict[str, int] | None = None,
-    relation_to_id: dict[str, int] | None = None,
-    learning_rate: float | None = None,
-    config: ConvEConfig | dict | None = None,
-    epoch: int | None = None,
-    trust_pickle: bool = False,
-) -> Checkpoint:
+def from_seed(source, *, entity_to_id: dict[str, int] | None = None,
+              relation_to_id: dict[str, int] | None = None, learning_rate: float | None = None,
+              config: ConvEConfig | dict | None = None, epoch: int | None = None,
+              trust_pickle: bool = False) -> Checkpoint:
     """Convert a checkpoint of the seed project's pure-PyTorch ConvE (james0032/TiePin).
 
     The seed model concatenates the head and relation images along the width, has no entity
@@ -121,10 +115,9 @@ def from_seed(
         state, meta = _seed_payload(source, None, who)
     params, buffers = _rename(state, _SEED_TABLE, who)
     _check_seed_counts(params, meta.get("counts", {}), who)
-    overrides = {**meta.get("config", {}), **_merge_config(config, _SEED_FIXED, who)}
+    overrides = _config_overrides(meta, config, _SEED_FIXED, who)
     cfg = _infer_config(params, dict(_SEED_FIXED), overrides, who)
-    fields = {"learning_rate": _resolve_learning_rate(meta.get("lr"), learning_rate, who),
-              "epoch": int(epoch if epoch is not None else meta.get("epoch") or 0),
+    fields = {**_run_fields(meta, learning_rate, epoch, who),
               "entity_to_id": dict(entity_to_id or {}),
               "relation_to_id": dict(relation_to_id or {}), "metrics": meta.get("metrics", {})}
     return _finish(params, buffers, cfg, _SEED_TABLE, fields, who)

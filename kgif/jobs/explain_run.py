@@ -54,14 +54,8 @@ from torch import Tensor
 
 from kgif._io import atomic_write, atomic_write_json, remove_stale_temporaries
 from kgif.data.graph import KnowledgeGraph
-from kgif.explanation.explanation import (
-    SUMMARY_FIELDS,
-    Explanation,
-    explain,
-    summary_fields,
-    to_json,
-    write_csv,
-)
+from kgif.explanation.explanation import Explanation, explain
+from kgif.explanation.tables import SUMMARY_FIELDS, summary_fields, to_json, write_csv
 from kgif.explanation.network import NETWORK_FORMATS, write_network
 from kgif.explanation.paths import (
     DEFAULT_MAX_PATHS,
@@ -169,7 +163,7 @@ def _files_of(out: Path, stem: str, options: RunOptions) -> dict[str, Path]:
 
 def remove_partial_files(output_dir: str | os.PathLike) -> list[Path]:
     """Delete the temporary files that :func:`kgif._io.atomic_write` leaves when a process is
-    killed mid-write (``.<name>.<random>.tmp``); returns them."""
+    killed mid-write (``.<name>.kgif-<8 hex digits>.tmp``); returns them."""
     leftovers = sorted(remove_stale_temporaries(output_dir))
     if leftovers:
         logger.info("removed %d partial files from %s", len(leftovers), output_dir)
@@ -322,7 +316,7 @@ def _write_summary(out: Path, rows: list[dict]) -> None:
 
 def _write_combined(out: Path, stems: list[str], options: RunOptions) -> None:
     """``explanations.json`` / ``.csv``: every triple's results in one file (as
-    :func:`kgif.explanation.explanation.write_json` / ``write_csv`` would write them)."""
+    :func:`kgif.explanation.tables.write_json` / ``write_csv`` would write them)."""
     files = [_files_of(out, s, options) for s in stems]
     results = [read_json(f["json"])["results"][0] for f in files]
     atomic_write_json(out / "explanations.json", {"metadata": options.metadata,

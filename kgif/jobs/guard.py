@@ -26,8 +26,8 @@ import torch
 from torch import Tensor
 
 from kgif._io import atomic_write_json
-from kgif.explanation.explanation import CSV_COLUMNS
 from kgif.explanation.paths import PATH_COLUMNS
+from kgif.explanation.tables import CSV_COLUMNS
 
 __all__ = ["LOCK_NAME", "RUN_FORMAT", "DamagedOutput", "check_settings", "file_sha256",
            "output_lock", "read_finished", "read_json", "run_settings", "settings_differences"]

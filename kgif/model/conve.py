@@ -49,6 +49,7 @@ __all__ = [
     "hidden_from_rows",
     "init_conve",
     "score_all",
+    "score_all_tails",
     "score_hrt",
     "score_tails",
 ]
@@ -238,7 +239,8 @@ def _bn_eval(x: Tensor, params: Params, buffers: Params, name: str) -> tuple[Ten
     """BatchNorm with running statistics as constants (attribution mode); vmap-safe.
 
     The affine parameters may also carry a leading per-sample axis (B, C): that is how
-    :func:`kgif.influence.grads.structured_factors` reads per-sample gradients off one batched backward.
+    :func:`kgif.influence.grads.structured_factors` reads per-sample gradients off one batched
+    backward.
     """
     mean = _channel_view(buffers[f"{name}.running_mean"], x)
     inv_std = torch.rsqrt(_channel_view(buffers[f"{name}.running_var"], x) + BN_EPS)
@@ -309,14 +311,8 @@ def conv_output(params: Params, buffers: Params, maps: Tensor, config: ConvEConf
     return maps.flatten(1), updates  # (B, C*(2H-2)*(W-2))
 
 
-def conv_features(
-    params: Params,
-    buffers: Params,
-    e_h: Tensor,
-    e_r: Tensor,
-    config: ConvEConfig,
-    training: bool = False,
-) -> tuple[Tensor, Params]:
+def conv_features(params: Params, buffers: Params, e_h: Tensor, e_r: Tensor, config: ConvEConfig,
+                  training: bool = False) -> tuple[Tensor, Params]:
     """The convolutional block: stacked image -> flattened feature maps.
 
     Args:
@@ -335,13 +331,8 @@ def conv_features(
     return x, {**up0, **up1}
 
 
-def fc_hidden(
-    params: Params,
-    buffers: Params,
-    x: Tensor,
-    config: ConvEConfig,
-    training: bool = False,
-) -> tuple[Tensor, Params]:
+def fc_hidden(params: Params, buffers: Params, x: Tensor, config: ConvEConfig,
+              training: bool = False) -> tuple[Tensor, Params]:
     """The fully connected block: features x (B, F) -> hidden vector f (B, d).
 
     ``z = x W_fc^T + b_fc``, then dropout, bn2 and ReLU. Returns ``(f, updates)`` as
@@ -353,28 +344,16 @@ def fc_hidden(
     return F.relu(z), up2
 
 
-def hidden_from_rows(
-    params: Params,
-    buffers: Params,
-    e_h: Tensor,
-    e_r: Tensor,
-    config: ConvEConfig,
-    training: bool = False,
-) -> tuple[Tensor, Params]:
+def hidden_from_rows(params: Params, buffers: Params, e_h: Tensor, e_r: Tensor,
+                     config: ConvEConfig, training: bool = False) -> tuple[Tensor, Params]:
     """f(h, r) (B, d) from gathered embedding rows e_h, e_r (B, d); returns ``(f, updates)``."""
     x, up = conv_features(params, buffers, e_h, e_r, config, training)
     f, up2 = fc_hidden(params, buffers, x, config, training)
     return f, {**up, **up2}
 
 
-def hidden(
-    params: Params,
-    buffers: Params,
-    h: Tensor,
-    r: Tensor,
-    config: ConvEConfig,
-    training: bool = False,
-) -> tuple[Tensor, Params]:
+def hidden(params: Params, buffers: Params, h: Tensor, r: Tensor, config: ConvEConfig,
+           training: bool = False) -> tuple[Tensor, Params]:
     """f(h, r) (B, d) for head ids h (B,) int64 and relation-row ids r (B,) int64.
 
     ``r`` indexes the relation table directly: with reciprocal relations pass ``2k`` for
@@ -391,6 +370,30 @@ def score_all(params: Params, f: Tensor) -> Tensor:
     if "entity_bias" in params:
         s = s + params["entity_bias"]
     return s
+
+
+@torch.no_grad()
+def score_all_tails(params: Params, buffers: Params, h: Tensor, r: Tensor, config: ConvEConfig
+                    ) -> Tensor:
+    """Eval-mode 1-N logits of every entity as the tail of each query (h, r, ?).
+
+    The one model-over-all-tails scorer of kgif (evaluation ranks, predictions, benchmarks):
+    ``score_all(params, hidden(params, buffers, h, r, config))`` without gradients, on the
+    device of ``params`` (``h`` and ``r`` are moved there). ConvE 1-N scoring, Dettmers et
+    al. 2018, eq. 1. Callers batch the queries: the result holds ``B * N`` floats.
+
+    Args:
+        params, buffers: ConvE parameter and buffer dicts.
+        h: (B,) int64 head ids (the known entity of each query).
+        r: (B,) int64 relation-table rows (``2k`` for relation k, ``2k + 1`` for its inverse).
+        config: the model hyper-parameters.
+
+    Returns:
+        (B, N) logits in the dtype of ``params``, on their device.
+    """
+    device = params["entity_embedding"].device
+    f, _ = hidden(params, buffers, h.to(device), r.to(device), config)  # (B, d)
+    return score_all(params, f)  # (B, N)
 
 
 def score_tails(params: Params, f: Tensor, t: Tensor) -> Tensor:

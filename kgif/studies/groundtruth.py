@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from kgif._io import atomic_write
 from kgif.data.graph import KnowledgeGraph
 
 __all__ = ["HETIONET_METAPATHS", "KS", "candidate_first_ranks", "explanation_metrics",
@@ -117,16 +118,21 @@ def metapath_edges(kg: KnowledgeGraph, test_triples: Tensor,
 
 def write_ground_truth(path: str | os.PathLike, kg: KnowledgeGraph, test_triples: Tensor,
                        edges: Sequence[Tensor]) -> None:
-    """Write a ground-truth TSV: a header, then one line (test triple, supporting edge) of
-    labels per supporting edge."""
+    """Write a ground-truth TSV atomically (:func:`kgif._io.atomic_write`): a header, then one
+    line (test triple, supporting edge) of labels per supporting edge."""
     ent = {i: e for e, i in kg.entity_to_id.items()}
     rel = {i: r for r, i in kg.relation_to_id.items()}
-    with Path(path).open("w", newline="") as f:
-        writer = csv.writer(f, delimiter="\t", lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for (h, r, t), rows in zip(torch.as_tensor(test_triples).tolist(), edges, strict=True):
-            for eh, er, et in kg.training[rows].tolist():
-                writer.writerow([ent[h], rel[r], ent[t], ent[eh], rel[er], ent[et]])
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, delimiter="\t", lineterminator="\n")
+            writer.writerow(COLUMNS)
+            for (h, r, t), rows in zip(torch.as_tensor(test_triples).tolist(), edges,
+                                       strict=True):
+                for eh, er, et in kg.training[rows].tolist():
+                    writer.writerow([ent[h], rel[r], ent[t], ent[eh], rel[er], ent[et]])
+
+    atomic_write(path, write)
 
 
 def read_ground_truth(path: str | os.PathLike, kg: KnowledgeGraph
