@@ -3,8 +3,8 @@
 One epoch visits every distinct (head, relation-row) pair of the training triples with
 reciprocal relations once (PyKEEN's LCWA / "KvsAll", Dettmers et al. 2018): the row scores all N
 entities and its positives are all its known tails (CSR lists from :class:`TailIndex`, never a
-dense label matrix). The loss is :func:`kgif.model.loss.sparse_bce_with_logits` with label smoothing,
-averaged over B x N elements like PyKEEN's ``BCEWithLogitsLoss``; the optimiser is Adam.
+dense label matrix). The loss is :func:`kgif.model.loss.sparse_bce_with_logits` with label
+smoothing, averaged over B x N elements like PyKEEN's ``BCEWithLogitsLoss``; the optimiser is Adam.
 
 Reproducibility: ``torch.manual_seed(seed)`` seeds the global RNG that dropout draws from, a
 private ``torch.Generator`` shuffles the rows, and both states, the optimiser state and the
@@ -45,10 +45,6 @@ logger = logging.getLogger(__name__)
 #: The default key of the validation metric that selects ``best.pt``
 #: (``"validation." + TrainingConfig.validation_metric``).
 VALIDATION_KEY = "validation.realistic.mrr"
-
-#: ``ConvEConfig.extra`` key of the per-base-relation repeat counts of a run trained with
-#: :attr:`TrainingConfig.relation_repeats` (absent when every relation is visited once).
-REPEATS_KEY = "relation_repeats"
 
 
 @dataclass
@@ -210,6 +206,7 @@ class _State:
     evals_since_best: int = 0
     lr_since_checkpoint: list[float] = field(default_factory=list)
     run_id: str = ""
+    relation_repeats: tuple[int, ...] | None = None  # per base relation id (Checkpoint field)
 
     def to_training_state(self) -> dict:
         return {
@@ -260,6 +257,7 @@ def _snapshot(state: _State, config: ConvEConfig, kg: KnowledgeGraph, metrics: d
         epoch=state.epoch, entity_to_id=dict(kg.entity_to_id),
         relation_to_id=dict(kg.relation_to_id), metrics=dict(metrics),
         training_state=copy_module.deepcopy(resume) if copy else resume, run_id=state.run_id,
+        relation_repeats=state.relation_repeats,
     )
 
 
@@ -305,7 +303,8 @@ def _run_id(resumed: Checkpoint | None, given: str | None) -> str:
 def _check_resumable(ckpt: Checkpoint, params: Params, buffers: Params) -> None:
     if not ckpt.training_state:
         raise ValueError("train: resume_from checkpoint has no training_state (optimizer and "
-                         "RNG state); only checkpoints written by kgif.training.loop can be resumed")
+                         "RNG state); only checkpoints written by kgif.training.loop can be "
+                         "resumed")
     for name, value in {**params, **buffers}.items():
         have = {**ckpt.params, **ckpt.buffers}.get(name)
         if have is None or have.shape != value.shape:
@@ -557,11 +556,10 @@ def train(
     if kg.name and "dataset" not in config.extra:
         config = replace(config, extra={**config.extra, "dataset": kg.name})
     repeats = relation_repeat_counts(kg, tc.relation_repeats)
-    if repeats is not None:
-        config = replace(config, extra={**config.extra, REPEATS_KEY: repeats})
     resolve_device(tc.device, "train: device (--device)")
     out = Path(output_dir) if output_dir is not None else None
     state = _init_state(kg, config, tc, resume_from, run_id)
+    state.relation_repeats = None if repeats is None else tuple(repeats)
     if out is not None:
         prepare_output_dir(out, state.run_id, overwrite)
     if keep_rows_of is None:
