@@ -177,10 +177,11 @@ def _relation_repeats(checkpoints: Sequence[Checkpoint]) -> tuple[int, ...] | No
             relation that does not fit the relation table.
     """
     values = [check_relation_repeats(c.relation_repeats, f"TracIn: {c.name}") for c in checkpoints]
-    if len(set(values)) > 1:
+    other = next((i for i, v in enumerate(values) if v != values[0]), None)
+    if other is not None:
         raise ValueError(f"TracIn: the checkpoints have different relation_repeats: "
-                         f"{checkpoints[0].name} {values[0]}, {checkpoints[-1].name} "
-                         f"{values[-1]}; they come from different training runs")
+                         f"{checkpoints[0].name} {values[0]}, {checkpoints[other].name} "
+                         f"{values[other]}; they come from different training runs")
     repeats, first = values[0], checkpoints[0]
     if repeats is not None:
         rows = first.params["relation_embedding"].shape[0]

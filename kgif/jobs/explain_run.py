@@ -350,7 +350,8 @@ def _write_combined(out: Path, stems: list[str], options: RunOptions, record: di
 
 
 def _prepare(out: Path, test_triples: Tensor, stems: list[str], settings: dict,
-             options: RunOptions, context: Context) -> tuple[list[dict], list[int]]:
+             record: dict, options: RunOptions, context: Context
+             ) -> tuple[list[dict], list[int]]:
     """Rank 0 cleans up, checks settings and reads the finished files; every rank gets the
     pending chunks."""
     message, rows, todo = None, [], []
@@ -358,8 +359,7 @@ def _prepare(out: Path, test_triples: Tensor, stems: list[str], settings: dict,
         try:
             remove_partial_files(out)
             first = check_settings(out, settings)
-            rows, todo = _resume_rows(out, stems, test_triples.tolist(), options,
-                                      settings_record(settings))
+            rows, todo = _resume_rows(out, stems, test_triples.tolist(), options, record)
             if first:  # after the finished files passed: a refused folder is left as it was
                 write_settings(out, settings)
         except (ValueError, OSError) as error:
@@ -440,7 +440,7 @@ def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: st
         if context.is_main else {}
     record = settings_record(settings)
     with _rank0_lock(out, context):
-        rows, todo = _prepare(out, test_triples, stems, settings, options, context)
+        rows, todo = _prepare(out, test_triples, stems, settings, record, options, context)
         logger.info("explain_all: %d test triples, %d of %d chunks to compute", len(stems),
                     len(todo), -(-len(stems) // options.chunk_size))
         train = tracin.training_edges()
