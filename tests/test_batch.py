@@ -76,6 +76,7 @@ def test_explain_all_matches_explain_and_writes_summary(tmp_path):
         document = json.loads((tmp_path / f"{stem}.json").read_text())
         record = settings_record(json.loads((tmp_path / "run.json").read_text()))
         assert document["metadata"] == {"note": "x", "index": i, "candidates": len(kg.training),
+                                        "tracin": tracin.settings.as_dict(),
                                         "run_settings": record}
         got = document["results"][0]["influences"]
         assert [x["train_index"] for x in got] == [x.train_index for x in ex.influences]
@@ -204,8 +205,8 @@ def test_damaged_outputs_are_logged_and_recomputed(tmp_path, caplog):
         rows = explain_all(tracin, kg, kg.testing, tmp_path, options,
                            on_chunk=lambda chunk: computed.append(chunk.indices))
     assert computed == [[0, 1], [2, 3], [4, 5], [6]]  # every damaged triple's chunk, whole
-    warned = {r.getMessage().split(": ")[1] for r in caplog.records
-              if r.name == "kgif.jobs.explain_run"}
+    warned = {r.getMessage().split(": ")[1] for r in caplog.records  # not INFO a CLI test
+              if r.name == "kgif.jobs.explain_run" and r.levelname == "WARNING"}  # let through
     assert warned == {f"recomputing test triple {i}" for i in damage}
     assert _per_triple(tmp_path) == clean
     assert [r["status"] for r in rows] == ["done"] * len(kg.testing)

@@ -144,7 +144,7 @@ def _prediction_triples(args: argparse.Namespace, kg: KnowledgeGraph) -> list[to
     return [read_predictions(args.predictions, kg, args.limit)]
 
 
-def _options(args: argparse.Namespace, tracin: TracIn, checkpoints) -> RunOptions:
+def _options(args: argparse.Namespace, checkpoints) -> RunOptions:
     hops = args.filter_hops
     if hops is None and args.max_path_length is not None:
         hops = args.max_path_length
@@ -155,8 +155,7 @@ def _options(args: argparse.Namespace, tracin: TracIn, checkpoints) -> RunOption
     if args.paths is not None:
         paths = PathOptions(args.paths, *args.path_lengths, args.max_paths, args.paths_by)
     metadata = {"checkpoints": [str(p) for p in args.checkpoints],
-                "epochs": [c.epoch for c in checkpoints], "top_k": args.top_k,
-                "tracin": tracin.settings.as_dict()}
+                "epochs": [c.epoch for c in checkpoints], "top_k": args.top_k}
     return RunOptions(args.top_k, args.chunk_size, not args.no_self_influence, filters, paths,
                       metadata, figures=args.figures, export=tuple(args.export))
 
@@ -229,7 +228,7 @@ def _run(args: argparse.Namespace, context: Context, device: str | None) -> int:
                     method=args.method, batch_size=args.batch_size, compile=args.compile,
                     device=device, show_progress=not args.no_progress and context.is_main,
                     allow_mixed_runs=args.allow_mixed_runs, normalize=args.normalize)
-    options = _options(args, tracin, checkpoints)
+    options = _options(args, checkpoints)
     engine = ShardedTracIn(tracin, context) if context.distributed else tracin
     say = print if context.is_main else (lambda *a, **k: None)
     rates = summarize_rates([c.learning_rate for c in checkpoints])

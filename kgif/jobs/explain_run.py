@@ -328,13 +328,13 @@ def _write_summary(out: Path, rows: list[dict]) -> None:
                  lambda tmp: Path(tmp).write_text(text.getvalue(), encoding="utf-8", newline=""))
 
 
-def _write_combined(out: Path, stems: list[str], options: RunOptions, record: dict) -> None:
+def _write_combined(out: Path, stems: list[str], options: RunOptions, provenance: dict) -> None:
     """``explanations.json`` / ``.csv``: every triple's results in one file (as
     :func:`kgif.explanation.explanation.write_json` / ``write_csv`` would write them)."""
     files = [_files_of(out, s, options) for s in stems]
     results = [read_json(f["json"])["results"][0] for f in files]
     atomic_write_json(out / "explanations.json", {
-        "metadata": {**options.metadata, RECORD_KEY: record}, "results": results})
+        "metadata": {**options.metadata, **provenance}, "results": results})
 
     def write(tmp: str) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as handle:
@@ -371,14 +371,13 @@ def _prepare(out: Path, test_triples: Tensor, stems: list[str], settings: dict,
 
 
 def _write_triple(out: Path, stem: str, index: int, chunk: Chunk, j: int, kg: KnowledgeGraph,
-                  train: Tensor, options: RunOptions, record: dict) -> dict:
-    """Write one triple's files (``<stem>.json`` last, each JSON with the settings
-    ``record``); returns its JSON document."""
+                  train: Tensor, options: RunOptions, provenance: dict) -> dict:
+    """Write one triple's files (``<stem>.json`` last, each JSON's metadata with the
+    ``provenance``); returns its JSON document."""
     files = _files_of(out, stem, options)
     ex = chunk.explanations[j]
     write_csv(files["csv"], [ex], kg)
-    meta = {**options.metadata, "index": index, "candidates": chunk.candidates[j],
-            RECORD_KEY: record}
+    meta = {**options.metadata, "index": index, "candidates": chunk.candidates[j], **provenance}
     ranked = chunk.paths[j] if options.paths is not None else None
     if ranked is not None:
         write_paths_csv(files["paths_csv"], ranked, kg, train)
@@ -439,6 +438,8 @@ def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: st
     settings = run_settings(tracin, test_triples, options, checkpoint_files) \
         if context.is_main else {}
     record = settings_record(settings)
+    # every JSON file names its TracIn settings in full, and carries the record checked on resume
+    provenance = {"tracin": tracin.settings.as_dict(), RECORD_KEY: record}
     with _rank0_lock(out, context):
         rows, todo = _prepare(out, test_triples, stems, settings, record, options, context)
         logger.info("explain_all: %d test triples, %d of %d chunks to compute", len(stems),
@@ -448,7 +449,8 @@ def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: st
             if not context.is_main:
                 continue
             for j, i in enumerate(chunk.indices):
-                document = _write_triple(out, stems[i], i, chunk, j, kg, train, options, record)
+                document = _write_triple(out, stems[i], i, chunk, j, kg, train, options,
+                                         provenance)
                 rows[i] = _done_row(i, stems[i], document, chunk.seconds / len(chunk.indices))
             _write_summary(out, rows)
             if on_chunk is not None:
@@ -456,5 +458,5 @@ def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: st
         if not context.is_main:
             return []
         _write_summary(out, rows)
-        _write_combined(out, stems, options, record)
+        _write_combined(out, stems, options, provenance)
         return rows
