@@ -28,6 +28,7 @@ from kgif.explanation.tables import (
 from kgif.influence.candidates import Adjacency, candidate_edges, candidate_edges_batch, k_hop_nodes
 from kgif.influence.distributed import ShardedTracIn
 from kgif.influence.grads import PARAMETER_GROUPS, per_sample_grads, structured_factors
+from kgif.influence.settings import TracInSettings
 from kgif.influence.topk import KMostInfluentialResults
 from kgif.influence.tracin import TracIn
 from kgif.interop.pykeen import from_pykeen, to_pykeen
@@ -54,6 +55,7 @@ __all__ = [
     "ShardedTracIn",
     "TailIndex",
     "TracIn",
+    "TracInSettings",
     "TrainingConfig",
     "TrainingResult",
     "bce_1n",

@@ -33,7 +33,7 @@ from kgif.jobs.explain_run import (
     triple_files,
     triple_stem,
 )
-from kgif.jobs.guard import LOCK_NAME, output_lock
+from kgif.jobs.guard import LOCK_NAME, MUTEX_NAME, output_lock, settings_record
 from kgif.model.checkpoint import save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,7 +75,10 @@ def test_explain_all_matches_explain_and_writes_summary(tmp_path):
     for i, ex in enumerate(reference):
         stem = triple_stem(i, ex.triple, kg)
         document = json.loads((tmp_path / f"{stem}.json").read_text())
-        assert document["metadata"] == {"note": "x", "index": i, "candidates": len(kg.training)}
+        record = settings_record(json.loads((tmp_path / "run.json").read_text()))
+        assert document["metadata"] == {"note": "x", "index": i, "candidates": len(kg.training),
+                                        "tracin": tracin.settings.as_dict(),
+                                        "run_settings": record}
         got = document["results"][0]["influences"]
         assert [x["train_index"] for x in got] == [x.train_index for x in ex.influences]
         assert all(_close(x["influence"], y.influence) for x, y in zip(got, ex.influences,
@@ -139,9 +142,9 @@ def test_resume_refused_naming_each_differing_setting(tmp_path):
         explain_all(other, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
     changed = graph_checkpoints(kg)  # same epochs, rates and shapes; one weight differs
     changed[1].params["fc.bias"][0] += 1e-12
-    with pytest.raises(ValueError, match=r"checkpoint\[1\]\.tensors_sha256") as info:
+    with pytest.raises(ValueError, match=r"tracin\.checkpoint_digests\[1\]: ") as info:
         explain_all(TracIn(changed, kg.training), kg, kg.testing[:2], tmp_path, RunOptions(k=2))
-    assert "checkpoint[0]" not in str(info.value)
+    assert "checkpoint_digests[0]" not in str(info.value)
 
 
 def test_run_json_of_another_format_or_a_nan_rate_is_refused(tmp_path):
@@ -166,7 +169,7 @@ def test_resume_refuses_changed_checkpoint_files(tmp_path):
     out = tmp_path / "out"
     explain_all(tracin, kg, kg.testing[:2], out, RunOptions(k=2), checkpoint_files=files)
     files[0].write_bytes(files[0].read_bytes() + b"x")
-    with pytest.raises(ValueError, match=r"checkpoint\[0\]\.file_sha256: \"[0-9a-f]{64}\" -> "):
+    with pytest.raises(ValueError, match=r"checkpoint_files\.sha256\[0\]: \"[0-9a-f]{64}\" -> "):
         explain_all(tracin, kg, kg.testing[:2], out, RunOptions(k=2), checkpoint_files=files)
 
 
@@ -203,8 +206,8 @@ def test_damaged_outputs_are_logged_and_recomputed(tmp_path, caplog):
         rows = explain_all(tracin, kg, kg.testing, tmp_path, options,
                            on_chunk=lambda chunk: computed.append(chunk.indices))
     assert computed == [[0, 1], [2, 3], [4, 5], [6]]  # every damaged triple's chunk, whole
-    warned = {r.getMessage().split(": ")[1] for r in caplog.records
-              if r.name == "kgif.jobs.explain_run"}
+    warned = {r.getMessage().split(": ")[1] for r in caplog.records  # not INFO a CLI test
+              if r.name == "kgif.jobs.explain_run" and r.levelname == "WARNING"}  # let through
     assert warned == {f"recomputing test triple {i}" for i in damage}
     assert _per_triple(tmp_path) == clean
     assert [r["status"] for r in rows] == ["done"] * len(kg.testing)
@@ -260,7 +263,8 @@ def test_output_files_follow_the_umask(tmp_path):
         explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
     finally:
         os.umask(old)
-    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    # the empty lock file is filelock's: before filelock 4 it is always 0o644
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir() if p.name != MUTEX_NAME}
     assert modes and set(modes.values()) == {0o640}, modes
 
 
@@ -361,8 +365,8 @@ def test_cli_refuses_a_resume_after_checkpoint_files_were_replaced(tmp_path, cap
     capsys.readouterr()
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "checkpoint[1].file_sha256" in err and "checkpoint[1].tensors_sha256" in err
-    assert "checkpoint[0]" not in err
+    assert "checkpoint_files.sha256[1]" in err and "tracin.checkpoint_digests[1]" in err
+    assert "sha256[0]" not in err and "digests[0]" not in err
     assert _per_triple(out) == before  # nothing mixed in
 
 

@@ -83,13 +83,43 @@ def test_load_refuses_non_finite_tensors_naming_file_and_tensor(tmp_path, where)
     assert not torch.isfinite(getattr(back, where)[name]).all()
 
 
-@pytest.mark.parametrize("rate", [float("nan"), float("inf"), -0.01, 0.0])
-def test_load_refuses_bad_learning_rate(tmp_path, rate):
-    ckpt = _checkpoint()
-    ckpt.learning_rate = rate
-    path = save_checkpoint(ckpt, tmp_path / "lr.pt", allow_non_finite=True)
-    with pytest.raises(ValueError, match=r"lr\.pt: learning rate"):
-        load_checkpoint(path)
+#: The one message of the learning-rate rule, after "<checkpoint> has learning rate <lr>".
+LR_RULE = "; the TracInCP weight eta_k (Pruthi et al. 2020, eq. 3) must be a finite number > 0"
+
+
+@pytest.mark.parametrize("rate", [0.0, 0, -0.01, float("nan"), float("inf"), -float("inf"),
+                                  None, "0.1", True])
+def test_learning_rate_rule_is_one_on_save_load_and_in_tracin(tmp_path, rate):
+    """lr = 0 was accepted by TracIn while save_checkpoint refused it: one rule, one message."""
+    from kgif.influence.tracin import TracIn
+
+    bad = replace(_checkpoint(), learning_rate=rate)
+    messages = {}
+    with pytest.raises(ValueError) as saving:
+        save_checkpoint(bad, tmp_path / "saved.pt")
+    messages["save"] = str(saving.value)
+    assert not (tmp_path / "saved.pt").exists()
+    if type(rate) in (int, float):  # a file stores a float; other types never reach one
+        path = save_checkpoint(bad, tmp_path / "lr.pt", allow_non_finite=True)
+        with pytest.raises(ValueError) as loading:
+            load_checkpoint(path)
+        messages["load"] = str(loading.value)
+        assert messages["load"].startswith(f"{path} has learning rate ")
+    with pytest.raises(ValueError) as tracin:
+        TracIn([bad], show_progress=False)
+    messages["TracIn"] = str(tracin.value)
+    assert messages["save"].startswith(f"save_checkpoint: {tmp_path / 'saved.pt'} has ")
+    assert messages["TracIn"].startswith("checkpoint of epoch 3 has learning rate ")
+    for who, message in messages.items():
+        stored = float(rate) if who == "load" else rate
+        assert message.endswith(f" has learning rate {stored!r}{LR_RULE}"), who
+
+
+def test_learning_rate_rule_accepts_positive_finite_rates(tmp_path):
+    for rate in (1e-300, 0.003, 7):
+        back = load_checkpoint(save_checkpoint(replace(_checkpoint(), learning_rate=rate),
+                                               tmp_path / "ok.pt"))
+        assert back.learning_rate == rate and isinstance(back.learning_rate, float)
 
 
 def test_save_refuses_non_finite_model(tmp_path):

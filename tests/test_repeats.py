@@ -17,10 +17,9 @@ from kgif.bench.common import random_triples
 from kgif.cli.train import parse_repeats
 from kgif.data.graph import TailIndex, with_reciprocals
 from kgif.influence.tracin import TracIn
-from kgif.model.checkpoint import Checkpoint, load_checkpoint
+from kgif.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from kgif.model.conve import ConvEConfig
 from kgif.training.loop import (
-    REPEATS_KEY,
     TrainingConfig,
     epoch_order,
     relation_repeat_counts,
@@ -65,9 +64,11 @@ def test_train_visits_repeated_relation_rows_and_records_counts(tmp_path, monkey
     for row in seen:
         visits[row] = visits.get(row, 0) + 1
     assert visits == expected
-    assert result.final.config.extra[REPEATS_KEY] == [1, 3, 1]
+    assert result.final.relation_repeats == (1, 3, 1)
+    assert "relation_repeats" not in result.final.config.extra
     saved = load_checkpoint(tmp_path / "checkpoints" / "checkpoint_epoch_0001.pt")
-    assert saved.config.extra[REPEATS_KEY] == [1, 3, 1]
+    assert saved.relation_repeats == (1, 3, 1)
+    assert "relation_repeats" not in saved.config.extra
 
 
 def test_repeat_counts_resolve_labels_and_refuse_bad_values():
@@ -95,8 +96,8 @@ def test_tracin_counts_an_edge_once_per_visit_against_the_autograd_reference(met
     ckpts = []
     for seed, lr in ((1, 0.3), (2, 0.05)):
         config, params, buffers = small_conve(seed=seed, num_entities=11, num_relations=3)
-        config = dataclasses.replace(config, extra={REPEATS_KEY: repeats})
-        ckpts.append(Checkpoint(params, buffers, config, learning_rate=lr, epoch=seed))
+        ckpts.append(Checkpoint(params, buffers, config, learning_rate=lr, epoch=seed,
+                                relation_repeats=tuple(repeats)))
     train_edges = random_triples(9, 11, 3, seed=3)
     test = random_triples(2, 11, 3, seed=4)
     tracin = TracIn(ckpts, train_edges, method=method, batch_size=4, show_progress=False)
@@ -111,11 +112,47 @@ def test_tracin_counts_an_edge_once_per_visit_against_the_autograd_reference(met
 
 def test_tracin_refuses_malformed_repeat_counts():
     config, params, buffers = small_conve(seed=1, num_entities=11, num_relations=3)
-    for bad in ([1, 0, 1], "3", [1.5, 1, 1], []):
-        cfg = dataclasses.replace(config, extra={REPEATS_KEY: bad})
+    for bad in ([1, 0, 1], "3", [1.5, 1, 1], [], [1, True, 1], (1, 2)):
         with pytest.raises(ValueError, match="relation_repeats"):
-            TracIn([Checkpoint(params, buffers, cfg, learning_rate=0.1, epoch=1)],
-                   show_progress=False)
+            TracIn([Checkpoint(params, buffers, config, learning_rate=0.1, epoch=1,
+                               relation_repeats=bad)], show_progress=False)
+
+
+def test_tracin_refuses_checkpoints_with_different_repeat_counts():
+    ckpts = []
+    for seed, repeats in ((1, (1, 2, 1)), (2, (1, 3, 1))):
+        config, params, buffers = small_conve(seed=seed, num_entities=11, num_relations=3)
+        ckpts.append(Checkpoint(params, buffers, config, learning_rate=0.1, epoch=seed,
+                                relation_repeats=repeats))
+    with pytest.raises(ValueError, match=r"different relation_repeats: .*\(1, 2, 1\).*"
+                                         r"\(1, 3, 1\)"):
+        TracIn(ckpts, show_progress=False)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
+def test_relation_repeats_round_trip_through_save_and_load(tmp_path, suffix):
+    config, params, buffers = small_conve(seed=1, num_entities=11, num_relations=3)
+    for repeats in ((2, 1, 5), None):
+        ckpt = Checkpoint(params, buffers, config, learning_rate=0.1, epoch=1,
+                          relation_repeats=repeats)
+        back = load_checkpoint(save_checkpoint(ckpt, tmp_path / f"c{suffix}"))
+        assert back.relation_repeats == repeats and back.config == config
+
+
+def test_version_1_checkpoint_with_repeats_in_config_extra_is_migrated_on_load(tmp_path):
+    """Files written before the field existed kept the counts in ``config.extra``."""
+    config, params, buffers = small_conve(seed=1, num_entities=11, num_relations=3)
+    legacy = dataclasses.replace(config, extra={"dataset": "tiny", "relation_repeats": [1, 4, 2]})
+    torch.save({"format": "kgif-checkpoint", "version": 1, "config": legacy.to_dict(),
+                "learning_rate": 0.1, "epoch": 3, "entity_to_id": {}, "relation_to_id": {},
+                "metrics": {}, "run_id": "", "params": params, "buffers": buffers,
+                "training_state": None}, tmp_path / "old.pt")
+    old = load_checkpoint(tmp_path / "old.pt")
+    assert old.relation_repeats == (1, 4, 2)
+    assert old.config.extra == {"dataset": "tiny"}
+    plain = TracIn([old], random_triples(6, 11, 3, seed=1), show_progress=False)
+    assert plain.settings.relation_repeats == (1, 4, 2)
+    assert plain.edge_repeats.tolist() == [1, 4, 2]
 
 
 def test_validation_side_and_metric_select_best_pt(tmp_path):

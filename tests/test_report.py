@@ -98,7 +98,7 @@ def test_explain_cli_end_to_end(tmp_path, capsys):
     assert "proponents:" in printed and "opponents:" in printed and "ent5" in printed
     document = json.loads((tmp_path / "out" / "explanations.json").read_text())
     assert len(document["results"]) == 3
-    assert document["metadata"]["learning_rates"] == [0.2, 0.1]
+    assert document["metadata"]["tracin"]["learning_rates"] == [0.2, 0.1]
 
 
 def test_explain_cli_unknown_label_suggests(tmp_path, capsys):

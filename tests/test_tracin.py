@@ -161,7 +161,7 @@ def test_structured_path_agrees_with_generic(dtype, n_test, objective):
 # --------------------------------------------------------------------------- item 1: finiteness
 
 
-@pytest.mark.parametrize("rate", [float("nan"), float("inf"), -0.1])
+@pytest.mark.parametrize("rate", [float("nan"), float("inf"), -0.1, 0.0])
 def test_refuses_bad_learning_rate_naming_the_checkpoint(rate):
     ckpts = _checkpoints()
     ckpts[1].learning_rate = rate
@@ -174,7 +174,7 @@ def test_refuses_bad_learning_rate_naming_the_checkpoint(rate):
 def test_refuses_non_finite_weights_naming_checkpoint_and_parameter(kind, name):
     ckpts = _checkpoints()
     getattr(ckpts[0], kind)[name].view(-1)[3] = float("nan")
-    with pytest.raises(ValueError, match=f"checkpoint of epoch 1 .* '{name}' has 1 non-finite"):
+    with pytest.raises(ValueError, match=f"checkpoint of epoch 1: .*'{name}' has 1 non-finite"):
         TracIn(ckpts, show_progress=False)
 
 

@@ -22,7 +22,7 @@ from kgif.explanation.paths import DEFAULT_MAX_PATHS, format_paths
 from kgif.explanation.tables import format_explanation
 from kgif.influence.distributed import Context, ShardedTracIn, init_from_env
 from kgif.influence.engines import ENGINES
-from kgif.influence.tracin import TracIn
+from kgif.influence.tracin import NORMALIZATIONS, TracIn
 from kgif.jobs.explain_run import (
     Chunk,
     FilterOptions,
@@ -83,6 +83,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "names as --train-objective)")
     parser.add_argument("--parameters", nargs="+", default=None,
                         help="parameter subset: names or groups (embeddings, conv, fc)")
+    parser.add_argument("--normalize", choices=sorted(k for k in NORMALIZATIONS if k),
+                        default=None,
+                        help="normalise the scores (default: none, plain TracInCP): cosine "
+                             "divides each checkpoint's gradient inner product by the two "
+                             "gradient norms; relatif divides the score by the square root of "
+                             "the training edge's self-influence (RelatIF, Barshan et al. 2020)")
     parser.add_argument("--method", choices=sorted(ENGINES), default="structured",
                         help="gradient engine (kgif.influence.engines): structured forms the "
                              "products from low-rank gradient factors, generic materialises "
@@ -151,7 +157,7 @@ def _prediction_triples(args: argparse.Namespace, kg: KnowledgeGraph) -> list[to
     return [read_predictions(args.predictions, kg, args.limit)]
 
 
-def _options(args: argparse.Namespace, tracin: TracIn, checkpoints) -> RunOptions:
+def _options(args: argparse.Namespace, checkpoints) -> RunOptions:
     hops = args.filter_hops
     if hops is None and args.max_path_length is not None:
         hops = args.max_path_length
@@ -162,10 +168,7 @@ def _options(args: argparse.Namespace, tracin: TracIn, checkpoints) -> RunOption
     if args.paths is not None:
         paths = PathOptions(args.paths, *args.path_lengths, args.max_paths, args.paths_by)
     metadata = {"checkpoints": [str(p) for p in args.checkpoints],
-                "learning_rates": [c.learning_rate for c in checkpoints],
-                "epochs": [c.epoch for c in checkpoints],
-                "train_objective": args.train_objective, "test_objective": args.test_objective,
-                "parameters": list(tracin.names), "method": args.method, "top_k": args.top_k}
+                "epochs": [c.epoch for c in checkpoints], "top_k": args.top_k}
     return RunOptions(args.top_k, args.chunk_size, not args.no_self_influence, filters, paths,
                       metadata, figures=args.figures, export=tuple(args.export))
 
@@ -237,15 +240,16 @@ def _run(args: argparse.Namespace, context: Context, device: str | None) -> int:
                     test_objective=args.test_objective, parameters=args.parameters,
                     method=args.method, batch_size=args.batch_size, compile=args.compile,
                     device=device, show_progress=not args.no_progress and context.is_main,
-                    allow_mixed_runs=args.allow_mixed_runs)
-    options = _options(args, tracin, checkpoints)
+                    allow_mixed_runs=args.allow_mixed_runs, normalize=args.normalize)
+    options = _options(args, checkpoints)
     engine = ShardedTracIn(tracin, context) if context.distributed else tracin
     say = print if context.is_main else (lambda *a, **k: None)
     rates = summarize_rates([c.learning_rate for c in checkpoints])
     say(f"TracInCP over {len(checkpoints)} checkpoints (epochs {checkpoints[0].epoch}.."
         f"{checkpoints[-1].epoch}; {rates}), {len(kg.training)} training edges, "
         f"{len(test)} test triples; objectives train={args.train_objective} "
-        f"test={args.test_objective}; {context.world_size} process(es)")
+        f"test={args.test_objective}, normalize={args.normalize or 'none'}; "
+        f"{context.world_size} process(es)")
     show = _printer(kg, tracin.training_edges(), args.quiet)
     if args.output_dir:
         rows = explain_all(engine, kg, test, args.output_dir, options, context=context,

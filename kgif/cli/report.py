@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kgif.jobs.html_report import write_run_report
+from kgif.jobs.html_report import read_run, write_run_report
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -31,7 +31,12 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--top-relations", args.top_relations), ("--top", args.top)):
         if value < 1:
             raise ValueError(f"report: {flag}={value} must be at least 1")
+    data = read_run(args.output_dir)
     path = write_run_report(args.output_dir, output=args.html, top_relations=args.top_relations,
-                            top=args.top)
+                            top=args.top, data=data)
     print(f"wrote {path}")
+    if data.pending:
+        print(f"the run is not finished: {data.pending} of {data.total} test triples pending "
+              f"(the report covers the {len(data.triples)} finished); run the same explain "
+              "command again to resume it")
     return 0

@@ -18,7 +18,6 @@ same ids, names and kinds.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import asdict, dataclass
@@ -26,8 +25,9 @@ from pathlib import Path
 
 import torch
 
-from kgif.data.formats import _atomic_text, write_label_triples
+from kgif._io import atomic_write_json, atomic_write_text
 from kgif.data.graph import KnowledgeGraph
+from kgif.data.tsv import write_label_triples
 
 __all__ = ["SPLIT_FILES", "SplitSettings", "split", "write_split"]
 
@@ -205,12 +205,12 @@ def _cell(text: str, where: str) -> str:
 
 
 def _write_nodes(path: Path, kg: KnowledgeGraph) -> None:
-    with _atomic_text(path) as f:
-        f.write("id\tname\tkind\tcategory\n")
-        for i, label in enumerate(kg.id_to_entity):
-            cells = (label, kg.entity_names.get(i, ""), kg.entity_kind(i),
-                     "|".join(kg.entity_categories.get(i, ())))
-            f.write("\t".join(_cell(c, f"entity {label!r}:") for c in cells) + "\n")
+    lines = ["id\tname\tkind\tcategory"]
+    for i, label in enumerate(kg.id_to_entity):
+        cells = (label, kg.entity_names.get(i, ""), kg.entity_kind(i),
+                 "|".join(kg.entity_categories.get(i, ())))
+        lines.append("\t".join(_cell(c, f"entity {label!r}:") for c in cells))
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def _check_output(folder: Path, overwrite: bool) -> None:
@@ -250,6 +250,4 @@ def write_split(kg: KnowledgeGraph, folder: str | os.PathLike[str], *,
     record = {"source": kg.name, "settings": None if settings is None else asdict(settings),
               "train": len(kg.training), "valid": len(kg.validation), "test": len(kg.testing),
               "entities": kg.num_entities, "relations": kg.num_relations}
-    with _atomic_text(folder / "split.json") as f:
-        json.dump(record, f, indent=2)
-        f.write("\n")
+    atomic_write_json(folder / "split.json", record)

@@ -17,7 +17,7 @@ reciprocal relations: 2k forward, 2k + 1 inverse), shape (B, 3) int64.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -45,6 +45,7 @@ __all__ = [
     "per_sample_grads",
     "resolve_parameters",
     "structured_factors",
+    "without_onednn",
 ]
 
 #: Parameters indexed by entity or relation id; their per-sample gradients are row-sparse.
@@ -184,9 +185,21 @@ PER_SAMPLE = ("bn0.weight", "bn0.bias", "bn1.weight", "bn1.bias", "fc.bias", "bn
 
 
 @contextlib.contextmanager
-def _without_onednn():
-    """Run CPU convolutions on ATen's own kernels: for ConvE's single-channel 3x3 convolution
-    they are about 3x faster than oneDNN's (forward and input-gradient) on x86 CPUs."""
+def without_onednn() -> Iterator[None]:
+    """Run CPU convolutions on ATen's own kernels inside the ``with`` body.
+
+    For ConvE's single-channel 3x3 convolution they are about 3x faster than oneDNN's
+    (forward and input gradient) on x86 CPUs; the results agree up to float rounding.
+
+    ``torch.backends.mkldnn.enabled`` is process-global: it is set to False on entry and
+    restored to the value it had (True or False) on exit, also when the body raises, and
+    nested uses restore in order. While the body runs, CPU convolutions of other threads of
+    the process use ATen's kernels too (same results up to rounding). CUDA convolutions are
+    not affected.
+
+    Yields:
+        Nothing.
+    """
     previous = torch.backends.mkldnn.enabled
     torch.backends.mkldnn.enabled = False
     try:
@@ -229,7 +242,7 @@ def structured_factors(params: Params, buffers: Params, config: ConvEConfig, exa
     """
     h, r, t = examples.unbind(1)
     batch = len(h)
-    with torch.enable_grad(), _without_onednn():
+    with torch.enable_grad(), without_onednn():
         e_h = params["entity_embedding"][h].detach().requires_grad_(True)
         e_r = params["relation_embedding"][r].detach().requires_grad_(True)
         per_sample = {n: params[n].detach().expand(batch, *params[n].shape).requires_grad_(True)

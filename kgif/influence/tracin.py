@@ -12,8 +12,8 @@ learning rates over the epochs it closes, docs/tracin.md), used as stored.
   dropped), so an edge's score does not depend on which edges share its batch. The products
   come from an engine of :mod:`kgif.influence.engines` (``structured`` by default, exact).
 * Candidate sets (e.g. from :mod:`kgif.influence.candidates`): the union of all candidate sets
-  of one call is scored once against all its test triples, and each triple's non-candidates are
-  masked before top-k, so a filtered call never costs more than an unfiltered one.
+  of one call is scored once against all its test triples, and each triple's non-candidates
+  are masked before top-k, so a filtered call never costs more than an unfiltered one.
 * Orientation follows Captum's ``TracInCP``: scores are (n_test, n_train); proponents are the
   largest, opponents the smallest (:mod:`kgif.influence.topk`).
 * ``normalize="cosine"`` divides each checkpoint's inner product by the two gradient norms
@@ -22,12 +22,15 @@ learning rates over the epochs it closes, docs/tracin.md), used as stored.
   the Hessian); see :data:`NORMALIZATIONS`. Self-influence itself is never normalised.
 * Non-finite inputs and results are refused, naming the checkpoint and the parameter: one
   ``isfinite().all()`` per checkpoint and batch (on a GPU, one host synchronisation each).
+  Checkpoints follow the same rule as on save and load
+  (:func:`kgif.model.checkpoint.check_finite`: learning rate finite and > 0).
+* Every setting that changes a score is one frozen :class:`~kgif.influence.settings.TracInSettings`,
+  ``tracin.settings``; what records or compares settings derives it from its fields.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -39,40 +42,22 @@ from kgif._progress import progress
 from kgif.data.graph import with_reciprocals
 from kgif.influence.engines import ENGINES
 from kgif.influence.grads import resolve_parameters
+from kgif.influence.settings import TracInSettings
 from kgif.influence.topk import KMostInfluentialResults, TopK
-from kgif.model.checkpoint import Checkpoint, check_same_run
+from kgif.model.checkpoint import (
+    Checkpoint,
+    check_finite,
+    check_relation_repeats,
+    check_same_run,
+    content_digest,
+)
 from kgif.model.loss import Objective, get_objective
 
-__all__ = ["NORMALIZATIONS", "TracIn", "check_checkpoint"]
+__all__ = ["NORMALIZATIONS", "TracIn"]
 
 logger = logging.getLogger(__name__)
 
 Method = Literal["structured", "generic"]
-
-
-def _label(ckpt: Checkpoint) -> str:
-    path = getattr(ckpt, "path", None)
-    return f"checkpoint {path}" if path else f"checkpoint of epoch {ckpt.epoch}"
-
-
-def check_checkpoint(ckpt: Checkpoint) -> None:
-    """Refuse a checkpoint TracIn cannot weight or differentiate honestly.
-
-    Raises:
-        ValueError: if the learning rate (TracInCP weight eta_k) is not a finite number >= 0,
-            or a floating parameter or buffer holds NaN or infinity; the message names the
-            checkpoint (path, else epoch) and the parameter.
-    """
-    lr = ckpt.learning_rate
-    if not isinstance(lr, int | float) or not math.isfinite(lr) or lr < 0:
-        raise ValueError(f"TracIn: {_label(ckpt)} has learning rate {lr!r}; the TracInCP "
-                         "weight must be a finite number >= 0")
-    for kind, tensors in (("parameter", ckpt.params), ("buffer", ckpt.buffers)):
-        for name, value in tensors.items():
-            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-                bad = int((~torch.isfinite(value)).sum())
-                raise ValueError(f"TracIn: {_label(ckpt)} {kind} {name!r} has {bad} non-finite "
-                                 f"values of {value.numel()}")
 
 
 def _check_finite(value: Tensor, what: str) -> Tensor:
@@ -184,36 +169,46 @@ def _union(candidates: Sequence[Tensor], n_test: int, n_train: int) -> _Union:
     return _Union(ids, pos, owner[order], order, lengths)
 
 
-def _edge_repeats(config, device: torch.device) -> Tensor | None:
-    """(R,) int64 visits per epoch of each base relation's edges, from
-    ``config.extra["relation_repeats"]`` (written by :func:`kgif.training.loop.train` for a run with
-    ``TrainingConfig.relation_repeats``), or None when every edge is visited once.
+def _relation_repeats(checkpoints: Sequence[Checkpoint]) -> tuple[int, ...] | None:
+    """The checkpoints' common ``relation_repeats`` (one count per base relation), checked.
 
     Raises:
-        ValueError: on a malformed entry (not a list of integers >= 1).
+        ValueError: on a malformed value, checkpoints that disagree, or a count per base
+            relation that does not fit the relation table.
     """
-    repeats = config.extra.get("relation_repeats")
-    if repeats is None:
-        return None
-    if (not isinstance(repeats, list | tuple) or not repeats
-            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in repeats)):
-        raise ValueError(f"TracIn: config.extra['relation_repeats']={repeats!r} must be a list "
-                         "of integers >= 1, one per base relation")
-    return torch.tensor(list(repeats), dtype=torch.long, device=device)
+    values = [check_relation_repeats(c.relation_repeats, f"TracIn: {c.name}") for c in checkpoints]
+    other = next((i for i, v in enumerate(values) if v != values[0]), None)
+    if other is not None:
+        raise ValueError(f"TracIn: the checkpoints have different relation_repeats: "
+                         f"{checkpoints[0].name} {values[0]}, {checkpoints[other].name} "
+                         f"{values[other]}; they come from different training runs")
+    repeats, first = values[0], checkpoints[0]
+    if repeats is not None:
+        rows = first.params["relation_embedding"].shape[0]
+        if first.config.num_relation_rows(len(repeats)) != rows:
+            raise ValueError(f"TracIn: {first.name} has relation_repeats for {len(repeats)} "
+                             f"base relations, but its relation table has {rows} rows "
+                             f"(reciprocal={first.config.reciprocal})")
+    return repeats
 
 
 class TracIn:
     """TracInCP over a list of ConvE checkpoints.
 
     A run trained with ``TrainingConfig.relation_repeats`` visits the edges of relation ``r``
-    ``m_r`` times per epoch; the score of such a training edge (and its self-influence) is
-    multiplied by ``m_r``, the number of gradient steps TracIn sums for it (Pruthi et al. 2020,
-    eq. 3, with each visit one step; ``docs/training.md``); with ``normalize`` the normalised
-    score of one visit is multiplied, so an edge counts as ``m_r`` copies of itself.
+    ``m_r`` times per epoch (``Checkpoint.relation_repeats``); the score of such a training
+    edge (and its self-influence) is multiplied by ``m_r``, the number of gradient steps
+    TracIn sums for it (Pruthi et al. 2020, eq. 3, with each visit one step;
+    ``docs/training.md``); with ``normalize`` the normalised score of one visit is
+    multiplied, so an edge counts as ``m_r`` copies of itself.
+
+    Every setting that changes a score is in :attr:`settings`
+    (:class:`~kgif.influence.settings.TracInSettings`, frozen); ``train_objective``,
+    ``test_objective``, ``names``, ``method``, ``normalize`` and ``batch_size`` read it.
 
     Args:
-        checkpoints: checkpoints of one training run (same config), each with its TracInCP
-            weight ``learning_rate`` (finite, >= 0), used as stored.
+        checkpoints: checkpoints of one training run (same config and relation repeats), each
+            with its TracInCP weight ``learning_rate`` (finite, > 0), used as stored.
         train_triples: (n, 3) int64 training edges (base relation ids); default for the
             methods' ``train_triples``.
         train_objective: objective of a training example: ``"score"`` (default, DESIGN.md
@@ -222,8 +217,9 @@ class TracIn:
         test_objective: the same for the test side; default ``"score"`` (explain the logit).
         parameters: parameter subset: None/"all", a group of
             :data:`kgif.influence.grads.PARAMETER_GROUPS`, or names.
-        method: an engine of :data:`kgif.influence.engines.ENGINES`: ``"structured"`` (default;
-            exact factors) or ``"generic"`` (materialised ``vmap(grad)``; memory B x parameters).
+        method: an engine of :data:`kgif.influence.engines.ENGINES`: ``"structured"``
+            (default; exact factors) or ``"generic"`` (materialised ``vmap(grad)``; memory B x
+            parameters).
         batch_size: training edges per streamed batch; every batch has exactly this size
             (the last is padded), which makes float32 scores independent of the batching.
         compile: wrap the contraction kernel in ``torch.compile`` (same function).
@@ -238,7 +234,8 @@ class TracIn:
     Raises:
         ValueError: on no checkpoints, mismatched configs, an unknown method, objective or
             parameter, a checkpoint with a non-finite weight or learning rate
-            (:func:`check_checkpoint`), or checkpoints of different training runs, repeated
+            (:func:`kgif.model.checkpoint.check_finite`: learning rate finite and > 0), malformed
+            or differing ``relation_repeats``, or checkpoints of different training runs, repeated
             epochs or duplicates unless ``allow_mixed_runs=True``
             (:func:`kgif.model.checkpoint.check_same_run`), or an unknown ``normalize``.
     """
@@ -253,39 +250,75 @@ class TracIn:
                  normalize: str | None = None):
         if not checkpoints:
             raise ValueError("TracIn: no checkpoints given")
+        for ckpt in checkpoints:
+            check_finite(ckpt)
+        digests = [content_digest(c) for c in checkpoints]
         if not allow_mixed_runs:
-            check_same_run(checkpoints, require_run_id=False)
+            check_same_run(checkpoints, require_run_id=False, digests=digests)
         configs = {repr(c.config) for c in checkpoints}
         if len(configs) > 1:
             raise ValueError(f"TracIn: checkpoints have different configs: {sorted(configs)}")
         if method not in ENGINES:
             raise ValueError(f"TracIn: method={method!r}, expected one of {sorted(ENGINES)}")
         if normalize not in NORMALIZATIONS:
-            raise ValueError(f"TracIn: normalize={normalize!r}, expected None, 'cosine' or "
-                             "'relatif'")
-        if batch_size < 1:
-            raise ValueError(f"TracIn: batch_size={batch_size} must be positive")
-        for ckpt in checkpoints:
-            check_checkpoint(ckpt)
+            raise ValueError(f"TracIn: normalize={normalize!r}, expected one of "
+                             f"{sorted(NORMALIZATIONS, key=str)}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"TracIn: batch_size={batch_size!r} must be a positive integer")
+        repeats = _relation_repeats(checkpoints)
         self.checkpoints = [c.to(device=device, dtype=dtype) for c in checkpoints]
         for ckpt in self.checkpoints:  # a float16 cast can overflow
-            check_checkpoint(ckpt)
+            check_finite(ckpt)
+        self._like = self.checkpoints[0].params["entity_embedding"]
+        #: Every setting that changes a score (:class:`~kgif.influence.settings.TracInSettings`).
+        self.settings = TracInSettings.of(
+            checkpoints, digests=digests, train_objective=get_objective(train_objective),
+            test_objective=get_objective(test_objective),
+            normalize=normalize, parameters=resolve_parameters(parameters,
+                                                               self.checkpoints[0].params),
+            method=method, batch_size=batch_size, dtype=self._like.dtype)
         self.config = checkpoints[0].config
         self.train_triples = train_triples
-        self.train_objective = get_objective(train_objective)
-        self.test_objective = get_objective(test_objective)
         self.sign = 1.0 if self.train_objective.kind == self.test_objective.kind else -1.0
-        self.names = resolve_parameters(parameters, self.checkpoints[0].params)
-        self.method = method
-        self.normalize = normalize
         self._norm = NORMALIZATIONS[normalize]
-        self.batch_size = batch_size
         self.show_progress = show_progress
-        self._like = self.checkpoints[0].params["entity_embedding"]
         self.num_entities = self._like.shape[0]
         self.device = self._like.device
         self.engine = ENGINES[method](self.config, self.names, self.num_entities, compile)
-        self.edge_repeats = _edge_repeats(self.config, self.device)
+        self.edge_repeats = (None if repeats is None else  # (R,) int64 visits per epoch
+                             torch.tensor(repeats, dtype=torch.long, device=self.device))
+
+    # ----------------------------------------------------------------- settings
+
+    @property
+    def train_objective(self) -> Objective:
+        """``settings.train_objective``."""
+        return self.settings.train_objective
+
+    @property
+    def test_objective(self) -> Objective:
+        """``settings.test_objective``."""
+        return self.settings.test_objective
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """``settings.parameters``: the parameter names of the inner products."""
+        return self.settings.parameters
+
+    @property
+    def method(self) -> str:
+        """``settings.method``."""
+        return self.settings.method
+
+    @property
+    def normalize(self) -> str | None:
+        """``settings.normalize``."""
+        return self.settings.normalize
+
+    @property
+    def batch_size(self) -> int:
+        """``settings.batch_size``."""
+        return self.settings.batch_size
 
     def __repr__(self) -> str:
         """One short line: checkpoints, learning rates, objectives, parameter subset, engine."""
@@ -336,7 +369,7 @@ class TracIn:
             for ckpt in self.checkpoints:
                 cache = self.engine.test_cache(ckpt, examples, self.test_objective)
                 for name, value in self.engine.cache_tensors(cache):
-                    _check_finite(value, f"test gradients ({name}) of {_label(ckpt)}")
+                    _check_finite(value, f"test gradients ({name}) of {ckpt.name}")
                 rights.append(cache)
             return list(zip(rights, self._norm.test_side(self, examples), strict=True))
 

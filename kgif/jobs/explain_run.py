@@ -8,20 +8,24 @@ triple, ``<stem>.json`` and ``<stem>.csv`` (and with paths ``<stem>.paths.json``
 (:func:`kgif._io.atomic_write`, with the permissions the umask allows) and ``<stem>.json``
 last, so a triple is complete iff all its files exist and are whole.
 
-One writer per folder (:func:`kgif.jobs.guard.output_lock`): rank 0 holds an exclusive lock on
-``<output_dir>/.kgif.lock`` (an ``fcntl.flock`` on a file holding its pid) for the whole run; a
-second run on the same folder is refused with the first one's pid. The kernel drops the lock
-when its holder dies, so the lock file a killed run leaves behind is taken over by the next run.
+One writer per folder (:func:`kgif.jobs.guard.output_lock`): rank 0 holds an exclusive lock
+(a :class:`filelock.FileLock` on ``<output_dir>/.kgif.mutex``; its pid in ``.kgif.lock``) for
+the whole run; a second run on the same folder is refused with the first one's pid. The
+operating system drops the lock when its holder dies, so a killed run never blocks the next.
 
 Resume: run the same command again. Leftover temporary files of a killed run are deleted and the
 settings are checked against ``run.json`` (:mod:`kgif.jobs.guard`), which records every setting that
-changes the output: the checkpoints (sha256 of each file when known, of each checkpoint's
-tensors always, epochs and learning rates), the training edges, the objectives, parameter
-subset, method, dtype and batch size, the filters, path options, ``k``, chunk size, metadata and
-the test triples (count and sha256). A resume that differs is refused with each differing
-setting, old and new. The finished per-triple files are then read **once** and checked (valid
-JSON with the expected keys and test triple, CSV with the right header, row count and final
-newline); a damaged or truncated triple is logged and its chunk recomputed **whole**, so each
+changes the output: every field of ``tracin.settings``
+(:class:`~kgif.influence.settings.TracInSettings`: objectives, normalisation, parameter subset,
+method, batch size, dtype, model config, the checkpoints' learning rates and content digests,
+relation repeats), the sha256 of each checkpoint file when known, the training edges, the
+filters, path options, ``k``, chunk size, metadata and the test triples (count and sha256). A
+resume that differs is refused with each differing setting, old and new. Every per-triple file
+records the settings as well (:func:`kgif.jobs.guard.settings_record`), so a finished file of
+other settings is refused even when ``run.json`` was deleted. The finished per-triple files are
+then read **once** and checked (valid JSON with the expected keys, test triple and settings
+record, CSV with the right header, row count and final newline); a damaged or truncated triple
+is logged and its chunk recomputed **whole**, so each
 triple is scored with the same batch of test triples as in an uninterrupted run and the
 per-triple files come out byte for byte the same (they hold no times). The summary
 (``summary.json`` / ``summary.csv``: each triple's status, top proponent, candidate count and
@@ -67,12 +71,15 @@ from kgif.explanation.paths import (
 from kgif.influence.candidates import Adjacency, candidate_edges_batch
 from kgif.influence.distributed import Context, broadcast_object
 from kgif.jobs.guard import (
+    RECORD_KEY,
     DamagedOutput,
     check_settings,
     output_lock,
     read_finished,
     read_json,
     run_settings,
+    settings_record,
+    write_settings,
 )
 
 __all__ = ["SUMMARY_COLUMNS", "Chunk", "FilterOptions", "PathOptions", "RunOptions", "explain_all",
@@ -283,9 +290,13 @@ def _previous_seconds(out: Path) -> dict[str, float]:
         return {}
 
 
-def _resume_rows(out: Path, stems: list[str], triples: list[list[int]],
-                 options: RunOptions) -> tuple[list[dict], list[int]]:
-    """Read the finished files once: the summary rows and the chunks still to compute."""
+def _resume_rows(out: Path, stems: list[str], triples: list[list[int]], options: RunOptions,
+                 record: dict) -> tuple[list[dict], list[int]]:
+    """Read the finished files once: the summary rows and the chunks still to compute.
+
+    Raises:
+        ForeignOutput: a finished file records other settings than ``record``.
+    """
     seconds = _previous_seconds(out)
     rows, todo = [], set()
     for i, stem in enumerate(stems):
@@ -295,7 +306,8 @@ def _resume_rows(out: Path, stems: list[str], triples: list[list[int]],
             todo.add(i // options.chunk_size)
             continue
         try:
-            rows.append(_done_row(i, stem, read_finished(files, i, triples[i]), seconds.get(stem)))
+            document = read_finished(files, i, triples[i], record)
+            rows.append(_done_row(i, stem, document, seconds.get(stem)))
         except DamagedOutput as err:
             logger.warning("explain_all: recomputing test triple %d: %s", i, err)
             rows.append(_pending_row(i, stem))
@@ -314,13 +326,13 @@ def _write_summary(out: Path, rows: list[dict]) -> None:
                  lambda tmp: Path(tmp).write_text(text.getvalue(), encoding="utf-8", newline=""))
 
 
-def _write_combined(out: Path, stems: list[str], options: RunOptions) -> None:
+def _write_combined(out: Path, stems: list[str], options: RunOptions, provenance: dict) -> None:
     """``explanations.json`` / ``.csv``: every triple's results in one file (as
     :func:`kgif.explanation.tables.write_json` / ``write_csv`` would write them)."""
     files = [_files_of(out, s, options) for s in stems]
     results = [read_json(f["json"])["results"][0] for f in files]
-    atomic_write_json(out / "explanations.json", {"metadata": options.metadata,
-                                                  "results": results})
+    atomic_write_json(out / "explanations.json", {
+        "metadata": {**options.metadata, **provenance}, "results": results})
 
     def write(tmp: str) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as handle:
@@ -336,15 +348,18 @@ def _write_combined(out: Path, stems: list[str], options: RunOptions) -> None:
 
 
 def _prepare(out: Path, test_triples: Tensor, stems: list[str], settings: dict,
-             options: RunOptions, context: Context) -> tuple[list[dict], list[int]]:
+             record: dict, options: RunOptions, context: Context
+             ) -> tuple[list[dict], list[int]]:
     """Rank 0 cleans up, checks settings and reads the finished files; every rank gets the
     pending chunks."""
     message, rows, todo = None, [], []
     if context.is_main:
         try:
             remove_partial_files(out)
-            check_settings(out, settings)
-            rows, todo = _resume_rows(out, stems, test_triples.tolist(), options)
+            first = check_settings(out, settings)
+            rows, todo = _resume_rows(out, stems, test_triples.tolist(), options, record)
+            if first:  # after the finished files passed: a refused folder is left as it was
+                write_settings(out, settings)
         except (ValueError, OSError) as error:
             message = str(error)
     message, todo = broadcast_object((message, todo), context)
@@ -354,12 +369,13 @@ def _prepare(out: Path, test_triples: Tensor, stems: list[str], settings: dict,
 
 
 def _write_triple(out: Path, stem: str, index: int, chunk: Chunk, j: int, kg: KnowledgeGraph,
-                  train: Tensor, options: RunOptions) -> dict:
-    """Write one triple's files (``<stem>.json`` last); returns its JSON document."""
+                  train: Tensor, options: RunOptions, provenance: dict) -> dict:
+    """Write one triple's files (``<stem>.json`` last, each JSON's metadata with the
+    ``provenance``); returns its JSON document."""
     files = _files_of(out, stem, options)
     ex = chunk.explanations[j]
     write_csv(files["csv"], [ex], kg)
-    meta = {**options.metadata, "index": index, "candidates": chunk.candidates[j]}
+    meta = {**options.metadata, "index": index, "candidates": chunk.candidates[j], **provenance}
     ranked = chunk.paths[j] if options.paths is not None else None
     if ranked is not None:
         write_paths_csv(files["paths_csv"], ranked, kg, train)
@@ -410,7 +426,8 @@ def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: st
 
     Raises:
         ValueError: if another run holds the folder's lock, or the folder holds a run with
-            other settings (the message lists each differing setting, old -> new).
+            other settings, in ``run.json`` or in a finished per-triple file (the message lists
+            each differing setting, old -> new).
     """
     options, context = options or RunOptions(), context or Context()
     out = Path(output_dir)
@@ -418,8 +435,11 @@ def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: st
     stems = [triple_stem(i, tuple(row), kg) for i, row in enumerate(test_triples.tolist())]
     settings = run_settings(tracin, test_triples, options, checkpoint_files) \
         if context.is_main else {}
+    record = settings_record(settings)
+    # every JSON file names its TracIn settings in full, and carries the record checked on resume
+    provenance = {"tracin": tracin.settings.as_dict(), RECORD_KEY: record}
     with _rank0_lock(out, context):
-        rows, todo = _prepare(out, test_triples, stems, settings, options, context)
+        rows, todo = _prepare(out, test_triples, stems, settings, record, options, context)
         logger.info("explain_all: %d test triples, %d of %d chunks to compute", len(stems),
                     len(todo), -(-len(stems) // options.chunk_size))
         train = tracin.training_edges()
@@ -427,7 +447,8 @@ def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: st
             if not context.is_main:
                 continue
             for j, i in enumerate(chunk.indices):
-                document = _write_triple(out, stems[i], i, chunk, j, kg, train, options)
+                document = _write_triple(out, stems[i], i, chunk, j, kg, train, options,
+                                         provenance)
                 rows[i] = _done_row(i, stems[i], document, chunk.seconds / len(chunk.indices))
             _write_summary(out, rows)
             if on_chunk is not None:
@@ -435,5 +456,5 @@ def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: st
         if not context.is_main:
             return []
         _write_summary(out, rows)
-        _write_combined(out, stems, options)
+        _write_combined(out, stems, options, provenance)
         return rows

@@ -19,8 +19,8 @@ import shutil
 from pathlib import Path
 
 from kgif._io import atomic_write, atomic_write_json
-from kgif.data.formats import write_label_triples
 from kgif.data.graph import KnowledgeGraph
+from kgif.data.tsv import write_label_triples
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def write_test_chunks(kg: KnowledgeGraph, chunk_files: list[str | os.PathLike],
     Args:
         kg: the dataset.
         chunk_files: one headerless ``head<TAB>relation<TAB>tail`` file per chunk
-            (:func:`kgif.data.formats.write_label_triples`), in order.
+            (:func:`kgif.data.tsv.write_label_triples`), in order.
         queries_file: ``head<TAB>relation<TAB>?`` per distinct (head, relation) of the triples,
             the tail queries ``python -m kgif predict --file`` reads.
         relation, limit: which test triples (:func:`test_triple_labels`).

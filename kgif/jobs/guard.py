@@ -1,25 +1,31 @@
 """Safe resume of batch explain runs: the settings guard, the writer lock, finished-file checks.
 
-:func:`run_settings` lists every setting that changes a run's output as a flat dict (content
-hashes of the checkpoints and training edges, TracIn settings, run options, test triples);
-:func:`check_settings` stores it as ``run.json`` and refuses a resume that differs, naming each
-differing setting. :func:`output_lock` makes rank 0 the folder's only writer.
-:func:`read_finished` checks one test triple's files before a resume trusts them.
+:func:`run_settings` lists every setting that changes a run's output as a flat dict: the
+fields of ``tracin.settings`` (:class:`~kgif.influence.settings.TracInSettings`, among them the
+checkpoints' content digests and learning rates), the checkpoint files' sha256, the training
+edges, the test triples and the run options. :func:`check_settings` compares it with
+``run.json`` and refuses a resume that differs, naming each differing setting.
+
+The settings do not live in ``run.json`` alone: every per-triple file records them too
+(:func:`settings_record`: short values as they are, long ones as a sha256 prefix), and
+:func:`read_finished` refuses a finished file whose record differs from the run's
+(:class:`ForeignOutput`, naming the differences), so deleting ``run.json`` can never make a
+rerun with other checkpoints or another ``k`` reuse old results.
+
+:func:`output_lock` makes rank 0 the folder's only writer.
 """
 
 from __future__ import annotations
 
 import csv
-import fcntl
 import hashlib
 import io
 import json
 import logging
-import math
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -29,15 +35,24 @@ from kgif._io import atomic_write_json
 from kgif.explanation.paths import PATH_COLUMNS
 from kgif.explanation.tables import CSV_COLUMNS
 
-__all__ = ["LOCK_NAME", "RUN_FORMAT", "DamagedOutput", "check_settings", "file_sha256",
-           "output_lock", "read_finished", "read_json", "run_settings", "settings_differences"]
+__all__ = ["LOCK_NAME", "MUTEX_NAME", "RECORD_KEY", "RUN_FORMAT", "DamagedOutput", "ForeignOutput",
+           "check_settings", "file_sha256", "output_lock", "read_finished", "read_json",
+           "run_settings", "settings_differences", "settings_record", "write_settings"]
 
 logger = logging.getLogger(__name__)
 
-#: Lock file of a batch run's output folder.
+#: The pid of the holder of a batch run's output folder (:func:`output_lock`).
 LOCK_NAME = ".kgif.lock"
+#: The file that :func:`output_lock` locks.
+MUTEX_NAME = ".kgif.mutex"
 #: ``run.json``'s ``format`` value; a folder written by another format is refused on resume.
-RUN_FORMAT = "kgif-run/2"
+#: Version 3: TracIn settings from ``TracInSettings``, and a settings record in every
+#: per-triple file.
+RUN_FORMAT = "kgif-run/3"
+#: Key of the settings record (:func:`settings_record`) in each per-triple file's metadata.
+RECORD_KEY = "run_settings"
+#: Longest JSON text of a setting kept as is in the record; longer ones are hashed.
+_RECORD_CHARS = 64
 
 
 # --------------------------------------------------------------------------- settings guard
@@ -69,35 +84,6 @@ def _tensors_sha256(tensors: dict[str, Tensor]) -> str:
     return digest.hexdigest()
 
 
-def _describe(value) -> object:
-    """A JSON-ready description of an objective or other setting object."""
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    described = {"type": type(value).__name__}
-    if is_dataclass(value):  # scalar fields only (an objective's functions are not settings)
-        described |= {f.name: getattr(value, f.name) for f in fields(value)
-                      if isinstance(getattr(value, f.name), str | int | float | bool)}
-    return described
-
-
-def _checkpoint_settings(checkpoints, files: Sequence[str | os.PathLike] | None) -> dict:
-    settings: dict[str, object] = {"checkpoints.count": len(checkpoints)}
-    if files is not None:
-        settings["checkpoint_files.count"] = len(files)
-        for i, path in enumerate(files):
-            settings[f"checkpoint[{i}].file_sha256"] = file_sha256(path)
-    for i, ckpt in enumerate(checkpoints):
-        if not math.isfinite(ckpt.learning_rate):
-            raise ValueError(f"explain_all: checkpoint {i} (epoch {ckpt.epoch}) has learning "
-                             f"rate {ckpt.learning_rate}; TracInCP weights must be finite")
-        settings[f"checkpoint[{i}].epoch"] = ckpt.epoch
-        settings[f"checkpoint[{i}].learning_rate"] = ckpt.learning_rate
-        settings[f"checkpoint[{i}].tensors_sha256"] = _tensors_sha256(
-            {**{f"params.{k}": v for k, v in ckpt.params.items()},
-             **{f"buffers.{k}": v for k, v in ckpt.buffers.items()}})
-    return settings
-
-
 def _flatten(prefix: str, value) -> dict[str, object]:
     if isinstance(value, dict) and value:
         out: dict[str, object] = {}
@@ -112,39 +98,65 @@ def run_settings(tracin, test_triples: Tensor, options,
     """Every setting that changes a batch run's output, as a flat JSON-ready dict.
 
     Args:
-        tracin: a :class:`~kgif.influence.tracin.TracIn` or :class:`~kgif.influence.distributed.ShardedTracIn`.
+        tracin: a :class:`~kgif.influence.tracin.TracIn` or
+            :class:`~kgif.influence.distributed.ShardedTracIn`; every field of its
+            ``settings`` is recorded as ``tracin.<field>`` (nested dicts flattened with ``.``).
         test_triples: (T, 3) int64 test triples.
         options: the run settings.
         checkpoint_files: the checkpoint files ``tracin`` was built from, if known (their sha256
             is recorded too).
 
     Returns:
-        ``{"format": RUN_FORMAT, "checkpoint[0].tensors_sha256": ..., "method": ..., ...}``.
+        ``{"format": RUN_FORMAT, "tracin.method": ..., "tracin.checkpoint_digests": [...],
+        "k": ..., ...}``.
 
     Raises:
         OSError: if a checkpoint file cannot be read.
     """
-    plain = getattr(tracin, "tracin", tracin)
     triples = torch.as_tensor(test_triples, dtype=torch.long).contiguous()
-    first = plain.checkpoints[0].params
-    settings: dict[str, object] = {"format": RUN_FORMAT}
-    settings |= _checkpoint_settings(plain.checkpoints, checkpoint_files)
+    edges = tracin.training_edges()
+    settings: dict[str, object] = {"format": RUN_FORMAT, "tracin": tracin.settings.as_dict()}
+    if checkpoint_files is not None:
+        settings["checkpoint_files.sha256"] = [file_sha256(p) for p in checkpoint_files]
     settings |= {
-        "training_edges.count": len(plain.training_edges()),
-        "training_edges.sha256": _tensors_sha256({"edges": plain.training_edges()}),
-        "train_objective": _describe(getattr(plain, "train_objective", None)),
-        "test_objective": _describe(getattr(plain, "test_objective", None)),
-        "parameters": list(getattr(plain, "names", ())),
-        "method": getattr(plain, "method", None),
-        "dtype": str(next(iter(first.values())).dtype),
-        "batch_size": getattr(plain, "batch_size", None),
+        "training_edges.count": len(edges),
+        "training_edges.sha256": _tensors_sha256({"edges": edges}),
         "test_triples.count": len(triples),
         "test_triples.sha256": _tensors_sha256({"triples": triples}),
     }
     flat: dict[str, object] = {}
     for key, value in (settings | asdict(options)).items():
         flat |= _flatten(key, value)
-    return json.loads(json.dumps(flat))  # tuples -> lists, as run.json reads back
+    return json.loads(json.dumps(flat, allow_nan=False))  # tuples -> lists, as run.json reads
+
+
+def _record_value(value) -> object:
+    text = json.dumps(value, sort_keys=True)
+    if len(text) <= _RECORD_CHARS:
+        return value
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def settings_record(settings: dict[str, object]) -> dict[str, object]:
+    """The compact form of :func:`run_settings` that every per-triple file carries: each
+    setting's value when its JSON is at most 64 characters, else ``"sha256:"`` and the first
+    16 hex digits of the sha256 of its JSON (a list of checkpoint digests, say)."""
+    return {key: _record_value(value) for key, value in settings.items()}
+
+
+def _expand(key: str, value) -> dict[str, object]:
+    return {f"{key}[{i}]": item for i, item in enumerate(value)}
+
+
+def _comparable(old: dict, new: dict) -> tuple[dict, dict]:
+    """Lists of equal length that differ are compared item by item (``key[i]``)."""
+    old, new = dict(old), dict(new)
+    for key in old.keys() & new.keys():
+        a, b = old[key], new[key]
+        if isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and a != b:
+            old |= _expand(key, old.pop(key))
+            new |= _expand(key, new.pop(key))
+    return old, new
 
 
 def _short(value) -> str:
@@ -153,7 +165,9 @@ def _short(value) -> str:
 
 
 def settings_differences(old: dict, new: dict) -> list[str]:
-    """``"name: old -> new"`` for every setting that differs (missing ones show as absent)."""
+    """``"name: old -> new"`` for every setting that differs (missing ones show as absent;
+    lists of equal length by item, ``name[i]``)."""
+    old, new = _comparable(old, new)
     lines = []
     for key in sorted(old.keys() | new.keys()):
         if old.get(key, ...) != new.get(key, ...):
@@ -163,12 +177,20 @@ def settings_differences(old: dict, new: dict) -> list[str]:
     return lines
 
 
-def check_settings(out: Path, settings: dict) -> None:
-    """Write ``run.json`` on the first run; on resume, require the same settings."""
+def check_settings(out: Path, settings: dict) -> bool:
+    """Compare ``settings`` with the folder's ``run.json``, if it has one.
+
+    Returns:
+        True when there is no ``run.json`` yet (write it with :func:`write_settings` once the
+        finished files, if any, were checked with :func:`read_finished`).
+
+    Raises:
+        ValueError: ``run.json`` is not JSON, of another format, or holds other settings (the
+            message lists each differing setting, old -> new).
+    """
     path = out / "run.json"
     if not path.is_file():
-        atomic_write_json(path, settings)
-        return
+        return True
     try:
         previous = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as err:
@@ -184,6 +206,12 @@ def check_settings(out: Path, settings: dict) -> None:
         raise ValueError(f"explain_all: {out} holds a run with other settings (see {path}); "
                          "use a new output folder. Differing settings (old -> new):\n  "
                          + "\n  ".join(differences))
+    return False
+
+
+def write_settings(out: Path, settings: dict) -> None:
+    """Write ``run.json`` (atomically)."""
+    atomic_write_json(out / "run.json", settings)
 
 
 # --------------------------------------------------------------------------- output lock
@@ -198,42 +226,40 @@ def _lock_holder(path: Path) -> str:
 
 @contextmanager
 def output_lock(folder: str | os.PathLike) -> Iterator[Path]:
-    """Hold the exclusive writer lock ``<folder>/.kgif.lock`` for the ``with`` body.
+    """Hold the folder's exclusive writer lock for the ``with`` body.
 
-    An ``fcntl.flock`` on a file that holds the holder's pid: the kernel releases it when the
-    holder exits or is killed, so a lock file left by a dead process is simply taken over.
+    The lock is a :class:`filelock.FileLock` on ``<folder>/.kgif.mutex`` (``flock`` on POSIX,
+    ``msvcrt.locking`` on Windows): the operating system releases it when the holder exits or
+    is killed, so nothing a dead process leaves behind blocks the next run. The empty mutex
+    file stays in the folder (removing it would let two processes lock two different files).
+    While it holds the lock, the holder's pid is in ``<folder>/.kgif.lock`` (removed on exit;
+    a killed holder leaves it, and the next holder overwrites it), for the message a second
+    run gets.
 
     Yields:
-        The lock file's path.
+        The pid file's path (``.kgif.lock``).
 
     Raises:
         ValueError: if another process holds the lock (the message names its pid).
         OSError: if the folder is not writable.
     """
-    path = Path(folder) / LOCK_NAME
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise ValueError(f"explain_all: {folder} is in use by another explain run (pid "
-                             f"{_lock_holder(path)}, lock file {path}); wait for it to finish "
-                             "or use another --output-dir") from None
-        try:  # the holder may have removed the file between our open and flock: retry
-            same = os.path.exists(path) and os.stat(path).st_ino == os.fstat(fd).st_ino
-        except OSError:
-            same = False
-        if same:
-            break
-        os.close(fd)
+    import filelock  # here, not at the top: ``import kgif`` needs no lock machinery
+
+    folder = Path(folder)
+    mutex = filelock.FileLock(folder / MUTEX_NAME, timeout=0)
+    path = folder / LOCK_NAME
     try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        mutex.acquire()
+    except filelock.Timeout:
+        raise ValueError(f"explain_all: {folder} is in use by another explain run (pid "
+                         f"{_lock_holder(path)}, lock file {path}); wait for it to finish "
+                         "or use another --output-dir") from None
+    try:
+        path.write_text(f"{os.getpid()}\n", encoding="utf-8")
         yield path
     finally:
-        path.unlink(missing_ok=True)  # before unlocking: a waiter then sees a new inode
-        os.close(fd)
+        path.unlink(missing_ok=True)  # before releasing: a new holder writes its own
+        mutex.release()
 
 
 # --------------------------------------------------------------------------- finished files
@@ -241,6 +267,10 @@ def output_lock(folder: str | os.PathLike) -> Iterator[Path]:
 
 class DamagedOutput(ValueError):
     """A per-triple output file that is missing, truncated or malformed."""
+
+
+class ForeignOutput(ValueError):
+    """A finished per-triple file written with other settings than the run's (never reused)."""
 
 
 def read_json(path: Path):
@@ -277,6 +307,21 @@ def _check_document(path: Path, document, index: int, triple: list[int]) -> dict
     return result
 
 
+def _check_record(path: Path, meta: dict, record: dict) -> None:
+    """Refuse a finished file whose settings record is not the run's (:class:`ForeignOutput`)."""
+    found = meta.get(RECORD_KEY)
+    if found == record:
+        return
+    if not isinstance(found, dict):
+        raise ForeignOutput(f"explain_all: {path} records no run settings (written by another "
+                            "kgif version?), so nothing shows it was computed with this run's "
+                            "settings; use a new output folder")
+    raise ForeignOutput(f"explain_all: {path} was computed with other settings than this run's; "
+                        "its results are not reused: use a new output folder (or delete its "
+                        "per-triple files). Differing settings (file -> this run):\n  "
+                        + "\n  ".join(settings_differences(found, record)))
+
+
 def _check_csv(path: Path, header: Sequence[str], n_rows: int) -> None:
     """A CSV written by kgif: header, ``n_rows`` full rows, final newline."""
     try:
@@ -290,17 +335,34 @@ def _check_csv(path: Path, header: Sequence[str], n_rows: int) -> None:
              f"{len(rows) - 1} rows, expected {n_rows} of {len(header)} fields")
 
 
-def read_finished(files: dict[str, Path], index: int, triple: list[int]) -> dict:
-    """Check one triple's files (all present and whole); returns its JSON document."""
+def read_finished(files: dict[str, Path], index: int, triple: list[int], record: dict) -> dict:
+    """Check one triple's files (all present and whole, computed with this run's settings).
+
+    Args:
+        files: the triple's files (:func:`kgif.jobs.explain_run.triple_files`).
+        index: its index in the run.
+        triple: its (head, relation, tail) ids.
+        record: this run's :func:`settings_record`.
+
+    Returns:
+        Its JSON document.
+
+    Raises:
+        DamagedOutput: a file is missing, truncated or malformed (the triple is recomputed).
+        ForeignOutput: the files record other settings (never reused, never overwritten).
+    """
     missing = [p.name for p in files.values() if not p.is_file()]
     if missing:
         raise DamagedOutput(f"missing {', '.join(missing)}")
     document = read_json(files["json"])
     result = _check_document(files["json"], document, index, triple)
+    _check_record(files["json"], document["metadata"], record)
     _check_csv(files["csv"], CSV_COLUMNS, len(result["influences"]))
     if "paths_json" in files:
         paths = read_json(files["paths_json"])
-        _require(isinstance(paths, dict) and isinstance(paths.get("paths"), list),
-                 files["paths_json"], "no 'paths' list")
+        _require(isinstance(paths, dict) and isinstance(paths.get("paths"), list)
+                 and isinstance(paths.get("metadata"), dict), files["paths_json"],
+                 "no 'paths' list or 'metadata'")
+        _check_record(files["paths_json"], paths["metadata"], record)
         _check_csv(files["paths_csv"], PATH_COLUMNS, len(paths["paths"]))
     return document

@@ -19,6 +19,10 @@ triple]}``; extra fields are ignored) and writes, into the same folder:
 The files ``run.json``, ``summary.json`` and ``explanations.json`` and the ``*.paths.json`` of a
 run are not per-triple explanations and are skipped; any other JSON that is not an explanation
 document is listed in the report as skipped (never dropped silently).
+
+A run that was killed or is still going is reported as such: the number of test triples it
+has (``run.json``'s ``test_triples.count``, else ``summary.json``'s ``total``) minus the
+finished ones is shown as pending (:attr:`RunData.pending`).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from urllib.parse import quote
 
 from kgif._io import atomic_write, atomic_write_text
 
-__all__ = ["RUN_FIGURES", "RunData", "read_run", "write_run_report"]
+__all__ = ["RUN_FIGURES", "RunData", "read_run", "run_total", "write_run_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +60,39 @@ class RunData:
         triples: ``(stem, result)`` per per-triple JSON, sorted by file name; ``result`` is the
             ``results[0]`` object of the file.
         skipped: JSON files that are not explanations, with the reason.
+        total: test triples of the run (from ``run.json`` or ``summary.json``), None when
+            neither says.
     """
 
     folder: Path
     triples: list[tuple[str, dict]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    total: int | None = None
+
+    @property
+    def pending(self) -> int | None:
+        """Test triples of the run not finished yet (None when the total is unknown)."""
+        return None if self.total is None else max(self.total - len(self.triples), 0)
+
+
+def _count(path: Path, key: str) -> int | None:
+    """``document[key]`` of a JSON file when it is a non-negative integer, else None."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get(key)
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return value if ok else None
+
+
+def run_total(folder: Path) -> int | None:
+    """Test triples of the run in ``folder``: ``run.json``'s ``test_triples.count``, else
+    ``summary.json``'s ``total``, else None."""
+    for name, key in (("run.json", "test_triples.count"), ("summary.json", "total")):
+        total = _count(folder / name, key)
+        if total is not None:
+            return total
+    return None
 
 
 def _explanation_result(path: Path) -> tuple[dict | None, str]:
@@ -105,6 +137,10 @@ def read_run(folder: str | os.PathLike) -> RunData:
             data.skipped.append((path.name, reason))
         else:
             data.triples.append((path.name[: -len(".json")], result))
+    data.total = run_total(folder)
+    if not data.triples and data.total:
+        raise ValueError(f"report: {folder} holds no finished test triple yet ({data.total} "
+                         "pending); run the same explain command again to resume it")
     if not data.triples:
         raise ValueError(f"report: no per-triple explanation JSON in {folder} (expected the "
                          "output folder of 'python -m kgif explain --output-dir')")
@@ -255,6 +291,10 @@ def render_html(data: RunData, images: dict[str, bytes], title: str) -> str:
              f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
              f"<p>{len(data.triples)} test triples; written by kgif {__version__} "
              "(<code>python -m kgif report</code>).</p>"]
+    if data.pending:
+        parts.append(f"<p><strong>The run is not finished: {data.pending} of {data.total} test "
+                     "triples are pending</strong> (run the same explain command again to "
+                     "resume it); the figures and the table show the finished ones.</p>")
     for name, png in images.items():
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         parts.append(f'<img alt="{html.escape(name)}" src="{uri}">')
@@ -269,7 +309,8 @@ def render_html(data: RunData, images: dict[str, bytes], title: str) -> str:
 
 
 def write_run_report(folder: str | os.PathLike, *, output: str | os.PathLike | None = None,
-                     top_relations: int = 20, top: int = 3, dpi: int = 110) -> Path:
+                     top_relations: int = 20, top: int = 3, dpi: int = 110,
+                     data: RunData | None = None) -> Path:
     """Write the run-level PNGs and ``report.html`` for a batch explain output folder.
 
     Args:
@@ -279,6 +320,7 @@ def write_run_report(folder: str | os.PathLike, *, output: str | os.PathLike | N
         top_relations: relations shown in the proponents-by-relation chart.
         top: proponents of rank 1..``top`` form the "top" self-influence group.
         dpi: figure resolution.
+        data: ``read_run(folder)`` if the caller already has it.
 
     Returns:
         The path of the HTML report.
@@ -286,7 +328,7 @@ def write_run_report(folder: str | os.PathLike, *, output: str | os.PathLike | N
     Raises:
         FileNotFoundError, ValueError: as :func:`read_run`.
     """
-    data = read_run(folder)
+    data = read_run(folder) if data is None else data
     images = {}
     for name, fig in run_figures(data, top_relations=top_relations, top=top).items():
         images[name] = _png_bytes(fig, dpi)

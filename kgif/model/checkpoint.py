@@ -1,4 +1,5 @@
-"""Checkpoints: parameters, buffers, the learning rate TracIn needs, config, id maps, run id.
+"""Checkpoints: parameters, buffers, the learning rate TracIn needs, config, id maps, run id,
+relation repeats.
 
 A checkpoint file is a ``torch.save`` of plain containers, tensors and numbers only, so it
 loads with ``torch.load(path, weights_only=True)`` (never unpickling arbitrary objects); or a
@@ -7,9 +8,10 @@ then written atomically (:func:`kgif._io.atomic_write_bytes`), so the bytes depe
 content only: two identical runs give byte-identical files.
 
 Provenance checks live here too, at the boundary where checkpoints enter a computation:
-:func:`check_finite` (no NaN/inf weights or rates), :func:`check_same_run` (one training run,
-no duplicates, one checkpoint per epoch) and :func:`check_compatible` (a checkpoint fits a
-dataset's id maps and sizes).
+:func:`check_finite` (no NaN/inf weights; the one learning-rate rule,
+:func:`check_learning_rate`, used on save, on load and by TracIn), :func:`check_same_run`
+(one training run, no duplicates, one checkpoint per epoch) and :func:`check_compatible` (a
+checkpoint fits a dataset's id maps and sizes).
 """
 
 from __future__ import annotations
@@ -33,13 +35,16 @@ from torch import Tensor
 from kgif._io import atomic_write_bytes
 from kgif.model.conve import ConvEConfig, Params
 
-__all__ = ["Checkpoint", "check_compatible", "check_finite", "check_same_run", "content_digest",
-           "list_checkpoints", "load_checkpoint", "load_checkpoints", "read_torch_file",
-           "save_checkpoint"]
+__all__ = ["Checkpoint", "check_compatible", "check_finite", "check_learning_rate",
+           "check_relation_repeats", "check_same_run", "content_digest", "list_checkpoints",
+           "load_checkpoint", "load_checkpoints", "read_torch_file", "save_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+#: Version 2 stores ``relation_repeats`` as its own field; version 1 kept it in
+#: ``config["extra"][_LEGACY_REPEATS_KEY]`` (moved to the field on load).
+FORMAT_VERSION = 2
+_LEGACY_REPEATS_KEY = "relation_repeats"
 CHECKPOINT_SUFFIXES = (".pt", ".safetensors")
 _MIXING_HINT = "pass allow_mixed_runs=True (CLI: --allow-mixed-runs) if this is intended"
 
@@ -63,6 +68,10 @@ class Checkpoint:
             and plain containers only.
         run_id: uuid4 hex of the training run that wrote it; ``""`` for an unknown run (files
             written before run ids existed, or converted without one).
+        relation_repeats: visits per epoch of the edges of each base relation (one integer
+            >= 1 per base relation id) of a run trained with
+            ``TrainingConfig.relation_repeats``; None when every edge is visited once. TracIn
+            counts such an edge that many times (``docs/training.md``).
         source: the file it was loaded from (not saved; used in error messages).
     """
 
@@ -76,6 +85,7 @@ class Checkpoint:
     metrics: dict[str, float] = field(default_factory=dict)
     training_state: dict | None = None
     run_id: str = ""
+    relation_repeats: tuple[int, ...] | None = None
     source: str | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
@@ -112,11 +122,57 @@ class Checkpoint:
 # --------------------------------------------------------------------------- finiteness
 
 
+def check_learning_rate(lr: object, who: str) -> float:
+    """The one rule for a checkpoint's learning rate, the TracInCP weight eta_k.
+
+    TracInCP sums eta_k <grad l(w_k, z), grad l(w_k, z')> over checkpoints (Pruthi et al.
+    2020, eq. 3): a NaN or infinite eta poisons every score, a negative one flips the sign of
+    its checkpoint's contribution, and 0 silently drops the checkpoint while it still looks
+    used. Applied on save, on load and by TracIn (through :func:`check_finite`).
+
+    Args:
+        lr: the stored learning rate.
+        who: what the rate belongs to (a checkpoint's name), the start of the message.
+
+    Returns:
+        ``lr`` as a float.
+
+    Raises:
+        ValueError: ``"<who> has learning rate <lr>; the TracInCP weight eta_k ... must be a
+            finite number > 0"`` unless ``lr`` is a real number, finite and > 0.
+    """
+    if (isinstance(lr, bool) or not isinstance(lr, int | float) or not math.isfinite(lr)
+            or lr <= 0):
+        raise ValueError(f"{who} has learning rate {lr!r}; the TracInCP weight eta_k "
+                         "(Pruthi et al. 2020, eq. 3) must be a finite number > 0")
+    return float(lr)
+
+
+def check_relation_repeats(repeats: object, who: str) -> tuple[int, ...] | None:
+    """Validate a checkpoint's ``relation_repeats``: None, or integers >= 1 (one per base
+    relation).
+
+    Returns:
+        ``repeats`` as a tuple of ints, or None.
+
+    Raises:
+        ValueError: naming ``who`` and the bad value.
+    """
+    if repeats is None:
+        return None
+    if (not isinstance(repeats, list | tuple) or not repeats
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in repeats)):
+        raise ValueError(f"{who}: relation_repeats={repeats!r} must be None or a non-empty "
+                         "list of integers >= 1, one per base relation")
+    return tuple(int(v) for v in repeats)
+
+
 def check_finite(ckpt: Checkpoint) -> Checkpoint:
-    """Refuse a checkpoint whose learning rate, parameters or buffers are not finite.
+    """Refuse a checkpoint whose learning rate, parameters or buffers are not usable.
 
     A NaN true score compares false with everything, so a NaN model ranks every triple first
-    and lists ``+nan`` edges as top proponents; such a model must never be used or saved.
+    and lists ``+nan`` edges as top proponents; such a model must never be used or saved. The
+    learning rate follows :func:`check_learning_rate`.
 
     Args:
         ckpt: the checkpoint (``ckpt.name`` appears in the message).
@@ -128,10 +184,7 @@ def check_finite(ckpt: Checkpoint) -> Checkpoint:
         ValueError: naming the checkpoint and the first offending learning rate, parameter or
             buffer (with its count of NaN/inf entries and the first bad index).
     """
-    lr = float(ckpt.learning_rate)
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"{ckpt.name}: learning rate {lr!r} is not a finite positive number "
-                         "(TracInCP weight)")
+    check_learning_rate(ckpt.learning_rate, ckpt.name)
     for kind, tensors in (("parameter", ckpt.params), ("buffer", ckpt.buffers)):
         for name, value in tensors.items():
             if not value.is_floating_point():
@@ -161,6 +214,8 @@ def _metadata(ckpt: Checkpoint) -> dict:
         "relation_to_id": dict(ckpt.relation_to_id),
         "metrics": {k: float(v) for k, v in ckpt.metrics.items()},
         "run_id": str(ckpt.run_id),
+        "relation_repeats": (None if ckpt.relation_repeats is None
+                             else [int(v) for v in ckpt.relation_repeats]),
     }
 
 
@@ -274,6 +329,21 @@ def _read_safetensors(path: Path, map_location) -> tuple[dict, Params, Params]:
     return meta, params, buffers
 
 
+def _as_float(value: object) -> object:
+    """A stored number as float; anything else unchanged, for :func:`check_learning_rate` to
+    refuse with its message."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def _relation_repeats(meta: dict, config: dict, path: Path) -> tuple[int, ...] | None:
+    """The ``relation_repeats`` field; a version-1 file kept it in ``config["extra"]``, from
+    where it is moved (``config`` is edited in place)."""
+    extra = config.get("extra")
+    legacy = extra.pop(_LEGACY_REPEATS_KEY, None) if isinstance(extra, dict) else None
+    repeats = meta.get("relation_repeats", legacy)
+    return check_relation_repeats(repeats, f"load_checkpoint: {path}")
+
+
 def _from_payload(meta: dict, params: Params, buffers: Params, path: Path, state=None):
     if not isinstance(meta, dict) or meta.get("format") != "kgif-checkpoint":
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
@@ -281,12 +351,16 @@ def _from_payload(meta: dict, params: Params, buffers: Params, path: Path, state
             f"load_checkpoint: {path} is not a kgif checkpoint (format={found!r}); "
             "convert PyKEEN or seed-project files with `python -m kgif convert`"
         )
+    config = dict(meta["config"])
+    if isinstance(config.get("extra"), dict):
+        config["extra"] = dict(config["extra"])
+    repeats = _relation_repeats(meta, config, path)
     return Checkpoint(
-        params=params, buffers=buffers, config=ConvEConfig(**meta["config"]),
-        learning_rate=float(meta["learning_rate"]), epoch=int(meta["epoch"]),
+        params=params, buffers=buffers, config=ConvEConfig(**config),
+        learning_rate=_as_float(meta["learning_rate"]), epoch=int(meta["epoch"]),
         entity_to_id=dict(meta["entity_to_id"]), relation_to_id=dict(meta["relation_to_id"]),
         metrics=dict(meta["metrics"]), training_state=state,
-        run_id=str(meta.get("run_id", "")), source=str(path),
+        run_id=str(meta.get("run_id", "")), relation_repeats=repeats, source=str(path),
     )
 
 
@@ -402,8 +476,8 @@ def content_digest(ckpt: Checkpoint) -> str:
     return digest.hexdigest()
 
 
-def check_same_run(checkpoints: Sequence[Checkpoint], *, require_run_id: bool = True
-                   ) -> list[Checkpoint]:
+def check_same_run(checkpoints: Sequence[Checkpoint], *, require_run_id: bool = True,
+                   digests: Sequence[str] | None = None) -> list[Checkpoint]:
     """Refuse checkpoints that TracIn must not sum: duplicates, repeated epochs, mixed runs.
 
     Checkpoints without a run id (``run_id == ""``: written before run ids existed, or
@@ -415,6 +489,7 @@ def check_same_run(checkpoints: Sequence[Checkpoint], *, require_run_id: bool = 
         require_run_id: refuse checkpoints without a run id among several (files: yes; objects
             built in memory, e.g. by :class:`~kgif.influence.tracin.TracIn` callers: no, but
             different known run ids, repeated epochs and duplicates are still refused).
+        digests: the checkpoints' :func:`content_digest`, if already computed (else computed).
 
     Returns:
         ``list(checkpoints)``.
@@ -427,10 +502,10 @@ def check_same_run(checkpoints: Sequence[Checkpoint], *, require_run_id: bool = 
     ckpts = list(checkpoints)
     if len(ckpts) < 2:
         return ckpts
-    for key, what in ((content_digest, "the same content"), (lambda c: c.epoch, "epoch")):
+    digests = list(digests) if digests is not None else [content_digest(c) for c in ckpts]
+    for values, what in ((digests, "the same content"), ([c.epoch for c in ckpts], "epoch")):
         seen: dict = {}
-        for ckpt in ckpts:
-            value = key(ckpt)
+        for ckpt, value in zip(ckpts, values, strict=True):
             if value in seen:
                 detail = f"{what} {value}" if what == "epoch" else what
                 raise ValueError(f"check_same_run: {seen[value].name} and {ckpt.name} have "

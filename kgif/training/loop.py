@@ -46,10 +46,6 @@ logger = logging.getLogger(__name__)
 #: (``"validation." + TrainingConfig.validation_metric``).
 VALIDATION_KEY = "validation.realistic.mrr"
 
-#: ``ConvEConfig.extra`` key of the per-base-relation repeat counts of a run trained with
-#: :attr:`TrainingConfig.relation_repeats` (absent when every relation is visited once).
-REPEATS_KEY = "relation_repeats"
-
 
 @dataclass
 class TrainingConfig:
@@ -222,6 +218,7 @@ class _State:
     evals_since_best: int = 0
     lr_since_checkpoint: list[float] = field(default_factory=list)
     run_id: str = ""
+    relation_repeats: tuple[int, ...] | None = None  # per base relation id (Checkpoint field)
 
     def to_training_state(self) -> dict:
         return {
@@ -272,6 +269,7 @@ def _snapshot(state: _State, config: ConvEConfig, kg: KnowledgeGraph, metrics: d
         epoch=state.epoch, entity_to_id=dict(kg.entity_to_id),
         relation_to_id=dict(kg.relation_to_id), metrics=dict(metrics),
         training_state=copy_module.deepcopy(resume) if copy else resume, run_id=state.run_id,
+        relation_repeats=state.relation_repeats,
     )
 
 
@@ -570,11 +568,10 @@ def train(
     if kg.name and "dataset" not in config.extra:
         config = replace(config, extra={**config.extra, "dataset": kg.name})
     repeats = relation_repeat_counts(kg, tc.relation_repeats)
-    if repeats is not None:
-        config = replace(config, extra={**config.extra, REPEATS_KEY: repeats})
     resolve_device(tc.device, "train: device (--device)")
     out = Path(output_dir) if output_dir is not None else None
     state = _init_state(kg, config, tc, resume_from, run_id)
+    state.relation_repeats = None if repeats is None else tuple(repeats)
     if out is not None:
         prepare_output_dir(out, state.run_id, overwrite)
     if keep_rows_of is None:
