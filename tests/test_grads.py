@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import random_triples, small_conve
+from helpers import small_conve
 
+from kgif.bench.common import random_triples
 from kgif.influence.grads import PER_SAMPLE, structured_factors, without_onednn
 from kgif.model.loss import get_objective
 
