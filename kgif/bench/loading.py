@@ -55,8 +55,8 @@ def measure_read(folder: str, line_loop: bool = False, core: bool = False) -> di
     (``import_seconds``); ``line_loop=True`` reads with the plain line loop (the reference),
     ``core=True`` with the reader of a core install (no pyarrow, no pandas).
     """
-    from kgif.data import tsv as labels
     from kgif.data import datasets as data
+    from kgif.data import tsv as labels
 
     start = time.perf_counter()
     readers = [] if line_loop else [labels._read_whole] if core else labels._fast_readers()

@@ -9,7 +9,7 @@ the method:
 * ``squared_norms(ckpt, examples, objective, two_directions)`` -> (B,) squared gradient norms
   (self-influence).
 
-``structured`` (default) forms every product from the low-rank factors of DESIGN.md section 4
+``structured`` (default) forms every product from the low-rank factors of docs/derivations.md
 (:func:`kgif.influence.grads.structured_factors`, :func:`kgif.influence.kernels.structured_scores`), exact;
 ``generic`` materialises ``vmap(grad)`` gradients (:func:`kgif.influence.grads.per_sample_grads`) and
 takes dot products, for any parameter subset, at a memory cost of B x parameters.
@@ -62,7 +62,7 @@ def _halves(examples: Tensor) -> tuple[slice, slice]:
 
 
 class StructuredEngine:
-    """Exact inner products from gradient factors (DESIGN.md section 4).
+    """Exact inner products from gradient factors (docs/derivations.md sections 4-5).
 
     Args:
         config: the model hyper-parameters.

@@ -6,7 +6,7 @@ Two producers, one per TracIn path:
   subset, materialised. Embedding tables are differentiated through their *gathered rows*
   (head, relation, tail), never as B x N x d, except where the objective is dense (``bce_1n``),
   whose u = dl/ds touches every entity row.
-* :func:`structured_factors` (fast, exact): the low-rank factors of DESIGN.md section 4
+* :func:`structured_factors` (fast, exact): the low-rank factors of docs/derivations.md section 3
   (u, f, g, k, delta, x and the small-parameter gradients), from which all inner products of
   per-sample gradients are formed in :mod:`kgif.influence.kernels` without materialising them.
 
@@ -138,7 +138,7 @@ def _bias(params: Params, ids: Tensor) -> Tensor:
 
 @dataclass
 class Factors:
-    """Low-rank factors of the per-sample gradients of B examples (DESIGN.md section 4).
+    """Low-rank factors of the per-sample gradients of B examples (docs/derivations.md section 3).
 
     With s = E f + b and u = dl/ds, the gradient of one example is
     entity table u f^T + e_h g^T, bias u, relation row r: k, fc weight delta x^T, fc bias delta,

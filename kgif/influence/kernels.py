@@ -1,6 +1,6 @@
 """Inner products of per-sample gradients: the TracIn kernel of one checkpoint.
 
-Structured path (DESIGN.md section 4): with u = dl/ds, the gradient of example i is
+Structured path (docs/derivations.md section 4): with u = dl/ds, the gradient of example i is
 entity table u_i f_i^T + e_{h_i} g_i^T, bias u_i, relation row r_i: k_i, fc weight
 delta_i x_i^T, fc bias delta_i, plus small materialised parameters. For a left example i
 (training) and a right example j (test):
@@ -191,7 +191,7 @@ def shared_x_products(x: Tensor, first: Tensor, inverse: Tensor, right_x: Tensor
     """(B, T) <x_i, x_j> computed once per distinct training row, then gathered.
 
     Exact whenever examples with equal rows have equal x (true in attribution mode: x depends
-    on (e_h, e_r) only, DESIGN.md section 4).
+    on (e_h, e_r) only, docs/derivations.md section 1).
 
     Args:
         x: (B, F) fc inputs of the left examples.

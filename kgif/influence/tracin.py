@@ -216,8 +216,8 @@ class TracIn:
             weight ``learning_rate`` (finite, >= 0), used as stored.
         train_triples: (n, 3) int64 training edges (base relation ids); default for the
             methods' ``train_triples``.
-        train_objective: objective of a training example: ``"score"`` (default, DESIGN.md
-            section 3 and docs/tracin.md), ``"pointwise_bce"``, ``"bce_1n"`` or an objective
+        train_objective: objective of a training example: ``"score"`` (default, docs/derivations.md
+            section 2 and docs/tracin.md), ``"pointwise_bce"``, ``"bce_1n"`` or an objective
             instance of :mod:`kgif.model.loss`.
         test_objective: the same for the test side; default ``"score"`` (explain the logit).
         parameters: parameter subset: None/"all", a group of
