@@ -182,8 +182,8 @@ def score() -> OneHotObjective:
     """l = s_t, the triple's logit; u = e_t.
 
     As a *training* objective (docs/derivations.md section 2, docs/tracin.md): with the
-    sparse 1-N BCE of :func:`sparse_bce_with_logits` (reduction ``"sum"``), removing an edge (h, r, t) from
-    the training set changes the loss of row (h, r) by exactly +a s_t (a from
+    sparse 1-N BCE of :func:`sparse_bce_with_logits` (reduction ``"sum"``), removing an edge
+    (h, r, t) from the training set changes the loss of row (h, r) by exactly +a s_t (a from
     :func:`smoothing_coefficients`), so its gradient is a times the gradient of s_t, but
     **only when the row keeps another positive**. When t is the row's only known tail, the
     whole row leaves the training set and the loss loses sum_j softplus(s_j) - a s_t -
