@@ -3,6 +3,8 @@ import graph printed in docs/architecture.md kept current."""
 
 from __future__ import annotations
 
+import ast
+import importlib
 import importlib.util
 import re
 import subprocess
@@ -65,7 +67,7 @@ def test_tool_exits_zero_and_reports_no_violation():
 
 def test_architecture_doc_shows_the_current_import_graph():
     """docs/architecture.md's block under "Import graph" is `python tools/import_graph.py`'s
-    output; regenerate it with that command when imports change."""
+    output; regenerate it with ``python tools/import_graph.py --update-doc``."""
     doc = (ROOT / "docs/architecture.md").read_text(encoding="utf-8")
     section = doc.split("## Import graph", 1)[1]
     block = re.search(r"```text\n(.*?)\n```", section, re.S)
@@ -91,3 +93,47 @@ def test_repository_folders_do_not_shadow_package_modules():
     tracked = {p.name for p in ROOT.iterdir() if not p.name.startswith(".")}
     default_outputs = {"runs"}  # kgif/cli/train.py: runs/<dataset>
     assert package & (tracked | default_outputs) == set()
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    """Names a module defines itself (def, class, assignment), imports excluded; top-level
+    ``if`` / ``try`` blocks included."""
+    names, nodes = set(), list(tree.body)
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.If | ast.Try):
+            nodes += node.body + node.orelse + getattr(node, "finalbody", [])
+            nodes += [n for h in getattr(node, "handlers", []) for n in h.body]
+    return names
+
+
+def _declared_all(tree: ast.Module) -> set[str]:
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__"
+                                                 for t in node.targets)):
+            return set(ast.literal_eval(node.value))
+    return set()
+
+
+def test_every_public_name_has_one_home_and_imports_from_kgif():
+    """Each name of ``kgif.__all__`` is defined by exactly one module, listed in no other
+    module's ``__all__`` (no re-export between modules), and ``kgif.<name>`` is that object."""
+    tool = _tool()
+    trees = {tool.module_name(p): ast.parse(p.read_text(encoding="utf-8"))
+             for p in sorted((ROOT / "kgif").rglob("*.py")) if p.name != "__init__.py"
+             or p.parent != ROOT / "kgif"}
+    kgif = importlib.import_module("kgif")
+    assert len(kgif.__all__) == len(set(kgif.__all__)) > 40
+    homes = {name: [m for m, tree in trees.items() if name in _top_level_names(tree)]
+             for name in kgif.__all__}
+    assert {name: found for name, found in homes.items() if len(found) != 1} == {}
+    listed = {name: sorted(m for m, tree in trees.items() if name in _declared_all(tree)
+                           and m != homes[name][0]) for name in kgif.__all__}
+    assert {name: found for name, found in listed.items() if found} == {}
+    for name in kgif.__all__:
+        assert getattr(kgif, name) is getattr(importlib.import_module(homes[name][0]), name)

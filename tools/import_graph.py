@@ -1,8 +1,8 @@
 """Print kgif's internal import graph, and check its stage order and cycles.
 
-Usage: ``python tools/import_graph.py [--all]`` from the repository root. The graph (module ->
-kgif modules it imports) counts imports at module level; ``--all`` adds those inside functions
-(and under ``if TYPE_CHECKING:``). Three checks follow, and the exit status is 1 if any fails:
+Usage: ``python tools/import_graph.py [--all] [--update-doc]`` from the repository root. The
+graph (module -> kgif modules it imports) counts imports at module level; ``--all`` adds those
+inside functions (and under ``if TYPE_CHECKING:``). Three checks follow, and the exit status is 1 if any fails:
 
 * **upward imports**: an import from a module to a module of a *later* stage of
   :data:`STAGES` (docs/architecture.md). Always checked over every import, inside functions too:
@@ -12,6 +12,9 @@ kgif modules it imports) counts imports at module level; ``--all`` adds those in
 * **cycles**: strongly connected components of the printed graph, ``kgif/__init__.py`` (the flat
   re-export layer, the last stage) left out.
 
+``--update-doc`` rewrites the graph block of docs/architecture.md with the module-level report
+(tests/test_architecture.py checks that they agree).
+
 ``from kgif.x import y`` counts as an import of module ``kgif.x.y`` when that is a module, else of
 ``kgif.x``; ``from kgif import __version__`` counts as an import of the package ``kgif``.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -164,12 +168,29 @@ def report(everywhere: bool) -> tuple[str, bool]:
     return "\n".join(lines), not (up or lost or found)
 
 
+DOC = ROOT / "docs" / "architecture.md"
+DOC_BLOCK = re.compile(r"(## Import graph\n.*?```text\n)(.*?)(\n```)", re.S)
+
+
+def update_doc(text: str) -> None:
+    """Replace the ```text block under "## Import graph" of docs/architecture.md by ``text``."""
+    doc = DOC.read_text(encoding="utf-8")
+    new, count = DOC_BLOCK.subn(lambda m: m.group(1) + text + m.group(3), doc, count=1)
+    if count != 1:
+        raise SystemExit(f"import_graph.py: no ```text block under '## Import graph' in {DOC}")
+    DOC.write_text(new, encoding="utf-8")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--all", action="store_true", help="count function-level imports too")
+    parser.add_argument("--update-doc", action="store_true",
+                        help="rewrite docs/architecture.md's block (module-level graph)")
     args = parser.parse_args()
     text, ok = report(args.all)
     print(text)
+    if args.update_doc:
+        update_doc(report(everywhere=False)[0])
     return 0 if ok else 1
 
 

@@ -7,7 +7,7 @@
 - :func:`load_graph_for`: the dataset a checkpoint was trained on, with its id maps and sizes
   checked;
 - :func:`check_device`: a clear error for ``--device cuda`` without a GPU;
-- :func:`environment` and :func:`write_json`: metadata and the atomic JSON writer for results;
+- :func:`environment`: metadata for results (written with :func:`kgif._io.atomic_write_json`);
 - :func:`setup_logging`: log lines through :func:`tqdm.tqdm.write` (progress bars stay whole),
   on rank 0 only under ``torchrun``.
 """
@@ -19,18 +19,15 @@ import logging
 import os
 import platform
 import sys
-from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from kgif._device import resolve_device
-from kgif._io import atomic_write_json
 from kgif.model.checkpoint import check_compatible
 
 __all__ = ["LOG_FORMAT", "TqdmHandler", "add_subparser", "check_device", "environment",
-           "is_rank0", "load_graph_for", "non_negative_int", "positive_int", "setup_logging",
-           "write_json"]
+           "is_rank0", "load_graph_for", "non_negative_int", "positive_int", "setup_logging"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -112,11 +109,6 @@ def environment() -> dict[str, str]:
     return {"command": " ".join(["python -m kgif", *sys.argv[1:]]),
             "torch": torch.__version__, "python": platform.python_version(),
             "cpu_threads": str(torch.get_num_threads()), "machine": platform.machine()}
-
-
-def write_json(path: str | Path, payload: dict) -> None:
-    """Write ``payload`` as indented JSON atomically (:func:`kgif._io.atomic_write_json`)."""
-    atomic_write_json(path, payload)
 
 
 def is_rank0() -> bool:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import time
 
+from kgif._io import atomic_write_json
 from kgif.cli._common import (
     add_subparser,
     check_device,
     environment,
     load_graph_for,
     positive_int,
-    write_json,
 )
 from kgif.evaluation.ranks import RANK_TYPES, SIDES, evaluate_all_sides
 from kgif.model.checkpoint import load_checkpoint
@@ -71,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
                                         f"{len(getattr(kg, args.split))} triples, epoch "
                                         f"{ckpt.epoch}, {seconds:.1f} s)"))
     output = args.output or f"{args.checkpoint}.{args.split}.metrics.json"
-    write_json(output, {**environment(), "checkpoint": str(args.checkpoint),
+    atomic_write_json(output, {**environment(), "checkpoint": str(args.checkpoint),
                         "dataset": kg.name, "split": args.split, "epoch": ckpt.epoch,
                         "seconds": seconds, "metrics": by_side})
     print(f"metrics written to {output}")

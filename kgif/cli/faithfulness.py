@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from kgif.cli._common import add_subparser, environment, positive_int, write_json
+from kgif._io import atomic_write_json
+from kgif.cli._common import add_subparser, environment, positive_int
 
 #: Small, fast defaults: a UMLS/Kinships retraining takes seconds on one CPU thread.
 DEFAULTS = dict(embedding_dim=32, output_channels=8, epochs=30, learning_rate=0.01,
@@ -89,10 +90,11 @@ def _run(args: argparse.Namespace) -> int:
     text = "\n".join(f"### k = {k}\n\n{markdown_table(rows, k)}" for k in args.k)
     print(title + "\n\n" + text)
     if args.output:
-        write_json(args.output, {**environment(), "dataset": kg.name, "config": config.to_dict(),
-                                 "training_config": vars(tc), "args": {
-                                     k: v for k, v in vars(args).items() if k != "func"},
-                                 **result_json(result, rows)})
+        atomic_write_json(args.output, {
+            **environment(), "dataset": kg.name, "config": config.to_dict(),
+            "training_config": vars(tc),
+            "args": {k: v for k, v in vars(args).items() if k != "func"},
+            **result_json(result, rows)})
         print(f"written {args.output}")
     if args.markdown:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)

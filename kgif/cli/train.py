@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from kgif.cli._common import add_subparser, environment, write_json
+from kgif._io import atomic_write_json
+from kgif.cli._common import add_subparser, environment
 from kgif.cli.evaluate import format_metrics_table
 
 logger = logging.getLogger(__name__)
@@ -224,6 +225,6 @@ def _train(args: argparse.Namespace) -> int:
                "model_config": config.to_dict(), "training_config": dataclasses.asdict(tc),
                "test": test, "loss_history": result.loss_history,
                "metrics_history": result.metrics_history}
-    write_json(out / "metrics.json", payload)
+    atomic_write_json(out / "metrics.json", payload)
     print(f"metrics written to {out / 'metrics.json'}")
     return 0
