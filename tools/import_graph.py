@@ -2,7 +2,8 @@
 
 Usage: ``python tools/import_graph.py [--all] [--update-doc]`` from the repository root. The
 graph (module -> kgif modules it imports) counts imports at module level; ``--all`` adds those
-inside functions (and under ``if TYPE_CHECKING:``). Three checks follow, and the exit status is 1 if any fails:
+inside functions (and under ``if TYPE_CHECKING:``). Three checks follow; the exit status is 1
+if any fails:
 
 * **upward imports**: an import from a module to a module of a *later* stage of
   :data:`STAGES` (docs/architecture.md). Always checked over every import, inside functions too:
