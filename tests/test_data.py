@@ -425,7 +425,7 @@ def _hide_shared(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(kgif.data.datasets, "_shared_dirs", lambda: [tmp_path / "no-shared" / "data"])
 
 
-BUNDLED = Path(__file__).resolve().parents[1] / "kgif" / "datasets"
+BUNDLED = Path(__file__).resolve().parents[1] / "kgif" / "data" / "bundled"
 
 
 @pytest.mark.parametrize(("name", "sizes"), [

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import gzip
+import io
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -59,8 +60,8 @@ def _as_triples(where: str, triples: torch.Tensor) -> torch.Tensor:
 
 
 def _open_text(path: Path, mode: str = "r") -> IO[str]:
-    if path.suffix == ".gz":
-        return gzip.open(path, mode + "t", encoding="utf-8", newline="")
+    if path.suffix == ".gz":  # what gzip.open(path, mode + "t") builds, typed as IO[str]
+        return io.TextIOWrapper(gzip.GzipFile(path, mode + "b"), encoding="utf-8", newline="")
     return open(path, mode, encoding="utf-8", newline="")
 
 
