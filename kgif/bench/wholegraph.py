@@ -298,6 +298,7 @@ def measure_sharing(preset_name: str, threads: int, device: str) -> list[dict]:
     hetionet preset's ConvE shape, random weights) and on the synthetic graph (all test
     triples); training edges sorted by (head, relation) in both."""
     from kgif.data.datasets import load_dataset
+    from kgif.influence.engines import StructuredEngine
     from kgif.influence.tracin import TracIn
 
     torch.set_num_threads(threads)
@@ -321,6 +322,7 @@ def measure_sharing(preset_name: str, threads: int, device: str) -> list[dict]:
         for share in (False, True, False, True):
             tracin = TracIn(ckpts, train, batch_size=sizes["batch_size"], device=device,
                             show_progress=False)
+            assert isinstance(tracin.engine, StructuredEngine)
             tracin.engine.share_rows = share
             tracin.top_influences(test, 10, edges[: sizes["batch_size"]])
             synchronize(device)

@@ -169,6 +169,8 @@ class Factors:
         """(B, N) u, scattering the one-hot coefficient when needed."""
         if self.u is not None:
             return self.u
+        if self.coef is None:
+            raise ValueError("Factors.dense_u: neither u nor coef is set")
         u = self.f.new_zeros(self.t.shape[0], num_entities)
         return u.scatter(1, self.t[:, None], self.coef[:, None])
 
@@ -253,7 +255,8 @@ def structured_factors(params: Params, buffers: Params, config: ConvEConfig, exa
 
 def _objective_terms(params: Params, f: Tensor, t: Tensor, objective: Objective):
     """(summed loss, coef or None, u or None) of hidden vectors f (B, d) with tails t (B,)."""
-    frozen = {n: params[n].detach() for n in ("entity_embedding", "entity_bias") if n in params}
+    frozen: Params = {n: params[n].detach() for n in ("entity_embedding", "entity_bias")
+                      if n in params}
     if objective.one_hot:
         s_t = score_tails(frozen, f, t)  # (B,): no N-entity score vector
         return objective.loss(s_t).sum(), objective.coefficient(s_t.detach()), None
@@ -306,8 +309,9 @@ def per_sample_grads(params: Params, buffers: Params, config: ConvEConfig, examp
     e_h, e_r = params["entity_embedding"][h], params["relation_embedding"][r]
     if objective.one_hot:
         fn = grad(_one_hot_loss(objective), argnums=(0, 3, 4, 5, 6), has_aux=True)
-        in_dims = (None, None, None, 0, 0, 0, 0, None)  # params, buffers shared; rows mapped
-        args = (params["entity_embedding"][t], _bias(params, t), config)
+        # params, buffers shared; rows mapped
+        in_dims: tuple[int | None, ...] = (None, None, None, 0, 0, 0, 0, None)
+        args: tuple = (params["entity_embedding"][t], _bias(params, t), config)
     else:
         fn = grad(_dense_loss(objective), argnums=(0, 3, 4, 5, 6), has_aux=True)
         in_dims = (None, None, None, 0, 0, None, None, 0, None)

@@ -142,7 +142,7 @@ class OneHotObjective:
     name: str
     loss: Callable[[Tensor], Tensor]
     kind: Literal["loss", "score"] = "loss"
-    one_hot: bool = True
+    one_hot: Literal[True] = True
 
     def coefficient(self, s_t: Tensor) -> Tensor:
         """(B,) l'(s_t), by autograd of :attr:`loss` (differentiable input not needed)."""
@@ -166,7 +166,7 @@ class DenseObjective:
     name: str
     loss: Callable[[Tensor, Tensor], Tensor]
     kind: Literal["loss", "score"] = "loss"
-    one_hot: bool = False
+    one_hot: Literal[False] = False
 
     def u(self, s: Tensor, t: Tensor) -> Tensor:
         """(B, N) dl/ds of each row, by autograd of :attr:`loss`."""
