@@ -18,7 +18,7 @@ import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal, SupportsIndex, TypeVar
+from typing import SupportsIndex, TypeVar
 
 import torch
 from torch import Tensor
@@ -397,11 +397,16 @@ def num_relation_rows(num_relations: int) -> int:
     return 2 * num_relations
 
 
-def reciprocal_queries(triples: Tensor, side: Literal["head", "tail"]) -> Tensor:
+def reciprocal_queries(triples: Tensor, side: str) -> Tensor:
     """(n, 3) base-relation triples -> (n, 3) queries (head, relation-row, answer).
 
     ``"tail"``: (h, 2r, t); ``"head"``: (t, 2r + 1, h) (PyKEEN's reciprocal numbering).
+
+    Raises:
+        ValueError: if ``side`` is neither ``"head"`` nor ``"tail"``.
     """
+    if side not in ("head", "tail"):
+        raise ValueError(f"reciprocal_queries: side={side!r}, expected 'head' or 'tail'")
     h, r, t = triples.long().unbind(1)
     if side == "tail":
         return torch.stack([h, forward_relation(r), t], 1)

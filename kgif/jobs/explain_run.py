@@ -232,9 +232,9 @@ def explain_chunks(tracin, test_triples: Tensor, options: RunOptions, chunks: li
         candidates = _candidates(adj_cache, tracin, test, options.filters)
         explanations = explain(tracin, test, options.k, candidates=candidates,
                                self_influence=options.self_influence and context.is_main)
-        paths = [None] * len(indices)
+        paths: list[RankedPaths | None] = [None] * len(indices)
         if options.paths is not None and context.is_main:
-            paths = _paths(adj_cache, tracin, test, options.paths)
+            paths = [*_paths(adj_cache, tracin, test, options.paths)]
         counts = [n_train] * len(indices) if candidates is None else [len(x) for x in candidates]
         yield Chunk(indices, explanations, paths, counts, time.perf_counter() - start)
 
@@ -337,7 +337,9 @@ def _prepare(out: Path, test_triples: Tensor, stems: list[str], settings: dict,
              options: RunOptions, context: Context) -> tuple[list[dict], list[int]]:
     """Rank 0 cleans up, checks settings and reads the finished files; every rank gets the
     pending chunks."""
-    message, rows, todo = None, [], []
+    message: str | None = None
+    rows: list[dict] = []
+    todo: list[int] = []
     if context.is_main:
         try:
             remove_partial_files(out)
