@@ -3,13 +3,16 @@ a GPU (skipped cleanly without one): row-shared structured TracIn, evaluation, t
 training path and TF32 TracIn, each against the CPU.
 
 The device of the cuda-marked checks is ``KGIF_CHECK_DEVICE`` (default ``cuda``); the dry run
-sets it to ``cpu``, so the same code runs there on the CPU (comparing the CPU with itself)."""
+sets it to ``cpu``, so the same code runs there on the CPU. Compared with itself, the CPU proves
+nothing about a GPU: those runs carry the ``cpu_dry_run`` marker and are reported as "dry run"
+(tests/conftest.py), never as passed GPU tests."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +33,9 @@ DEVICE = os.environ.get("KGIF_CHECK_DEVICE", "cuda")
 
 
 def on_device(test):
-    """The ``cuda`` marker (skipped without a GPU by conftest.py) unless the device is the CPU."""
-    return pytest.mark.cuda(test) if DEVICE.startswith("cuda") else test
+    """The ``cuda`` marker (skipped without a GPU by conftest.py), or ``cpu_dry_run`` (reported
+    as "dry run") when the device is the CPU."""
+    return pytest.mark.cuda(test) if DEVICE.startswith("cuda") else pytest.mark.cpu_dry_run(test)
 
 
 def test_dry_run_writes_every_row(tmp_path):
@@ -43,12 +47,17 @@ def test_dry_run_writes_every_row(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads((tmp_path / "gpu-check-dry-run.json").read_text())
     assert result["dry_run"] is True and result["tests"]["returncode"] == 0
-    assert " passed" in result["tests"]["summary"], result["tests"]  # run on the CPU
+    assert result["tests"]["gpu_tested"] is False
+    # tests/test_gpu.py: 7 skipped (no GPU); this file's 7 GPU checks ran on the CPU: dry run
+    summary = result["tests"]["summary"]
+    assert re.fullmatch(r"7 skipped, 1 deselected, 7 dry run in [0-9.]+s", summary), summary
+    assert "passed" not in summary
     cases = [r["case"] for r in result["rows"]]
     assert len(cases) == 3 and "synthetic seed-scale" in cases[1] and "hetionet" in cases[2]
     for r in result["rows"]:
         assert math.isfinite(r["seconds"]) and r["seconds"] > 0, r
     table = (tmp_path / "gpu-check-dry-run.md").read_text()
+    assert "dry run: no GPU was tested" in table
     assert table.count("\n| ") == 5  # header, rule and 3 rows
 
 

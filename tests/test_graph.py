@@ -189,12 +189,3 @@ def test_reciprocal_numbering_is_pykeens() -> None:
     assert tail == [[0, 0, 1], [2, 6, 4]]  # (h, 2r, t)
     assert head == [[1, 1, 0], [4, 7, 2]]  # (t, 2r + 1, h)
     assert forward_relation(3) == 6 and inverse_of(3) == 7 and num_relation_rows(4) == 8
-
-
-def test_reexports_keep_working() -> None:
-    from kgif.data.graph import KnowledgeGraph as A
-    from kgif.data.graph import TailIndex
-    from kgif.data.graph import TailIndex as B
-    from kgif.data.graph import TailIndex as C
-
-    assert A is KnowledgeGraph and B is TailIndex and C is TailIndex

@@ -28,7 +28,12 @@ def _checkpoints(dtype=torch.float64, **overrides):
 
 
 OBJECTIVES = ["score", "pointwise_bce", "bce_1n"]
-SUBSETS = [None, "fc", ["entity_embedding", "conv.weight"], "embeddings"]
+#: Every parameter alone (one identity of docs/derivations.md section 4 each), then groups.
+PARAMETERS = ("entity_embedding", "entity_bias", "relation_embedding", "fc.weight", "fc.bias",
+              "conv.weight", "conv.bias", "bn0.weight", "bn0.bias", "bn1.weight", "bn1.bias",
+              "bn2.weight", "bn2.bias")
+SUBSETS = [None, "fc", ["entity_embedding", "conv.weight"], "embeddings",
+           *([name] for name in PARAMETERS)]
 
 
 @pytest.mark.parametrize("method", ["structured", "generic"])

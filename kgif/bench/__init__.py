@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 
@@ -89,8 +90,8 @@ def run_benchmarks(suite: str = "quick", only: Iterable[str] | None = None, devi
     import time
 
     preset = BENCH_SIZES[suite]
-    result = {"preset": suite, "environment": environment(device, argv), "suites": {},
-              "rows": []}
+    result: dict[str, Any] = {"preset": suite, "environment": environment(device, argv),
+                              "suites": {}, "rows": []}
     for name in names:
         start = time.perf_counter()
         logger.info("running suite %s (%s)", name, suite)

@@ -143,14 +143,14 @@ class CaptumTracIn:
                  batch_size: int = 8):
         from captum.influence import TracInCP
 
-        objective = get_objective(objective)
         self.model = _EdgeModel(checkpoints[0]).to(checkpoints[0].params["fc.weight"].device)
         dataset = torch.utils.data.TensorDataset(train, _labels(train, inverse_weight=1))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Captum warns about its own defaults
             self.tracin = TracInCP(self.model, dataset, list(checkpoints),
                                    checkpoints_load_func=lambda m, c: m.load(c),
-                                   loss_fn=_EdgeLoss(objective), batch_size=batch_size,
+                                   loss_fn=_EdgeLoss(get_objective(objective)),
+                                   batch_size=batch_size,
                                    sample_wise_grads_per_batch=False)
 
     def influence(self, test: Tensor) -> Tensor:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -55,11 +56,12 @@ def measure_read(folder: str, line_loop: bool = False, core: bool = False) -> di
     (``import_seconds``); ``line_loop=True`` reads with the plain line loop (the reference),
     ``core=True`` with the reader of a core install (no pyarrow, no pandas).
     """
-    from kgif.data import tsv as labels
     from kgif.data import datasets as data
+    from kgif.data import tsv as labels
 
     start = time.perf_counter()
-    readers = [] if line_loop else [labels._read_whole] if core else labels._fast_readers()
+    readers: list[Callable[[Path], labels.EncodedTriples]] = (
+        [] if line_loop else [labels._read_whole] if core else labels._fast_readers())
     for reader in readers:
         module = {"_read_arrow": "pyarrow.csv", "_read_pandas": "pandas"}.get(reader.__name__)
         if module:
@@ -133,7 +135,7 @@ def run_loading(preset: BenchSize, device: str) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="kgif-bench-loading-") as tmp:
         for kind, n_lines in CASES[preset.name]:
-            case, folder, note = (_hetionet(Path(tmp)) if kind == "hetionet"
+            case, folder, note = (_hetionet(Path(tmp)) if n_lines is None  # kind hetionet
                                   else _synthetic(Path(tmp), n_lines))
             if kind == "hetionet":  # the reference line loop, for the speed-up; a core install
                 rows.extend(_rows(case, _in_child(folder, line_loop=True), note)[:2])

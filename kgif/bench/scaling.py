@@ -61,7 +61,7 @@ def measure_stream(model: str, n_edges: int, n_test: int, batch_size: int, devic
     gpu_peak = (torch.cuda.max_memory_allocated() / 2**20
                 if torch.device(device).type == "cuda" else None)
     hwm = status_mib("VmHWM") if base is not None else None
-    if hwm is not None and setup_peak is not None:
+    if hwm is not None and base is not None and setup_peak is not None:
         rise, peak = hwm - base, max(hwm, setup_peak)
     else:
         rise, peak = _maxrss_mib() - base_maxrss, _maxrss_mib()

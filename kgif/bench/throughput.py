@@ -12,6 +12,8 @@ float64 plain autograd loop on the same random-weight model and triples.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from kgif.bench.baselines import AutogradLoop, CaptumTracIn
@@ -53,6 +55,11 @@ def _competitors(preset: BenchSize, ckpts, objective: str, test_baselines: bool,
     return out
 
 
+def _on_prefix(run, test, edges, n: int):
+    """``run(test, edges[:n])``: one competitor on the first ``n`` edges."""
+    return run(test, edges[:n])
+
+
 def _captum_missing() -> str | None:
     try:
         import captum.influence  # noqa: F401
@@ -73,8 +80,8 @@ def _case_rows(preset: BenchSize, ckpts, edges, test, objective: str, case: str,
         if name == "captum-tracincp" and no_captum:
             rows.append(skipped("tracin-throughput", case, name, no_captum))
             continue
-        stats = marginal_rate(lambda n, run=run: run(test, edges[:n]), 1, n_edges, preset,
-                              device)
+        stats = marginal_rate(functools.partial(_on_prefix, run, test, edges), 1, n_edges,
+                              preset, device)
         note = "" if stats["marginal"] else "noisy: total rate, fixed cost included"
         for metric, value in (("edges/s", stats["rate"]), ("pairs/s", stats["rate"] * len(test))):
             rows.append(row("tracin-throughput", case, name, metric, value, metric, note=note,

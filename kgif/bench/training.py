@@ -19,6 +19,8 @@ import functools
 import statistics
 import time
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -95,7 +97,8 @@ def _training_rows(preset: BenchSize, device: str) -> list[dict]:
     rows = []
     no_train = _missing("kgif.training.loop") or _missing("kgif.evaluation.ranks")
     no_pykeen = _missing("pykeen")
-    runners = {"kgif": (_run_kgif, no_train),
+    runners: dict[str, tuple[Callable[..., dict], str | None]] = {
+               "kgif": (_run_kgif, no_train),
                "kgif-bf16": (functools.partial(_run_kgif, bf16=True), no_train),
                "pykeen": (_run_pykeen, no_train or no_pykeen)}
     for dataset in preset.training_datasets:
@@ -130,7 +133,8 @@ def label_memory_rows(preset: BenchSize) -> list[dict]:
             dense[pos_rows, pos_cols] = 1.0
             case = f"labels B={BATCH} N={n_entities} K={k}"
             sparse = pos_rows.nbytes + pos_cols.nbytes
-            extra = dict(n_entities=n_entities, positives_per_row=k, baseline="dense")
+            extra: dict[str, Any] = dict(n_entities=n_entities, positives_per_row=k,
+                                         baseline="dense")
             rows.append(row("training", case, "dense", "label bytes", dense.nbytes, "B", **extra))
             rows.append(row("training", case, "sparse", "label bytes", sparse, "B", **extra))
     return rows

@@ -36,6 +36,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -50,12 +51,12 @@ HETIONET_RELATION_COUNTS = (265672, 147164, 102240, 97848, 61690, 21102, 18756, 
                             7731, 7623, 6486, 3602, 543, 528, 390)
 
 #: Generator parameters: the seed project's size with Hetionet's shape.
-GRAPH = {"num_entities": 1_000_000, "n_edges": 18_600_000, "n_test": 750, "types": 11,
-         "alpha": 0.82, "test_relation": 6}
+GRAPH: dict[str, Any] = {"num_entities": 1_000_000, "n_edges": 18_600_000, "n_test": 750,
+                         "types": 11, "alpha": 0.82, "test_relation": 6}
 
 #: Bench size -> sizes: graph entities, training-edge counts measured, test triples, chunk sizes
 #: tried at the smallest count, filter sample, batch size.
-SIZES = {
+SIZES: dict[str, dict[str, Any]] = {
     "smoke": {"num_entities": 5_000, "edges": (1_000, 2_000), "n_test": 12, "chunks": (4, 12),
               "chunk_edges": 500, "filter_sample": 4, "batch_size": 64, "full_edges": 10_000,
               "share_edges": 512, "memory_stream": 128},
@@ -298,6 +299,7 @@ def measure_sharing(preset_name: str, threads: int, device: str) -> list[dict]:
     hetionet preset's ConvE shape, random weights) and on the synthetic graph (all test
     triples); training edges sorted by (head, relation) in both."""
     from kgif.data.datasets import load_dataset
+    from kgif.influence.engines import StructuredEngine
     from kgif.influence.tracin import TracIn
 
     torch.set_num_threads(threads)
@@ -321,6 +323,7 @@ def measure_sharing(preset_name: str, threads: int, device: str) -> list[dict]:
         for share in (False, True, False, True):
             tracin = TracIn(ckpts, train, batch_size=sizes["batch_size"], device=device,
                             show_progress=False)
+            assert isinstance(tracin.engine, StructuredEngine)
             tracin.engine.share_rows = share
             tracin.top_influences(test, 10, edges[: sizes["batch_size"]])
             synchronize(device)
@@ -383,7 +386,7 @@ def run_wholegraph(preset: BenchSize, device: str) -> list[dict]:
         chunk_times[chunk], chunk_points[chunk] = out["tracin_s"], out
         rows.append(row(SUITE, _case(sizes["chunk_edges"], out["n_test"]),
                         f"{method}, chunk {chunk}", "seconds", out["tracin_s"], "s", **out))
-    best = min(chunk_times, key=chunk_times.get)
+    best = min(chunk_times, key=chunk_times.__getitem__)
     points = [chunk_points[best]]  # the chunk run of the best chunk is the first point
     for i, n in enumerate(sizes["edges"]):
         out = in_child(preset.name, n, best, threads, device, None, False)

@@ -59,7 +59,7 @@ def format_metrics_table(by_side: dict[str, dict[str, float]], title: str = "") 
 
 
 def _run(args: argparse.Namespace) -> int:
-    ckpt = load_checkpoint(args.checkpoint, map_location=check_device(args.device))
+    ckpt = load_checkpoint(args.checkpoint, map_location=check_device(args.device) or "cpu")
     kg = load_graph_for(ckpt, args.dataset, "evaluate", args.checkpoint)
     start = time.perf_counter()
     by_side = evaluate_all_sides(ckpt.params, ckpt.buffers, ckpt.config, getattr(kg, args.split),

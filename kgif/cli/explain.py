@@ -166,7 +166,8 @@ def _options(args: argparse.Namespace, checkpoints) -> RunOptions:
     filters = None if hops is None else FilterOptions(hops, args.min_degree, args.max_path_length)
     paths = None
     if args.paths is not None:
-        paths = PathOptions(args.paths, *args.path_lengths, args.max_paths, args.paths_by)
+        shortest, longest = args.path_lengths
+        paths = PathOptions(args.paths, shortest, longest, args.max_paths, args.paths_by)
     metadata = {"checkpoints": [str(p) for p in args.checkpoints],
                 "epochs": [c.epoch for c in checkpoints], "top_k": args.top_k}
     return RunOptions(args.top_k, args.chunk_size, not args.no_self_influence, filters, paths,
@@ -181,8 +182,9 @@ def _printer(kg: KnowledgeGraph, train: torch.Tensor, quiet: bool):
                 continue
             print()
             print(format_explanation(ex, kg))
-            if chunk.paths[j] is not None:
-                print(format_paths(chunk.paths[j], kg, train))
+            ranked = chunk.paths[j]
+            if ranked is not None:
+                print(format_paths(ranked, kg, train))
 
     return show
 

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``predict``: print a table per query, optionally write JSON/CSV; returns 0."""
     if args.output and not args.output.lower().endswith((".json", ".csv")):
         raise ValueError(f"predict: --output {args.output} must end in .json or .csv")
-    ckpt = load_checkpoint(args.checkpoint, map_location=check_device(args.device))
+    ckpt = load_checkpoint(args.checkpoint, map_location=check_device(args.device) or "cpu")
     kg = _dataset(args, ckpt)
     queries = _queries(args, kg)
     rows = predict_batch(ckpt, kg, queries, args.top_k, filter_known=not args.keep_known,

@@ -171,7 +171,7 @@ def apply_preset(args: argparse.Namespace) -> argparse.Namespace:
     """
     from kgif.training.presets import PRESETS
 
-    explicit = getattr(args, EXPLICIT, set())
+    explicit: set[str] = getattr(args, EXPLICIT, set())
     if args.preset is not None:
         preset = PRESETS[args.preset]
         for name, value in {**preset.model, **preset.training}.items():

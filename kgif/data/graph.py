@@ -14,10 +14,11 @@ Reading datasets from files is :mod:`kgif.data.datasets`'s job; this module know
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import operator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import SupportsIndex, TypeVar
 
 import torch
 from torch import Tensor
@@ -39,6 +40,9 @@ __all__ = [
 ]
 
 _NUM_CLOSE_MATCHES = 3
+
+#: A relation id as a Python int or an integer tensor of ids.
+_RelationId = TypeVar("_RelationId", Tensor, int)
 
 
 # --------------------------------------------------------------------------- mapped triples
@@ -306,8 +310,7 @@ class KnowledgeGraph:
         """
         return _resolve("relation", x, self.relation_to_id)
 
-    def resolve_triples(self, rows: Iterable[tuple[str | int, str | int, str | int]]
-                        ) -> torch.Tensor:
+    def resolve_triples(self, rows: Iterable[Sequence[str | int]]) -> torch.Tensor:
         """Map ``(head, relation, tail)`` rows of labels and/or ids to ids.
 
         Returns:
@@ -361,7 +364,7 @@ def _check_id_range(where: str, triples: torch.Tensor, n_ent: int, n_rel: int) -
             raise ValueError(f"{where}: {what} ids span {lo}..{hi}, outside 0..{bound - 1}")
 
 
-def _resolve(what: str, x: str | int, mapping: dict[str, int], extra: list[str] = ()) -> int:
+def _resolve(what: str, x: str | int, mapping: dict[str, int], extra: Iterable[str] = ()) -> int:
     if isinstance(x, str) and x in mapping:
         return mapping[x]
     i = _as_int(x)
@@ -388,21 +391,23 @@ def _as_int(x: object) -> int | None:
         return int(x) if _is_index(x.strip()) else None
     if isinstance(x, torch.Tensor) and x.numel() == 1 and not x.dtype.is_floating_point:
         return int(x)
+    if not isinstance(x, SupportsIndex):
+        return None
     try:
-        return int(x.__index__())  # int, numpy integers
-    except (AttributeError, TypeError):
+        return operator.index(x)  # int, numpy integers
+    except TypeError:
         return None
 
 
 # --------------------------------------------------------------------------- reciprocals
 
 
-def forward_relation(r: torch.Tensor | int) -> torch.Tensor | int:
+def forward_relation(r: _RelationId) -> _RelationId:
     """Forward id ``2r`` of base relation ``r`` (PyKEEN's reciprocal numbering)."""
     return 2 * r
 
 
-def inverse_of(r: torch.Tensor | int) -> torch.Tensor | int:
+def inverse_of(r: _RelationId) -> _RelationId:
     """Inverse id ``2r + 1`` of base relation ``r`` (PyKEEN's reciprocal numbering)."""
     return 2 * r + 1
 
@@ -442,11 +447,16 @@ def num_relation_rows(num_relations: int) -> int:
     return 2 * num_relations
 
 
-def reciprocal_queries(triples: Tensor, side: Literal["head", "tail"]) -> Tensor:
+def reciprocal_queries(triples: Tensor, side: str) -> Tensor:
     """(n, 3) base-relation triples -> (n, 3) queries (head, relation-row, answer).
 
     ``"tail"``: (h, 2r, t); ``"head"``: (t, 2r + 1, h) (PyKEEN's reciprocal numbering).
+
+    Raises:
+        ValueError: if ``side`` is neither ``"head"`` nor ``"tail"``.
     """
+    if side not in ("head", "tail"):
+        raise ValueError(f"reciprocal_queries: side={side!r}, expected 'head' or 'tail'")
     h, r, t = triples.long().unbind(1)
     if side == "tail":
         return torch.stack([h, forward_relation(r), t], 1)

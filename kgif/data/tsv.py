@@ -28,6 +28,7 @@ import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from os import PathLike
 from pathlib import Path
 from typing import IO
 
@@ -290,7 +291,8 @@ def _well_formed(enc: EncodedTriples) -> bool:
     return True
 
 
-def read_encoded_triples(path: str | Path, who: str = "read_label_triples") -> EncodedTriples:
+def read_encoded_triples(path: str | PathLike[str], who: str = "read_label_triples"
+                         ) -> EncodedTriples:
     """Read a headerless ``head<TAB>relation<TAB>tail`` file (plain or ``.gz``), fast.
 
     Blank lines are skipped, labels are kept verbatim (no whitespace stripping), a UTF-8 BOM is

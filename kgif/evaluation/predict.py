@@ -85,9 +85,11 @@ def make_query(kg: KnowledgeGraph, head: str | int | None, relation: str | int,
         raise ValueError(f"make_query: give exactly one of head and tail (got head={head!r}, "
                          f"tail={tail!r}); the other side is predicted")
     r = kg.resolve_relation(relation)
-    if tail is None:
+    if head is not None:
         return Query(kg.resolve_entity(head), r, "tail")
-    return Query(kg.resolve_entity(tail), r, "head")
+    if tail is not None:
+        return Query(kg.resolve_entity(tail), r, "head")
+    raise AssertionError("make_query: unreachable, exactly one side was checked above")
 
 
 def _relation_row(ckpt: Checkpoint, query: Query) -> int:

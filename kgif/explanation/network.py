@@ -140,7 +140,7 @@ def explanation_subgraph(explanation: Explanation, kg: KnowledgeGraph, k: int | 
     _check_explanation(explanation, kg)
     train = kg.training if train_triples is None else train_triples
     h, r, t = explanation.triple
-    sub = Subgraph(tuple(int(x) for x in explanation.triple))
+    sub = Subgraph((int(h), int(r), int(t)))
     edges = [_edge(kg, explanation.triple, 0.0, 0, "test", -1, explanation.self_influence)]
     by_row = {}
     for inf in _unique_influences(explanation, k):

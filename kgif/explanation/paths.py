@@ -179,7 +179,9 @@ def enumerate_paths(adj: Adjacency, head: int, tail: int, *, min_length: int = 2
     ph = slice(int(adj.indptr[h]), int(adj.indptr[h + 1]))  # CSR row of h
     pt = slice(int(adj.indptr[t]), int(adj.indptr[t + 1]))
     nh, eh, nt, et = adj.indices[ph], adj.edge_ids[ph], adj.indices[pt], adj.edge_ids[pt]
-    parts, lengths, total = [], [], 0
+    parts: list[tuple[Tensor, ...]] = []
+    lengths: list[Tensor] = []
+    total = 0
     for length in range(min_length, max_length + 1):
         budget = max(max_paths - sum(len(p[1]) for p in parts), 0)
         if length == 1:

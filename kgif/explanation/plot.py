@@ -27,7 +27,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from kgif.data.graph import KnowledgeGraph
 from kgif.explanation.explanation import Explanation
@@ -48,7 +50,7 @@ PATH_COLOUR = "#f4b400"
 #: Node colour when the graph has no kind for an entity.
 UNKNOWN_KIND_COLOUR = "#bdbdbd"
 #: The test edge: colour, line style, width (points).
-TEST_EDGE_STYLE = {"color": "#000000", "linestyle": "--", "linewidth": 3.5}
+TEST_EDGE_STYLE: dict[str, Any] = {"color": "#000000", "linestyle": "--", "linewidth": 3.5}
 #: Training-edge widths (points) for the smallest and largest |influence| in the figure.
 MIN_WIDTH, MAX_WIDTH = 0.8, 5.0
 
@@ -186,14 +188,15 @@ def _draw_edges(ax, sub: Subgraph, pos: dict, node_size: float) -> None:
 
     widths = [TEST_EDGE_STYLE["linewidth"]] + _widths(sub)
     for edge, width, rad in zip(sub.edges, widths, _arc(sub), strict=True):
-        common = {"posA": pos[edge["source"]], "posB": pos[edge["target"]],
-                  "connectionstyle": f"arc3,rad={rad}", "shrinkA": node_size,
-                  "shrinkB": node_size}
+        common: dict[str, Any] = {"posA": pos[edge["source"]], "posB": pos[edge["target"]],
+                                  "connectionstyle": f"arc3,rad={rad}", "shrinkA": node_size,
+                                  "shrinkB": node_size}
         if edge["on_path"]:
             halo = FancyArrowPatch(arrowstyle="-", color=PATH_COLOUR, linewidth=width + 7,
                                    alpha=0.55, zorder=1, **common)
             halo.set_gid(f"path-halo:{edge['id']}")
             ax.add_patch(halo)
+        style: dict[str, Any]
         if edge["role"] == "test":
             style = dict(TEST_EDGE_STYLE)
         else:
@@ -414,8 +417,8 @@ def write_figures(explanation: Explanation, kg: KnowledgeGraph, stem: str | os.P
     for fmt in formats:
         path = Path(f"{os.fspath(stem)}.{fmt}")
         with matplotlib.rc_context({"svg.hashsalt": "kgif"}):  # fixed SVG ids
-            written.append(atomic_write(path, lambda tmp, fmt=fmt: fig.savefig(
-                tmp, format=fmt, dpi=dpi, metadata=_metadata(fmt))))
+            written.append(atomic_write(path, partial(fig.savefig, format=fmt, dpi=dpi,
+                                                      metadata=_metadata(fmt))))
     return written
 
 

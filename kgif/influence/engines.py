@@ -9,7 +9,7 @@ the method:
 * ``squared_norms(ckpt, examples, objective, two_directions)`` -> (B,) squared gradient norms
   (self-influence).
 
-``structured`` (default) forms every product from the low-rank factors of DESIGN.md section 4
+``structured`` (default) forms every product from the low-rank factors of docs/derivations.md
 (:func:`kgif.influence.grads.structured_factors`, :func:`kgif.influence.kernels.structured_scores`), exact;
 ``generic`` materialises ``vmap(grad)`` gradients (:func:`kgif.influence.grads.per_sample_grads`) and
 takes dot products, for any parameter subset, at a memory cost of B x parameters.
@@ -19,7 +19,8 @@ Both are checked against a plain float64 autograd loop in ``tests/test_tracin.py
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -45,8 +46,9 @@ __all__ = ["ENGINES", "GenericCache", "GenericEngine", "StructuredEngine"]
 
 def _take(factors: Factors, rows: Tensor | slice) -> Factors:
     """Factors of a subset of the examples."""
-    return Factors(**{f.name: None if getattr(factors, f.name) is None
-                      else getattr(factors, f.name)[rows] for f in fields(Factors)})
+    parts: dict[str, Any] = {f.name: None if getattr(factors, f.name) is None
+                             else getattr(factors, f.name)[rows] for f in fields(Factors)}
+    return replace(factors, **parts)
 
 
 def _factor_tensors(factors: Factors) -> Iterator[tuple[str, Tensor]]:
@@ -62,7 +64,7 @@ def _halves(examples: Tensor) -> tuple[slice, slice]:
 
 
 class StructuredEngine:
-    """Exact inner products from gradient factors (DESIGN.md section 4).
+    """Exact inner products from gradient factors (docs/derivations.md sections 4-5).
 
     Args:
         config: the model hyper-parameters.
@@ -196,7 +198,20 @@ class GenericEngine:
         return blocks.flat.pow(2).sum(1) + sum(v.pow(2).sum((1, 2)) for v in dense.values())
 
 
-Engine = StructuredEngine | GenericEngine
+class Engine(Protocol):
+    """What :class:`kgif.influence.tracin.TracIn` calls on an engine; each engine has its own
+    test-cache type (:class:`Factors`, :class:`GenericCache`), passed back to it unchanged."""
+
+    def test_cache(self, ckpt: Checkpoint, examples: Tensor, objective: Objective) -> Any: ...
+
+    def cache_tensors(self, cache: Any) -> Iterator[tuple[str, Tensor]]: ...
+
+    def edge_scores(self, ckpt: Checkpoint, examples: Tensor, objective: Objective, cache: Any,
+                    two_directions: bool) -> Tensor: ...
+
+    def squared_norms(self, ckpt: Checkpoint, examples: Tensor, objective: Objective,
+                      two_directions: bool) -> Tensor: ...
+
 
 #: Engines by ``TracIn(method=...)`` name.
 ENGINES: dict[str, Callable[..., Engine]] = {

@@ -6,7 +6,7 @@ Two producers, one per TracIn path:
   subset, materialised. Embedding tables are differentiated through their *gathered rows*
   (head, relation, tail), never as B x N x d, except where the objective is dense (``bce_1n``),
   whose u = dl/ds touches every entity row.
-* :func:`structured_factors` (fast, exact): the low-rank factors of DESIGN.md section 4
+* :func:`structured_factors` (fast, exact): the low-rank factors of docs/derivations.md section 3
   (u, f, g, k, delta, x and the small-parameter gradients), from which all inner products of
   per-sample gradients are formed in :mod:`kgif.influence.kernels` without materialising them.
 
@@ -139,7 +139,7 @@ def _bias(params: Params, ids: Tensor) -> Tensor:
 
 @dataclass
 class Factors:
-    """Low-rank factors of the per-sample gradients of B examples (DESIGN.md section 4).
+    """Low-rank factors of the per-sample gradients of B examples (docs/derivations.md section 3).
 
     With s = E f + b and u = dl/ds, the gradient of one example is
     entity table u f^T + e_h g^T, bias u, relation row r: k, fc weight delta x^T, fc bias delta,
@@ -170,6 +170,8 @@ class Factors:
         """(B, N) u, scattering the one-hot coefficient when needed."""
         if self.u is not None:
             return self.u
+        if self.coef is None:
+            raise ValueError("Factors.dense_u: neither u nor coef is set")
         u = self.f.new_zeros(self.t.shape[0], num_entities)
         return u.scatter(1, self.t[:, None], self.coef[:, None])
 
@@ -266,7 +268,8 @@ def structured_factors(params: Params, buffers: Params, config: ConvEConfig, exa
 
 def _objective_terms(params: Params, f: Tensor, t: Tensor, objective: Objective):
     """(summed loss, coef or None, u or None) of hidden vectors f (B, d) with tails t (B,)."""
-    frozen = {n: params[n].detach() for n in ("entity_embedding", "entity_bias") if n in params}
+    frozen: Params = {n: params[n].detach() for n in ("entity_embedding", "entity_bias")
+                      if n in params}
     if objective.one_hot:
         s_t = score_tails(frozen, f, t)  # (B,): no N-entity score vector
         return objective.loss(s_t).sum(), objective.coefficient(s_t.detach()), None
@@ -319,8 +322,9 @@ def per_sample_grads(params: Params, buffers: Params, config: ConvEConfig, examp
     e_h, e_r = params["entity_embedding"][h], params["relation_embedding"][r]
     if objective.one_hot:
         fn = grad(_one_hot_loss(objective), argnums=(0, 3, 4, 5, 6), has_aux=True)
-        in_dims = (None, None, None, 0, 0, 0, 0, None)  # params, buffers shared; rows mapped
-        args = (params["entity_embedding"][t], _bias(params, t), config)
+        # params, buffers shared; rows mapped
+        in_dims: tuple[int | None, ...] = (None, None, None, 0, 0, 0, 0, None)
+        args: tuple = (params["entity_embedding"][t], _bias(params, t), config)
     else:
         fn = grad(_dense_loss(objective), argnums=(0, 3, 4, 5, 6), has_aux=True)
         in_dims = (None, None, None, 0, 0, None, None, 0, None)

@@ -1,6 +1,6 @@
 """Inner products of per-sample gradients: the TracIn kernel of one checkpoint.
 
-Structured path (DESIGN.md section 4): with u = dl/ds, the gradient of example i is
+Structured path (docs/derivations.md section 4): with u = dl/ds, the gradient of example i is
 entity table u_i f_i^T + e_{h_i} g_i^T, bias u_i, relation row r_i: k_i, fc weight
 delta_i x_i^T, fc bias delta_i, plus small materialised parameters. For a left example i
 (training) and a right example j (test):
@@ -93,21 +93,28 @@ def as_right(factors: Factors, num_entities: int) -> Factors:
     return factors
 
 
+def _coef(factors: Factors) -> Tensor:
+    """(B,) coef of one-hot factors (u is None)."""
+    if factors.coef is None:
+        raise ValueError("structured_scores: factors carry neither a dense u nor a coef")
+    return factors.coef
+
+
 def _u_products(a: Factors, b: Factors, p: Pairing) -> tuple[Tensor, Tensor, Tensor]:
     """(<u_i, u_j>, u_i[h_j], u_j[h_i]) for a left ``a`` and a right ``b``, each one-hot
     (u = coef e_t) or dense."""
     if a.u is None:  # one-hot left: u_i = coef_i e_{t_i}
-        uh = p.scale(a.coef, p.eq(a.t, b.h, a.f))
+        uh = p.scale(_coef(a), p.eq(a.t, b.h, a.f))
         if b.u is None:  # one-hot right too: coef_i coef_j [t_i = t_j]
-            uu = p.scale_right(b.coef, p.scale(a.coef, p.eq(a.t, b.t, a.f)))
+            uu = p.scale_right(_coef(b), p.scale(_coef(a), p.eq(a.t, b.t, a.f)))
         else:
-            uu = p.scale(a.coef, p.at(b.u, a.t))
+            uu = p.scale(_coef(a), p.at(b.u, a.t))
     else:
         uh = p.at_left(a.u, b.h)
-        uu = p.dot(a.u, b.u) if b.u is not None else p.scale_right(b.coef,
-                                                                    p.at_left(a.u, b.t))
+        uu = p.dot(a.u, b.u) if b.u is not None else p.scale_right(_coef(b),
+                                                                   p.at_left(a.u, b.t))
     hu = (p.at(b.u, a.h) if b.u is not None
-          else p.scale_right(b.coef, p.eq(a.h, b.t, a.f)))
+          else p.scale_right(_coef(b), p.eq(a.h, b.t, a.f)))
     return uu, uh, hu
 
 
@@ -191,7 +198,7 @@ def shared_x_products(x: Tensor, first: Tensor, inverse: Tensor, right_x: Tensor
     """(B, T) <x_i, x_j> computed once per distinct training row, then gathered.
 
     Exact whenever examples with equal rows have equal x (true in attribution mode: x depends
-    on (e_h, e_r) only, DESIGN.md section 4).
+    on (e_h, e_r) only, docs/derivations.md section 1).
 
     Args:
         x: (B, F) fc inputs of the left examples.

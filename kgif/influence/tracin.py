@@ -133,6 +133,8 @@ class _Cosine(_Plain):
 
     def checkpoint_kernel(self, tracin: TracIn, ckpt: Checkpoint, examples: Tensor,
                           kernel: Tensor, test_sq: Tensor | None) -> Tensor:
+        if test_sq is None:
+            raise ValueError("cosine TracIn: the test gradient norms were not computed")
         train_sq = tracin.engine.squared_norms(ckpt, examples, tracin.train_objective,
                                                tracin.config.reciprocal)
         den = (train_sq.clamp_min(0).sqrt()[:, None] * test_sq.clamp_min(0).sqrt()[None, :])
@@ -211,8 +213,8 @@ class TracIn:
             with its TracInCP weight ``learning_rate`` (finite, > 0), used as stored.
         train_triples: (n, 3) int64 training edges (base relation ids); default for the
             methods' ``train_triples``.
-        train_objective: objective of a training example: ``"score"`` (default, DESIGN.md
-            section 3 and docs/tracin.md), ``"pointwise_bce"``, ``"bce_1n"`` or an objective
+        train_objective: objective of a training example: ``"score"`` (default, docs/derivations.md
+            section 2 and docs/tracin.md), ``"pointwise_bce"``, ``"bce_1n"`` or an objective
             instance of :mod:`kgif.model.loss`.
         test_objective: the same for the test side; default ``"score"`` (explain the logit).
         parameters: parameter subset: None/"all", a group of
@@ -383,6 +385,8 @@ class TracIn:
             kernel = self._norm.checkpoint_kernel(self, ckpt, examples, kernel, test_side)
             term = (self.sign * ckpt.learning_rate) * kernel
             total = term if total is None else total + term
+        if total is None:
+            raise ValueError("TracIn: no checkpoints")
         total = self._norm.finish(self, examples, total)
         if self.edge_repeats is not None:  # an edge visited m times per epoch counts m times
             total = total * self.edge_repeats[edges[:, 1].to(self.device)].to(total.dtype)[:, None]
@@ -533,4 +537,6 @@ class TracIn:
             norms = self.engine.squared_norms(ckpt, examples, objective, two_directions)
             term = ckpt.learning_rate * norms
             total = term if total is None else total + term
+        if total is None:
+            raise ValueError("TracIn: no checkpoints")
         return _check_finite(total, "self-influence")

@@ -53,7 +53,8 @@ def _rename(state: Mapping[str, Tensor], table: dict[str, str], who: str
     unexpected = sorted(set(state) - set(table.values()))
     if unexpected:
         raise ValueError(f"{who}: unexpected state-dict key(s) {unexpected}")
-    params, buffers = {}, {}
+    params: dict[str, Tensor] = {}
+    buffers: dict[str, Tensor] = {}
     for name, key in table.items():
         value = state[key]
         if not isinstance(value, Tensor):

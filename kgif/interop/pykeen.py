@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -88,7 +89,8 @@ def _pykeen_module_meta(module: torch.nn.Module, who: str) -> dict:
     """Config fields a live ``pykeen.models.ConvE`` knows and its state dict does not."""
     if not _is_pykeen_conve(module):
         raise ValueError(f"{who}: {type(module).__name__} is not a pykeen.models.ConvE")
-    info, inter = module.interaction.shape_info, module.interaction
+    inter: Any = module.interaction  # a pykeen ConvEInteraction, checked above
+    info = inter.shape_info
     dropouts = [m.p for m in inter.hr2d if type(m) is torch.nn.Dropout]
     fields = {"embedding_height": info.image_height, "embedding_width": info.image_width,
               "input_dropout": dropouts[0] if dropouts else 0.0,

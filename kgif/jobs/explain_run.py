@@ -59,7 +59,6 @@ from torch import Tensor
 from kgif._io import atomic_write, atomic_write_json, remove_stale_temporaries
 from kgif.data.graph import KnowledgeGraph
 from kgif.explanation.explanation import Explanation, explain
-from kgif.explanation.tables import SUMMARY_FIELDS, summary_fields, to_json, write_csv
 from kgif.explanation.network import NETWORK_FORMATS, write_network
 from kgif.explanation.paths import (
     DEFAULT_MAX_PATHS,
@@ -68,6 +67,7 @@ from kgif.explanation.paths import (
     rank_paths,
     write_paths_csv,
 )
+from kgif.explanation.tables import SUMMARY_FIELDS, summary_fields, to_json, write_csv
 from kgif.influence.candidates import Adjacency, candidate_edges_batch
 from kgif.influence.distributed import Context, broadcast_object
 from kgif.jobs.guard import (
@@ -237,9 +237,9 @@ def explain_chunks(tracin, test_triples: Tensor, options: RunOptions, chunks: li
         candidates = _candidates(adj_cache, tracin, test, options.filters)
         explanations = explain(tracin, test, options.k, candidates=candidates,
                                self_influence=options.self_influence and context.is_main)
-        paths = [None] * len(indices)
+        paths: list[RankedPaths | None] = [None] * len(indices)
         if options.paths is not None and context.is_main:
-            paths = _paths(adj_cache, tracin, test, options.paths)
+            paths = [*_paths(adj_cache, tracin, test, options.paths)]
         counts = [n_train] * len(indices) if candidates is None else [len(x) for x in candidates]
         yield Chunk(indices, explanations, paths, counts, time.perf_counter() - start)
 
@@ -352,7 +352,9 @@ def _prepare(out: Path, test_triples: Tensor, stems: list[str], settings: dict,
              ) -> tuple[list[dict], list[int]]:
     """Rank 0 cleans up, checks settings and reads the finished files; every rank gets the
     pending chunks."""
-    message, rows, todo = None, [], []
+    message: str | None = None
+    rows: list[dict] = []
+    todo: list[int] = []
     if context.is_main:
         try:
             remove_partial_files(out)

@@ -36,6 +36,7 @@ import math
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -220,7 +221,7 @@ def _relation_figure(data: RunData, top_relations: int):
 
 def _self_influence_figure(data: RunData, top: int):
     fig, ax = _new_figure()
-    groups = {f"rank 1-{top} proponents": [], "other reported edges": []}
+    groups: dict[str, list[float]] = {f"rank 1-{top} proponents": [], "other reported edges": []}
     for inf in _influences(data):
         value = inf.get("self_influence")
         if isinstance(value, int | float) and math.isfinite(value):
@@ -250,6 +251,10 @@ def run_figures(data: RunData, *, top_relations: int = 20, top: int = 3) -> dict
 
 
 # --------------------------------------------------------------------------- HTML
+
+
+def _write_bytes(tmp: str, data: bytes) -> None:
+    Path(tmp).write_bytes(data)
 
 
 def _png_bytes(fig, dpi: int) -> bytes:
@@ -332,7 +337,7 @@ def write_run_report(folder: str | os.PathLike, *, output: str | os.PathLike | N
     images = {}
     for name, fig in run_figures(data, top_relations=top_relations, top=top).items():
         images[name] = _png_bytes(fig, dpi)
-        atomic_write(data.folder / name, lambda tmp, b=images[name]: Path(tmp).write_bytes(b))
+        atomic_write(data.folder / name, partial(_write_bytes, data=images[name]))
     path = Path(output) if output is not None else data.folder / "report.html"
     title = f"kgif explanations: {data.folder.name}"
     return atomic_write_text(path, render_html(data, images, title))

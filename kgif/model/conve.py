@@ -104,13 +104,14 @@ class ConvEConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"ConvEConfig: {name}={value!r} must be a positive integer")
-        if self.embedding_height is None and self.embedding_width is None:
-            self.embedding_height, self.embedding_width = _default_image_shape(self.embedding_dim)
-        elif self.embedding_height is None:
-            self.embedding_height = self.embedding_dim // self.embedding_width
-        elif self.embedding_width is None:
-            self.embedding_width = self.embedding_dim // self.embedding_height
-        if self.embedding_height * self.embedding_width != self.embedding_dim:
+        height, width = self.embedding_height, self.embedding_width
+        if height is None:
+            height = (_default_image_shape(self.embedding_dim)[0] if width is None
+                      else self.embedding_dim // width)
+        if width is None:
+            width = self.embedding_dim // height
+        self.embedding_height, self.embedding_width = height, width
+        if height * width != self.embedding_dim:
             raise ValueError(
                 f"ConvEConfig: embedding_height * embedding_width = {self.embedding_height} * "
                 f"{self.embedding_width} != embedding_dim = {self.embedding_dim}"
@@ -129,11 +130,25 @@ class ConvEConfig:
             )
 
     @property
+    def embedding_shape(self) -> tuple[int, int]:
+        """(H, W) of one embedding reshaped as an image, as resolved by ``__post_init__``.
+
+        Raises:
+            ValueError: if a field was set to None after construction.
+        """
+        height, width = self.embedding_height, self.embedding_width
+        if height is None or width is None:
+            raise ValueError(f"ConvEConfig: embedding_height={height}, embedding_width={width} "
+                             "were set to None after construction")
+        return height, width
+
+    @property
     def image_shape(self) -> tuple[int, int]:
         """(height, width) of the stacked head/relation image fed to the convolution."""
+        height, width = self.embedding_shape
         if self.stacking == "height":
-            return 2 * self.embedding_height, self.embedding_width
-        return self.embedding_height, 2 * self.embedding_width
+            return 2 * height, width
+        return height, 2 * width
 
     @property
     def feature_map_shape(self) -> tuple[int, int]:
@@ -204,8 +219,7 @@ def init_conve(
     params: Params = {
         "entity_embedding": entity,
         "relation_embedding": relation,
-        "conv.weight": conv.weight.detach(),
-        "conv.bias": conv.bias.detach(),
+        **{f"conv.{name}": p.detach() for name, p in conv.named_parameters()},  # weight, bias
         "fc.weight": fc.weight.detach(),
         "fc.bias": fc.bias.detach(),
     }

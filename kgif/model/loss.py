@@ -14,7 +14,7 @@ Label-smoothing conventions (epsilon = smoothing):
 * ``"conve"``: y' = (1 - eps) y + 1 / N, Dettmers et al.'s reference ConvE implementation
   (``main.py``); so a = 1 - eps, c = 1 / N.
 
-Attribution (DESIGN.md section 3): an objective is a function of one triple's score vector
+Attribution (docs/derivations.md section 2): an objective is a function of one triple's score vector
 s = E f + b, and is characterised by u = dl/ds, which is always autograd of the objective's
 loss (never a second hand-written formula). ``score`` and ``pointwise_bce`` have a one-hot
 u = c(s_t) e_t and never need the N-entity score vector; ``bce_1n`` has a dense u.
@@ -142,7 +142,7 @@ class OneHotObjective:
     name: str
     loss: Callable[[Tensor], Tensor]
     kind: Literal["loss", "score"] = "loss"
-    one_hot: bool = True
+    one_hot: Literal[True] = True
 
     def coefficient(self, s_t: Tensor) -> Tensor:
         """(B,) l'(s_t), by autograd of :attr:`loss` (differentiable input not needed)."""
@@ -166,7 +166,7 @@ class DenseObjective:
     name: str
     loss: Callable[[Tensor, Tensor], Tensor]
     kind: Literal["loss", "score"] = "loss"
-    one_hot: bool = False
+    one_hot: Literal[False] = False
 
     def u(self, s: Tensor, t: Tensor) -> Tensor:
         """(B, N) dl/ds of each row, by autograd of :attr:`loss`."""
@@ -181,9 +181,9 @@ Objective = OneHotObjective | DenseObjective
 def score() -> OneHotObjective:
     """l = s_t, the triple's logit; u = e_t.
 
-    As a *training* objective (DESIGN.md section 3, docs/tracin.md): with the sparse 1-N BCE of
-    :func:`sparse_bce_with_logits` (reduction ``"sum"``), removing an edge (h, r, t) from
-    the training set changes the loss of row (h, r) by exactly +a s_t (a from
+    As a *training* objective (docs/derivations.md section 2, docs/tracin.md): with the
+    sparse 1-N BCE of :func:`sparse_bce_with_logits` (reduction ``"sum"``), removing an edge
+    (h, r, t) from the training set changes the loss of row (h, r) by exactly +a s_t (a from
     :func:`smoothing_coefficients`), so its gradient is a times the gradient of s_t, but
     **only when the row keeps another positive**. When t is the row's only known tail, the
     whole row leaves the training set and the loss loses sum_j softplus(s_j) - a s_t -

@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -404,6 +404,11 @@ class FaithfulnessResult:
 _WORKER: dict = {}
 
 
+#: What every worker shares: the arguments of :func:`_init_worker` before ``threads``
+#: (kg, config, training_config, targets, filter_triples, protocol).
+_Shared = tuple[Any, Any, Any, Any, Any, Any]
+
+
 def _init_worker(kg, config, training_config, targets, filter_triples, protocol, threads
                  ) -> None:
     if threads:
@@ -502,7 +507,7 @@ def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: T
     return result
 
 
-def _map(jobs: list, workers: int, shared: tuple, job: Callable | None = None) -> list:
+def _map(jobs: list, workers: int, shared: _Shared, job: Callable | None = None) -> list:
     """``job`` (default :func:`_job`) over ``jobs``, inline or in ``workers`` one-thread
     processes that share ``shared`` (:func:`_init_worker`)."""
     job = job or _job

@@ -23,6 +23,7 @@ import csv
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -169,7 +170,7 @@ def read_ground_truth(path: str | os.PathLike, kg: KnowledgeGraph
             if row is None:
                 raise ValueError(f"read_ground_truth: line {number} of {path}: edge "
                                  f"{fields[3:]} is not a training edge")
-            tests.setdefault(tuple(ids[:3]), []).append(row)
+            tests.setdefault((ids[0], ids[1], ids[2]), []).append(row)
     triples = torch.tensor(list(tests), dtype=torch.long).reshape(-1, 3)
     return triples, [torch.unique(torch.tensor(rows, dtype=torch.long)) for rows in tests.values()]
 
@@ -242,7 +243,8 @@ def random_metrics(n: int, m: int, draws: int = 100, seed: int = 0, ks: Sequence
     rng = np.random.default_rng(seed)
     total: dict[str, float] = {}
     for _ in range(draws):
-        inside = rng.choice(first, size=m_first, replace=False) + 1 if m_first else []
+        inside = (rng.choice(first, size=m_first, replace=False) + 1 if m_first
+                  else np.empty(0, dtype=np.int64))
         outside = rng.choice(n - first, size=m - m_first, replace=False) + first + 1
         ranks = torch.as_tensor(np.concatenate([np.asarray(inside, dtype=np.int64), outside]))
         for key, value in explanation_metrics(ranks, ks).items():
@@ -284,16 +286,18 @@ def ground_truth_report(scores: Tensor, edges: Sequence[Tensor],
         raise ValueError(f"ground_truth_report: {len(scores)} score rows, {len(edges)} "
                          "ground-truth sets" + ("" if candidates is None else
                                                 f", {len(candidates)} candidate sets"))
-    per, skipped = [], 0
+    per: list[dict[str, Any]] = []
+    skipped = 0
     n = scores.shape[1]
     for j, rows in enumerate(edges):
         rows = torch.as_tensor(rows, dtype=torch.long)
         if len(rows) == 0:
             skipped += 1
             continue
-        entry = {"index": j, "supporting": len(rows),
-                 "tracin": explanation_metrics(ranks_of(scores[j], rows), ks),
-                 "random": random_metrics(n, len(rows), draws, seed + j, ks)}
+        entry: dict[str, Any] = {
+            "index": j, "supporting": len(rows),
+            "tracin": explanation_metrics(ranks_of(scores[j], rows), ks),
+            "random": random_metrics(n, len(rows), draws, seed + j, ks)}
         if candidates is not None:
             cand = torch.as_tensor(candidates[j], dtype=torch.long)
             inside = int(torch.isin(rows, cand).sum())
@@ -305,7 +309,8 @@ def ground_truth_report(scores: Tensor, edges: Sequence[Tensor],
         per.append(entry)
     methods = [m for m in ("tracin", "tracin_khop", "khop", "random") if per and m in per[0]]
     metrics = list(per[0]["tracin"]) if per else []
-    overall, versus = {}, {}
+    overall: dict[str, dict] = {}
+    versus: dict[str, dict] = {}
     for m in methods:
         overall[m] = {}
         for key in metrics:

@@ -165,7 +165,8 @@ class TrainingResult:
 
 def _forward_loss(params: Params, buffers: Params, h: Tensor, r: Tensor, pos_rows: Tensor,
                   pos_cols: Tensor, config: ConvEConfig, label_smoothing: float,
-                  convention: str, row_weight: Tensor | None = None) -> tuple[Tensor, Params]:
+                  convention: Literal["pykeen", "conve"], row_weight: Tensor | None = None
+                  ) -> tuple[Tensor, Params]:
     """Training-mode sparse 1-N BCE of rows (h, r) (B,) with positives (pos_rows, pos_cols);
     ``row_weight`` (B,) optionally weights each row's terms (0: the row adds no loss)."""
     f, new_buffers = hidden(params, buffers, h, r, config, training=True)  # (B, d)
@@ -233,7 +234,9 @@ class _State:
             "lr_since_checkpoint": list(self.lr_since_checkpoint),
         }
 
-    def restore(self, ts: dict) -> None:
+    def restore(self, ts: dict | None) -> None:
+        if not ts:
+            raise ValueError("train: resume_from checkpoint has no training_state")
         self.optimizer.load_state_dict(ts["optimizer"])
         torch.set_rng_state(ts["torch_rng"])
         if ts["cuda_rng"] and torch.cuda.is_available():
@@ -454,8 +457,8 @@ def _run_epoch(state: _State, index: TailIndex, step: Callable, tc: TrainingConf
         rows = order[start:stop]
         pos_rows, pos_cols = index.gather(rows)
         h, r = index.rows[rows].to(tc.device).unbind(1)
-        extra = ()
-        if masked and bool(empty[rows].any()):  # rows without labels: a slot but no loss
+        extra: tuple[Tensor, ...] = ()
+        if empty is not None and bool(empty[rows].any()):  # rows without labels: a slot but no loss
             extra = ((~empty[rows]).float().to(tc.device),)
         loss, new_buffers = step(state.params, state.buffers, h, r, pos_rows.to(tc.device),
                                  pos_cols.to(tc.device), *extra)
