@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from kgif.data.graph import KnowledgeGraph
+from kgif.data.validate import check_count
 from kgif.model.checkpoint import Checkpoint, check_compatible, load_checkpoint
 from kgif.model.conve import hidden, score_all
 
@@ -163,10 +165,23 @@ def _rank(kg: KnowledgeGraph, index: int, query: Query, scores: Tensor, known: T
             for rank, e in enumerate(chosen, 1)]
 
 
+def _is_integer(value: object) -> bool:
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
+
+
 def _check_query(kg: KnowledgeGraph, index: int, query: Query) -> None:
     if query.side not in SIDES:
         raise ValueError(f"predict: query {index} has side={query.side!r}, expected one of "
                          f"{SIDES}")
+    for name in ("entity", "relation"):
+        value = getattr(query, name)
+        if isinstance(value, bool) or not _is_integer(value):
+            raise ValueError(f"predict: query {index} has {name}={value!r}; expected an integer "
+                             "id")
     if not (0 <= query.entity < kg.num_entities and 0 <= query.relation < kg.num_relations):
         raise ValueError(f"predict: query {index} ({query}) names an id outside the graph "
                          f"({kg.num_entities} entities, {kg.num_relations} relations)")
@@ -202,13 +217,13 @@ def predict_batch(checkpoint: Checkpoint | str | os.PathLike, kg: KnowledgeGraph
         its sigmoid, ``known`` whether the edge is in the graph.
 
     Raises:
-        ValueError: ``k < 1``; checkpoint and graph do not match
+        ValueError: ``k`` or ``batch_size`` not an integer >= 1; checkpoint and graph do not match
             (:func:`kgif.model.checkpoint.check_compatible`); a query with a bad side or id; head
             prediction without reciprocal relations; a query whose scores are not all finite
             (named).
     """
-    if k < 1:
-        raise ValueError(f"predict: k must be >= 1, got {k}")
+    k = check_count(k, "predict", "k")
+    batch_size = check_count(batch_size, "predict", "batch_size")
     ckpt = _as_checkpoint(checkpoint)
     check_compatible(ckpt, kg)
     for i, query in enumerate(queries):

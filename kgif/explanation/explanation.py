@@ -19,6 +19,7 @@ from torch import Tensor
 
 from kgif._io import atomic_write
 from kgif.data.graph import KnowledgeGraph
+from kgif.data.validate import check_triples
 from kgif.evaluation.predict import PREDICTION_COLUMNS
 from kgif.influence.topk import KMostInfluentialResults
 from kgif.influence.tracin import TracIn
@@ -108,8 +109,16 @@ def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
 
     Returns:
         One :class:`Explanation` per test triple, in input order.
+
+    Raises:
+        ValueError: ``test_triples`` or ``train_triples`` is not ``(n, 3)`` integer ids in
+            range of the model (:func:`kgif.data.validate.check_triples`), or ``k < 1``.
     """
-    test_triples = torch.as_tensor(test_triples, dtype=torch.long)
+    test_triples = check_triples(test_triples, "kgif.explain", "test_triples",
+                                 num_entities=tracin.num_entities,
+                                 num_relations=tracin.num_relations, device="cpu")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"kgif.explain: k={k!r}; expected an integer >= 1")
     train = tracin.training_edges(train_triples)
     pro, opp = tracin.top_influences(test_triples, k, train, candidates)
     self_inf: dict[int, float] = {}

@@ -37,6 +37,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from kgif.data.graph import with_reciprocals
+from kgif.data.validate import check_count, check_triples, model_bounds
 from kgif.influence.engines import ENGINES
 from kgif.influence.grads import resolve_parameters
 from kgif.influence.topk import KMostInfluentialResults, TopK
@@ -271,7 +272,10 @@ class TracIn:
         for ckpt in self.checkpoints:  # a float16 cast can overflow
             check_checkpoint(ckpt)
         self.config = checkpoints[0].config
-        self.train_triples = train_triples
+        self.num_entities, self.num_relations = model_bounds(self.checkpoints[0].params,
+                                                             self.config.reciprocal)
+        self.train_triples = (None if train_triples is None
+                              else self._check(train_triples, "TracIn", "train_triples"))
         self.train_objective = get_objective(train_objective)
         self.test_objective = get_objective(test_objective)
         self.sign = 1.0 if self.train_objective.kind == self.test_objective.kind else -1.0
@@ -282,12 +286,17 @@ class TracIn:
         self.batch_size = batch_size
         self.show_progress = show_progress
         self._like = self.checkpoints[0].params["entity_embedding"]
-        self.num_entities = self._like.shape[0]
         self.device = self._like.device
         self.engine = ENGINES[method](self.config, self.names, self.num_entities, compile)
         self.edge_repeats = _edge_repeats(self.config, self.device)
 
     # ----------------------------------------------------------------- examples
+
+    def _check(self, triples: Tensor, where: str, name: str) -> Tensor:
+        """``triples`` checked by :func:`kgif.data.validate.check_triples` against the model's
+        N entities and R base relations; (n, 3) int64 on the CPU."""
+        return check_triples(triples, where, name, num_entities=self.num_entities,
+                             num_relations=self.num_relations, device="cpu")
 
     def edge_examples(self, edges: Tensor) -> Tensor:
         """(B, 3) base-relation edges -> (2B, 3) forward then inverse examples (reciprocal
@@ -297,7 +306,7 @@ class TracIn:
 
     def test_examples(self, triples: Tensor) -> Tensor:
         """(T, 3) base-relation test triples -> (T, 3) tail-prediction examples (h, 2r, t)."""
-        triples = torch.as_tensor(triples, dtype=torch.long).to(self.device)
+        triples = self._check(triples, "TracIn.test_examples", "triples").to(self.device)
         if not self.config.reciprocal:
             return triples
         return torch.stack([triples[:, 0], 2 * triples[:, 1], triples[:, 2]], 1)
@@ -306,12 +315,14 @@ class TracIn:
         """``train_triples`` as (n, 3) int64, or the constructor's when None.
 
         Raises:
-            ValueError: if neither is given.
+            ValueError: if neither is given, or they fail
+                :func:`kgif.data.validate.check_triples` (shape, dtype, ids in range).
         """
-        train = self.train_triples if train_triples is None else train_triples
-        if train is None:
+        if train_triples is not None:
+            return self._check(train_triples, "TracIn", "train_triples")
+        if self.train_triples is None:
             raise ValueError("TracIn: no training triples given (pass train_triples)")
-        return torch.as_tensor(train, dtype=torch.long)
+        return self.train_triples
 
     # ----------------------------------------------------------------- kernel sums
 
@@ -369,6 +380,7 @@ class TracIn:
         Raises:
             ValueError: on non-finite scores or test gradients.
         """
+        test_triples = self._check(test_triples, "TracIn.influence", "test_triples")
         train = self.training_edges(train_triples)
         rights = self._rights(test_triples)
         out = self._like.new_empty(len(test_triples), len(train))
@@ -398,6 +410,7 @@ class TracIn:
             ValueError: on a candidate list of the wrong length, a row id outside [0, n), or
                 non-finite scores.
         """
+        test_triples = self._check(test_triples, "TracIn.candidate_influence", "test_triples")
         train = self.training_edges(train_triples)
         union = _union(candidates, len(test_triples), len(train))
         rights = self._rights(test_triples)
@@ -430,8 +443,8 @@ class TracIn:
         Raises:
             ValueError: on ``k < 1``, bad candidates or non-finite scores.
         """
-        if k < 1:
-            raise ValueError(f"TracIn.top_influences: k={k} must be positive")
+        k = check_count(k, "TracIn.top_influences", "k")
+        test_triples = self._check(test_triples, "TracIn.top_influences", "test_triples")
         train = self.training_edges(train_triples)
         n_test = len(test_triples)
         union = None if candidates is None else _union(candidates, n_test, len(train))
@@ -476,6 +489,7 @@ class TracIn:
 
     def test_self_influence(self, test_triples: Tensor) -> Tensor:
         """(T,) self-influence of test triples (tail-prediction examples, test objective)."""
+        test_triples = self._check(test_triples, "TracIn.test_self_influence", "test_triples")
         with torch.no_grad():
             return self._self_batch(self.test_examples(test_triples), self.test_objective,
                                     False)
