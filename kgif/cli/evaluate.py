@@ -8,6 +8,7 @@ import time
 from kgif.cli._common import (
     add_subparser,
     check_device,
+    check_output_file,
     environment,
     load_graph_for,
     positive_int,
@@ -58,6 +59,9 @@ def format_metrics_table(by_side: dict[str, dict[str, float]], title: str = "") 
 
 
 def _run(args: argparse.Namespace) -> int:
+    output = args.output or f"{args.checkpoint}.{args.split}.metrics.json"
+    check_output_file("evaluate", "--output", output, {"--checkpoint": args.checkpoint,
+                                                       "--dataset": args.dataset})
     ckpt = load_checkpoint(args.checkpoint, map_location=check_device(args.device))
     kg = load_graph_for(ckpt, args.dataset, "evaluate", args.checkpoint)
     start = time.perf_counter()
@@ -70,7 +74,6 @@ def _run(args: argparse.Namespace) -> int:
     print(format_metrics_table(by_side, f"{kg.name or args.dataset} {args.split} (filtered, "
                                         f"{len(getattr(kg, args.split))} triples, epoch "
                                         f"{ckpt.epoch}, {seconds:.1f} s)"))
-    output = args.output or f"{args.checkpoint}.{args.split}.metrics.json"
     write_json(output, {**environment(), "checkpoint": str(args.checkpoint),
                         "dataset": kg.name, "split": args.split, "epoch": ckpt.epoch,
                         "seconds": seconds, "metrics": by_side})

@@ -13,7 +13,16 @@ from pathlib import Path
 
 import torch
 
-from kgif.cli._common import add_subparser, environment, positive_int, write_json
+from kgif.cli._common import (
+    add_subparser,
+    check_output_file,
+    environment,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    rank_bound,
+    write_json,
+)
 
 #: Small, fast defaults: a UMLS/Kinships retraining takes seconds on one CPU thread.
 DEFAULTS = dict(embedding_dim=32, output_channels=8, epochs=30, learning_rate=0.01,
@@ -34,7 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--k", nargs="+", type=positive_int, default=[10],
                         help="edges deleted per target (several allowed)")
     parser.add_argument("--targets", type=positive_int, default=16, help="target test triples")
-    parser.add_argument("--max-rank", type=float, default=3.0,
+    parser.add_argument("--max-rank", type=rank_bound, default=3.0,
                         help="targets have realistic filtered tail rank <= this")
     parser.add_argument("--group-size", type=positive_int, default=1,
                         help="targets deleted together per retraining (1: per-target)")
@@ -44,12 +53,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "plain new run on the reduced graph")
     parser.add_argument("--workers", type=positive_int, default=1,
                         help="parallel retraining processes, one thread each")
-    parser.add_argument("--seed", type=int, default=0, help="training, targets, baselines")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="training, targets, baselines")
     parser.add_argument("--embedding-dim", type=positive_int, default=DEFAULTS["embedding_dim"])
     parser.add_argument("--output-channels", type=positive_int,
                         default=DEFAULTS["output_channels"])
     parser.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"])
-    parser.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"])
+    parser.add_argument("--learning-rate", type=positive_float, default=DEFAULTS["learning_rate"])
     parser.add_argument("--checkpoint-every", type=positive_int,
                         default=DEFAULTS["checkpoint_every"],
                         help="TracInCP checkpoints of the original run every k epochs")
@@ -73,6 +83,9 @@ def _run(args: argparse.Namespace) -> int:
     from kgif.data.datasets import load_dataset
     from kgif.studies.faithfulness import markdown_table, result_json, run_faithfulness, summarize
 
+    check_output_file("faithfulness", "--output", args.output, suffixes=(".json",))
+    check_output_file("faithfulness", "--markdown", args.markdown,
+                      {"--output": args.output})
     kg = load_dataset(args.dataset)
     config, tc = configs(args)
     result = run_faithfulness(kg, config, tc, methods=args.methods, ks=args.k,
