@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from kgif.data.formats import _as_triples, _empty_triples, _is_index
+from kgif.data.tsv import CONTROL_CHARACTERS, check_text
 
 __all__ = [
     "KnowledgeGraph",
@@ -80,6 +81,7 @@ class KnowledgeGraph:
     def __post_init__(self) -> None:
         _check_contiguous("entity_to_id", self.entity_to_id)
         _check_contiguous("relation_to_id", self.relation_to_id)
+        _check_labels(self)
         for split in ("training", "validation", "testing"):
             triples = _as_triples(f"KnowledgeGraph.{split}", getattr(self, split))
             _check_id_range(f"KnowledgeGraph.{split}", triples, self.num_entities,
@@ -292,6 +294,18 @@ def _invert(mapping: dict[str, int]) -> list[str]:
     for label, i in mapping.items():
         labels[i] = label
     return labels
+
+
+def _check_labels(kg: KnowledgeGraph) -> None:
+    """No label, display name or kind holds a control character (one regex pass when clean)."""
+    groups = (("entity label", list(kg.entity_to_id)), ("relation label", list(kg.relation_to_id)),
+              ("entity name", list(kg.entity_names.values())),
+              ("relation name", list(kg.relation_names.values())),
+              ("entity kind", list(kg.entity_kinds.values())))
+    for what, texts in groups:
+        if CONTROL_CHARACTERS.search("".join(map(str, texts))):
+            for text in texts:
+                check_text(str(text), "KnowledgeGraph", what)
 
 
 def _check_contiguous(what: str, mapping: dict[str, int]) -> None:

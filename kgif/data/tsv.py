@@ -2,8 +2,8 @@
 
 :class:`EncodedTriples` stores ``n`` label triples as an ``(n, 3)`` int64 code array into two
 vocabularies (entities for columns 0 and 2, relations for column 1), which is what a vectorised
-reader produces and what :mod:`kgif.data.datasets` turns into label-sorted ids without a Python loop over
-the triples.
+reader produces and what :mod:`kgif.data.datasets` turns into label-sorted ids without a Python
+loop over the triples.
 
 :func:`read_encoded_triples` reads ``head<TAB>relation<TAB>tail`` (plain or ``.gz``) with
 pyarrow's CSV reader when pyarrow is installed, else pandas' C parser, else one whole-file
@@ -19,12 +19,15 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import logging
+import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from kgif.data.validate import check_input_file
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +135,7 @@ def iter_label_rows(path: Path, columns: int, who: str, skip: int = 0, allow_emp
             line) or a damaged gzip stream (names the file and the last line read).
     """
     lineno = 0
+    path = check_input_file(path, who)
     try:
         with _open_binary(path) as f:
             for lineno, raw in enumerate(f, start=1):  # noqa: B007 (lineno used in except)
@@ -148,8 +152,29 @@ def iter_label_rows(path: Path, columns: int, who: str, skip: int = 0, allow_emp
                          f"{lineno}): {type(err).__name__}: {err}") from err
 
 
+#: Characters a label or name may not hold: C0/C1 control characters (NUL, ESC, DEL, ...; the
+#: tab separates fields) and the Unicode line and paragraph separators. They break XML
+#: (GraphML, SVG), CSV rows and terminals; every other printable character (``$`` included) is
+#: kept and escaped per output format (docs/refusals.md).
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def check_text(text: str, who: str, where: str) -> None:
+    """Refuse ``text`` holding a :data:`CONTROL_CHARACTERS` character.
+
+    Raises:
+        ValueError: ``"{who}: {where}: ... U+001B ..."``, naming the character and the field.
+    """
+    bad = CONTROL_CHARACTERS.search(text)
+    if bad:
+        raise ValueError(f"{who}: {where} holds control character U+{ord(bad.group()):04X} in "
+                         f"{text[:60]!r}; expected printable text (labels and names may hold "
+                         "any printable character, not control characters)")
+
+
 def _split_checked(line: str, columns: int, who: str, path: Path, lineno: int,
                    allow_empty: bool) -> list[str]:
+    check_text(line, who, f"line {lineno} of {path}")
     fields = line.split("\t")
     if columns >= 0 and len(fields) != columns:
         raise ValueError(f"{who}: line {lineno} of {path} has {len(fields)} columns, "
@@ -157,6 +182,11 @@ def _split_checked(line: str, columns: int, who: str, path: Path, lineno: int,
     if not allow_empty and any(not x.strip() for x in fields):
         raise ValueError(f"{who}: line {lineno} of {path} has an empty field")
     return fields
+
+
+def _printable(enc: EncodedTriples) -> bool:
+    """No label of ``enc`` holds a :data:`CONTROL_CHARACTERS` character (one regex pass)."""
+    return CONTROL_CHARACTERS.search("".join(enc.entities) + "".join(enc.relations)) is None
 
 
 def _read_loop(path: Path, who: str) -> EncodedTriples:
@@ -296,9 +326,7 @@ def read_encoded_triples(path: str | Path, who: str = "read_label_triples") -> E
         ValueError: A line without exactly 3 non-empty tab-separated columns, invalid UTF-8 or a
             damaged gzip stream (names the file and the 1-based line where known).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{who}: no such file {path}")
+    path = check_input_file(path, who)
     enc = None
     for reader in _fast_readers():
         try:
@@ -307,8 +335,8 @@ def read_encoded_triples(path: str | Path, who: str = "read_label_triples") -> E
             logger.debug("%s: fast reader failed on %s (%s); re-reading line by line", who,
                          path, err)
             enc = None
-        if enc is not None and not _well_formed(enc):
-            enc = None
+        if enc is not None and not (_well_formed(enc) and _printable(enc)):
+            enc = None  # the line loop names the file and line
         if enc is not None:
             break
     if enc is None:

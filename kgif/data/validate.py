@@ -11,15 +11,22 @@ listed in ``docs/refusals.md``.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["check_count", "check_triples", "model_bounds"]
+__all__ = ["MAX_TEXT_BYTES", "check_count", "check_input_file", "check_triples",
+           "model_bounds"]
 
 _COLUMNS = ("head", "relation", "tail")
+
+#: Largest JSON or query file read whole into memory (bytes); bigger ones are refused unread.
+MAX_TEXT_BYTES = 1 << 30
 
 
 def _as_tensor(triples: object, where: str, name: str) -> Tensor:
@@ -108,3 +115,31 @@ def check_count(value: object, where: str, name: str, minimum: int = 1) -> int:
     if int(value) < minimum:
         raise ValueError(f"{where}: {name}={int(value)}; expected an integer >= {minimum}")
     return int(value)
+
+
+def check_input_file(path: str | os.PathLike, where: str, max_bytes: int | None = None) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if it is a regular file (symlinks followed) no
+    larger than ``max_bytes``; checked before any byte is read.
+
+    A FIFO would block the reader forever and ``/dev/zero`` (or a symlink to it) would fill
+    memory, so anything but a regular file is refused.
+
+    Raises:
+        FileNotFoundError: nothing at ``path``.
+        ValueError: a folder, a device, a FIFO or a socket, or a file over ``max_bytes``.
+    """
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{where}: no file at {path}") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a folder" if stat.S_ISDIR(info.st_mode) else
+                "a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else
+                "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else
+                "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+        raise ValueError(f"{where}: {path} is {kind}; expected a regular file")
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise ValueError(f"{where}: {path} has {info.st_size} bytes; expected at most "
+                         f"{max_bytes}")
+    return path

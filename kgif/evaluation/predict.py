@@ -1,8 +1,8 @@
 """Link prediction with a trained ConvE: the top-k answers of ``(h, r, ?)`` and ``(?, r, t)``.
 
 A tail query ``(h, r, ?)`` scores every entity as the tail with the 1-N ConvE scores
-``s = E f(h, r) + b`` (Dettmers et al., AAAI 2018) of :func:`kgif.model.conve.score_all` in eval mode
-(dropout off, BatchNorm running statistics). A head query ``(?, r, t)`` is the tail query
+``s = E f(h, r) + b`` (Dettmers et al., AAAI 2018) of :func:`kgif.model.conve.score_all` in eval
+mode (dropout off, BatchNorm running statistics). A head query ``(?, r, t)`` is the tail query
 ``(t, r^-1, ?)`` on the reciprocal relation row ``2r + 1`` (PyKEEN's numbering, see
 :mod:`kgif.data.datasets`). Candidates are, by default, restricted to the relation's range (tail
 queries) or domain (head queries) kinds (:meth:`kgif.data.graph.KnowledgeGraph.type_mask`), and
@@ -12,7 +12,8 @@ ordered by increasing entity id, so the output is deterministic.
 
 Each prediction is a plain dict (:data:`PREDICTION_COLUMNS`), so ``pandas.DataFrame(rows)``
 takes a list of them. :mod:`kgif.explanation.explanation` writes, reads and prints them
-(:func:`~kgif.explanation.explanation.write_predictions`, :func:`~kgif.explanation.explanation.format_predictions`).
+(:func:`~kgif.explanation.explanation.write_predictions`,
+:func:`~kgif.explanation.explanation.format_predictions`).
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ import operator
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from kgif.data.graph import KnowledgeGraph
-from kgif.data.validate import check_count
+from kgif.data.validate import MAX_TEXT_BYTES, check_count, check_input_file
 from kgif.model.checkpoint import Checkpoint, check_compatible, load_checkpoint
 from kgif.model.conve import hidden, score_all
 
@@ -283,6 +285,14 @@ def _parse_query_line(kg: KnowledgeGraph, fields: list[str], where: str) -> Quer
         raise KeyError(f"read_queries: {where}: {error.args[0]}") from error
 
 
+def _decode_line(raw: bytes, path: Path, lineno: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"read_queries: line {lineno} of {path} is not valid UTF-8 "
+                         f"({error.reason} at byte {error.start}: {raw[:60]!r})") from None
+
+
 def read_queries(path: str | os.PathLike, kg: KnowledgeGraph) -> list[Query]:
     """Read a query file: one ``head<TAB>relation<TAB>tail`` line per query, ``?`` for the
     side to predict (``Doxorubicin<TAB>TREATS_CtD<TAB>?``, ``?<TAB>TREATS_CtD<TAB>asthma``).
@@ -298,9 +308,12 @@ def read_queries(path: str | os.PathLike, kg: KnowledgeGraph) -> list[Query]:
         KeyError: an unknown entity or relation (file and line named, with suggestions).
     """
     queries = []
-    with open(path, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            text = line.rstrip("\r\n")
+    path = check_input_file(path, "read_queries", MAX_TEXT_BYTES)
+    with open(path, "rb") as handle:
+        for lineno, raw in enumerate(handle, 1):
+            text = _decode_line(raw, path, lineno).rstrip("\r\n")
+            if lineno == 1:
+                text = text.removeprefix("\ufeff")
             if not text.strip() or text.lstrip().startswith("#"):
                 continue
             queries.append(_parse_query_line(kg, text.split("\t"), f"line {lineno} of {path}"))

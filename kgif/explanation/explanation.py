@@ -2,8 +2,8 @@
 
 An :class:`Explanation` holds one test triple's proponents and opponents (training edges with
 their TracIn scores and self-influence). :func:`explain` computes them with a
-:class:`~kgif.influence.tracin.TracIn`; the writers attach entity and relation labels (ids such as CURIEs)
-and display names from a :class:`~kgif.data.graph.KnowledgeGraph`.
+:class:`~kgif.influence.tracin.TracIn`; the writers attach entity and relation labels (ids
+such as CURIEs) and display names from a :class:`~kgif.data.graph.KnowledgeGraph`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from torch import Tensor
 
 from kgif._io import atomic_write
 from kgif.data.graph import KnowledgeGraph
-from kgif.data.validate import check_triples
+from kgif.data.validate import MAX_TEXT_BYTES, check_input_file, check_triples
 from kgif.evaluation.predict import PREDICTION_COLUMNS
 from kgif.influence.topk import KMostInfluentialResults
 from kgif.influence.tracin import TracIn
@@ -324,7 +324,8 @@ _PREDICTION_KEYS = ("query", "rank", "head_label", "relation_label", "tail_label
 
 def write_predictions(path: str | os.PathLike, rows: Sequence[dict],
                       metadata: dict | None = None) -> None:
-    """Write :func:`kgif.evaluation.predict.predict_batch` rows atomically; the suffix picks the format.
+    """Write :func:`kgif.evaluation.predict.predict_batch` rows atomically; the suffix picks
+    the format.
 
     ``.json``: ``{"metadata": ..., "predictions": [rows]}``; ``.csv``: a header of
     :data:`kgif.evaluation.predict.PREDICTION_COLUMNS` and one row per prediction (no metadata).
@@ -351,17 +352,42 @@ def write_predictions(path: str | os.PathLike, rows: Sequence[dict],
     atomic_write(path, write)
 
 
+def _parse_json(path: str) -> object:
+    """The JSON document of ``path``, with every failure one line naming the file."""
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            return json.load(handle)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"read_predictions: {path} is not valid UTF-8 ({error.reason} at byte "
+                         f"{error.start}); expected a JSON file written by kgif predict") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"read_predictions: {path} is not valid JSON (line {error.lineno}, "
+                         f"column {error.colno}: {error.msg})") from None
+    except RecursionError:
+        raise ValueError(f"read_predictions: {path} nests JSON too deeply; expected a "
+                         "predictions file written by kgif predict") from None
+
+
 def _load_prediction_rows(path: str) -> tuple[list[dict], dict]:
     if path.lower().endswith(".json"):
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
+        check_input_file(path, "read_predictions", MAX_TEXT_BYTES)
+        document = _parse_json(path)
         if not isinstance(document, dict) or not isinstance(document.get("predictions"), list):
             raise ValueError(f"read_predictions: {path} has no 'predictions' list (write it "
                              "with `python -m kgif predict --output FILE.json`)")
-        return document["predictions"], document.get("metadata") or {}
+        metadata = document.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise ValueError(f"read_predictions: {path}: 'metadata' is a "
+                             f"{type(metadata).__name__}; expected a JSON object")
+        return document["predictions"], metadata
     if path.lower().endswith(".csv"):
-        with open(path, newline="", encoding="utf-8") as handle:
-            return list(csv.DictReader(handle)), {}
+        check_input_file(path, "read_predictions", MAX_TEXT_BYTES)
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as handle:
+                return list(csv.DictReader(handle)), {}
+        except UnicodeDecodeError as error:
+            raise ValueError(f"read_predictions: {path} is not valid UTF-8 ({error.reason} at "
+                             f"byte {error.start})") from None
     raise ValueError(f"read_predictions: {path} must end in .json or .csv")
 
 
@@ -398,11 +424,22 @@ def read_predictions(path: str | os.PathLike, kg: KnowledgeGraph, limit: int | N
     _check_prediction_source(path, metadata, kg)
     triples = []
     for n, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise ValueError(f"read_predictions: prediction {n} of {path} is a "
+                             f"{type(row).__name__}; expected a JSON object with "
+                             f"{list(_PREDICTION_KEYS)}")
+        bad = next((k for k in _PREDICTION_KEYS if k.endswith("_label")
+                    and row.get(k) is not None and not isinstance(row[k], str)), None)
+        if bad is not None:
+            raise ValueError(f"read_predictions: prediction {n} of {path} has {bad}="
+                             f"{row[bad]!r:.60}; expected a label string")
         missing = [key for key in _PREDICTION_KEYS if row.get(key) in (None, "")]
         if missing:
             raise ValueError(f"read_predictions: prediction {n} of {path} lacks {missing}")
         try:
             rank = int(row["rank"])
+            if isinstance(row["rank"], bool | float):
+                raise ValueError
         except (TypeError, ValueError):
             raise ValueError(f"read_predictions: prediction {n} of {path} has rank "
                              f"{row['rank']!r}, not an integer") from None

@@ -30,10 +30,14 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from kgif._device import resolve_device
 from kgif._io import atomic_write_bytes
+from kgif.data.validate import check_input_file
 from kgif.model.conve import ConvEConfig, Params
 
-__all__ = ["Checkpoint", "check_compatible", "check_finite", "check_same_run", "content_digest", "list_checkpoints", "load_checkpoint", "load_checkpoints", "read_torch_file", "save_checkpoint"]
+__all__ = ["Checkpoint", "check_compatible", "check_finite", "check_same_run", "content_digest",
+           "list_checkpoints", "load_checkpoint", "load_checkpoints", "read_torch_file",
+           "save_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -229,9 +233,7 @@ def read_torch_file(path: str | os.PathLike, who: str, map_location="cpu"):
             or not a checkpoint"); or an intact torch file holding Python objects other than
             tensors and plain containers (its message contains ``"needs full unpickling"``).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{who}: no file at {path}")
+    path = check_input_file(path, who)
     if path.stat().st_size == 0:
         raise _damaged(path, who)
     try:
@@ -265,13 +267,76 @@ def _from_payload(meta: dict, params: Params, buffers: Params, path: Path, state
             f"load_checkpoint: {path} is not a kgif checkpoint (format={found!r}); "
             "convert PyKEEN or seed-project files with `python -m kgif convert`"
         )
+    where = f"load_checkpoint: {path}"
+    _check_fields(meta, where)
+    for kind, tensors in (("params", params), ("buffers", buffers)):
+        _check_tensors(tensors, kind, where)
     return Checkpoint(
-        params=params, buffers=buffers, config=ConvEConfig(**meta["config"]),
+        params=params, buffers=buffers, config=ConvEConfig.from_dict(meta["config"], where),
         learning_rate=float(meta["learning_rate"]), epoch=int(meta["epoch"]),
         entity_to_id=dict(meta["entity_to_id"]), relation_to_id=dict(meta["relation_to_id"]),
         metrics=dict(meta["metrics"]), training_state=state,
         run_id=str(meta.get("run_id", "")), source=str(path),
     )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_id_map(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(i, int) and not isinstance(i, bool)
+        for k, i in value.items())
+
+
+#: Metadata fields of a checkpoint file: (test, what is expected).
+_FIELDS = {
+    "config": (lambda v: isinstance(v, dict), "a JSON object of ConvEConfig fields"),
+    "learning_rate": (_is_number, "a number (the TracInCP weight)"),
+    "epoch": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+              "an integer >= 0"),
+    "entity_to_id": (_is_id_map, "a map of labels to integer ids"),
+    "relation_to_id": (_is_id_map, "a map of labels to integer ids"),
+    "metrics": (lambda v: isinstance(v, dict), "a map of metric names to numbers"),
+    "run_id": (lambda v: isinstance(v, str), "a string"),
+}
+
+
+def _check_fields(meta: dict, where: str) -> None:
+    """Every metadata field is present (``run_id`` may be absent) and of the expected kind."""
+    for name, (test, expected) in _FIELDS.items():
+        if name not in meta:
+            if name == "run_id":
+                continue
+            raise ValueError(f"{where}: field {name!r} is missing; expected {expected}")
+        if not test(meta[name]):
+            raise ValueError(f"{where}: field {name!r} is {meta[name]!r:.80}; expected {expected}")
+
+
+def _check_tensors(tensors: object, kind: str, where: str) -> None:
+    """``params``/``buffers``: a dict of tensors; the floating ones share one dtype."""
+    if not isinstance(tensors, dict) or not all(
+            isinstance(k, str) and isinstance(v, Tensor) for k, v in tensors.items()):
+        raise ValueError(f"{where}: {kind} is a {type(tensors).__name__} "
+                         f"{_first_bad(tensors)}; expected a map of names to tensors")
+    if kind != "params":
+        return
+    dtypes = {str(v.dtype) for v in tensors.values() if v.is_floating_point()}
+    integer = [k for k, v in tensors.items() if not v.is_floating_point()]
+    if integer:
+        raise ValueError(f"{where}: parameter {integer[0]!r} has dtype "
+                         f"{tensors[integer[0]].dtype}; expected floating point weights")
+    if len(dtypes) > 1:
+        raise ValueError(f"{where}: parameters mix dtypes {sorted(dtypes)}; expected one "
+                         "floating dtype")
+
+
+def _first_bad(tensors: object) -> str:
+    if isinstance(tensors, dict):
+        bad = next((k for k, v in tensors.items() if not isinstance(v, Tensor)), None)
+        return f"(entry {bad!r} is not a tensor)" if bad is not None else ""
+    return ""
 
 
 def load_checkpoint(
@@ -290,9 +355,8 @@ def load_checkpoint(
         ValueError: if the file is damaged or not a kgif checkpoint, or (unless
             ``allow_non_finite``) holds a non-finite parameter, buffer or learning rate.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"load_checkpoint: no checkpoint file at {path}")
+    path = check_input_file(path, "load_checkpoint")
+    resolve_device(map_location, "load_checkpoint: map_location")
     if path.suffix == ".safetensors":
         if path.stat().st_size == 0:
             raise _damaged(path, "load_checkpoint")
@@ -397,8 +461,8 @@ def check_same_run(checkpoints: Sequence[Checkpoint], *, require_run_id: bool = 
     Args:
         checkpoints: the checkpoints of one TracIn computation.
         require_run_id: refuse checkpoints without a run id among several (files: yes; objects
-            built in memory, e.g. by :class:`~kgif.influence.tracin.TracIn` callers: no, but different
-            known run ids, repeated epochs and duplicates are still refused).
+            built in memory, e.g. by :class:`~kgif.influence.tracin.TracIn` callers: no, but
+            different known run ids, repeated epochs and duplicates are still refused).
 
     Returns:
         ``list(checkpoints)``.
