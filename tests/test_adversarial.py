@@ -350,3 +350,147 @@ def test_faithfulness_refuses_before_training(kwargs, fragments):
     refused(lambda: run_faithfulness(tiny_graph(), ConvEConfig(embedding_dim=8),
                                      TrainingConfig(epochs=1), **kwargs),
             ValueError, "run_faithfulness:", *fragments)
+
+
+# --------------------------------------------------------------------------- 6. raw tracebacks
+
+
+def _crafted_checkpoint(tmp_path, ckpts, change):
+    """A checkpoint file whose metadata or tensors ``change`` edits (as a forger would)."""
+    path = tmp_path / "crafted.pt"
+    save_checkpoint(ckpts[0], path)
+    payload = torch.load(path, weights_only=True)
+    change(payload)
+    torch.save(payload, path)
+    return path
+
+
+CHECKPOINT_CASES = [  # (id, change, fragments)
+    ("extra-config-field", lambda p: p["config"].update(colour="red"), ["unknown field",
+                                                                         "colour"]),
+    ("string-embedding-dim", lambda p: p["config"].update(embedding_dim="12"),
+     ["embedding_dim='12'", "integer"]),
+    ("learning-rate-none", lambda p: p.update(learning_rate=None),
+     ["'learning_rate' is None", "number"]),
+    ("params-list", lambda p: p.update(params=list(p["params"].values())),
+     ["params is a list", "map of names to tensors"]),
+    ("mixed-dtypes", lambda p: p["params"].update(
+        {"fc.bias": p["params"]["fc.bias"].float()}), ["mix dtypes"]),
+    ("int64-weight", lambda p: p["params"].update(
+        {"fc.weight": p["params"]["fc.weight"].long()}), ["'fc.weight'", "torch.int64",
+                                                            "floating"]),
+    ("epoch-string", lambda p: p.update(epoch="2"), ["'epoch' is '2'", "integer"]),
+]
+
+
+@pytest.mark.parametrize("case", CHECKPOINT_CASES, ids=[c[0] for c in CHECKPOINT_CASES])
+def test_crafted_checkpoints_refused(tmp_path, capsys, ckpts, case):
+    _, change, fragments = case
+    path = _crafted_checkpoint(tmp_path, ckpts, change)
+    refused(lambda: kgif.load_checkpoint(path), ValueError, str(path), *fragments)
+    cli_refused(capsys, ["evaluate", "--checkpoint", path, "--dataset", "nations"], *fragments)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
+def test_cuda_map_location_without_gpu_is_named(run_dir):
+    refused(lambda: kgif.load_checkpoints(run_dir / "checkpoints", map_location="cuda"),
+            ValueError, "map_location", "no CUDA device")
+
+
+def test_convert_config_with_wrong_kind(capsys, tmp_path, ckpts):
+    from helpers import pykeen_state
+
+    from kgif.interop.pykeen import from_pykeen
+
+    c = ckpts[0]
+    path = tmp_path / "pykeen.pt"
+    torch.save(pykeen_state(c.params, c.buffers), path)
+    refused(lambda: from_pykeen(path, config={"embedding_height": "four", "reciprocal": True},
+                                learning_rate=0.1),
+            ValueError, "embedding_height='four'", "integer")
+
+
+PREDICTION_FILES = [  # (id, file text, fragments)
+    ("list-for-object", '{"predictions": [[1, 2, 3]]}', ["prediction 1", "is a list"]),
+    ("string-rank", '{"predictions": [{"query": 0, "rank": "first", "head_label": "usa", '
+                    '"relation_label": "intergovorgs", "tail_label": "uk"}]}',
+     ["rank 'first'", "not an integer"]),
+    ("float-rank", '{"predictions": [{"query": 0, "rank": 1.5, "head_label": "usa", '
+                   '"relation_label": "intergovorgs", "tail_label": "uk"}]}', ["rank 1.5"]),
+    ("label-number", '{"predictions": [{"query": 0, "rank": 1, "head_label": 3, '
+                     '"relation_label": "intergovorgs", "tail_label": "uk"}]}',
+     ["head_label=3", "label string"]),
+    ("deep-nesting", "[" * 100_000 + "]" * 100_000, ["nests JSON too deeply"]),
+    ("not-json", "{predictions", ["not valid JSON", "line 1"]),
+    ("metadata-list", '{"predictions": [], "metadata": [1]}', ["'metadata' is a list"]),
+]
+
+
+@pytest.mark.parametrize("case", PREDICTION_FILES, ids=[c[0] for c in PREDICTION_FILES])
+def test_malformed_predictions_refused(capsys, tmp_path, run_dir, case):
+    _, text, fragments = case
+    path = tmp_path / "p.json"
+    path.write_text(text, encoding="utf-8")
+    cli_refused(capsys, ["explain", "--checkpoints", run_dir / "checkpoints", "--predictions",
+                         path, "--no-progress"], "read_predictions", *fragments)
+
+
+def test_latin1_predictions_named(capsys, tmp_path, run_dir):
+    path = tmp_path / "p.json"
+    path.write_bytes('{"predictions": [], "x": "caf\u00e9"}'.encode("latin-1"))
+    cli_refused(capsys, ["explain", "--checkpoints", run_dir / "checkpoints", "--predictions",
+                         path], str(path), "not valid UTF-8")
+
+
+def test_non_regular_inputs_refused_before_reading(capsys, tmp_path, run_dir):
+    import os
+
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.pt"
+    zero.symlink_to("/dev/zero")
+    cli_refused(capsys, ["explain", "--checkpoints", run_dir / "checkpoints", "--predictions",
+                         fifo], "FIFO", "regular file")
+    cli_refused(capsys, ["evaluate", "--checkpoint", zero, "--dataset", "nations"],
+                "is a device", "regular file")
+    queries = tmp_path / "q.tsv"
+    queries.write_bytes("usa\tintergovorgs\t?\ncaf\u00e9\tx\t?\n".encode("latin-1"))
+    cli_refused(capsys, ["predict", "--checkpoint", run_dir / "checkpoints" / "epoch_0001.pt",
+                         "--file", queries], "line 2", "not valid UTF-8")
+
+
+# --------------------------------------------------------------------------- 3. text
+
+
+@pytest.mark.parametrize("label", ["a\x00b", "esc\x1b[31mred", "cr\rinside", "del\x7f",
+                                   "c1\x85", "sep\u2028x"])
+def test_control_characters_in_labels_refused_with_line(tmp_path, label):
+    from kgif.data.tsv import read_encoded_triples
+
+    path = tmp_path / "train.txt"
+    path.write_bytes(f"a\tr\tb\n{label}\tr\tb\n".encode())
+    refused(lambda: read_encoded_triples(path, "load"), ValueError, str(path), "line 2",
+            "control character")
+
+
+def test_control_characters_refused_in_python_graph():
+    from kgif.data.graph import KnowledgeGraph
+
+    refused(lambda: KnowledgeGraph({"a": 0, "b\x1b": 1}, {"r": 0}, T([[0, 0, 1]])),
+            ValueError, "KnowledgeGraph: entity label", "U+001B")
+
+
+def test_dollar_names_render_literally():
+    """'$a$' stays text: with math parsing it would draw an italic 'a' and drop the dollars."""
+    pytest.importorskip("matplotlib")
+    from kgif.data.graph import KnowledgeGraph
+    from kgif.explanation.explanation import Explanation, Influence
+    from kgif.explanation.plot import plot_explanation
+
+    kg = KnowledgeGraph({"$a$": 0, "b": 1, "$\\frac{1}{0}$": 2}, {"r": 0},
+                        T([[0, 0, 1], [1, 0, 2]]))
+    ex = Explanation((0, 0, 2), None, [Influence(0, (0, 0, 1), 1.0, None, "proponent", 1)], [])
+    fig = plot_explanation(ex, kg)
+    texts = [t for t in fig.findobj() if hasattr(t, "get_parse_math")
+             and "$" in t.get_text()]
+    assert texts and not any(t.get_parse_math() for t in texts)
