@@ -494,3 +494,84 @@ def test_dollar_names_render_literally():
     texts = [t for t in fig.findobj() if hasattr(t, "get_parse_math")
              and "$" in t.get_text()]
     assert texts and not any(t.get_parse_math() for t in texts)
+
+
+# --------------------------------------------------------------------------- 2. graph identity
+
+
+@pytest.fixture(scope="module")
+def nations_explanations(tracin):
+    return kgif.explain(tracin, T([[1, 0, 3]]), 2, train_triples=T([[1, 0, 2], [3, 1, 4]]))
+
+
+def _umls():
+    return load_dataset("umls")
+
+
+GRAPH_CONSUMERS = [  # (name, call with explanations and a graph)
+    ("to_dataframe", lambda ex, g, tmp: kgif.to_dataframe(ex, g)),
+    ("write_csv", lambda ex, g, tmp: kgif.write_csv(tmp / "e.csv", ex, g)),
+    ("to_json", lambda ex, g, tmp: kgif.write_json(tmp / "e.json", ex, g)),
+    ("explanation_subgraph", lambda ex, g, tmp: kgif.plot_explanation(ex[0], g)),
+    ("explanation_subgraph", lambda ex, g, tmp: kgif.write_network(ex[0], g, tmp / "n",
+                                                                   "graphml")),
+    ("format_explanation", lambda ex, g, tmp: __import__(
+        "kgif.explanation.explanation", fromlist=["x"]).format_explanation(ex[0], g)),
+]
+
+
+@pytest.mark.parametrize("consumer", GRAPH_CONSUMERS, ids=[c[0] for c in GRAPH_CONSUMERS])
+def test_explanations_refused_on_another_graph(tmp_path, kg, nations_explanations, consumer):
+    where, call = consumer
+    if where == "to_dataframe":
+        pytest.importorskip("pandas")
+    if where == "explanation_subgraph":
+        pytest.importorskip("networkx")
+    umls = _umls()
+    refused(lambda: call(nations_explanations, umls, tmp_path), ValueError, f"{where}:",
+            kg.fingerprint, umls.fingerprint)
+    assert not list(tmp_path.iterdir())
+    call(nations_explanations, kg, tmp_path)  # the right graph works
+
+
+def test_fingerprint_changes_with_any_label():
+    from kgif.data.graph import graph_fingerprint
+
+    base = graph_fingerprint({"a": 0, "b": 1}, {"r": 0})
+    assert base == graph_fingerprint({"b": 1, "a": 0}, {"r": 0})
+    for other in (graph_fingerprint({"a": 1, "b": 0}, {"r": 0}),
+                  graph_fingerprint({"a": 0, "c": 1}, {"r": 0}),
+                  graph_fingerprint({"a": 0, "b": 1}, {"s": 0}),
+                  graph_fingerprint({"a": 0}, {"b": 0, "r": 1})):
+        assert other != base
+
+
+def test_old_checkpoint_without_id_maps_loads_and_warns(tmp_path, kg, ckpts, caplog):
+    import dataclasses
+
+    anonymous = [dataclasses.replace(c, entity_to_id={}, relation_to_id={}) for c in ckpts]
+    path = tmp_path / "old.pt"
+    save_checkpoint(anonymous[0], path)
+    assert kgif.load_checkpoint(path).graph_fingerprint is None
+    tr = kgif.TracIn(anonymous, kg.training, show_progress=False)
+    ex = kgif.explain(tr, T([[1, 0, 3]]), 1, train_triples=T([[1, 0, 2]]))
+    assert ex[0].graph is None
+    with caplog.at_level("WARNING"):
+        kgif.write_csv(tmp_path / "e.csv", ex, _umls())  # not checked, but said so
+    assert "no graph fingerprint" in caplog.text
+
+
+def test_checkpoint_with_edited_id_maps_refused(tmp_path, ckpts):
+    path = _crafted_checkpoint(tmp_path, ckpts, lambda p: p["entity_to_id"].update(
+        {"usa": p["entity_to_id"]["uk"], "uk": p["entity_to_id"]["usa"]}))
+    refused(lambda: kgif.load_checkpoint(path), ValueError, "graph_fingerprint",
+            "edited or damaged")
+
+
+def test_predictions_of_another_graph_refused(tmp_path, kg, ckpts):
+    from kgif.explanation.explanation import read_predictions
+
+    rows = predict_batch(ckpts[0], kg, [Query(1, 0, "tail")], 2)
+    path = tmp_path / "p.json"
+    kgif.write_predictions(path, rows, {"graph_fingerprint": "0123456789abcdef"})
+    refused(lambda: read_predictions(path, kg), ValueError, "0123456789abcdef", kg.fingerprint)

@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         metadata = {**environment(), "checkpoint": str(args.checkpoint), "epoch": ckpt.epoch,
                     "dataset": kg.name, "num_entities": kg.num_entities,
+                    "graph_fingerprint": kg.fingerprint,
                     "top_k": args.top_k, "filter_known": not args.keep_known,
                     "type_constrained": not args.no_type_constraint,
                     "queries": [q.describe(kg) for q in queries]}

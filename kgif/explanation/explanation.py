@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from kgif._io import atomic_write
-from kgif.data.graph import KnowledgeGraph
+from kgif.data.graph import KnowledgeGraph, check_same_graph
 from kgif.data.validate import MAX_TEXT_BYTES, check_input_file, check_triples
 from kgif.evaluation.predict import PREDICTION_COLUMNS
 from kgif.influence.topk import KMostInfluentialResults
@@ -69,16 +69,29 @@ class Influence:
 
 @dataclass
 class Explanation:
-    """Proponents and opponents of one test triple (ids, base relation ids)."""
+    """Proponents and opponents of one test triple (ids, base relation ids).
+
+    ``graph`` is the :func:`kgif.data.graph.graph_fingerprint` of the graph the model was
+    trained on (None when its checkpoints had no id maps); every writer checks it against the
+    graph whose names it attaches (:func:`kgif.data.graph.check_same_graph`).
+    """
 
     triple: tuple[int, int, int]
     self_influence: float | None
     proponents: list[Influence] = field(default_factory=list)
     opponents: list[Influence] = field(default_factory=list)
+    graph: str | None = None
 
     @property
     def influences(self) -> list[Influence]:
         return self.proponents + self.opponents
+
+
+def check_graph(explanations: Sequence[Explanation], kg: KnowledgeGraph, where: str) -> None:
+    """Refuse explanations computed on a graph other than ``kg``
+    (:func:`kgif.data.graph.check_same_graph`, once per distinct fingerprint)."""
+    for fingerprint in dict.fromkeys(ex.graph for ex in explanations):
+        check_same_graph(fingerprint, kg, where, "the explanations")
 
 
 def _influences(result: KMostInfluentialResults, row: int, train: Tensor, kind: str,
@@ -132,7 +145,8 @@ def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
     return [
         Explanation(tuple(test_triples[j].tolist()), test_self[j],
                     _influences(pro, j, train, "proponent", self_inf),
-                    _influences(opp, j, train, "opponent", self_inf))
+                    _influences(opp, j, train, "opponent", self_inf),
+                    getattr(tracin, "graph_fingerprint", None))
         for j in range(len(test_triples))
     ]
 
@@ -209,6 +223,7 @@ def to_json(explanations: Sequence[Explanation], kg: KnowledgeGraph,
     ``self_influence``, ``kind``, ``rank``, ``train_index``); and kgif's ``*_kind`` (entity
     kinds, ``""`` without a node table) and ``proponent_summary`` (:func:`relation_summary`).
     """
+    check_graph(explanations, kg, "to_json")
     results = []
     for ex in explanations:
         item = _named(kg, "test", ex.triple)
@@ -221,7 +236,8 @@ def to_json(explanations: Sequence[Explanation], kg: KnowledgeGraph,
             for inf in ex.influences
         ]
         results.append(item)
-    return {"metadata": dict(metadata or {}), "results": results}
+    return {"metadata": {**dict(metadata or {}), "graph_fingerprint": kg.fingerprint},
+            "results": results}
 
 
 def write_json(path: str | os.PathLike, explanations: Sequence[Explanation], kg: KnowledgeGraph,
@@ -264,7 +280,12 @@ def _fmt(value: float | None) -> str:
 
 def write_csv(path: str | os.PathLike, explanations: Sequence[Explanation],
               kg: KnowledgeGraph) -> None:
-    """One row per (test, train) pair with :data:`CSV_COLUMNS`; atomic."""
+    """One row per (test, train) pair with :data:`CSV_COLUMNS`; atomic.
+
+    Raises:
+        ValueError: an explanation computed on another graph (:func:`check_graph`).
+    """
+    check_graph(explanations, kg, "write_csv")
 
     def write(tmp: str) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as handle:
@@ -280,7 +301,9 @@ def to_dataframe(explanations: Sequence[Explanation], kg: KnowledgeGraph):
 
     Raises:
         ImportError: if pandas is not installed (``pip install kgif[pandas]``).
+        ValueError: an explanation computed on another graph (:func:`check_graph`).
     """
+    check_graph(explanations, kg, "to_dataframe")
     try:
         import pandas as pd
     except ImportError as error:  # pragma: no cover - depends on the environment
@@ -298,7 +321,12 @@ def _entity(kg: KnowledgeGraph, i: int) -> str:
 
 def format_explanation(ex: Explanation, kg: KnowledgeGraph, width: int = 100) -> str:
     """A readable text block: the test triple, then proponents and opponents with names and
-    kinds, then the proponents' split by relation and by kinds (:func:`relation_summary`)."""
+    kinds, then the proponents' split by relation and by kinds (:func:`relation_summary`).
+
+    Raises:
+        ValueError: ``ex`` was computed on another graph (:func:`check_graph`).
+    """
+    check_graph([ex], kg, "format_explanation")
     h, r, t = ex.triple
     note = "" if ex.self_influence is None else f"   (self-influence {ex.self_influence:.4g})"
     lines = [f"{_entity(kg, h)} --{kg.relation_name(r)}--> {_entity(kg, t)}{note}"]
@@ -395,6 +423,9 @@ def _check_prediction_source(path: str, metadata: dict, kg: KnowledgeGraph) -> N
     """Refuse a predictions file made on another graph (JSON files record theirs)."""
     n = metadata.get("num_entities")
     name = metadata.get("dataset")
+    if metadata.get("graph_fingerprint") is not None:
+        check_same_graph(metadata["graph_fingerprint"], kg, "read_predictions",
+                         f"the predictions of {path}")
     if (n is not None and n != kg.num_entities) or (name and kg.name and name != kg.name):
         raise ValueError(f"read_predictions: {path} was made on dataset {name!r} ({n} "
                          f"entities), not on {kg.name!r} ({kg.num_entities} entities)")

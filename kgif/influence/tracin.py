@@ -11,9 +11,9 @@ learning rates over the epochs it closes, docs/tracin.md), used as stored.
   fixed-size batches (the last one padded with a repeat of its first edge, whose scores are
   dropped), so an edge's score does not depend on which edges share its batch. The products
   come from an engine of :mod:`kgif.influence.engines` (``structured`` by default, exact).
-* Candidate sets (e.g. from :mod:`kgif.influence.candidates`): the union of all candidate sets of one call
-  is scored once against all its test triples, and each triple's non-candidates are masked
-  before top-k, so a filtered call never costs more than an unfiltered one.
+* Candidate sets (e.g. from :mod:`kgif.influence.candidates`): the union of all candidate sets
+  of one call is scored once against all its test triples, and each triple's non-candidates are
+  masked before top-k, so a filtered call never costs more than an unfiltered one.
 * Orientation follows Captum's ``TracInCP``: scores are (n_test, n_train); proponents are the
   largest, opponents the smallest (:mod:`kgif.influence.topk`).
 * ``normalize="cosine"`` divides each checkpoint's inner product by the two gradient norms
@@ -223,8 +223,8 @@ class TracIn:
         test_objective: the same for the test side; default ``"score"`` (explain the logit).
         parameters: parameter subset: None/"all", a group of
             :data:`kgif.influence.grads.PARAMETER_GROUPS`, or names.
-        method: an engine of :data:`kgif.influence.engines.ENGINES`: ``"structured"`` (default; exact
-            factors) or ``"generic"`` (materialised ``vmap(grad)``; memory B x parameters).
+        method: an engine of :data:`kgif.influence.engines.ENGINES`: ``"structured"`` (default;
+            exact factors) or ``"generic"`` (materialised ``vmap(grad)``; memory B x parameters).
         batch_size: training edges per streamed batch; every batch has exactly this size
             (the last is padded), which makes float32 scores independent of the batching.
         compile: wrap the contraction kernel in ``torch.compile`` (same function).
@@ -272,6 +272,9 @@ class TracIn:
         for ckpt in self.checkpoints:  # a float16 cast can overflow
             check_checkpoint(ckpt)
         self.config = checkpoints[0].config
+        #: the graph the checkpoints were trained on (None without id maps); explanations
+        #: carry it so that they are never labelled with another graph's names
+        self.graph_fingerprint = checkpoints[0].graph_fingerprint
         self.num_entities, self.num_relations = model_bounds(self.checkpoints[0].params,
                                                              self.config.reciprocal)
         self.train_triples = (None if train_triples is None

@@ -32,6 +32,7 @@ from torch import Tensor
 
 from kgif._device import resolve_device
 from kgif._io import atomic_write_bytes
+from kgif.data.graph import graph_fingerprint
 from kgif.data.validate import check_input_file
 from kgif.model.conve import ConvEConfig, Params
 
@@ -79,6 +80,13 @@ class Checkpoint:
     training_state: dict | None = None
     run_id: str = ""
     source: str | None = field(default=None, compare=False)
+
+    @property
+    def graph_fingerprint(self) -> str | None:
+        """:func:`kgif.data.graph.graph_fingerprint` of the id maps; None without them."""
+        if not self.entity_to_id or not self.relation_to_id:
+            return None
+        return graph_fingerprint(self.entity_to_id, self.relation_to_id)
 
     @property
     def name(self) -> str:
@@ -149,6 +157,7 @@ def _metadata(ckpt: Checkpoint) -> dict:
         "relation_to_id": dict(ckpt.relation_to_id),
         "metrics": {k: float(v) for k, v in ckpt.metrics.items()},
         "run_id": str(ckpt.run_id),
+        **({"graph_fingerprint": ckpt.graph_fingerprint} if ckpt.graph_fingerprint else {}),
     }
 
 
@@ -271,6 +280,12 @@ def _from_payload(meta: dict, params: Params, buffers: Params, path: Path, state
     _check_fields(meta, where)
     for kind, tensors in (("params", params), ("buffers", buffers)):
         _check_tensors(tensors, kind, where)
+    stored = meta.get("graph_fingerprint")
+    if stored is not None and meta["entity_to_id"] and meta["relation_to_id"]:
+        derived = graph_fingerprint(meta["entity_to_id"], meta["relation_to_id"])
+        if stored != derived:
+            raise ValueError(f"{where}: field 'graph_fingerprint' is {stored!r} but its id maps "
+                             f"give {derived!r}; the file was edited or damaged")
     return Checkpoint(
         params=params, buffers=buffers, config=ConvEConfig.from_dict(meta["config"], where),
         learning_rate=float(meta["learning_rate"]), epoch=int(meta["epoch"]),
