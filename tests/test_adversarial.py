@@ -575,3 +575,53 @@ def test_predictions_of_another_graph_refused(tmp_path, kg, ckpts):
     path = tmp_path / "p.json"
     kgif.write_predictions(path, rows, {"graph_fingerprint": "0123456789abcdef"})
     refused(lambda: read_predictions(path, kg), ValueError, "0123456789abcdef", kg.fingerprint)
+
+
+TRICKY_NAMES = ["<b>&amp;</b>", "quote\"'", "$a$", "$x^$", "$\\badcommand$", "$\\frac{1}{0}$",
+                "x]]>y", "\u202eevil", "non\u00a0breaking", "caf\u00e9"]
+
+
+def _tricky_graph():
+    from kgif.data.graph import KnowledgeGraph
+
+    labels = {name: i for i, name in enumerate(TRICKY_NAMES)}
+    n = len(labels)
+    train = T([[i, 0, (i + 1) % n] for i in range(n)])
+    return KnowledgeGraph(labels, {"<rel & $r$>": 0}, train,
+                          entity_names={i: f"name {name}" for name, i in labels.items()},
+                          entity_kinds={i: "Kind<&>" for i in range(n)}, name="tricky")
+
+
+def test_every_graphml_and_svg_with_tricky_names_is_xml(tmp_path):
+    """Printable names that XML, SVG and mathtext treat specially: all files parse as XML."""
+    pytest.importorskip("networkx")
+    pytest.importorskip("matplotlib")
+    from xml.etree import ElementTree
+
+    from kgif.explanation.explanation import Explanation, Influence
+    from kgif.explanation.plot import write_figures
+
+    kg = _tricky_graph()
+    n = kg.num_entities
+    written = []
+    for j in range(n):
+        ex = Explanation((j, 0, (j + 2) % n), None,
+                         [Influence(j, tuple(kg.training[j].tolist()), 1.0, None, "proponent", 1)],
+                         [Influence((j + 1) % n, tuple(kg.training[(j + 1) % n].tolist()), -1.0,
+                                    None, "opponent", 1)])
+        written.append(kgif.write_network(ex, kg, tmp_path / f"n{j}", "graphml"))
+        write_figures(ex, kg, tmp_path / f"f{j}")
+    written += sorted(tmp_path.glob("*.svg"))
+    assert len(written) == 2 * n
+    for path in written:
+        ElementTree.parse(path)  # raises ParseError on invalid XML
+
+
+def test_long_names_do_not_widen_terminal_output(tracin):
+    from kgif.data.graph import KnowledgeGraph
+    from kgif.explanation.explanation import Explanation, Influence, format_explanation
+
+    kg = KnowledgeGraph({"a" * 5000: 0, "b": 1, "c": 2}, {"r" * 3000: 0},
+                        T([[0, 0, 1], [1, 0, 2]]))
+    ex = Explanation((0, 0, 2), 1.0, [Influence(0, (0, 0, 1), 1.0, None, "proponent", 1)], [])
+    assert max(map(len, format_explanation(ex, kg).splitlines())) <= 200

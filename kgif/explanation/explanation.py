@@ -316,7 +316,18 @@ def to_dataframe(explanations: Sequence[Explanation], kg: KnowledgeGraph):
 
 def _entity(kg: KnowledgeGraph, i: int) -> str:
     kind = kg.entity_kind(i)
-    return f"{kg.entity_name(i)} [{kind}]" if kind else kg.entity_name(i)
+    name = _clip(kg.entity_name(i))
+    return f"{name} [{_clip(kind, 30)}]" if kind else name
+
+
+#: Longest name shown whole in terminal text; longer ones end in an ellipsis.
+MAX_NAME_CHARS = 60
+
+
+def _clip(text: str, limit: int = MAX_NAME_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (ending in an ellipsis when cut), so that a
+    5,000-character name cannot push a table off the screen."""
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
 
 
 def format_explanation(ex: Explanation, kg: KnowledgeGraph, width: int = 100) -> str:
@@ -329,18 +340,19 @@ def format_explanation(ex: Explanation, kg: KnowledgeGraph, width: int = 100) ->
     check_graph([ex], kg, "format_explanation")
     h, r, t = ex.triple
     note = "" if ex.self_influence is None else f"   (self-influence {ex.self_influence:.4g})"
-    lines = [f"{_entity(kg, h)} --{kg.relation_name(r)}--> {_entity(kg, t)}{note}"]
+    lines = [f"{_entity(kg, h)} --{_clip(kg.relation_name(r))}--> {_entity(kg, t)}{note}"]
     for title, items in (("proponents", ex.proponents), ("opponents", ex.opponents)):
         lines.append(f"  {title}:")
         for inf in items:
             a, q, b = inf.triple
-            edge = f"{_entity(kg, a)} --{kg.relation_name(q)}--> {_entity(kg, b)}"
+            edge = f"{_entity(kg, a)} --{_clip(kg.relation_name(q))}--> {_entity(kg, b)}"
             lines.append(f"    {inf.rank:>3}. {inf.influence:+.4e}  {edge}"[:width])
     summary = relation_summary(ex, kg)
     if ex.proponents:
-        lines.append(f"  proponents by relation: {format_summary(summary['by_relation'])}")
+        lines.append(f"  proponents by relation: {format_summary(summary['by_relation'])}"
+                     [:width])
     if summary["by_kinds"]:
-        lines.append(f"  proponents by kinds: {format_summary(summary['by_kinds'])}")
+        lines.append(f"  proponents by kinds: {format_summary(summary['by_kinds'])}"[:width])
     return "\n".join(lines)
 
 
@@ -486,10 +498,11 @@ def read_predictions(path: str | os.PathLike, kg: KnowledgeGraph, limit: int | N
 
 def _query_title(row: dict) -> str:
     def entity(side: str) -> str:
-        kind = row[f"{side}_kind"]
-        return f"{row[f'{side}_name']} [{kind}]" if kind else row[f"{side}_name"]
+        kind = _clip(row[f"{side}_kind"], 30)
+        name = _clip(row[f"{side}_name"])
+        return f"{name} [{kind}]" if kind else name
 
-    rel = row["relation_name"]
+    rel = _clip(row["relation_name"])
     if row["side"] == "tail":
         return f"{entity('head')} --{rel}--> ?"
     return f"? --{rel}--> {entity('tail')}"
@@ -510,7 +523,7 @@ def format_predictions(rows: Sequence[dict], width: int = 110) -> str:
                          f"{'name':<36}label")
         known = "  (known)" if row["known"] else ""
         line = (f"{row['rank']:>6} {row['probability']:>12.6f} {row['logit']:>10.4f}  "
-                f"{row['entity_kind'] or '-':<14}{row['entity_name'][:35]:<36}"
-                f"{row['entity_label']}{known}")
+                f"{_clip(row['entity_kind'], 13) or '-':<14}{_clip(row['entity_name'], 35):<36}"
+                f"{_clip(row['entity_label'])}{known}")
         lines.append(line[:width])
     return "\n".join(lines)
