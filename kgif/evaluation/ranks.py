@@ -33,7 +33,8 @@ from kgif.data.graph import TailIndex, TypeConstraints, reciprocal_queries
 from kgif.data.validate import check_triples, model_bounds
 from kgif.model.conve import ConvEConfig, Params, hidden, score_all
 
-__all__ = ["HITS_AT", "RANK_TYPES", "SETTINGS", "SIDES", "TC_PREFIX", "check_finite_params", "evaluate", "evaluate_all_sides", "filtered_ranks", "rank_metrics"]
+__all__ = ["HITS_AT", "RANK_TYPES", "SETTINGS", "SIDES", "TC_PREFIX", "check_finite_params",
+           "evaluate", "evaluate_all_sides", "filtered_ranks", "rank_metrics"]
 
 logger = logging.getLogger(__name__)
 

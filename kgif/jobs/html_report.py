@@ -1,8 +1,8 @@
 """Run-level plots and one self-contained ``report.html`` for a batch explain output folder.
 
 :func:`write_run_report` reads every per-triple JSON of a batch run (``<stem>.json`` as
-:func:`kgif.explanation.explanation.write_json` writes them: ``{"metadata", "results": [one test triple]}``;
-extra fields are ignored) and writes, into the same folder:
+:func:`kgif.explanation.explanation.write_json` writes them: ``{"metadata", "results": [one
+test triple]}``; extra fields are ignored) and writes, into the same folder:
 
 * ``influence_distribution.png``: histogram of the reported TracIn scores (proponents and
   opponents, symmetric-log x axis; these are the top-k of each triple, not every edge);

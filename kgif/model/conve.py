@@ -285,7 +285,8 @@ def _bn_eval(x: Tensor, params: Params, buffers: Params, name: str) -> tuple[Ten
     """BatchNorm with running statistics as constants (attribution mode); vmap-safe.
 
     The affine parameters may also carry a leading per-sample axis (B, C): that is how
-    :func:`kgif.influence.grads.structured_factors` reads per-sample gradients off one batched backward.
+    :func:`kgif.influence.grads.structured_factors` reads per-sample gradients off one batched
+    backward.
     """
     mean = _channel_view(buffers[f"{name}.running_mean"], x)
     inv_std = torch.rsqrt(_channel_view(buffers[f"{name}.running_var"], x) + BN_EPS)

@@ -229,8 +229,8 @@ def _encode(triples: Tensor, kg: KnowledgeGraph) -> Tensor:
 
 
 #: Retraining protocols: ``"stable"`` keeps every row of the original run in its place
-#: (:func:`kgif.training.loop.train` ``keep_rows_of``), ``"reshuffle"`` retrains on the reduced graph
-#: as a new run would.
+#: (:func:`kgif.training.loop.train` ``keep_rows_of``), ``"reshuffle"`` retrains on the reduced
+#: graph as a new run would.
 PROTOCOLS = ("stable", "reshuffle")
 
 

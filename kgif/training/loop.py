@@ -3,8 +3,8 @@
 One epoch visits every distinct (head, relation-row) pair of the training triples with
 reciprocal relations once (PyKEEN's LCWA / "KvsAll", Dettmers et al. 2018): the row scores all N
 entities and its positives are all its known tails (CSR lists from :class:`TailIndex`, never a
-dense label matrix). The loss is :func:`kgif.model.loss.sparse_bce_with_logits` with label smoothing,
-averaged over B x N elements like PyKEEN's ``BCEWithLogitsLoss``; the optimiser is Adam.
+dense label matrix). The loss is :func:`kgif.model.loss.sparse_bce_with_logits` with label
+smoothing, averaged over B x N elements like PyKEEN's ``BCEWithLogitsLoss``; the optimiser is Adam.
 
 Reproducibility: ``torch.manual_seed(seed)`` seeds the global RNG that dropout draws from, a
 private ``torch.Generator`` shuffles the rows, and both states, the optimiser state and the
@@ -305,7 +305,8 @@ def _run_id(resumed: Checkpoint | None, given: str | None) -> str:
 def _check_resumable(ckpt: Checkpoint, params: Params, buffers: Params) -> None:
     if not ckpt.training_state:
         raise ValueError("train: resume_from checkpoint has no training_state (optimizer and "
-                         "RNG state); only checkpoints written by kgif.training.loop can be resumed")
+                         "RNG state); only checkpoints written by kgif.training.loop can be "
+                         "resumed")
     for name, value in {**params, **buffers}.items():
         have = {**ckpt.params, **ckpt.buffers}.get(name)
         if have is None or have.shape != value.shape:
