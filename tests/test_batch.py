@@ -74,7 +74,8 @@ def test_explain_all_matches_explain_and_writes_summary(tmp_path):
     for i, ex in enumerate(reference):
         stem = triple_stem(i, ex.triple, kg)
         document = json.loads((tmp_path / f"{stem}.json").read_text())
-        assert document["metadata"] == {"note": "x", "index": i, "candidates": len(kg.training)}
+        assert document["metadata"] == {"note": "x", "index": i, "candidates": len(kg.training),
+                                        "graph_fingerprint": kg.fingerprint}
         got = document["results"][0]["influences"]
         assert [x["train_index"] for x in got] == [x.train_index for x in ex.influences]
         assert all(_close(x["influence"], y.influence) for x, y in zip(got, ex.influences,
