@@ -625,3 +625,17 @@ def test_long_names_do_not_widen_terminal_output(tracin):
                         T([[0, 0, 1], [1, 0, 2]]))
     ex = Explanation((0, 0, 2), 1.0, [Influence(0, (0, 0, 1), 1.0, None, "proponent", 1)], [])
     assert max(map(len, format_explanation(ex, kg).splitlines())) <= 200
+
+
+@pytest.mark.parametrize("call, fragments", [
+    (lambda tr, kg: tr.top_influences(T([[1, 0, 3]]), 2, candidates=[T([0.5])]),
+     ["TracIn: candidates[0]", "float"]),
+    (lambda tr, kg: tr.top_influences(T([[1, 0, 3]]), 2, candidates=[T([True])]),
+     ["TracIn: candidates[0]", "bool"]),
+    (lambda tr, kg: __import__("kgif.studies.faithfulness", fromlist=["x"]).delete_edges(
+        kg, T([1.5])), ["delete_edges: rows", "float"]),
+    (lambda tr, kg: kgif.explain(tr, torch.empty(1, 3, dtype=torch.long, device="meta"), 1),
+     ["meta device"]),
+])
+def test_row_ids_and_devices_refused(tracin, kg, call, fragments):
+    refused(lambda: call(tracin, kg), ValueError, *fragments)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["MAX_TEXT_BYTES", "check_count", "check_input_file", "check_triples",
+__all__ = ["MAX_TEXT_BYTES", "check_count", "check_ids", "check_input_file", "check_triples",
            "model_bounds"]
 
 _COLUMNS = ("head", "relation", "tail")
@@ -93,6 +93,18 @@ def check_triples(triples: object, where: str, name: str = "triples", *,
                          "on the CPU or a GPU")
     _check_range(triples, where, name, (num_entities, num_relations, num_entities))
     return triples.to(device=device, dtype=torch.long)
+
+
+def check_ids(ids: object, where: str, name: str) -> Tensor:
+    """``ids`` (row ids, any shape) as a flat CPU int64 tensor, refusing bool and float dtypes.
+
+    Raises:
+        ValueError: ``ids`` is not array-like or holds bools or floats (a float row id would
+            be truncated), naming ``where`` and ``name``.
+    """
+    ids = _as_tensor(ids, where, name)
+    _check_dtype(ids, where, name)
+    return ids.reshape(-1).to(device="cpu", dtype=torch.long)
 
 
 def model_bounds(params: Mapping[str, Tensor], reciprocal: bool) -> tuple[int, int]:

@@ -37,7 +37,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from kgif.data.graph import with_reciprocals
-from kgif.data.validate import check_count, check_triples, model_bounds
+from kgif.data.validate import check_count, check_ids, check_triples, model_bounds
 from kgif.influence.engines import ENGINES
 from kgif.influence.grads import resolve_parameters
 from kgif.influence.topk import KMostInfluentialResults, TopK
@@ -172,7 +172,7 @@ NORMALIZATIONS: dict[str | None, _Plain] = {None: _Plain(), "cosine": _Cosine(),
 def _union(candidates: Sequence[Tensor], n_test: int, n_train: int) -> _Union:
     if len(candidates) != n_test:
         raise ValueError(f"TracIn: {len(candidates)} candidate sets for {n_test} test triples")
-    sets = [torch.as_tensor(c, dtype=torch.long).reshape(-1).cpu() for c in candidates]
+    sets = [check_ids(c, "TracIn", f"candidates[{j}]") for j, c in enumerate(candidates)]
     for j, ids in enumerate(sets):
         if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= n_train):
             raise ValueError(f"TracIn: candidate set {j} holds row ids outside [0, {n_train}): "

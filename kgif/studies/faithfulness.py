@@ -41,7 +41,7 @@ import torch
 from torch import Tensor
 
 from kgif.data.graph import KnowledgeGraph
-from kgif.data.validate import check_triples, model_bounds
+from kgif.data.validate import check_ids, check_triples, model_bounds
 from kgif.evaluation.ranks import filtered_ranks
 from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import Checkpoint, load_checkpoints
@@ -211,7 +211,7 @@ def delete_edges(kg: KnowledgeGraph, rows: Tensor | Sequence[int]) -> KnowledgeG
     Raises:
         ValueError: on a row outside [-1, n).
     """
-    rows = torch.as_tensor(rows, dtype=torch.long).reshape(-1)
+    rows = check_ids(rows, "delete_edges", "rows")
     n = len(kg.training)
     if len(rows) and (int(rows.min()) < -1 or int(rows.max()) >= n):
         raise ValueError(f"delete_edges: rows must lie in [0, {n}) (or -1 for padding); got "
