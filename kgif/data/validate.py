@@ -43,6 +43,9 @@ def _as_tensor(triples: object, where: str, name: str) -> Tensor:
 
 
 def _check_dtype(triples: Tensor, where: str, name: str) -> None:
+    """Integer ids only; an empty tensor of any dtype has no id to misread and passes."""
+    if triples.numel() == 0:
+        return
     dtype = triples.dtype
     if dtype == torch.bool or dtype.is_floating_point or dtype.is_complex:
         raise ValueError(f"{where}: {name} has dtype {dtype}; expected integer ids (int64), "

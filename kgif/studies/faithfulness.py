@@ -183,7 +183,9 @@ def select_edges(method: Attribution | str, checkpoints: Sequence[Checkpoint], t
         raise ValueError(f"select_edges: unknown method {method!r}; known: {sorted(METHODS)}")
     if k < 1:
         raise ValueError(f"select_edges: k={k} must be >= 1")
-    n_ent, n_rel = model_bounds(checkpoints[-1].params, checkpoints[-1].config.reciprocal)
+    # the random baselines take no checkpoints: then ids are checked for shape and dtype only
+    n_ent, n_rel = (model_bounds(checkpoints[-1].params, checkpoints[-1].config.reciprocal)
+                    if checkpoints else (None, None))
     train = check_triples(train, "select_edges", "train", num_entities=n_ent,
                           num_relations=n_rel, device="cpu")
     targets = check_triples(targets, "select_edges", "targets", num_entities=n_ent,
