@@ -203,7 +203,8 @@ def test_damaged_outputs_are_logged_and_recomputed(tmp_path, caplog):
         rows = explain_all(tracin, kg, kg.testing, tmp_path, options,
                            on_chunk=lambda chunk: computed.append(chunk.indices))
     assert computed == [[0, 1], [2, 3], [4, 5], [6]]  # every damaged triple's chunk, whole
-    warned = {r.getMessage().split(": ")[1] for r in caplog.records if r.name == "kgif.jobs.explain_run"}
+    warned = {r.getMessage().split(": ")[1] for r in caplog.records
+              if r.name == "kgif.jobs.explain_run"}
     assert warned == {f"recomputing test triple {i}" for i in damage}
     assert _per_triple(tmp_path) == clean
     assert [r["status"] for r in rows] == ["done"] * len(kg.testing)
