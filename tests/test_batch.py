@@ -78,7 +78,8 @@ def test_explain_all_matches_explain_and_writes_summary(tmp_path):
         record = settings_record(json.loads((tmp_path / "run.json").read_text()))
         assert document["metadata"] == {"note": "x", "index": i, "candidates": len(kg.training),
                                         "tracin": tracin.settings.as_dict(),
-                                        "run_settings": record}
+                                        "run_settings": record,
+                                        "graph_fingerprint": kg.fingerprint}
         got = document["results"][0]["influences"]
         assert [x["train_index"] for x in got] == [x.train_index for x in ex.influences]
         assert all(_close(x["influence"], y.influence) for x, y in zip(got, ex.influences,

@@ -63,7 +63,7 @@ def test_bad_counts_are_refused_naming_the_flag(flag, value, capsys):
 def test_evaluate_batch_size_is_validated(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["evaluate", "--checkpoint", "x.pt", "--batch-size", "0"])
-    assert "argument --batch-size: must be a positive integer, got 0" in capsys.readouterr().err
+    assert "argument --batch-size: expected an integer >= 1, got 0" in capsys.readouterr().err
 
 
 def test_quiet_without_output_dir_is_refused_before_loading(capsys, root_logger):

@@ -153,7 +153,7 @@ def test_predict_refuses_nonfinite_scores_and_foreign_checkpoints(kg):
         predict(foreign, kg, head="c1", relation="treats")
     with pytest.raises(ValueError, match="exactly one of head and tail"):
         predict(ckpt, kg, head="c1", relation="treats", tail="d1")
-    with pytest.raises(ValueError, match="k must be"):
+    with pytest.raises(ValueError, match="k=0; expected an integer >= 1"):
         predict(ckpt, kg, head="c1", relation="treats", k=0)
     with pytest.raises(ValueError, match="query 1 .*outside the graph"):
         predict_batch(ckpt, kg, [Query(0, 0, "tail"), Query(kg.num_entities, 0, "tail")])

@@ -8,6 +8,10 @@
   flag's own argparse type and choices, command-line flags winning;
 - :func:`positive_int` / :func:`non_negative_int`: argparse types that refuse bad counts with a
   message naming the flag (argparse prefixes ``argument --limit:``);
+- :func:`number_type` and the types built from it (:data:`positive_int`,
+  :data:`non_negative_int`, :data:`positive_float`, :data:`probability`, ...): argparse types
+  that refuse bad numbers with a message naming the flag (argparse prefixes
+  ``argument --limit:``);
 - :func:`load_graph_for`: the dataset a checkpoint was trained on, with its id maps and sizes
   checked;
 - :func:`check_device`: a clear error for ``--device cuda`` without a GPU;
@@ -20,8 +24,10 @@ from __future__ import annotations
 import argparse
 import difflib
 import logging
+import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from tqdm import tqdm
@@ -30,8 +36,10 @@ from kgif._device import resolve_device
 from kgif.model.checkpoint import check_compatible
 
 __all__ = ["LOG_FORMAT", "DefaultsHelpFormatter", "RawDescriptionDefaultsHelpFormatter",
-           "TqdmHandler", "add_subparser", "check_device", "expand_config",
-           "finish_subparser", "is_rank0", "load_graph_for", "non_negative_int", "positive_int",
+           "TqdmHandler", "add_subparser", "any_int", "check_device", "check_output_dir",
+           "check_output_file", "decay_factor", "dropout_rate", "expand_config", "finish_subparser",
+           "finite_float", "int_range", "is_rank0", "load_graph_for", "non_negative_int",
+           "number_type", "positive_float", "positive_int", "probability", "rank_bound",
            "read_config_file", "setup_logging"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -83,20 +91,125 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (``--limit 0`` or ``-1`` is refused, naming the flag)."""
-    value = _integer(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+def _real(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    value = _integer(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be zero or a positive integer, got {value}")
-    return value
+def number_type(parse: Callable[[str], float], low: float | None = None,
+                high: float | None = None, *, low_open: bool = False, high_open: bool = False,
+                expected: str = "") -> Callable[[str], float]:
+    """An argparse type: ``parse(text)`` (integer or finite float) within ``[low, high]``.
+
+    Every numeric flag of every command is one of these (:data:`positive_int`, ...), so a bad
+    value is refused the same way everywhere, before any work: argparse prints
+    ``argument --batch-size: expected an integer >= 1, got -5`` and exits with status 2.
+
+    Args:
+        parse: :func:`_integer` or :func:`_real` (refuses NaN and infinities).
+        low, high: bounds (None: unbounded); ``low_open``/``high_open`` exclude them.
+        expected: the description in messages (default: built from the bounds).
+    """
+    kind = "an integer" if parse is _integer else "a number"
+    parts = [f"{'>' if low_open else '>='} {low:g}" if low is not None else "",
+             f"{'<' if high_open else '<='} {high:g}" if high is not None else ""]
+    expected = expected or " ".join([kind, " and ".join(p for p in parts if p)]).strip()
+
+    def parse_value(text: str):
+        value = parse(text)
+        below = low is not None and (value <= low if low_open else value < low)
+        above = high is not None and (value >= high if high_open else value > high)
+        if below or above:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text.strip()}")
+        return value
+
+    parse_value.__name__ = expected  # argparse names the type in some messages
+    return parse_value
+
+
+def int_range(low: int, high: int) -> Callable[[str], int]:
+    """argparse type: an integer in ``low..high``."""
+    return number_type(_integer, low, high)
+
+
+#: argparse types of the numeric flags (``docs/refusals.md``).
+positive_int = number_type(_integer, 1)
+non_negative_int = number_type(_integer, 0)
+any_int = number_type(_integer)
+positive_float = number_type(_real, 0, low_open=True)
+finite_float = number_type(_real)
+probability = number_type(_real, 0, 1)
+dropout_rate = number_type(_real, 0, 1, high_open=True)  # [0, 1)
+decay_factor = number_type(_real, 0, 1, low_open=True)  # (0, 1]
+rank_bound = number_type(_real, 1)
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _check_parent(command: str, flag: str, path: Path) -> None:
+    """The nearest existing ancestor of ``path`` is a writable folder."""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise ValueError(f"{command}: {flag} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{command}: {flag} {path}: folder {parent} is not writable")
+
+
+def check_output_file(command: str, flag: str, path: str | os.PathLike | None,
+                      inputs: dict[str, str | os.PathLike | None] | None = None, *,
+                      suffixes: tuple[str, ...] = ()) -> None:
+    """Refuse an output file before any expensive step (``docs/refusals.md``).
+
+    Refused: a folder, a path under a file, an unwritable folder, a suffix outside
+    ``suffixes`` (when given), and a path that is one of ``inputs`` (``{flag: path}``), named
+    with both flags.
+
+    Raises:
+        ValueError: one line naming ``command``, ``flag``, the path and the rule.
+    """
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{command}: {flag} {path} is a folder; expected a file path")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise ValueError(f"{command}: {flag} {path} must end in {' or '.join(suffixes)}")
+    for name, source in (inputs or {}).items():
+        if source is not None and _same_path(path, Path(source)):
+            raise ValueError(f"{command}: {flag} {path} is the input {name} {source}; writing "
+                             "it would overwrite the input, choose another output path")
+    _check_parent(command, flag, path)
+
+
+def check_output_dir(command: str, flag: str, path: str | os.PathLike | None,
+                     inputs: dict[str, str | os.PathLike | None] | None = None) -> None:
+    """Refuse an output folder that is a file, under a file, unwritable, or an input folder.
+
+    Raises:
+        ValueError: one line naming ``command``, ``flag``, the path and the rule.
+    """
+    if path is None:
+        return
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{command}: {flag} {path} is a file; expected a folder")
+    for name, source in (inputs or {}).items():
+        if source is not None and _same_path(path, Path(source)):
+            raise ValueError(f"{command}: {flag} {path} is the input {name} {source}; writing "
+                             "into it would overwrite the inputs, choose another folder")
+    _check_parent(command, flag, path / "x")
 
 
 def check_device(device: str | None, flag: str = "--device") -> str | None:

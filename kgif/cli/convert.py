@@ -17,7 +17,7 @@ import json
 import uuid
 from pathlib import Path
 
-from kgif.cli._common import add_subparser
+from kgif.cli._common import add_subparser, check_output_dir, check_output_file, positive_float
 from kgif.model.checkpoint import save_checkpoint
 
 _INPUT_SUFFIXES = (".pt", ".pth", ".pkl")
@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "directory")
     parser.add_argument("--output", required=True, type=Path,
                         help="output .pt/.safetensors file (or folder for a folder input)")
-    parser.add_argument("--learning-rate", type=float, default=None,
+    parser.add_argument("--learning-rate", type=positive_float, default=None,
                         help="TracIn learning rate when the files hold no optimizer state "
                              "(default: the files', else 1.0 with a warning)")
     maps = parser.add_mutually_exclusive_group()
@@ -94,11 +94,23 @@ def _jobs(source: Path, output: Path) -> list[tuple[Path, Path]]:
     return [(p, output / f"{p.stem}.pt") for p in files]
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output that is an input (a file, or a folder whose files would be replaced)."""
+    inputs = {"--input": args.input, "--training-triples": args.training_triples,
+              "--dataset": args.dataset}
+    if args.input.is_dir() and not (args.input / "trained_model.pkl").is_file():
+        check_output_dir("convert", "--output", args.output, inputs)
+    else:
+        check_output_file("convert", "--output", args.output, inputs,
+                          suffixes=(".pt", ".safetensors"))
+
+
 def _run(args: argparse.Namespace) -> int:
     from kgif.interop.pykeen import from_pykeen
     from kgif.interop.tiepin import from_seed
 
     convert = {"pykeen": from_pykeen, "seed": from_seed}[args.source_format]
+    _check_outputs(args)
     entity_to_id, relation_to_id = _id_maps(args)
     config = _config(args.model_config)
     run_id = args.run_id or uuid.uuid4().hex

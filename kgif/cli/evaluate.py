@@ -10,6 +10,7 @@ from kgif._io import atomic_write_json
 from kgif.cli._common import (
     add_subparser,
     check_device,
+    check_output_file,
     load_graph_for,
     positive_int,
 )
@@ -59,7 +60,10 @@ def format_metrics_table(by_side: dict[str, dict[str, float]], title: str = "") 
 
 
 def _run(args: argparse.Namespace) -> int:
-    ckpt = load_checkpoint(args.checkpoint, map_location=check_device(args.device) or "cpu")
+    output = args.output or f"{args.checkpoint}.{args.split}.metrics.json"
+    check_output_file("evaluate", "--output", output, {"--checkpoint": args.checkpoint,
+                                                       "--dataset": args.dataset})
+    ckpt = load_checkpoint(args.checkpoint, map_location=check_device(args.device))
     kg = load_graph_for(ckpt, args.dataset, "evaluate", args.checkpoint)
     start = time.perf_counter()
     by_side = evaluate_all_sides(ckpt.params, ckpt.buffers, ckpt.config, getattr(kg, args.split),
@@ -71,7 +75,6 @@ def _run(args: argparse.Namespace) -> int:
     print(format_metrics_table(by_side, f"{kg.name or args.dataset} {args.split} (filtered, "
                                         f"{len(getattr(kg, args.split))} triples, epoch "
                                         f"{ckpt.epoch}, {seconds:.1f} s)"))
-    output = args.output or f"{args.checkpoint}.{args.split}.metrics.json"
     atomic_write_json(output, {**environment(args.device), "checkpoint": str(args.checkpoint),
                         "dataset": kg.name, "split": args.split, "epoch": ckpt.epoch,
                         "seconds": seconds, "metrics": by_side})

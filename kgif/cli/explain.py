@@ -11,6 +11,8 @@ import torch
 from kgif.cli._common import (
     add_subparser,
     check_device,
+    check_output_dir,
+    int_range,
     load_graph_for,
     non_negative_int,
     positive_int,
@@ -120,13 +122,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                               "(alone: --filter-hops L)")
     paths = parser.add_argument_group("head-tail paths ranked by TracIn (kgif.explanation.paths)")
     paths.add_argument("--paths", type=positive_int, nargs="?", const=10, default=None, metavar="N",
-                       help="report the N best paths per test triple (N alone: 10)")
-    paths.add_argument("--path-lengths", type=int, nargs=2, default=(2, 3),
-                       metavar=("MIN", "MAX"), help="path lengths in edges, within 1..3")
-    paths.add_argument("--max-paths", type=positive_int, default=DEFAULT_MAX_PATHS,
-                       help="enumeration cap per test triple")
-    paths.add_argument("--paths-by", choices=("sum", "mean"), default="sum",
-                       help="rank paths by the sum or the mean of their edges' scores")
+                       help="report the N best paths per test triple (default N: 10)")
+    paths.add_argument("--path-lengths", type=int_range(1, 3), nargs=2, default=None,
+                       metavar=("MIN", "MAX"),
+                       help="with --paths: path lengths in edges, within 1..3 (default: 2 3)")
+    paths.add_argument("--max-paths", type=positive_int, default=None,
+                       help="with --paths: enumeration cap per test triple (default: "
+                            f"{DEFAULT_MAX_PATHS})")
+    paths.add_argument("--paths-by", choices=("sum", "mean"), default=None,
+                       help="with --paths: rank paths by the sum (default) or the mean of their "
+                            "edges' scores")
     parser.set_defaults(func=run)
 
 
@@ -161,13 +166,11 @@ def _options(args: argparse.Namespace, checkpoints) -> RunOptions:
     hops = args.filter_hops
     if hops is None and args.max_path_length is not None:
         hops = args.max_path_length
-    if hops is None and args.min_degree is not None:
-        raise ValueError("explain: --min-degree needs --filter-hops")
     filters = None if hops is None else FilterOptions(hops, args.min_degree, args.max_path_length)
     paths = None
     if args.paths is not None:
-        shortest, longest = args.path_lengths
-        paths = PathOptions(args.paths, shortest, longest, args.max_paths, args.paths_by)
+        paths = PathOptions(args.paths, *(args.path_lengths or (2, 3)),
+                            args.max_paths or DEFAULT_MAX_PATHS, args.paths_by or "sum")
     metadata = {"checkpoints": [str(p) for p in args.checkpoints],
                 "epochs": [c.epoch for c in checkpoints], "top_k": args.top_k}
     return RunOptions(args.top_k, args.chunk_size, not args.no_self_influence, filters, paths,
@@ -205,6 +208,19 @@ def summarize_rates(rates: list[float]) -> str:
             f"{statistics.median(rates):.4g}, max {max(rates):.4g}, sum {sum(rates):.4g}")
 
 
+def _check_path_flags(args: argparse.Namespace) -> None:
+    """``--path-lengths``, ``--max-paths`` and ``--paths-by`` need ``--paths``; MIN <= MAX."""
+    given = [flag for flag, value in (("--path-lengths", args.path_lengths),
+                                      ("--max-paths", args.max_paths),
+                                      ("--paths-by", args.paths_by)) if value is not None]
+    if given and args.paths is None:
+        raise ValueError(f"explain: {', '.join(given)} configure(s) head-tail paths, which only "
+                         "--paths turns on; add --paths [N] or drop the flag")
+    if args.path_lengths is not None and args.path_lengths[0] > args.path_lengths[1]:
+        low, high = args.path_lengths
+        raise ValueError(f"explain: --path-lengths {low} {high}: MIN must be <= MAX")
+
+
 def _check_args(args: argparse.Namespace) -> None:
     """Refuse flag combinations that would lose or misread results."""
     if args.quiet and not args.output_dir:
@@ -213,6 +229,13 @@ def _check_args(args: argparse.Namespace) -> None:
     if (args.figures or args.export) and not args.output_dir:
         raise ValueError("explain: --figures and --export write files per test triple; they "
                          "need --output-dir")
+    if args.min_degree is not None and args.filter_hops is None \
+            and args.max_path_length is None:
+        raise ValueError("explain: --min-degree needs --filter-hops (or --max-path-length)")
+    _check_path_flags(args)
+    check_output_dir("explain", "--output-dir", args.output_dir,
+                     {"--checkpoints": args.checkpoints[0] if len(args.checkpoints) == 1
+                      else None})
     if args.limit is not None and not (args.test_relation or args.predictions):
         raise ValueError("explain: --limit applies to --test-relation or --predictions; "
                          "give one of them")

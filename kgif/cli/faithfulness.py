@@ -18,7 +18,14 @@ import torch
 
 from kgif._environment import environment
 from kgif._io import atomic_write_json, atomic_write_text
-from kgif.cli._common import add_subparser, positive_int
+from kgif.cli._common import (
+    add_subparser,
+    check_output_file,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    rank_bound,
+)
 
 #: Small, fast defaults: a UMLS/Kinships retraining takes seconds on one CPU thread.
 DEFAULTS = dict(embedding_dim=32, output_channels=8, epochs=30, learning_rate=0.01,
@@ -43,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="edges deleted per target (several allowed; default 10, kelpie 1)")
     parser.add_argument("--targets", type=positive_int, default=None,
                         help="target test triples (default 16, kelpie 100)")
-    parser.add_argument("--max-rank", type=float, default=3.0,
+    parser.add_argument("--max-rank", type=rank_bound, default=3.0,
                         help="targets have realistic filtered tail rank <= this")
     parser.add_argument("--group-size", type=positive_int, default=1,
                         help="targets deleted together per retraining (1: per-target)")
@@ -55,7 +62,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "necessary protocol on --original (flags below)")
     parser.add_argument("--workers", type=positive_int, default=1,
                         help="parallel retraining processes, one thread each")
-    parser.add_argument("--seed", type=int, default=0, help="training, targets, baselines")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="training, targets, baselines")
     parser.add_argument("--embedding-dim", type=positive_int, default=DEFAULTS["embedding_dim"],
                         help="ConvE embedding dimension d of the retrained models")
     parser.add_argument("--output-channels", type=positive_int,
@@ -63,7 +70,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="ConvE convolution filters of the retrained models")
     parser.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"],
                         help="training epochs of the original run and of each retraining")
-    parser.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"],
+    parser.add_argument("--learning-rate", type=positive_float, default=DEFAULTS["learning_rate"],
                         help="Adam step size of every run")
     parser.add_argument("--checkpoint-every", type=positive_int,
                         default=DEFAULTS["checkpoint_every"],
@@ -122,6 +129,9 @@ def _run(args: argparse.Namespace) -> int:
         summarize,
     )
 
+    check_output_file("faithfulness", "--output", args.output, suffixes=(".json",))
+    check_output_file("faithfulness", "--markdown", args.markdown,
+                      {"--output": args.output})
     if args.protocol == "kelpie":
         return run_kelpie_cli(args)
     args.methods = args.methods or list(METHODS)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from kgif._environment import environment
-from kgif.cli._common import add_subparser, check_device, load_graph_for
+from kgif.cli._common import (
+    add_subparser,
+    check_device,
+    check_output_file,
+    load_graph_for,
+    positive_int,
+)
 from kgif.data.graph import KnowledgeGraph
 from kgif.evaluation.predict import Query, make_query, predict_batch, read_queries
 from kgif.explanation.tables import format_predictions, write_predictions
@@ -29,14 +35,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     query.add_argument("--tail", help="predict heads of (?, RELATION, TAIL)")
     query.add_argument("--file", help="many queries: one head<TAB>relation<TAB>tail line each, "
                                       "with ? on the side to predict; # starts a comment")
-    parser.add_argument("--top-k", type=int, default=20, help="answers per query")
+    parser.add_argument("--top-k", type=positive_int, default=20, help="answers per query")
     parser.add_argument("--keep-known", action="store_true",
                         help="keep answers already in train/valid/test (marked known)")
     parser.add_argument("--no-type-constraint", action="store_true",
                         help="rank every entity, not only those of the relation's kinds")
     parser.add_argument("--output", default=None,
                         help="also write the predictions to FILE.json or FILE.csv")
-    parser.add_argument("--batch-size", type=int, default=256, help="queries scored at once")
+    parser.add_argument("--batch-size", type=positive_int, default=256,
+                        help="queries scored at once")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     parser.add_argument("--quiet", action="store_true", help="do not print the table")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -69,9 +76,10 @@ def _queries(args: argparse.Namespace, kg: KnowledgeGraph) -> list[Query]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``predict``: print a table per query, optionally write JSON/CSV; returns 0."""
-    if args.output and not args.output.lower().endswith((".json", ".csv")):
-        raise ValueError(f"predict: --output {args.output} must end in .json or .csv")
-    ckpt = load_checkpoint(args.checkpoint, map_location=check_device(args.device) or "cpu")
+    check_output_file("predict", "--output", args.output,
+                      {"--checkpoint": args.checkpoint, "--file": args.file},
+                      suffixes=(".json", ".csv"))
+    ckpt = load_checkpoint(args.checkpoint, map_location=check_device(args.device))
     kg = _dataset(args, ckpt)
     queries = _queries(args, kg)
     rows = predict_batch(ckpt, kg, queries, args.top_k, filter_known=not args.keep_known,
@@ -82,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         metadata = {**environment(args.device), "checkpoint": str(args.checkpoint),
                     "epoch": ckpt.epoch, "dataset": kg.name, "num_entities": kg.num_entities,
+                    "graph_fingerprint": kg.fingerprint,
                     "top_k": args.top_k, "filter_known": not args.keep_known,
                     "type_constrained": not args.no_type_constraint,
                     "queries": [q.describe(kg) for q in queries]}

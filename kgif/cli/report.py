@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from kgif.cli._common import check_output_file, positive_int
 from kgif.jobs.html_report import read_run, write_run_report
 
 
@@ -17,20 +18,26 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "needed) into OUTPUT_DIR.")
     parser.add_argument("output_dir", metavar="OUTPUT_DIR", help="a batch explain --output-dir")
     parser.add_argument("--html", default=None,
-                        help="report file (default: OUTPUT_DIR/report.html)")
-    parser.add_argument("--top-relations", type=int, default=20,
-                        help="relations in the proponents-by-relation chart")
-    parser.add_argument("--top", type=int, default=3,
-                        help="proponent ranks 1..TOP form the top self-influence group")
+                        help="report file (default OUTPUT_DIR/report.html)")
+    parser.add_argument("--top-relations", type=positive_int, default=20,
+                        help="relations in the proponents-by-relation chart (default 20)")
+    parser.add_argument("--top", type=positive_int, default=3,
+                        help="proponent ranks 1..TOP form the top self-influence group "
+                             "(default 3)")
     parser.set_defaults(func=run)
     return parser
 
 
+def _check_html(args: argparse.Namespace) -> None:
+    """``--html`` must be an ``.html`` file path: never a file of the run (``run.json``, a
+    per-triple JSON, a figure), never the run folder itself."""
+    check_output_file("report", "--html", args.html, {"OUTPUT_DIR": args.output_dir},
+                      suffixes=(".html",))
+
+
 def run(args: argparse.Namespace) -> int:
     """Write the report; print its path."""
-    for flag, value in (("--top-relations", args.top_relations), ("--top", args.top)):
-        if value < 1:
-            raise ValueError(f"report: {flag}={value} must be at least 1")
+    _check_html(args)
     data = read_run(args.output_dir)
     path = write_run_report(args.output_dir, output=args.html, top_relations=args.top_relations,
                             top=args.top, data=data)

@@ -3,13 +3,16 @@
 Every field of :class:`kgif.model.conve.ConvEConfig` and
 :class:`kgif.training.loop.TrainingConfig` is a flag (``embedding_dim`` -> ``--embedding-dim``;
 booleans also take ``--no-...``; ``Literal`` fields list their choices), with the dataclass
-default. ``--preset NAME`` (:mod:`kgif.training.presets`) replaces those defaults with the preset's
-values; flags given explicitly still win, and ``--dataset`` defaults to the preset's dataset.
+default and an argparse type of :mod:`kgif.cli._common` (:data:`FIELD_TYPES`: counts are
+integers >= 1, dropouts and label smoothing probabilities, ...). ``--preset NAME``
+(:mod:`kgif.training.presets`) replaces those defaults with the preset's values; flags given
+explicitly still win, and ``--dataset`` defaults to the preset's dataset.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import inspect
 import logging
@@ -21,13 +24,34 @@ from pathlib import Path
 
 from kgif._environment import environment
 from kgif._io import atomic_write_json
-from kgif.cli._common import add_subparser
+from kgif.cli._common import (
+    add_subparser,
+    any_int,
+    check_output_dir,
+    decay_factor,
+    dropout_rate,
+    finite_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from kgif.cli.evaluate import format_metrics_table
 
 logger = logging.getLogger(__name__)
 
-#: Flags whose default is None need their value type spelled out.
-NONE_DEFAULT_TYPES = {"patience": int, "embedding_height": int, "embedding_width": int}
+#: The argparse type of each numeric config field's flag (a field not listed: any integer or
+#: finite number by its default's type; the dataclass still checks the value).
+FIELD_TYPES = {
+    **dict.fromkeys(("epochs", "batch_size", "eval_batch_size", "patience", "embedding_dim",
+                     "embedding_height", "embedding_width", "output_channels", "kernel_height",
+                     "kernel_width"), positive_int),
+    **dict.fromkeys(("checkpoint_every", "eval_every", "seed"), non_negative_int),
+    "learning_rate": positive_float, "lr_decay": decay_factor,
+    **dict.fromkeys(("label_smoothing", "input_dropout", "feature_map_dropout",
+                     "output_dropout"), dropout_rate),
+}
+#: Types of the other flags, by the type of the field's default.
+DEFAULT_TYPES = {int: any_int, float: finite_float}
 SKIPPED_FIELDS = {"extra"}
 
 
@@ -111,7 +135,7 @@ def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, title: str) -> No
             group.add_argument(flag, action=_StoreBool, default=default,
                                help=comments.get(f.name, "") or f.name.replace("_", " "))
             continue
-        kind = NONE_DEFAULT_TYPES.get(f.name, type(default))
+        kind = FIELD_TYPES.get(f.name) or DEFAULT_TYPES.get(type(default), type(default))
         help_text = comments.get(f.name, "").replace("%", "%%") or f.name.replace("_", " ")
         group.add_argument(flag, action=_Store, type=kind, default=default,
                            choices=choices.get(f.name), help=help_text)
@@ -209,7 +233,7 @@ def _test_metrics(kg, best, tc) -> dict | None:
 def _train(args: argparse.Namespace) -> int:
     from kgif.data.datasets import load_dataset
     from kgif.model.conve import ConvEConfig
-    from kgif.training.loop import TrainingConfig, train
+    from kgif.training.loop import TrainingConfig
 
     args = apply_preset(args)
     config, tc = _config(ConvEConfig, args), _config(TrainingConfig, args)
@@ -217,6 +241,28 @@ def _train(args: argparse.Namespace) -> int:
     folder = Path(args.dataset)
     config.extra["dataset"] = str(folder.resolve()) if folder.is_dir() else kg.name or args.dataset
     out = Path(args.output_dir or Path("runs") / (kg.name or Path(args.dataset).name))
+    check_output_dir("train", "--output-dir", out, {"--dataset": args.dataset})
+    out.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        _lock(stack, out)
+        return _train_locked(args, kg, config, tc, out)
+
+
+def _lock(stack: contextlib.ExitStack, out: Path) -> None:
+    """Hold :func:`kgif.jobs.guard.output_lock` on ``out`` until ``stack`` closes, so that a
+    second ``train`` (or an ``explain``) into the same folder is refused, not interleaved."""
+    from kgif.jobs.guard import output_lock
+
+    try:
+        stack.enter_context(output_lock(out))
+    except ValueError as error:
+        raise ValueError(f"train: --output-dir {out} is in use by another kgif run; wait for "
+                         f"it or choose another folder ({error})") from None
+
+
+def _train_locked(args: argparse.Namespace, kg, config, tc, out: Path) -> int:
+    from kgif.training.loop import train
+
     print(f"{kg}\ntraining on {tc.device} for {tc.epochs} epochs -> {out}")
     start = time.perf_counter()
     result = train(kg, config, tc, output_dir=out, resume_from=args.resume_from,

@@ -14,6 +14,8 @@ Reading datasets from files is :mod:`kgif.data.datasets`'s job; this module know
 from __future__ import annotations
 
 import difflib
+import hashlib
+import logging
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,14 +26,16 @@ import torch
 from torch import Tensor
 
 from kgif.data.curie import curie_candidates
-from kgif.data.tsv import _is_index
+from kgif.data.tsv import CONTROL_CHARACTERS, _is_index, check_text
 
 __all__ = [
     "KnowledgeGraph",
     "TailIndex",
     "TypeConstraints",
     "base_relation",
+    "check_same_graph",
     "forward_relation",
+    "graph_fingerprint",
     "inverse_of",
     "is_inverse",
     "num_relation_rows",
@@ -63,6 +67,54 @@ def _as_triples(where: str, triples: torch.Tensor) -> torch.Tensor:
     if triples.dtype.is_floating_point or triples.dtype == torch.bool or triples.is_complex():
         raise ValueError(f"{where}: expected an integer dtype, got {triples.dtype}")
     return triples.long()
+logger = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- graph identity
+
+
+def graph_fingerprint(entity_to_id: dict[str, int], relation_to_id: dict[str, int]) -> str:
+    """A short digest of a graph's identity: its entity and relation labels in id order.
+
+    Two graphs with the same labels at the same ids get the same fingerprint, so results
+    computed on one can be labelled with the other; any renamed, added or reordered label
+    changes it. The first 16 hex digits of SHA-256 over the labels, each NUL-terminated,
+    entities first.
+
+    Returns:
+        16 lowercase hex digits.
+    """
+    digest = hashlib.sha256()
+    for mapping in (entity_to_id, relation_to_id):
+        for label, _ in sorted(mapping.items(), key=lambda item: item[1]):
+            digest.update(label.encode("utf-8") + b"\0")
+        digest.update(b"\1")
+    return digest.hexdigest()[:16]
+
+
+def check_same_graph(fingerprint: str | None, kg: KnowledgeGraph, where: str,
+                     what: str = "the results") -> None:
+    """Refuse labelling results computed on one graph with another graph's names.
+
+    Args:
+        fingerprint: the results' :func:`graph_fingerprint`; None for results made without
+            one (old checkpoints without id maps): not checked, with a logged warning.
+        kg: the graph whose labels will be used.
+        where: the public function, first word of the message.
+        what: what carries ``fingerprint`` (for the message).
+
+    Raises:
+        ValueError: the fingerprints differ (both named, with the graph's name).
+    """
+    if fingerprint is None:
+        logger.warning("%s: %s carry no graph fingerprint (computed from a checkpoint without "
+                       "id maps); their ids are labelled with %s unchecked", where, what,
+                       kg.name or "the graph")
+        return
+    if fingerprint != kg.fingerprint:
+        raise ValueError(f"{where}: {what} were computed on graph {fingerprint}, but the graph "
+                         f"given ({kg.name or 'unnamed'}) is {kg.fingerprint}: its labels "
+                         "would name other entities; pass the graph the model was trained on")
 
 
 # --------------------------------------------------------------------------- KnowledgeGraph
@@ -109,6 +161,7 @@ class KnowledgeGraph:
     def __post_init__(self) -> None:
         _check_contiguous("entity_to_id", self.entity_to_id)
         _check_contiguous("relation_to_id", self.relation_to_id)
+        _check_labels(self)
         for split in ("training", "validation", "testing"):
             triples = _as_triples(f"KnowledgeGraph.{split}", getattr(self, split))
             _check_id_range(f"KnowledgeGraph.{split}", triples, self.num_entities,
@@ -139,6 +192,11 @@ class KnowledgeGraph:
     def id_to_relation(self) -> list[str]:
         """Base relation labels indexed by id (cached)."""
         return _invert(self.relation_to_id)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """:func:`graph_fingerprint` of this graph's labels (cached)."""
+        return graph_fingerprint(self.entity_to_id, self.relation_to_id)
 
     def entity_label(self, i: int) -> str:
         """Label of entity ``i``."""
@@ -345,6 +403,18 @@ def _invert(mapping: dict[str, int]) -> list[str]:
     for label, i in mapping.items():
         labels[i] = label
     return labels
+
+
+def _check_labels(kg: KnowledgeGraph) -> None:
+    """No label, display name or kind holds a control character (one regex pass when clean)."""
+    groups = (("entity label", list(kg.entity_to_id)), ("relation label", list(kg.relation_to_id)),
+              ("entity name", list(kg.entity_names.values())),
+              ("relation name", list(kg.relation_names.values())),
+              ("entity kind", list(kg.entity_kinds.values())))
+    for what, texts in groups:
+        if CONTROL_CHARACTERS.search("".join(map(str, texts))):
+            for text in texts:
+                check_text(str(text), "KnowledgeGraph", what)
 
 
 def _check_contiguous(what: str, mapping: dict[str, int]) -> None:

@@ -25,6 +25,7 @@ import gzip
 import importlib.util
 import logging
 import os
+import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from typing import IO
 import numpy as np
 
 from kgif._io import atomic_write
+from kgif.data.validate import check_input_file
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +144,7 @@ def iter_label_rows(path: Path, columns: int, who: str, skip: int = 0, allow_emp
             line) or a damaged gzip stream (names the file and the last line read).
     """
     lineno = 0
+    path = check_input_file(path, who)
     try:
         with _open_binary(path) as f:
             for lineno, raw in enumerate(f, start=1):  # noqa: B007 (lineno used in except)
@@ -158,8 +161,29 @@ def iter_label_rows(path: Path, columns: int, who: str, skip: int = 0, allow_emp
                          f"{lineno}): {type(err).__name__}: {err}") from err
 
 
+#: Characters a label or name may not hold: C0/C1 control characters (NUL, ESC, DEL, ...; the
+#: tab separates fields) and the Unicode line and paragraph separators. They break XML
+#: (GraphML, SVG), CSV rows and terminals; every other printable character (``$`` included) is
+#: kept and escaped per output format (docs/refusals.md).
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def check_text(text: str, who: str, where: str) -> None:
+    """Refuse ``text`` holding a :data:`CONTROL_CHARACTERS` character.
+
+    Raises:
+        ValueError: ``"{who}: {where}: ... U+001B ..."``, naming the character and the field.
+    """
+    bad = CONTROL_CHARACTERS.search(text)
+    if bad:
+        raise ValueError(f"{who}: {where} holds control character U+{ord(bad.group()):04X} in "
+                         f"{text[:60]!r}; expected printable text (labels and names may hold "
+                         "any printable character, not control characters)")
+
+
 def _split_checked(line: str, columns: int, who: str, path: Path, lineno: int,
                    allow_empty: bool) -> list[str]:
+    check_text(line, who, f"line {lineno} of {path}")
     fields = line.split("\t")
     if columns >= 0 and len(fields) != columns:
         raise ValueError(f"{who}: line {lineno} of {path} has {len(fields)} columns, "
@@ -167,6 +191,11 @@ def _split_checked(line: str, columns: int, who: str, path: Path, lineno: int,
     if not allow_empty and any(not x.strip() for x in fields):
         raise ValueError(f"{who}: line {lineno} of {path} has an empty field")
     return fields
+
+
+def _printable(enc: EncodedTriples) -> bool:
+    """No label of ``enc`` holds a :data:`CONTROL_CHARACTERS` character (one regex pass)."""
+    return CONTROL_CHARACTERS.search("".join(enc.entities) + "".join(enc.relations)) is None
 
 
 def _read_loop(path: Path, who: str) -> EncodedTriples:
@@ -307,9 +336,7 @@ def read_encoded_triples(path: str | PathLike[str], who: str = "read_label_tripl
         ValueError: A line without exactly 3 non-empty tab-separated columns, invalid UTF-8 or a
             damaged gzip stream (names the file and the 1-based line where known).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{who}: no such file {path}")
+    path = check_input_file(path, who)
     enc = None
     for reader in _fast_readers():
         try:
@@ -318,8 +345,8 @@ def read_encoded_triples(path: str | PathLike[str], who: str = "read_label_tripl
             logger.debug("%s: fast reader failed on %s (%s); re-reading line by line", who,
                          path, err)
             enc = None
-        if enc is not None and not _well_formed(enc):
-            enc = None
+        if enc is not None and not (_well_formed(enc) and _printable(enc)):
+            enc = None  # the line loop names the file and line
         if enc is not None:
             break
     if enc is None:

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -30,6 +32,7 @@ from torch import Tensor
 from kgif._progress import progress
 from kgif.data.graph import KnowledgeGraph
 from kgif.data.triple_lists import iter_list_rows
+from kgif.data.validate import check_count
 from kgif.model.checkpoint import Checkpoint, check_compatible, load_checkpoint
 from kgif.model.conve import score_all_tails
 
@@ -163,10 +166,23 @@ def _rank(kg: KnowledgeGraph, index: int, query: Query, scores: Tensor, known: T
             for rank, e in enumerate(chosen, 1)]
 
 
+def _is_integer(value: object) -> bool:
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
+
+
 def _check_query(kg: KnowledgeGraph, index: int, query: Query) -> None:
     if query.side not in SIDES:
         raise ValueError(f"predict: query {index} has side={query.side!r}, expected one of "
                          f"{SIDES}")
+    for name in ("entity", "relation"):
+        value = getattr(query, name)
+        if isinstance(value, bool) or not _is_integer(value):
+            raise ValueError(f"predict: query {index} has {name}={value!r}; expected an integer "
+                             "id")
     if not (0 <= query.entity < kg.num_entities and 0 <= query.relation < kg.num_relations):
         raise ValueError(f"predict: query {index} ({query}) names an id outside the graph "
                          f"({kg.num_entities} entities, {kg.num_relations} relations)")
@@ -202,13 +218,13 @@ def predict_batch(checkpoint: Checkpoint | str | os.PathLike, kg: KnowledgeGraph
         its sigmoid, ``known`` whether the edge is in the graph.
 
     Raises:
-        ValueError: ``k < 1``; checkpoint and graph do not match
+        ValueError: ``k`` or ``batch_size`` not an integer >= 1; checkpoint and graph do not match
             (:func:`kgif.model.checkpoint.check_compatible`); a query with a bad side or id; head
             prediction without reciprocal relations; a query whose scores are not all finite
             (named).
     """
-    if k < 1:
-        raise ValueError(f"predict: k must be >= 1, got {k}")
+    k = check_count(k, "predict", "k")
+    batch_size = check_count(batch_size, "predict", "batch_size")
     ckpt = _as_checkpoint(checkpoint)
     check_compatible(ckpt, kg)
     for i, query in enumerate(queries):
@@ -266,6 +282,7 @@ def _parse_query_line(kg: KnowledgeGraph, fields: list[str], where: str) -> Quer
                           None if tail == WILDCARD else tail)
     except KeyError as error:
         raise KeyError(f"read_queries: {where}: {error.args[0]}") from error
+
 
 
 def read_queries(path: str | os.PathLike, kg: KnowledgeGraph) -> list[Query]:

@@ -30,6 +30,7 @@ from torch import Tensor
 
 from kgif._progress import progress
 from kgif.data.graph import TailIndex, TypeConstraints, reciprocal_queries
+from kgif.data.validate import check_triples, model_bounds
 from kgif.model.conve import ConvEConfig, Params, score_all_tails
 
 __all__ = ["HITS_AT", "RANK_TYPES", "SETTINGS", "SIDES", "TC_PREFIX", "check_finite_params",
@@ -122,10 +123,10 @@ def _side_ranks(params: Params, buffers: Params, config: ConvEConfig, queries: T
 
 def _all_ranks(params: Params, buffers: Params, config: ConvEConfig, triples: Tensor,
                filter_triples: Tensor, sides: tuple[str, ...], batch_size: int,
-               show_progress: bool, types: TypeConstraints | None
+               show_progress: bool, types: TypeConstraints | None, who: str = "filtered_ranks"
                ) -> dict[str, dict[str, tuple[Tensor, Tensor]]]:
-    """``{side: {setting: (optimistic, pessimistic)}}``, scoring every query once."""
-    who = "filtered_ranks"
+    """``{side: {setting: (optimistic, pessimistic)}}``, scoring every query once; ``who``
+    names the public caller in messages."""
     if not config.reciprocal:
         raise ValueError(f"{who}: head prediction needs config.reciprocal=True")
     if batch_size < 1:
@@ -135,6 +136,11 @@ def _all_ranks(params: Params, buffers: Params, config: ConvEConfig, triples: Te
         raise ValueError(f"{who}: sides={sides!r}; expected 'head' and/or 'tail'")
     check_finite_params("evaluate", params)
     rows = params["relation_embedding"].shape[0]
+    n_ent, n_rel = model_bounds(params, config.reciprocal)
+    triples = check_triples(triples, who, "triples", num_entities=n_ent, num_relations=n_rel,
+                            device="cpu")
+    filter_triples = check_triples(filter_triples, who, "filter_triples", num_entities=n_ent,
+                                   num_relations=n_rel, device="cpu")
     if types is not None and types.allowed.shape[0] != rows:
         raise ValueError(f"{who}: type constraints cover {types.allowed.shape[0]} relation rows, "
                          f"the model has {rows}")
@@ -235,7 +241,7 @@ def _resolve_types(data, type_constraints: bool | TypeConstraints | None
         return type_constraints
     if type_constraints is False:
         return None
-    if isinstance(data, Tensor):
+    if not hasattr(data, "type_constraints"):
         if type_constraints:
             raise ValueError("evaluate: type_constraints=True needs a KnowledgeGraph (its node "
                              "table gives the kinds); pass a TypeConstraints for a tensor")
@@ -294,7 +300,7 @@ def evaluate(
     """
     if side not in SIDES:
         raise ValueError(f"evaluate: side={side!r}; expected one of {SIDES}")
-    if isinstance(data, Tensor):
+    if not hasattr(data, "all_triples"):  # triples (a tensor, array or list), checked later
         triples = data
         filter_triples = triples if filter_triples is None else filter_triples
     else:
@@ -306,7 +312,7 @@ def evaluate(
         raise ValueError(f"evaluate: no triples to rank (split={split!r} is empty)")
     sides = ("head", "tail") if side == "both" else (side,)
     ranks = _all_ranks(params, buffers, config, triples, filter_triples, sides, batch_size,
-                       show_progress, _resolve_types(data, type_constraints))
+                       show_progress, _resolve_types(data, type_constraints), "evaluate")
     return _side_metrics(ranks, side)
 
 
@@ -321,5 +327,5 @@ def evaluate_all_sides(params: Params, buffers: Params, config: ConvEConfig, tri
     also holds the ``"type_constrained."`` metrics (see :func:`evaluate`).
     """
     ranks = _all_ranks(params, buffers, config, triples, filter_triples, ("head", "tail"),
-                       batch_size, show_progress, type_constraints)
+                       batch_size, show_progress, type_constraints, "evaluate_all_sides")
     return {side: _side_metrics(ranks, side) for side in SIDES}

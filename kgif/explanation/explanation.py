@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from kgif.data.graph import KnowledgeGraph
+from kgif.data.graph import KnowledgeGraph, check_same_graph
+from kgif.data.validate import check_triples
 from kgif.influence.topk import KMostInfluentialResults
 from kgif.influence.tracin import TracIn
 
-__all__ = ["Explanation", "Influence", "explain"]
+__all__ = ["Explanation", "Influence", "check_graph", "explain"]
 
 @dataclass
 class Influence:
@@ -45,14 +46,18 @@ class Influence:
 class Explanation:
     """Proponents and opponents of one test triple (ids, base relation ids).
 
-    ``kg``, when set (``explain(..., kg=kg)``), gives the short ``repr`` and the notebook's
-    HTML view (:mod:`kgif.explanation.notebook`) names and kinds; it is not compared or saved.
+    ``graph`` is the :func:`kgif.data.graph.graph_fingerprint` of the graph the model was
+    trained on (None when its checkpoints had no id maps); every writer checks it against the
+    graph whose names it attaches (:func:`check_graph`). ``kg``, when set
+    (``explain(..., kg=kg)``), gives the short ``repr`` and the notebook's HTML view
+    (:mod:`kgif.explanation.notebook`) names and kinds; it is not compared or saved.
     """
 
     triple: tuple[int, int, int]
     self_influence: float | None
     proponents: list[Influence] = field(default_factory=list)
     opponents: list[Influence] = field(default_factory=list)
+    graph: str | None = None  # graph_fingerprint of the model's graph (None: unknown)
     kg: KnowledgeGraph | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -70,6 +75,13 @@ class Explanation:
         from kgif.explanation.notebook import explanation_html
 
         return explanation_html(self)
+
+
+def check_graph(explanations: Sequence[Explanation], kg: KnowledgeGraph, where: str) -> None:
+    """Refuse explanations computed on a graph other than ``kg``
+    (:func:`kgif.data.graph.check_same_graph`, once per distinct fingerprint)."""
+    for fingerprint in dict.fromkeys(ex.graph for ex in explanations):
+        check_same_graph(fingerprint, kg, where, "the explanations")
 
 
 def _influences(result: KMostInfluentialResults, row: int, train: Tensor, kind: str,
@@ -102,8 +114,16 @@ def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
 
     Returns:
         One :class:`Explanation` per test triple, in input order.
+
+    Raises:
+        ValueError: ``test_triples`` or ``train_triples`` is not ``(n, 3)`` integer ids in
+            range of the model (:func:`kgif.data.validate.check_triples`), or ``k < 1``.
     """
-    test_triples = torch.as_tensor(test_triples, dtype=torch.long)
+    test_triples = check_triples(test_triples, "kgif.explain", "test_triples",
+                                 num_entities=tracin.num_entities,
+                                 num_relations=tracin.num_relations, device="cpu")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"kgif.explain: k={k!r}; expected an integer >= 1")
     train = tracin.training_edges(train_triples)
     pro, opp = tracin.top_influences(test_triples, k, train, candidates)
     self_inf: dict[int, float] = {}
@@ -117,6 +137,7 @@ def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
     return [
         Explanation(tuple(test_triples[j].tolist()), test_self[j],
                     _influences(pro, j, train, "proponent", self_inf),
-                    _influences(opp, j, train, "opponent", self_inf), kg)
+                    _influences(opp, j, train, "opponent", self_inf),
+                    getattr(tracin, "graph_fingerprint", None), kg)
         for j in range(len(test_triples))
     ]

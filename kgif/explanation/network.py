@@ -1,7 +1,7 @@
 """An explanation as a small network: nodes, edges, and exports for Cytoscape and Gephi.
 
-:func:`explanation_subgraph` turns one :class:`~kgif.explanation.explanation.Explanation` into plain node and
-edge records; :mod:`kgif.explanation.plot` draws them and this module writes them as
+:func:`explanation_subgraph` turns one :class:`~kgif.explanation.explanation.Explanation` into
+plain node and edge records; :mod:`kgif.explanation.plot` draws them and this module writes them as
 
 * **Cytoscape.js JSON** (``.cyjs``, :func:`to_cytoscape` / :func:`write_cytoscape`): the
   ``{"format_version", "generated_by", "target_cytoscapejs_version", "data", "elements":
@@ -14,8 +14,9 @@ edge records; :mod:`kgif.explanation.plot` draws them and this module writes the
 Nodes are the test triple's head and tail and the endpoints of every drawn edge. Edges are the
 test edge (``role="test"``), the top-k proponents and opponents, and the training edges of the
 given head-tail paths that are not already among them (``role="path"``). When fewer candidates
-than 2k exist the proponent and opponent lists of :func:`kgif.explanation.explanation.explain` can share an
-edge; it then appears once, as a proponent if its influence is >= 0, else as an opponent.
+than 2k exist the proponent and opponent lists of :func:`kgif.explanation.explanation.explain`
+can share an edge; it then appears once, as a proponent if its influence is >= 0, else as an
+opponent.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from kgif._io import atomic_write, atomic_write_json
 from kgif.data.graph import KnowledgeGraph
-from kgif.explanation.explanation import Explanation, Influence
+from kgif.explanation.explanation import Explanation, Influence, check_graph
 
 __all__ = ["EDGE_ATTRIBUTES", "NETWORK_FORMATS", "NODE_ATTRIBUTES", "Subgraph",
            "explanation_subgraph", "to_cytoscape", "to_networkx", "write_cytoscape",
@@ -93,7 +94,8 @@ def _unique_influences(explanation: Explanation, k: int | None) -> list[Influenc
 
 
 def _path_list(paths, n_paths: int | None) -> list:
-    """The first ``n_paths`` :class:`~kgif.explanation.paths.PathScore` of a RankedPaths or a list."""
+    """The first ``n_paths`` :class:`~kgif.explanation.paths.PathScore` of a RankedPaths or a
+    list."""
     if paths is None:
         return []
     items = list(getattr(paths, "paths", paths))
@@ -101,6 +103,7 @@ def _path_list(paths, n_paths: int | None) -> list:
 
 
 def _check_explanation(explanation: Explanation, kg: KnowledgeGraph) -> None:
+    check_graph([explanation], kg, "explanation_subgraph")
     for inf in [None, *explanation.influences]:
         triple = explanation.triple if inf is None else inf.triple
         h, r, t = triple
@@ -222,8 +225,8 @@ def _networkx():
     try:
         import networkx as nx
     except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError("kgif.explanation.network GraphML needs networkx: pip install 'kgif[plot]'"
-                          ) from error
+        raise ImportError("kgif.explanation.network GraphML needs networkx: "
+                          "pip install 'kgif[plot]'") from error
     return nx
 
 

@@ -29,11 +29,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from kgif._io import atomic_write, atomic_write_json
 from kgif.data.graph import KnowledgeGraph
+from kgif.data.validate import check_triples
 from kgif.influence.candidates import Adjacency
 
 __all__ = ["DEFAULT_MAX_PATHS", "HeadTailPaths", "PathScore", "RankedPaths", "enumerate_paths",
@@ -251,6 +253,18 @@ class RankedPaths:
     by: str
 
 
+def _one_triple(tracin, test_triple) -> Tensor:
+    """``test_triple`` as a (3,) int64 triple checked against ``tracin``'s model."""
+    row = test_triple if isinstance(test_triple, Tensor) else np.asarray(test_triple)
+    if row.ndim == 1:
+        row = row.reshape(1, -1)
+    if row.ndim == 2 and row.shape[0] != 1:
+        raise ValueError(f"rank_paths: test_triple has shape {tuple(row.shape)}; expected one "
+                         "triple, shape (3,)")
+    return check_triples(row, "rank_paths", "test_triple", num_entities=tracin.num_entities,
+                         num_relations=tracin.num_relations, device="cpu").reshape(3)
+
+
 def rank_paths(tracin, test_triple, adj: Adjacency, *, min_length: int = 2,
                max_length: int = 3, max_paths: int = DEFAULT_MAX_PATHS, top: int | None = None,
                by: str = "sum") -> RankedPaths:
@@ -271,11 +285,13 @@ def rank_paths(tracin, test_triple, adj: Adjacency, *, min_length: int = 2,
         The ranked paths.
 
     Raises:
-        ValueError: on an unknown ``by`` or as :func:`enumerate_paths`.
+        ValueError: on an unknown ``by``, a ``test_triple`` that is not one ``(3,)`` integer
+            triple in range of the model (:func:`kgif.data.validate.check_triples`), or as
+            :func:`enumerate_paths`.
     """
     if by not in ("sum", "mean"):
         raise ValueError(f"rank_paths: by={by!r}, expected 'sum' or 'mean'")
-    triple = torch.as_tensor(test_triple, dtype=torch.long).reshape(3)
+    triple = _one_triple(tracin, test_triple)
     h, r, t = triple.tolist()
     paths = enumerate_paths(adj, h, t, min_length=min_length, max_length=max_length,
                             max_paths=max_paths)

@@ -359,28 +359,30 @@ def plot_explanation(explanation: Explanation, kg: KnowledgeGraph, k: int = 20, 
         ImportError: without matplotlib or networkx (``pip install 'kgif[plot]'``).
         ValueError: as :func:`kgif.explanation.network.explanation_subgraph`.
     """
-    _matplotlib()
+    matplotlib = _matplotlib()
     from kgif.explanation.figure import new_figure
 
-    sub = explanation_subgraph(explanation, kg, k, paths, n_paths=n_paths,
-                               train_triples=train_triples)
-    if ax is None:
-        ax = new_figure(figsize, layout="constrained").add_subplot()
-    fig = ax.figure
-    pos = layout(sub, seed)
-    node_size = 14.0
-    _draw_edges(ax, sub, pos, node_size)
-    colours = kind_colours(kg)
-    _draw_nodes(ax, sub, pos, colours, node_size)
-    texts = _draw_labels(ax, sub, pos, max_label, fontsize, node_size)
-    _legends(ax, sub, colours)
-    ax.set_title(_title(sub, kg, explanation), fontsize=11)
-    ax.set_axis_off()
-    ax.margins(0.08)
-    fig.canvas.draw()
-    if _separate_labels(fig, texts):
-        logger.warning("plot_explanation: some node labels still overlap; try a larger "
-                       "figsize or a smaller max_label")
+    # names are plain text: '$a$' is drawn as '$a$', never parsed as mathtext
+    with matplotlib.rc_context({"text.parse_math": False}):
+        sub = explanation_subgraph(explanation, kg, k, paths, n_paths=n_paths,
+                                   train_triples=train_triples)
+        if ax is None:
+            ax = new_figure(figsize, layout="constrained").add_subplot()
+        fig = ax.figure
+        pos = layout(sub, seed)
+        node_size = 14.0
+        _draw_edges(ax, sub, pos, node_size)
+        colours = kind_colours(kg)
+        _draw_nodes(ax, sub, pos, colours, node_size)
+        texts = _draw_labels(ax, sub, pos, max_label, fontsize, node_size)
+        _legends(ax, sub, colours)
+        ax.set_title(_title(sub, kg, explanation), fontsize=11)
+        ax.set_axis_off()
+        ax.margins(0.08)
+        fig.canvas.draw()
+        if _separate_labels(fig, texts):
+            logger.warning("plot_explanation: some node labels still overlap; try a larger "
+                           "figsize or a smaller max_label")
     return fig
 
 

@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from kgif._io import atomic_write, atomic_write_json
-from kgif.data.graph import KnowledgeGraph
+from kgif.data.graph import KnowledgeGraph, check_same_graph
+from kgif.data.validate import MAX_TEXT_BYTES, check_input_file
 from kgif.evaluation.predict import PREDICTION_COLUMNS
-from kgif.explanation.explanation import Explanation
+from kgif.explanation.explanation import Explanation, check_graph
 
 __all__ = ["CSV_COLUMNS", "SUMMARY_FIELDS", "format_explanation", "format_predictions",
            "format_summary", "read_predictions", "relation_summary", "summary_fields",
@@ -120,6 +121,7 @@ def to_json(explanations: Sequence[Explanation], kg: KnowledgeGraph,
     ``self_influence``, ``kind``, ``rank``, ``train_index``); and kgif's ``*_kind`` (entity
     kinds, ``""`` without a node table) and ``proponent_summary`` (:func:`relation_summary`).
     """
+    check_graph(explanations, kg, "to_json")
     results = []
     for ex in explanations:
         item = _named(kg, "test", ex.triple)
@@ -132,7 +134,8 @@ def to_json(explanations: Sequence[Explanation], kg: KnowledgeGraph,
             for inf in ex.influences
         ]
         results.append(item)
-    return {"metadata": dict(metadata or {}), "results": results}
+    return {"metadata": {**dict(metadata or {}), "graph_fingerprint": kg.fingerprint},
+            "results": results}
 
 
 def write_json(path: str | os.PathLike, explanations: Sequence[Explanation], kg: KnowledgeGraph,
@@ -171,6 +174,7 @@ def _fmt(value: float | None) -> str:
 def write_csv(path: str | os.PathLike, explanations: Sequence[Explanation],
               kg: KnowledgeGraph) -> None:
     """One row per (test, train) pair with :data:`CSV_COLUMNS`; atomic."""
+    check_graph(explanations, kg, "write_csv")
 
     def write(tmp: str) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as handle:
@@ -187,6 +191,7 @@ def to_dataframe(explanations: Sequence[Explanation], kg: KnowledgeGraph):
     Raises:
         ImportError: if pandas is not installed (``pip install kgif[pandas]``).
     """
+    check_graph(explanations, kg, "to_dataframe")
     try:
         import pandas as pd
     except ImportError as error:  # pragma: no cover - depends on the environment
@@ -211,6 +216,7 @@ def format_explanation(ex: Explanation, kg: KnowledgeGraph) -> str:
 
     Nothing is cut: long names, labels and kinds are printed in full (a terminal wraps them).
     """
+    check_graph([ex], kg, "format_explanation")
     h, r, t = ex.triple
     note = "" if ex.self_influence is None else f"   (self-influence {ex.self_influence:.4g})"
     lines = [f"{_entity(kg, h)} --{kg.relation_name(r)}--> {_entity(kg, t)}{note}"]
@@ -271,17 +277,42 @@ def write_predictions(path: str | os.PathLike, rows: Sequence[dict],
     _PREDICTION_WRITERS[suffix](path, rows, metadata)
 
 
+def _parse_json(path: str) -> object:
+    """The JSON document of ``path``, with every failure one line naming the file."""
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            return json.load(handle)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"read_predictions: {path} is not valid UTF-8 ({error.reason} at byte "
+                         f"{error.start}); expected a JSON file written by kgif predict") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"read_predictions: {path} is not valid JSON (line {error.lineno}, "
+                         f"column {error.colno}: {error.msg})") from None
+    except RecursionError:
+        raise ValueError(f"read_predictions: {path} nests JSON too deeply; expected a "
+                         "predictions file written by kgif predict") from None
+
+
 def _load_prediction_rows(path: str) -> tuple[list[dict], dict]:
     if path.lower().endswith(".json"):
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
+        check_input_file(path, "read_predictions", MAX_TEXT_BYTES)
+        document = _parse_json(path)
         if not isinstance(document, dict) or not isinstance(document.get("predictions"), list):
             raise ValueError(f"read_predictions: {path} has no 'predictions' list (write it "
                              "with `python -m kgif predict --output FILE.json`)")
-        return document["predictions"], document.get("metadata") or {}
+        metadata = document.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise ValueError(f"read_predictions: {path}: 'metadata' is a "
+                             f"{type(metadata).__name__}; expected a JSON object")
+        return document["predictions"], metadata
     if path.lower().endswith(".csv"):
-        with open(path, newline="", encoding="utf-8") as handle:
-            return list(csv.DictReader(handle)), {}
+        check_input_file(path, "read_predictions", MAX_TEXT_BYTES)
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as handle:
+                return list(csv.DictReader(handle)), {}
+        except UnicodeDecodeError as error:
+            raise ValueError(f"read_predictions: {path} is not valid UTF-8 ({error.reason} at "
+                             f"byte {error.start})") from None
     raise ValueError(f"read_predictions: {path} must end in .json or .csv")
 
 
@@ -289,6 +320,9 @@ def _check_prediction_source(path: str, metadata: dict, kg: KnowledgeGraph) -> N
     """Refuse a predictions file made on another graph (JSON files record theirs)."""
     n = metadata.get("num_entities")
     name = metadata.get("dataset")
+    if metadata.get("graph_fingerprint") is not None:
+        check_same_graph(metadata["graph_fingerprint"], kg, "read_predictions",
+                         f"the predictions of {path}")
     if (n is not None and n != kg.num_entities) or (name and kg.name and name != kg.name):
         raise ValueError(f"read_predictions: {path} was made on dataset {name!r} ({n} "
                          f"entities), not on {kg.name!r} ({kg.num_entities} entities)")
@@ -318,11 +352,22 @@ def read_predictions(path: str | os.PathLike, kg: KnowledgeGraph, limit: int | N
     _check_prediction_source(path, metadata, kg)
     triples = []
     for n, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise ValueError(f"read_predictions: prediction {n} of {path} is a "
+                             f"{type(row).__name__}; expected a JSON object with "
+                             f"{list(_PREDICTION_KEYS)}")
+        bad = next((k for k in _PREDICTION_KEYS if k.endswith("_label")
+                    and row.get(k) is not None and not isinstance(row[k], str)), None)
+        if bad is not None:
+            raise ValueError(f"read_predictions: prediction {n} of {path} has {bad}="
+                             f"{row[bad]!r:.60}; expected a label string")
         missing = [key for key in _PREDICTION_KEYS if row.get(key) in (None, "")]
         if missing:
             raise ValueError(f"read_predictions: prediction {n} of {path} lacks {missing}")
         try:
             rank = int(row["rank"])
+            if isinstance(row["rank"], bool | float):
+                raise ValueError
         except (TypeError, ValueError):
             raise ValueError(f"read_predictions: prediction {n} of {path} has rank "
                              f"{row['rank']!r}, not an integer") from None

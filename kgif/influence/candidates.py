@@ -43,6 +43,8 @@ from torch import Tensor
 
 from kgif._progress import progress
 
+from kgif.data.validate import check_triples
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -131,17 +133,10 @@ class Adjacency:
         )
 
 
-def _as_triples(triples, where: str) -> Tensor:
-    """Validate and convert (n, 3) integer triples to a CPU int64 tensor."""
-    if isinstance(triples, np.ndarray):
-        triples = torch.from_numpy(triples)
-    if not isinstance(triples, Tensor):
-        raise ValueError(f"{where}: expected an (n, 3) tensor or array, got {type(triples)}")
-    if triples.ndim != 2 or triples.shape[1] != 3:
-        raise ValueError(f"{where}: expected shape (n, 3), got {tuple(triples.shape)}")
-    if triples.dtype.is_floating_point or triples.dtype.is_complex or triples.dtype == torch.bool:
-        raise ValueError(f"{where}: expected integer ids, got dtype {triples.dtype}")
-    return triples.to(device="cpu", dtype=torch.int64)
+def _as_triples(triples, where: str, num_entities: int | None = None) -> Tensor:
+    """(n, 3) integer triples as a CPU int64 tensor (:func:`kgif.data.validate.check_triples`)."""
+    name = "test_triples" if where == "candidate_edges_batch" else "triples"
+    return check_triples(triples, where, name, num_entities=num_entities, device="cpu")
 
 
 def _check_int(value, name: str, where: str, minimum: int) -> int:
@@ -378,13 +373,8 @@ def candidate_edges_batch(adj: Adjacency, test_triples, k: int = 2,
     """
     where = "candidate_edges_batch"
     _check_options(k, min_degree, max_path_length, where)
-    test_triples = _as_triples(test_triples, where)
+    test_triples = _as_triples(test_triples, where, adj.num_entities)
     ends = test_triples[:, [0, 2]]
-    bad = ((ends < 0) | (ends >= adj.num_entities)).any(dim=1).nonzero()
-    if bad.numel():
-        row = int(bad[0])
-        raise ValueError(f"{where}: row {row} {test_triples[row].tolist()} has an entity id "
-                         f"outside [0, {adj.num_entities})")
     out = []
     for head, tail in progress(ends.tolist(), show_progress, desc="candidate edges"):
         out.append(_candidates(adj, head, tail, k, min_degree, max_path_length))

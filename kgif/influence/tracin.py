@@ -40,6 +40,7 @@ from torch import Tensor
 
 from kgif._progress import progress
 from kgif.data.graph import with_reciprocals
+from kgif.data.validate import check_count, check_ids, check_triples, model_bounds
 from kgif.influence.engines import ENGINES
 from kgif.influence.grads import resolve_parameters
 from kgif.influence.settings import TracInSettings
@@ -158,7 +159,7 @@ NORMALIZATIONS: dict[str | None, _Plain] = {None: _Plain(), "cosine": _Cosine(),
 def _union(candidates: Sequence[Tensor], n_test: int, n_train: int) -> _Union:
     if len(candidates) != n_test:
         raise ValueError(f"TracIn: {len(candidates)} candidate sets for {n_test} test triples")
-    sets = [torch.as_tensor(c, dtype=torch.long).reshape(-1).cpu() for c in candidates]
+    sets = [check_ids(c, "TracIn", f"candidates[{j}]") for j, c in enumerate(candidates)]
     for j, ids in enumerate(sets):
         if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= n_train):
             raise ValueError(f"TracIn: candidate set {j} holds row ids outside [0, {n_train}): "
@@ -280,11 +281,16 @@ class TracIn:
                                                                self.checkpoints[0].params),
             method=method, batch_size=batch_size, dtype=self._like.dtype)
         self.config = checkpoints[0].config
-        self.train_triples = train_triples
+        #: the graph the checkpoints were trained on (None without id maps); explanations
+        #: carry it so that they are never labelled with another graph's names
+        self.graph_fingerprint = checkpoints[0].graph_fingerprint
+        self.num_entities, self.num_relations = model_bounds(self.checkpoints[0].params,
+                                                             self.config.reciprocal)
+        self.train_triples = (None if train_triples is None
+                              else self._check(train_triples, "TracIn", "train_triples"))
         self.sign = 1.0 if self.train_objective.kind == self.test_objective.kind else -1.0
         self._norm = NORMALIZATIONS[normalize]
         self.show_progress = show_progress
-        self.num_entities = self._like.shape[0]
         self.device = self._like.device
         self.engine = ENGINES[method](self.config, self.names, self.num_entities, compile)
         self.edge_repeats = (None if repeats is None else  # (R,) int64 visits per epoch
@@ -337,6 +343,12 @@ class TracIn:
 
     # ----------------------------------------------------------------- examples
 
+    def _check(self, triples: Tensor, where: str, name: str) -> Tensor:
+        """``triples`` checked by :func:`kgif.data.validate.check_triples` against the model's
+        N entities and R base relations; (n, 3) int64 on the CPU."""
+        return check_triples(triples, where, name, num_entities=self.num_entities,
+                             num_relations=self.num_relations, device="cpu")
+
     def edge_examples(self, edges: Tensor) -> Tensor:
         """(B, 3) base-relation edges -> (2B, 3) forward then inverse examples (reciprocal
         models) or (B, 3) unchanged."""
@@ -345,7 +357,7 @@ class TracIn:
 
     def test_examples(self, triples: Tensor) -> Tensor:
         """(T, 3) base-relation test triples -> (T, 3) tail-prediction examples (h, 2r, t)."""
-        triples = torch.as_tensor(triples, dtype=torch.long).to(self.device)
+        triples = self._check(triples, "TracIn.test_examples", "triples").to(self.device)
         if not self.config.reciprocal:
             return triples
         return torch.stack([triples[:, 0], 2 * triples[:, 1], triples[:, 2]], 1)
@@ -354,12 +366,14 @@ class TracIn:
         """``train_triples`` as (n, 3) int64, or the constructor's when None.
 
         Raises:
-            ValueError: if neither is given.
+            ValueError: if neither is given, or they fail
+                :func:`kgif.data.validate.check_triples` (shape, dtype, ids in range).
         """
-        train = self.train_triples if train_triples is None else train_triples
-        if train is None:
+        if train_triples is not None:
+            return self._check(train_triples, "TracIn", "train_triples")
+        if self.train_triples is None:
             raise ValueError("TracIn: no training triples given (pass train_triples)")
-        return torch.as_tensor(train, dtype=torch.long)
+        return self.train_triples
 
     # ----------------------------------------------------------------- kernel sums
 
@@ -419,6 +433,7 @@ class TracIn:
         Raises:
             ValueError: on non-finite scores or test gradients.
         """
+        test_triples = self._check(test_triples, "TracIn.influence", "test_triples")
         train = self.training_edges(train_triples)
         rights = self._rights(test_triples)
         out = self._like.new_empty(len(test_triples), len(train))
@@ -448,6 +463,7 @@ class TracIn:
             ValueError: on a candidate list of the wrong length, a row id outside [0, n), or
                 non-finite scores.
         """
+        test_triples = self._check(test_triples, "TracIn.candidate_influence", "test_triples")
         train = self.training_edges(train_triples)
         union = _union(candidates, len(test_triples), len(train))
         rights = self._rights(test_triples)
@@ -480,8 +496,8 @@ class TracIn:
         Raises:
             ValueError: on ``k < 1``, bad candidates or non-finite scores.
         """
-        if k < 1:
-            raise ValueError(f"TracIn.top_influences: k={k} must be positive")
+        k = check_count(k, "TracIn.top_influences", "k")
+        test_triples = self._check(test_triples, "TracIn.top_influences", "test_triples")
         train = self.training_edges(train_triples)
         n_test = len(test_triples)
         union = None if candidates is None else _union(candidates, n_test, len(train))
@@ -526,6 +542,7 @@ class TracIn:
 
     def test_self_influence(self, test_triples: Tensor) -> Tensor:
         """(T,) self-influence of test triples (tail-prediction examples, test objective)."""
+        test_triples = self._check(test_triples, "TracIn.test_self_influence", "test_triples")
         with torch.no_grad():
             return self._self_batch(self.test_examples(test_triples), self.test_objective,
                                     False)

@@ -113,7 +113,7 @@ def _infer_config(params: Params, fixed: dict, overrides: dict, who: str) -> Con
                 f"input {params['fc.weight'].shape[1]}; pass config={{'embedding_height': H}}"
             )
         fields["embedding_height"], fields["embedding_width"] = shapes[0]
-    return ConvEConfig(**fields)
+    return ConvEConfig.from_dict(fields, who)
 
 
 def _expected_shapes(config: ConvEConfig, num_entities: int, relation_rows: int

@@ -245,8 +245,11 @@ def _self_influence_figure(data: RunData, top: int):
 
 def run_figures(data: RunData, *, top_relations: int = 20, top: int = 3) -> dict:
     """The three run-level figures, by file name (:data:`RUN_FIGURES`)."""
-    figures = (_distribution_figure(data), _relation_figure(data, top_relations),
-               _self_influence_figure(data, top))
+    import matplotlib
+
+    with matplotlib.rc_context({"text.parse_math": False}):  # names are plain text, not math
+        figures = (_distribution_figure(data), _relation_figure(data, top_relations),
+                   _self_influence_figure(data, top))
     return dict(zip(RUN_FIGURES, figures, strict=True))
 
 

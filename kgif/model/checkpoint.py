@@ -32,7 +32,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from kgif._device import resolve_device
 from kgif._io import atomic_write_bytes
+from kgif.data.graph import graph_fingerprint
+from kgif.data.validate import check_input_file
 from kgif.model.conve import ConvEConfig, Params
 
 __all__ = ["Checkpoint", "check_compatible", "check_finite", "check_learning_rate",
@@ -101,6 +104,13 @@ class Checkpoint:
                 f"{cfg.embedding_dim}, {cfg.output_channels} channels, {entities} entities, "
                 f"{size:,} parameters{', ' + metrics if metrics else ''}, run "
                 f"{self.run_id[:8] or 'unknown'}{source})")
+
+    @property
+    def graph_fingerprint(self) -> str | None:
+        """:func:`kgif.data.graph.graph_fingerprint` of the id maps; None without them."""
+        if not self.entity_to_id or not self.relation_to_id:
+            return None
+        return graph_fingerprint(self.entity_to_id, self.relation_to_id)
 
     @property
     def name(self) -> str:
@@ -216,6 +226,7 @@ def _metadata(ckpt: Checkpoint) -> dict:
         "run_id": str(ckpt.run_id),
         "relation_repeats": (None if ckpt.relation_repeats is None
                              else [int(v) for v in ckpt.relation_repeats]),
+        **({"graph_fingerprint": ckpt.graph_fingerprint} if ckpt.graph_fingerprint else {}),
     }
 
 
@@ -300,9 +311,7 @@ def read_torch_file(path: str | os.PathLike, who: str, map_location="cpu"):
             or not a checkpoint"); or an intact torch file holding Python objects other than
             tensors and plain containers (its message contains ``"needs full unpickling"``).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{who}: no file at {path}")
+    path = check_input_file(path, who)
     if path.stat().st_size == 0:
         raise _damaged(path, who)
     try:
@@ -351,17 +360,86 @@ def _from_payload(meta: dict, params: Params, buffers: Params, path: Path, state
             f"load_checkpoint: {path} is not a kgif checkpoint (format={found!r}); "
             "convert PyKEEN or seed-project files with `python -m kgif convert`"
         )
+    where = f"load_checkpoint: {path}"
+    _check_fields(meta, where)
+    for kind, tensors in (("params", params), ("buffers", buffers)):
+        _check_tensors(tensors, kind, where)
+    stored = meta.get("graph_fingerprint")
+    if stored is not None and meta["entity_to_id"] and meta["relation_to_id"]:
+        derived = graph_fingerprint(meta["entity_to_id"], meta["relation_to_id"])
+        if stored != derived:
+            raise ValueError(f"{where}: field 'graph_fingerprint' is {stored!r} but its id maps "
+                             f"give {derived!r}; the file was edited or damaged")
     config = dict(meta["config"])
     if isinstance(config.get("extra"), dict):
         config["extra"] = dict(config["extra"])
     repeats = _relation_repeats(meta, config, path)
     return Checkpoint(
-        params=params, buffers=buffers, config=ConvEConfig(**config),
+        params=params, buffers=buffers, config=ConvEConfig.from_dict(config, where),
         learning_rate=_as_float(meta["learning_rate"]), epoch=int(meta["epoch"]),
         entity_to_id=dict(meta["entity_to_id"]), relation_to_id=dict(meta["relation_to_id"]),
         metrics=dict(meta["metrics"]), training_state=state,
         run_id=str(meta.get("run_id", "")), relation_repeats=repeats, source=str(path),
     )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_id_map(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(i, int) and not isinstance(i, bool)
+        for k, i in value.items())
+
+
+#: Metadata fields of a checkpoint file: (test, what is expected).
+_FIELDS = {
+    "config": (lambda v: isinstance(v, dict), "a JSON object of ConvEConfig fields"),
+    "learning_rate": (_is_number, "a number (the TracInCP weight)"),
+    "epoch": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+              "an integer >= 0"),
+    "entity_to_id": (_is_id_map, "a map of labels to integer ids"),
+    "relation_to_id": (_is_id_map, "a map of labels to integer ids"),
+    "metrics": (lambda v: isinstance(v, dict), "a map of metric names to numbers"),
+    "run_id": (lambda v: isinstance(v, str), "a string"),
+}
+
+
+def _check_fields(meta: dict, where: str) -> None:
+    """Every metadata field is present (``run_id`` may be absent) and of the expected kind."""
+    for name, (test, expected) in _FIELDS.items():
+        if name not in meta:
+            if name == "run_id":
+                continue
+            raise ValueError(f"{where}: field {name!r} is missing; expected {expected}")
+        if not test(meta[name]):
+            raise ValueError(f"{where}: field {name!r} is {meta[name]!r:.80}; expected {expected}")
+
+
+def _check_tensors(tensors: object, kind: str, where: str) -> None:
+    """``params``/``buffers``: a dict of tensors; the floating ones share one dtype."""
+    if not isinstance(tensors, dict) or not all(
+            isinstance(k, str) and isinstance(v, Tensor) for k, v in tensors.items()):
+        raise ValueError(f"{where}: {kind} is a {type(tensors).__name__} "
+                         f"{_first_bad(tensors)}; expected a map of names to tensors")
+    if kind != "params":
+        return
+    dtypes = {str(v.dtype) for v in tensors.values() if v.is_floating_point()}
+    integer = [k for k, v in tensors.items() if not v.is_floating_point()]
+    if integer:
+        raise ValueError(f"{where}: parameter {integer[0]!r} has dtype "
+                         f"{tensors[integer[0]].dtype}; expected floating point weights")
+    if len(dtypes) > 1:
+        raise ValueError(f"{where}: parameters mix dtypes {sorted(dtypes)}; expected one "
+                         "floating dtype")
+
+
+def _first_bad(tensors: object) -> str:
+    if isinstance(tensors, dict):
+        bad = next((k for k, v in tensors.items() if not isinstance(v, Tensor)), None)
+        return f"(entry {bad!r} is not a tensor)" if bad is not None else ""
+    return ""
 
 
 def load_checkpoint(
@@ -380,9 +458,8 @@ def load_checkpoint(
         ValueError: if the file is damaged or not a kgif checkpoint, or (unless
             ``allow_non_finite``) holds a non-finite parameter, buffer or learning rate.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"load_checkpoint: no checkpoint file at {path}")
+    path = check_input_file(path, "load_checkpoint")
+    resolve_device(map_location, "load_checkpoint: map_location")
     if path.suffix == ".safetensors":
         if path.stat().st_size == 0:
             raise _damaged(path, "load_checkpoint")

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Literal
 
 import torch
@@ -71,6 +71,18 @@ def _default_image_shape(dim: int) -> tuple[int, int]:
     return height, dim // height
 
 
+#: The kind each :class:`ConvEConfig` field must hold (checked in ``__post_init__``).
+_FIELD_KINDS: dict[str, type | tuple[type, ...]] = {
+    **dict.fromkeys(("embedding_dim", "embedding_height", "embedding_width", "output_channels",
+                     "kernel_height", "kernel_width"), int),
+    **dict.fromkeys(("input_dropout", "feature_map_dropout", "output_dropout"), (int, float)),
+    **dict.fromkeys(("apply_batch_normalization", "entity_bias", "reciprocal"), bool),
+    "stacking": str, "extra": dict,
+}
+_KIND_NAMES = {int: "an integer", (int, float): "a number", bool: "true or false",
+               str: "a string", dict: "a JSON object"}
+
+
 @dataclass
 class ConvEConfig:
     """Hyper-parameters of ConvE; defaults are PyKEEN's ``ConvE`` defaults.
@@ -99,6 +111,7 @@ class ConvEConfig:
     extra: dict = field(default_factory=dict)  # free-form metadata carried with checkpoints
 
     def __post_init__(self) -> None:
+        self._check_types()
         for name in ("embedding_dim", "embedding_height", "embedding_width", "output_channels",
                      "kernel_height", "kernel_width"):
             value = getattr(self, name)
@@ -128,6 +141,40 @@ class ConvEConfig:
                 f"ConvEConfig: kernel {self.kernel_height}x{self.kernel_width} does not fit the "
                 f"stacked image {img_h}x{img_w}"
             )
+
+    @classmethod
+    def from_dict(cls, values: object, where: str) -> ConvEConfig:
+        """A config from a JSON-like dict (a checkpoint's, ``convert --config``).
+
+        Raises:
+            ValueError: ``values`` is not a dict, names an unknown field, or a field fails
+                ``__post_init__``; the message starts with ``where``.
+        """
+        if not isinstance(values, dict):
+            raise ValueError(f"{where}: config is a {type(values).__name__}; expected a JSON "
+                             "object of ConvEConfig fields")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{where}: config has unknown field(s) {unknown}; expected some of "
+                             f"{sorted(known)}")
+        try:
+            return cls(**values)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+
+    def _check_types(self) -> None:
+        """Each field holds its declared kind (a checkpoint or ``--config`` may hold anything)."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kind = _FIELD_KINDS.get(f.name)
+            if kind is None or (value is None and f.default is None):
+                continue
+            ok = (isinstance(value, bool) if kind is bool else
+                  not isinstance(value, bool) and isinstance(value, kind))
+            if not ok:
+                raise ValueError(f"ConvEConfig: {f.name}={value!r} ({type(value).__name__}); "
+                                 f"expected {_KIND_NAMES[kind]}")
 
     @property
     def embedding_shape(self) -> tuple[int, int]:

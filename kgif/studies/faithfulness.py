@@ -41,6 +41,7 @@ import torch
 from torch import Tensor
 
 from kgif.data.graph import KnowledgeGraph
+from kgif.data.validate import check_ids, check_triples, model_bounds
 from kgif.evaluation.ranks import filtered_ranks
 from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import Checkpoint, load_checkpoints
@@ -174,15 +175,21 @@ def select_edges(method: Attribution | str, checkpoints: Sequence[Checkpoint], t
         than k edges incident to a target).
 
     Raises:
-        ValueError: on an unknown method or ``k < 1``.
+        ValueError: on an unknown method, ``k < 1``, or ``train``/``targets`` that are not
+            ``(n, 3)`` integer ids in range of the model (:func:`kgif.data.validate.check_triples`).
     """
     method = METHODS[method] if isinstance(method, str) and method in METHODS else method
     if not isinstance(method, Attribution):
         raise ValueError(f"select_edges: unknown method {method!r}; known: {sorted(METHODS)}")
     if k < 1:
         raise ValueError(f"select_edges: k={k} must be >= 1")
-    train = torch.as_tensor(train, dtype=torch.long)
-    targets = torch.as_tensor(targets, dtype=torch.long).reshape(-1, 3)
+    # the random baselines take no checkpoints: then ids are checked for shape and dtype only
+    n_ent, n_rel = (model_bounds(checkpoints[-1].params, checkpoints[-1].config.reciprocal)
+                    if checkpoints else (None, None))
+    train = check_triples(train, "select_edges", "train", num_entities=n_ent,
+                          num_relations=n_rel, device="cpu")
+    targets = check_triples(targets, "select_edges", "targets", num_entities=n_ent,
+                            num_relations=n_rel, device="cpu")
     return _SELECTORS[method.kind](method, checkpoints, train, targets, k, seed)
 
 
@@ -206,7 +213,7 @@ def delete_edges(kg: KnowledgeGraph, rows: Tensor | Sequence[int]) -> KnowledgeG
     Raises:
         ValueError: on a row outside [-1, n).
     """
-    rows = torch.as_tensor(rows, dtype=torch.long).reshape(-1)
+    rows = check_ids(rows, "delete_edges", "rows")
     n = len(kg.training)
     if len(rows) and (int(rows.min()) < -1 or int(rows.max()) >= n):
         raise ValueError(f"delete_edges: rows must lie in [0, {n}) (or -1 for padding); got "
@@ -224,8 +231,8 @@ def _encode(triples: Tensor, kg: KnowledgeGraph) -> Tensor:
 
 
 #: Retraining protocols: ``"stable"`` keeps every row of the original run in its place
-#: (:func:`kgif.training.loop.train` ``keep_rows_of``), ``"reshuffle"`` retrains on the reduced graph
-#: as a new run would.
+#: (:func:`kgif.training.loop.train` ``keep_rows_of``), ``"reshuffle"`` retrains on the reduced
+#: graph as a new run would.
 PROTOCOLS = ("stable", "reshuffle")
 
 
@@ -275,7 +282,9 @@ def target_metrics(ckpt: Checkpoint, targets: Tensor, filter_triples: Tensor
         ``{"rank": (T,), "rr": (T,), "logit": (T,)}`` float64; ``rank`` is the realistic
         filtered rank (mean of optimistic and pessimistic, as PyKEEN), ``rr = 1 / rank``.
     """
-    targets = torch.as_tensor(targets, dtype=torch.long).reshape(-1, 3)
+    n_ent, n_rel = model_bounds(ckpt.params, ckpt.config.reciprocal)
+    targets = check_triples(targets, "target_metrics", "targets", num_entities=n_ent,
+                            num_relations=n_rel, device="cpu")
     opt, pes = filtered_ranks(ckpt.params, ckpt.buffers, ckpt.config, targets, filter_triples,
                               sides=("tail",))["tail"]
     rank = 0.5 * (opt.double() + pes.double())
@@ -428,6 +437,27 @@ def _groups(n: int, size: int) -> list[Tensor]:
     return list(torch.arange(n).split(size))
 
 
+def _check_study(kg: KnowledgeGraph, group_size: int, workers: int, ks: Sequence[int],
+                 targets: Tensor | None) -> None:
+    """Refuse settings of :func:`run_faithfulness` before any training starts."""
+    for name, value in (("group_size", group_size), ("workers", workers), *(("k", k) for k in ks)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"run_faithfulness: {name}={value!r}; expected an integer >= 1")
+    n_train = len(kg.training)
+    too_big = [k for k in ks if k >= n_train]
+    if too_big:
+        raise ValueError(f"run_faithfulness: k={too_big[0]} edges per target but "
+                         f"{kg.name or 'the graph'} has {n_train} training triples; expected k "
+                         f"< {n_train} (a deletion must leave training triples)")
+    if targets is None and len(kg.testing) == 0:
+        raise ValueError(f"run_faithfulness: {kg.name or 'the graph'} has no test split, where "
+                         "the targets come from; expected a dataset with test triples or "
+                         "explicit targets")
+    if targets is not None:
+        check_triples(targets, "run_faithfulness", "targets", num_entities=kg.num_entities,
+                      num_relations=kg.num_relations)
+
+
 def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: TrainingConfig,
                      *, methods: Sequence[str] = tuple(METHODS), ks: Sequence[int] = (10,),
                      n_targets: int = 16, max_rank: float = 3.0, group_size: int = 1,
@@ -458,7 +488,10 @@ def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: T
         :class:`FaithfulnessResult`.
 
     Raises:
-        ValueError: on an unknown method or protocol, k < 1, group_size < 1 or workers < 1.
+        ValueError: on an unknown method or protocol, k < 1 or k >= the number of training
+            triples, group_size < 1 or workers < 1, no test split (without ``targets``), or
+            ``targets`` that fail :func:`kgif.data.validate.check_triples`; all checked before
+            any training.
         RuntimeError: when a retraining with nothing deleted does not reproduce the original
             model (different settings, thread counts or nondeterministic kernels).
     """
@@ -469,9 +502,7 @@ def run_faithfulness(kg: KnowledgeGraph, config: ConvEConfig, training_config: T
         raise ValueError(f"run_faithfulness: unknown methods {unknown}; known: {list(METHODS)}")
     if protocol not in PROTOCOLS:
         raise ValueError(f"run_faithfulness: protocol={protocol!r}; use one of {PROTOCOLS}")
-    for name, value in (("group_size", group_size), ("workers", workers), *(("k", k) for k in ks)):
-        if value < 1:
-            raise ValueError(f"run_faithfulness: {name}={value} must be >= 1")
+    _check_study(kg, group_size, workers, ks, targets)
     start = time.perf_counter()
     filter_triples = kg.all_triples()
     shared = (kg, config, training_config, targets, filter_triples, protocol)

@@ -576,7 +576,8 @@ def train(
     state = _init_state(kg, config, tc, resume_from, run_id)
     state.relation_repeats = None if repeats is None else tuple(repeats)
     if out is not None:
-        prepare_output_dir(out, state.run_id, overwrite)
+        prepare_output_dir(out, state.run_id, overwrite,
+                           state.epoch if resume_from is not None else None)
     if keep_rows_of is None:
         index = TailIndex.from_triples(with_reciprocals(kg.training),
                                        config.num_relation_rows(kg.num_relations))

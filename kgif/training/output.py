@@ -27,25 +27,40 @@ def _existing_checkpoints(out: Path) -> list[Path]:
     return sorted(files) + ([out / "best.pt"] if (out / "best.pt").is_file() else [])
 
 
-def _run_of(path: Path) -> str:
-    """The run id of a checkpoint file, or why it has none."""
+def _run_of(path: Path) -> tuple[str, int]:
+    """The run id and epoch of a checkpoint file; the id says why when it has none."""
     try:
-        return load_checkpoint(path, allow_non_finite=True).run_id or "unknown"
+        ckpt = load_checkpoint(path, allow_non_finite=True)
     except ValueError:
-        return "unknown (damaged or foreign file)"
+        return "unknown (damaged or foreign file)", -1
+    return ckpt.run_id or "unknown", ckpt.epoch
 
 
-def prepare_output_dir(out: Path, run_id: str, overwrite: bool) -> None:
+def _check_no_later(out: Path, mine: list[tuple[Path, int]], resumed_epoch: int) -> None:
+    """Resuming from epoch E into the run's own folder must not replace its later files."""
+    later = sorted((epoch, path) for path, epoch in mine if epoch > resumed_epoch)
+    if later:
+        epoch, path = later[0]
+        raise ValueError(
+            f"train: resuming from epoch {resumed_epoch} into {out} would replace this run's "
+            f"later checkpoints ({path}, epoch {epoch}; {len(later)} file(s)); resume from the "
+            "last checkpoint, or write the continuation to another --output-dir")
+
+
+def prepare_output_dir(out: Path, run_id: str, overwrite: bool,
+                       resumed_epoch: int | None = None) -> None:
     """Before the first epoch: the folder is writable, holds no other run, no stale temporaries.
 
     Args:
         out: the run's ``output_dir`` (checkpoints go to ``out/checkpoints``, ``out/best.pt``).
         run_id: this run's id; checkpoints with the same id (a resumed run) are kept.
         overwrite: delete the checkpoints and ``best.pt`` of other runs instead of refusing.
+        resumed_epoch: the epoch of the checkpoint a resumed run starts from (None: a new run).
 
     Raises:
         OSError: ``out`` is a file, cannot be created or is not writable (names the folder).
-        ValueError: ``out`` holds checkpoints of another run and ``overwrite`` is False.
+        ValueError: ``out`` holds checkpoints of another run and ``overwrite`` is False, or
+            a resumed run would replace checkpoints of its own later epochs.
     """
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(20, f"train: output folder {out} is a file, not a folder")
@@ -66,8 +81,8 @@ def prepare_output_dir(out: Path, run_id: str, overwrite: bool) -> None:
         if existing:
             logger.info("train: overwrite: removed %d checkpoint(s) of %s", len(existing), out)
         return
-    foreign = [(p, _run_of(p)) for p in existing]
-    foreign = [(p, r) for p, r in foreign if r != run_id]
+    runs = [(p, *_run_of(p)) for p in existing]
+    foreign = [(p, r) for p, r, _ in runs if r != run_id]
     if foreign:
         path, other = foreign[0]
         raise ValueError(
@@ -75,3 +90,6 @@ def prepare_output_dir(out: Path, run_id: str, overwrite: bool) -> None:
             f"{len(foreign)} file(s)), which TracIn would mix with this run's. Choose another "
             "--output-dir, pass --overwrite (overwrite=True) to delete them, or --resume-from "
             "one of them to continue that run")
+    if resumed_epoch is not None:
+        _check_no_later(out, [(p, e) for p, r, e in runs  # best.pt: see _initial_best
+                              if r == run_id and p.name != "best.pt"], resumed_epoch)
