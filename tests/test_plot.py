@@ -187,6 +187,9 @@ def test_wrap_name_keeps_every_character():
     assert wrap_name("short", 18) == "short"
     assert wrap_name("a b c", 1) == "a\nb\nc"
     assert wrap_name("", 5) == ""
+    assert wrap_name("therapeutic_or_preventive_procedure", 18) == (
+        "therapeutic_or_\npreventive_\nprocedure")
+    assert wrap_name("HMG-CoA reductase inhibitor", 10) == "HMG-CoA\nreductase\ninhibitor"
     with pytest.raises(ValueError, match="width=0"):
         wrap_name("x", 0)
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-import textwrap
+import re
 from pathlib import Path
 
 from kgif.data.graph import KnowledgeGraph
@@ -70,18 +70,40 @@ def _matplotlib():
     return matplotlib
 
 
-def wrap_name(text: str, width: int) -> str:
-    """``text`` on lines of at most ``width`` characters, broken at spaces where possible.
+#: A name's pieces for :func:`wrap_name`: runs of spaces, or a word with the ``_``, ``-`` or
+#: ``/`` that ends it (lines may break after these, as in ``pharmacologic_`` / ``substance``).
+_PIECES = re.compile(r"\s+|[^\s_/-]+[_/-]*|[_/-]+")
 
-    Every character is kept (a word longer than ``width`` is split across lines, at hyphens
-    first): ``"".join(wrap_name(t, w).split())`` equals ``"".join(t.split())``.
+
+def wrap_name(text: str, width: int) -> str:
+    """``text`` on lines of at most ``width`` characters, broken at spaces, ``_``, ``-``, ``/``.
+
+    Every character is kept (a word longer than ``width`` is split across lines; runs of
+    spaces become one space or a line break): ``"".join(wrap_name(t, w).split())`` equals
+    ``"".join(t.split())``.
 
     Raises:
         ValueError: if ``width`` < 1.
     """
     if width < 1:
         raise ValueError(f"wrap_name: width={width}, expected at least 1")
-    return "\n".join(textwrap.wrap(text, width, break_long_words=True)) or text
+    lines, line = [], ""
+    for piece in _PIECES.findall(text):
+        if piece.isspace():
+            line += " " if line and not line.endswith(" ") else ""
+            continue
+        while len(piece) > width:  # a word longer than a line: split it
+            if line.strip():
+                lines.append(line.rstrip())
+            lines.append(piece[:width])
+            line, piece = "", piece[width:]
+        if len(line) + len(piece) > width and line.strip():
+            lines.append(line.rstrip())
+            line = ""
+        line += piece
+    if line.strip():
+        lines.append(line.rstrip())
+    return "\n".join(lines)
 
 
 #: ``tab20`` entries used for kinds: no blue and no red (the edge-sign colours), no grey
