@@ -15,7 +15,8 @@ Everything here works offline from the one HTML file:
   static figure, :func:`kgif.explanation.plot.layout`, so a page always looks the same),
   shows the details of a clicked node or edge, sorts tables by a clicked column header, and
   marks the page for tests: each network container gets
-  ``data-kgif-nodes`` / ``data-kgif-edges`` (the counts Cytoscape.js laid out) and ``<body>``
+  ``data-kgif-nodes`` / ``data-kgif-edges`` (the counts Cytoscape.js laid out) and
+  ``data-kgif-rendered="true"`` once Cytoscape.js has drawn it on its canvas, and ``<body>``
   gets ``data-kgif-networks`` (how many networks were drawn) once all are drawn.
 """
 
@@ -271,6 +272,7 @@ SCRIPT = r"""
     });
     var info = document.getElementById(box.getAttribute("data-info"));
     cy.on("tap", "node, edge", function (event) { info.textContent = describe(event.target); });
+    cy.one("render", function () { box.setAttribute("data-kgif-rendered", "true"); });
     box.setAttribute("data-kgif-nodes", String(cy.nodes().length));
     box.setAttribute("data-kgif-edges", String(cy.edges().length));
     drawn += 1;
