@@ -267,6 +267,8 @@ SCRIPT = r"""
           "color": "data(colour)", "text-rotation": "autorotate",
           "text-background-color": "#fff", "text-background-opacity": 0.8}},
         {selector: "edge[role = 'test']", style: {"line-style": "dashed"}},
+        {selector: "edge[?on_path]", style: {"underlay-color": "#f4b400",
+          "underlay-opacity": 0.45, "underlay-padding": 5}},
         {selector: ":selected", style: {"overlay-color": "#f4b400", "overlay-opacity": 0.4}}
       ]
     });
