@@ -108,6 +108,11 @@ def test_bad_and_foreign_files(tmp_path, capsys):
     assert [name for name, _ in data.skipped] == ["notes.json"]
     assert main(["report", str(out)]) == 0
     assert "notes.json" in (out / "report.html").read_text(encoding="utf-8")
+    assert main(["report", str(out), "--detailed", "-1"]) == 2
+    assert main(["report", str(out), "--detailed", "1"]) == 0
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="triple-1"' in text and 'id="triple-2"' not in text
+    assert "Sections for the first 1 test triples only" in text
     victim = sorted(out.glob("00001__*.json"))[0]
     document = json.loads(victim.read_text(encoding="utf-8"))
     document["results"][0]["influences"][0]["influence"] = None

@@ -22,6 +22,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="relations in the proponents-by-relation chart")
     parser.add_argument("--top", type=int, default=3,
                         help="proponent ranks 1..TOP form the top self-influence group")
+    parser.add_argument("--detailed", type=int, default=50,
+                        help="the first DETAILED test triples get a section with their figure, "
+                             "interactive network and influence table")
     parser.set_defaults(func=run)
     return parser
 
@@ -31,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--top-relations", args.top_relations), ("--top", args.top)):
         if value < 1:
             raise ValueError(f"report: {flag}={value} must be at least 1")
+    if args.detailed < 0:
+        raise ValueError(f"report: --detailed={args.detailed} must be at least 0")
     path = write_run_report(args.output_dir, output=args.html, top_relations=args.top_relations,
-                            top=args.top)
+                            top=args.top, detailed=args.detailed)
     print(f"wrote {path}")
     return 0
