@@ -227,3 +227,22 @@ def test_parallel_edges_carry_distinct_numbers_and_relations():
              for t in list(_by_gid(fig, "label:").values()) + list(numbers.values())]
     for a, b in itertools.combinations(boxes, 2):
         assert not a.overlaps(b)
+
+
+def test_notebook_size_keeps_every_label_and_number_apart_and_inside():
+    """At a notebook's 10 x 7 inches and k=10 (23 edges): no node label or edge number
+    overlaps another, and the title, labels and legend stay inside the figure."""
+    kg, _, explanations, paths = explained(k=10)
+    fig = plot_explanation(explanations[0], kg, k=10, paths=paths[0], figsize=(10, 7))
+    renderer = fig.canvas.get_renderer()
+    texts = list(_by_gid(fig, "label:").values()) + list(_by_gid(fig, "edge-label:").values())
+    assert len(_by_gid(fig, "edge-label:")) == 23
+    boxes = [Text.get_window_extent(t, renderer) for t in texts]
+    for a, b in itertools.combinations(boxes, 2):
+        assert not a.overlaps(b)
+    inside = fig.bbox
+    ax = fig.axes[0]
+    for artist in [ax.title, ax.get_legend(), *texts]:
+        box = artist.get_window_extent(renderer)
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1, artist
+        assert inside.y0 <= box.y0 and box.y1 <= inside.y1, artist

@@ -451,9 +451,10 @@ def _legend(ax, sub: Subgraph, colours: dict, fontsize: float) -> None:
     handles += [Line2D([], [], color=_edge_colour(e), lw=2,
                        linestyle="--" if e["role"] == "test" else "-", label=line)
                 for e, line in zip(sub.edges, edge_legend_entries(sub), strict=True)]
+    rows = max(int(ax.figure.get_figheight() * 72 / (1.8 * fontsize)) - 2, 8)  # fit the height
     legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0),
-                       fontsize=fontsize, ncols=1 + len(handles) // 45, handlelength=1.6,
-                       frameon=False)
+                       fontsize=fontsize, ncols=math.ceil(len(handles) / rows),
+                       handlelength=1.6, frameon=False)
     for text in legend.get_texts():
         if text.get_text() in {h.get_label() for h in handles if h.get_linestyle() == "None"
                                and h.get_marker() in ("None", None, "")}:
@@ -520,7 +521,7 @@ def plot_explanation(explanation: Explanation, kg: KnowledgeGraph, k: int = 20, 
     _draw_nodes(ax, sub, pos, colours, node_size)
     texts = _draw_labels(ax, sub, pos, wrap, fontsize, node_size)
     _legend(ax, sub, colours, fontsize)
-    width = max(int(fig.get_figwidth() * 6.5), 20)  # characters of 11-point text per line
+    width = max(int(fig.get_figwidth() * 4.5), 20)  # 11-point characters over the drawing
     ax.set_title(_title(sub, kg, explanation, width), fontsize=11)
     ax.set_axis_off()
     ax.margins(x=0.08, y=0.16)  # room above the top nodes for their (wrapped) labels
