@@ -106,6 +106,9 @@ def test_labels_are_display_names_and_legend_lists_kinds():
     lines = [t.get_text() for t in legend.get_texts()]
     kinds = sorted({kg.entity_kind(e) for e in entities})
     assert lines[:1 + len(kinds)] == ["entity kind", *kinds]
+    bold = [t.get_text() for t in legend.get_texts() if t.get_fontweight() == "bold"]
+    assert bold == ["entity kind", "edges (width: |influence|)",
+                    "edge number: relation, influence"]
     colours = kind_colours(kg)
     for kind, collection in _by_gid(fig, "nodes:").items():
         assert {to_hex(c) for c in collection.get_facecolors()} == {colours[kind]}

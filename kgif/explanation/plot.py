@@ -424,7 +424,9 @@ def _separate_labels(fig, texts: list, rounds: int = 200) -> int:
 def _header(text: str):
     from matplotlib.lines import Line2D
 
-    return Line2D([], [], linestyle="", label=text)
+    header = Line2D([], [], linestyle="", label=text)
+    header.kgif_header = True  # a section title of the legend, drawn bold
+    return header
 
 
 def _legend(ax, sub: Subgraph, colours: dict, fontsize: float) -> None:
@@ -455,9 +457,8 @@ def _legend(ax, sub: Subgraph, colours: dict, fontsize: float) -> None:
     legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0),
                        fontsize=fontsize, ncols=math.ceil(len(handles) / rows),
                        handlelength=1.6, frameon=False)
-    for text in legend.get_texts():
-        if text.get_text() in {h.get_label() for h in handles if h.get_linestyle() == "None"
-                               and h.get_marker() in ("None", None, "")}:
+    for handle, text in zip(handles, legend.get_texts(), strict=True):
+        if getattr(handle, "kgif_header", False):
             text.set_fontweight("bold")
     legend.set_gid("legend")
 
