@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kgif.cli._common import check_output_file, positive_int
+from kgif.cli._common import check_output_file, non_negative_int, positive_int
 from kgif.jobs.html_report import read_run, write_run_report
 
 
@@ -24,6 +24,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--top", type=positive_int, default=3,
                         help="proponent ranks 1..TOP form the top self-influence group "
                              "(default 3)")
+    parser.add_argument("--detailed", type=non_negative_int, default=50,
+                        help="the first DETAILED test triples get a section with their figure, "
+                             "interactive network and influence table")
     parser.set_defaults(func=run)
     return parser
 
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     _check_html(args)
     data = read_run(args.output_dir)
     path = write_run_report(args.output_dir, output=args.html, top_relations=args.top_relations,
-                            top=args.top, data=data)
+                            top=args.top, data=data, detailed=args.detailed)
     print(f"wrote {path}")
     if data.pending:
         print(f"the run is not finished: {data.pending} of {data.total} test triples pending "

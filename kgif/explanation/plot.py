@@ -16,8 +16,14 @@ given explanation always gives the same picture:
 * nodes are coloured by entity kind (:func:`kind_colours`, in the order of ``kg.kinds``, so
   a kind keeps its colour across figures of one graph; grey when unknown) with a legend; the
   test head and tail are larger and outlined in black;
-* nodes are labelled by display name, shortened to ``max_label`` characters, and the labels
-  are pushed apart until no two overlap (:func:`_separate_labels`).
+* nodes are labelled by their full display name, wrapped onto lines of at most ``wrap``
+  characters (:func:`wrap_name`; never cut); node labels are pushed apart until no two overlap
+  (:func:`_separate_labels`), a label moved away from its node keeping a thin leader line;
+* every edge carries a number (1 = the test edge) in a small circle on its own arc, at the first
+  place along it clear of labels, nodes and other numbers; parallel edges between one pair of
+  nodes fan out as arcs and so carry their numbers apart. The legend right of the drawing
+  lists entity kinds, the edge encoding, and each number's relation and TracIn influence
+  (:func:`edge_legend_entries`).
 
 matplotlib and networkx are the optional extra ``kgif[plot]``.
 """
@@ -28,6 +34,7 @@ import logging
 import math
 import os
 from functools import partial
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +43,8 @@ from kgif.explanation.explanation import Explanation
 from kgif.explanation.network import Subgraph, explanation_subgraph
 
 __all__ = ["NEGATIVE_COLOUR", "PATH_COLOUR", "POSITIVE_COLOUR", "TEST_EDGE_STYLE",
-           "UNKNOWN_KIND_COLOUR", "kind_colours", "layout", "plot_explanation", "shorten",
-           "write_figures"]
+           "UNKNOWN_KIND_COLOUR", "edge_legend_entries", "kind_colours", "layout",
+           "plot_explanation", "wrap_name", "write_figures"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +72,40 @@ def _matplotlib():
     return matplotlib
 
 
-def shorten(text: str, max_chars: int) -> str:
-    """``text`` cut to ``max_chars`` characters, the last one an ellipsis when cut."""
-    return text if len(text) <= max_chars else text[: max(max_chars - 1, 1)] + "\u2026"
+#: A name's pieces for :func:`wrap_name`: runs of spaces, or a word with the ``_``, ``-`` or
+#: ``/`` that ends it (lines may break after these, as in ``pharmacologic_`` / ``substance``).
+_PIECES = re.compile(r"\s+|[^\s_/-]+[_/-]*|[_/-]+")
+
+
+def wrap_name(text: str, width: int) -> str:
+    """``text`` on lines of at most ``width`` characters, broken at spaces, ``_``, ``-``, ``/``.
+
+    Every character is kept (a word longer than ``width`` is split across lines; runs of
+    spaces become one space or a line break): ``"".join(wrap_name(t, w).split())`` equals
+    ``"".join(t.split())``.
+
+    Raises:
+        ValueError: if ``width`` < 1.
+    """
+    if width < 1:
+        raise ValueError(f"wrap_name: width={width}, expected at least 1")
+    lines, line = [], ""
+    for piece in _PIECES.findall(text):
+        if piece.isspace():
+            line += " " if line and not line.endswith(" ") else ""
+            continue
+        while len(piece) > width:  # a word longer than a line: split it
+            if line.strip():
+                lines.append(line.rstrip())
+            lines.append(piece[:width])
+            line, piece = "", piece[width:]
+        if len(line) + len(piece) > width and line.strip():
+            lines.append(line.rstrip())
+            line = ""
+        line += piece
+    if line.strip():
+        lines.append(line.rstrip())
+    return "\n".join(lines)
 
 
 #: ``tab20`` entries used for kinds: no blue and no red (the edge-sign colours), no grey
@@ -196,12 +234,8 @@ def _draw_edges(ax, sub: Subgraph, pos: dict, node_size: float) -> None:
                                    alpha=0.55, zorder=1, **common)
             halo.set_gid(f"path-halo:{edge['id']}")
             ax.add_patch(halo)
-        style: dict[str, Any]
-        if edge["role"] == "test":
-            style = dict(TEST_EDGE_STYLE)
-        else:
-            colour = POSITIVE_COLOUR if edge["influence"] >= 0 else NEGATIVE_COLOUR
-            style = {"color": colour, "linestyle": "-", "linewidth": width}
+        style = (dict(TEST_EDGE_STYLE) if edge["role"] == "test" else
+                 {"color": _edge_colour(edge), "linestyle": "-", "linewidth": width})
         arrow = FancyArrowPatch(arrowstyle="-|>",
                                 mutation_scale=min(8 + 2 * style["linewidth"], 15),
                                 zorder=3 if edge["role"] == "test" else 2, **style, **common)
@@ -225,24 +259,116 @@ def _draw_nodes(ax, sub: Subgraph, pos: dict, colours: dict, node_size: float) -
         artist.set_gid(f"nodes:{kind}")
 
 
-def _draw_labels(ax, sub: Subgraph, pos: dict, max_label: int, fontsize: float,
+def _draw_labels(ax, sub: Subgraph, pos: dict, wrap: int, fontsize: float,
                  node_size: float) -> list:
-    """One label above each node, with a thin leader line once it is pushed away."""
+    """One label above each node (full name, wrapped), with a leader line once pushed away."""
     texts = []
     for node in sub.nodes:
         x, y = pos[node["id"]]
         big = node["role"] != "context"
         radius = node_size * (1.6 if big else 1.0) / 2
-        text = ax.annotate(shorten(node["name"], max_label), (x, y), xytext=(0, radius + 1),
+        text = ax.annotate(wrap_name(node["name"], wrap), (x, y), xytext=(0, radius + 1),
                            textcoords="offset points", ha="center", va="bottom",
-                           fontsize=fontsize, fontweight="bold" if big else "normal", zorder=5,
+                           fontsize=fontsize, fontweight="bold" if big else "normal", zorder=6,
+                           linespacing=1.0,
                            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
-                                 "alpha": 0.8},
+                                 "alpha": 0.85},
                            arrowprops={"arrowstyle": "-", "color": "#737373", "lw": 0.5,
                                        "shrinkA": 0, "shrinkB": radius})
         text.set_gid(f"label:{node['id']}")
         texts.append(text)
     return texts
+
+
+def _arc_point(ax, start, end, rad: float, t: float) -> tuple[float, float]:
+    """Display coordinates of the point at parameter ``t`` of matplotlib's ``arc3,rad=rad``.
+
+    ``arc3`` is a quadratic Bezier curve whose control point lies, in display coordinates, at
+    the chord's middle plus ``rad * (dy, -dx)``.
+    """
+    (x0, y0), (x1, y1) = ax.transData.transform([start, end])
+    cx, cy = (x0 + x1) / 2 + rad * (y1 - y0), (y0 + y1) / 2 - rad * (x1 - x0)
+    u = 1 - t
+    return (u * u * x0 + 2 * u * t * cx + t * t * x1, u * u * y0 + 2 * u * t * cy + t * t * y1)
+
+
+#: Places tried, in order, for an edge's number along its arc (Bezier parameter).
+_ALONG = (0.5, 0.42, 0.58, 0.34, 0.66, 0.27, 0.73, 0.2, 0.8)
+
+
+def _free_spot(ax, edge: dict, rad: float, pos: dict, size: float, taken: list) -> tuple:
+    """The first point of :data:`_ALONG` whose ``size``-pixel box overlaps no box in ``taken``
+    (else the one overlapping least); display coordinates."""
+    from matplotlib.transforms import Bbox
+
+    best, best_overlap = None, math.inf
+    for t in _ALONG:
+        if edge["source"] == edge["target"]:
+            x, y = ax.transData.transform(pos[edge["source"]])
+        else:
+            x, y = _arc_point(ax, pos[edge["source"]], pos[edge["target"]], rad, t)
+        box = Bbox.from_bounds(x - size / 2, y - size / 2, size, size)
+        overlap = sum(max(0.0, min(box.x1, o.x1) - max(box.x0, o.x0))
+                      * max(0.0, min(box.y1, o.y1) - max(box.y0, o.y0)) for o in taken)
+        if overlap < best_overlap:
+            best, best_overlap = (x, y, box), overlap
+        if overlap == 0:
+            break
+    return best
+
+
+def _draw_edge_labels(ax, sub: Subgraph, pos: dict, fontsize: float, taken: list) -> list:
+    """Edge number ``n`` (1 = the test edge) on each edge's arc, in the edge's colour.
+
+    The numbers are short, so they stay legible where many edges cross; each sits at the first
+    place along its own arc (:data:`_ALONG`) that is clear of the boxes in ``taken`` (node
+    labels and markers, earlier numbers), so parallel edges, whose arcs fan out, carry their
+    numbers apart. :func:`_edge_legend` names each number's relation and influence.
+    """
+    points = ax.figure.dpi / 72.0
+    size = 2.2 * fontsize * points  # the circle around a two-digit number, pixels
+    inverse = ax.transData.inverted()
+    texts = []
+    for n, (edge, rad) in enumerate(zip(sub.edges, _arc(sub), strict=True), start=1):
+        x, y, box = _free_spot(ax, edge, rad, pos, size, taken)
+        taken.append(box)
+        colour = _edge_colour(edge)
+        text = ax.text(*inverse.transform((x, y)), str(n), ha="center", va="center",
+                       fontsize=fontsize, fontweight="bold", color=colour, zorder=5,
+                       bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": colour,
+                             "lw": 0.6})
+        text.set_gid(f"edge-label:{edge['id']}")
+        texts.append(text)
+    return texts
+
+
+def edge_legend_entries(sub: Subgraph) -> list[str]:
+    """One line per edge number: ``"3  binds to  +0.0123"`` (influence; ``test edge`` for 1)."""
+    lines = []
+    for n, edge in enumerate(sub.edges, start=1):
+        value = "test edge" if edge["role"] == "test" else f"{edge['influence']:+.3g}"
+        lines.append(f"{n}  {edge['relation_name']}  {value}")
+    return lines
+
+
+def _obstacles(fig, ax, texts: list, pos: dict, node_size: float) -> list:
+    """Display boxes of the node labels and node markers, for placing the edge numbers."""
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
+
+    renderer = fig.canvas.get_renderer()
+    radius = 1.6 * node_size / 2 * fig.dpi / 72.0
+    boxes = [Text.get_window_extent(t, renderer) for t in texts]
+    for xy in pos.values():
+        x, y = ax.transData.transform(xy)
+        boxes.append(Bbox.from_bounds(x - radius, y - radius, 2 * radius, 2 * radius))
+    return boxes
+
+
+def _edge_colour(edge: dict) -> str:
+    if edge["role"] == "test":
+        return TEST_EDGE_STYLE["color"]
+    return POSITIVE_COLOUR if edge["influence"] >= 0 else NEGATIVE_COLOUR
 
 
 def _separate_labels(fig, texts: list, rounds: int = 200) -> int:
@@ -261,7 +387,8 @@ def _separate_labels(fig, texts: list, rounds: int = 200) -> int:
     starts = [tuple(t.xyann) for t in texts]
     left = 0
     for _ in range(rounds):
-        boxes = [Text.get_window_extent(t, renderer) for t in texts]  # text only, no leader
+        # text only (no leader line), padded by the white box drawn around it
+        boxes = [Text.get_window_extent(t, renderer).padded(2 * points) for t in texts]
         shift = [[0.0, 0.0] for _ in texts]
         left = 0
         for i in range(len(texts)):
@@ -296,41 +423,62 @@ def _separate_labels(fig, texts: list, rounds: int = 200) -> int:
     return left
 
 
-def _legends(ax, sub: Subgraph, colours: dict) -> None:
+def _header(text: str):
+    from matplotlib.lines import Line2D
+
+    header = Line2D([], [], linestyle="", label=text)
+    header.kgif_header = True  # a section title of the legend, drawn bold
+    return header
+
+
+def _legend(ax, sub: Subgraph, colours: dict, fontsize: float) -> None:
+    """One legend right of the drawing, in three sections: entity kinds, edge encoding, and
+    every edge number with its relation and TracIn influence (:func:`edge_legend_entries`).
+
+    A single legend (the Axes' own) so that constrained layout makes room for it.
+    """
     from matplotlib.lines import Line2D
 
     present = sorted({n["kind"] for n in sub.nodes}, key=lambda x: (x == "", x))
-    markers = [Line2D([], [], marker="o", linestyle="", markersize=9, markeredgecolor="white",
-                      markerfacecolor=colours.get(kind, UNKNOWN_KIND_COLOUR),
-                      label=kind or "(no kind)") for kind in present]
-    kinds = ax.legend(handles=markers, title="entity kind", loc="upper left", fontsize=9,
-                      title_fontsize=9, framealpha=0.9)
-    kinds.set_gid("legend:kinds")
-    ax.add_artist(kinds)
-    handles = [Line2D([], [], **TEST_EDGE_STYLE, label="test edge (predicted)"),
-               Line2D([], [], color=POSITIVE_COLOUR, lw=3, label="influence \u2265 0"),
-               Line2D([], [], color=NEGATIVE_COLOUR, lw=3, label="influence < 0")]
+    handles = [_header("entity kind")]
+    handles += [Line2D([], [], marker="o", linestyle="", markersize=8, markeredgecolor="white",
+                       markerfacecolor=colours.get(kind, UNKNOWN_KIND_COLOUR),
+                       label=kind or "(no kind)") for kind in present]
+    handles += [_header("edges (width: |influence|)"),
+                Line2D([], [], **TEST_EDGE_STYLE, label="test edge (predicted)"),
+                Line2D([], [], color=POSITIVE_COLOUR, lw=3, label="influence \u2265 0"),
+                Line2D([], [], color=NEGATIVE_COLOUR, lw=3, label="influence < 0")]
     if any(e["on_path"] for e in sub.edges):
         handles.append(Line2D([], [], color=PATH_COLOUR, lw=8, alpha=0.55,
                               label="best head-tail paths"))
-    edges = ax.legend(handles=handles, title="edges (width: |influence|)", loc="lower left",
-                      fontsize=9, title_fontsize=9, framealpha=0.9)
-    edges.set_gid("legend:edges")
+    handles.append(_header("edge number: relation, influence"))
+    handles += [Line2D([], [], color=_edge_colour(e), lw=2,
+                       linestyle="--" if e["role"] == "test" else "-", label=line)
+                for e, line in zip(sub.edges, edge_legend_entries(sub), strict=True)]
+    rows = max(int(ax.figure.get_figheight() * 72 / (1.8 * fontsize)) - 2, 8)  # fit the height
+    legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                       fontsize=fontsize, ncols=math.ceil(len(handles) / rows),
+                       handlelength=1.6, frameon=False)
+    for handle, text in zip(handles, legend.get_texts(), strict=True):
+        if getattr(handle, "kgif_header", False):
+            text.set_fontweight("bold")
+    legend.set_gid("legend")
 
 
-def _title(sub: Subgraph, kg: KnowledgeGraph, explanation: Explanation) -> str:
+def _title(sub: Subgraph, kg: KnowledgeGraph, explanation: Explanation, width: int) -> str:
     h, r, t = sub.triple
     note = ("" if explanation.self_influence is None
             else f"  (self-influence {explanation.self_influence:.3g})")
     counts = {role: sum(e["role"] == role for e in sub.edges)
               for role in ("proponent", "opponent")}
-    return (f"{kg.entity_name(h)} \u2014{kg.relation_name(r)}\u2192 {kg.entity_name(t)}{note}\n"
+    edge = f"{kg.entity_name(h)} \u2014{kg.relation_name(r)}\u2192 {kg.entity_name(t)}{note}"
+    return (f"{wrap_name(edge, width)}\n"
             f"{counts['proponent']} proponents, {counts['opponent']} opponents (TracIn)")
 
 
 def plot_explanation(explanation: Explanation, kg: KnowledgeGraph, k: int = 20, paths=None,
                      ax=None, *, n_paths: int = 3, figsize: tuple[float, float] = (14, 10),
-                     max_label: int = 22, fontsize: float = 8, seed: int = 0,
+                     wrap: int = 18, fontsize: float = 8, seed: int = 0,
                      train_triples=None):
     """Draw one explanation as a network (see the module docstring for the encoding).
 
@@ -343,8 +491,8 @@ def plot_explanation(explanation: Explanation, kg: KnowledgeGraph, k: int = 20, 
         ax: draw into this matplotlib Axes; default a new Figure of ``figsize`` inches.
         n_paths: paths to emphasise.
         figsize: (width, height) inches of a new figure.
-        max_label: node labels are display names cut to this many characters.
-        fontsize: node label size (points).
+        wrap: node labels are full display names on lines of at most this many characters.
+        fontsize: node label size (points); relation labels on edges are one point smaller.
         seed: spring-layout seed.
         train_triples: rows ``train_index`` refers to (default ``kg.training``).
 
@@ -353,11 +501,13 @@ def plot_explanation(explanation: Explanation, kg: KnowledgeGraph, k: int = 20, 
         when it made one: returned from a notebook cell it shows as a PNG). Artists carry gids:
         ``edge:<id>`` (edge ids of :func:`kgif.explanation.network.explanation_subgraph`),
         ``path-halo:<id>``, ``nodes:<kind>``,
-        ``label:<entity label>``, ``legend:kinds`` and ``legend:edges``.
+        ``label:<entity label>``, ``edge-label:<id>`` (the relation name on each edge),
+        ``legend:kinds`` and ``legend:edges``.
 
     Raises:
         ImportError: without matplotlib or networkx (``pip install 'kgif[plot]'``).
-        ValueError: as :func:`kgif.explanation.network.explanation_subgraph`.
+        ValueError: if ``wrap`` < 1, or as
+            :func:`kgif.explanation.network.explanation_subgraph`.
     """
     matplotlib = _matplotlib()
     from kgif.explanation.figure import new_figure
@@ -374,15 +524,17 @@ def plot_explanation(explanation: Explanation, kg: KnowledgeGraph, k: int = 20, 
         _draw_edges(ax, sub, pos, node_size)
         colours = kind_colours(kg)
         _draw_nodes(ax, sub, pos, colours, node_size)
-        texts = _draw_labels(ax, sub, pos, max_label, fontsize, node_size)
-        _legends(ax, sub, colours)
-        ax.set_title(_title(sub, kg, explanation), fontsize=11)
+        texts = _draw_labels(ax, sub, pos, wrap, fontsize, node_size)
+        _legend(ax, sub, colours, fontsize)
+        width = max(int(fig.get_figwidth() * 4.5), 20)  # 11-point characters over the drawing
+        ax.set_title(_title(sub, kg, explanation, width), fontsize=11)
         ax.set_axis_off()
-        ax.margins(0.08)
-        fig.canvas.draw()
+        ax.margins(x=0.08, y=0.16)  # room above the top nodes for their (wrapped) labels
+        fig.canvas.draw()  # fixes the data -> display transform the labels are placed with
         if _separate_labels(fig, texts):
             logger.warning("plot_explanation: some node labels still overlap; try a larger "
-                           "figsize or a smaller max_label")
+                           "figsize or a smaller fontsize")
+        _draw_edge_labels(ax, sub, pos, fontsize - 1, _obstacles(fig, ax, texts, pos, node_size))
     return fig
 
 

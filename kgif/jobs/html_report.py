@@ -11,10 +11,20 @@ triple]}``; extra fields are ignored) and writes, into the same folder:
 * ``self_influence.png``: self-influence (Pruthi et al. 2020, the training edge's influence on
   itself) of the rank-1..``top`` proponents against every other reported edge; a note in the
   figure when the files carry no self-influence;
-* ``report.html``: the three figures embedded as base64 PNG data URIs, and one table row per
-  test triple with relative links to its files (``<stem>.json``, ``.csv``, and ``<stem>.png``,
-  ``.svg``, ``.cyjs``, ``.graphml`` when present). No script, stylesheet or image is fetched
-  from the network.
+* ``report.html``, one self-contained page (no script, stylesheet or image is fetched from the
+  network; :mod:`kgif.jobs.report_page` holds its guide, style and scripts):
+
+  - a "how to read this" guide (proponents, opponents, TracInCP scores and their units);
+  - the run's settings (objectives, normalisation, method, parameters, ``k``, checkpoints with
+    epochs and learning rates) and the model's test metrics (:mod:`kgif.jobs.report_settings`);
+  - the three figures above, embedded as base64 PNG data URIs;
+  - a sortable table with one row per test triple and relative links to its files
+    (``<stem>.json``, ``.csv``, and ``<stem>.png``, ``.svg``, ``.cyjs``, ``.graphml`` when
+    present);
+  - for the first ``detailed`` test triples, a section with the triple's figure (``<stem>.png``,
+    embedded), an **interactive network** (Cytoscape.js, bundled and inlined, fed by the
+    ``<stem>.cyjs`` of :func:`kgif.explanation.network.to_cytoscape` or the same records built
+    from the JSON) and a sortable table of its proponents and opponents.
 
 The files ``run.json``, ``summary.json`` and ``explanations.json`` and the ``*.paths.json`` of a
 run are not per-triple explanations and are skipped; any other JSON that is not an explanation
@@ -41,6 +51,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 from kgif._io import atomic_write, atomic_write_text
+from kgif.jobs.report_page import (
+    CYTOSCAPE_VERSION,
+    GUIDE,
+    SCRIPT,
+    STYLE,
+    cytoscape_js,
+    network_elements,
+    script_json,
+)
+from kgif.jobs.report_settings import read_settings
 
 __all__ = ["RUN_FIGURES", "RunData", "read_run", "run_total", "write_run_report"]
 
@@ -272,53 +292,154 @@ def _links(folder: Path, stem: str) -> str:
                     for name in files)
 
 
-def _row(folder: Path, stem: str, result: dict) -> str:
+def _breakable(text: str) -> str:
+    """``text`` escaped for HTML, with a line-break opportunity after each ``_``."""
+    return html.escape(text).replace("_", "_<wbr>")
+
+
+def _cell(value, sort=None, numeric: bool = False) -> str:
+    """One ``<td>``, escaped; ``sort`` is the key the table sorter uses (default: the text)."""
+    attrs = (f' data-sort="{html.escape(str(sort))}"' if sort is not None else "") + (
+        ' class="num"' if numeric else "")
+    return f"<td{attrs}>{value}</td>"
+
+
+def _table(headers: list[str], rows: list[str], sortable: bool = True) -> str:
+    """A table in a horizontally scrolling box; ``rows`` are ready ``<tr>`` strings."""
+    cls = ' class="sortable"' if sortable else ""
+    head = "".join(f"<th{cls}>{html.escape(h)}</th>" for h in headers)
+    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def _pairs_table(pairs: list[tuple[str, str]], headers: list[str]) -> str:
+    rows = [f"<tr>{_cell(html.escape(a))}{_cell(html.escape(b))}</tr>" for a, b in pairs]
+    return _table(headers, rows, sortable=False)
+
+
+def _triple_text(result: dict) -> str:
+    return " \u2014".join([_name(result, "test", "head"), _name(result, "test", "relation")]) + (
+        "\u2192 " + _name(result, "test", "tail"))
+
+
+def _row(folder: Path, n: int, stem: str, result: dict, detailed: bool) -> str:
     pro = [x for x in result["influences"] if x.get("kind") == "proponent"]
     best = pro[0] if pro else None
-    top = "" if best is None else html.escape(
+    top = "" if best is None else _breakable(
         f"{_name(best, 'train', 'head')} {_name(best, 'train', 'relation')} "
-        f"{_name(best, 'train', 'tail')} ({best['influence']:.3g})")
-    figure = (f'<a href="{quote(stem)}.png">figure</a>' if (folder / f"{stem}.png").is_file()
-              else "")
-    cells = [html.escape(stem), *(html.escape(_name(result, "test", p))
-                                  for p in ("head", "relation", "tail")),
-             top, figure, _links(folder, stem)]
-    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+        f"{_name(best, 'train', 'tail')}")
+    score = "" if best is None else f"{best['influence']:.4g}"
+    detail = f'<a href="#triple-{n}">details</a>' if detailed else ""
+    cells = [_cell(n, n, numeric=True),
+             *(_cell(_breakable(_name(result, "test", p)))
+               for p in ("head", "relation", "tail")),
+             _cell(top), _cell(score, best["influence"] if best else "", numeric=True),
+             _cell(detail), _cell(_links(folder, stem))]
+    return "<tr>" + "".join(cells) + "</tr>"
 
 
-_STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1200px}"
-          "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;"
-          "padding:3px 6px;text-align:left}img{max-width:100%;display:block;margin:1em 0}")
+def _settings_section(data: RunData) -> str:
+    first = data.folder / f"{data.triples[0][0]}.json"
+    settings = read_settings(data.folder, first)
+    parts = ["<h2>Run settings</h2>", _pairs_table(settings.rows, ["setting", "value"])]
+    if settings.checkpoints:
+        parts += ["<h3>Checkpoints (TracInCP sums over these)</h3>",
+                  _pairs_table(settings.checkpoints, ["epoch", "learning rate"])]
+    if settings.metrics:
+        parts += ["<h3>Model metrics (test split, filtered ranks, both sides, realistic ties)"
+                  "</h3>", _pairs_table(settings.metrics, ["metric", "value"])]
+    parts += [f"<p><i>{html.escape(note)}</i></p>" for note in settings.notes]
+    return "\n".join(parts)
 
 
-def render_html(data: RunData, images: dict[str, bytes], title: str) -> str:
-    """The report page: embedded PNGs (data URIs), skipped files, and the table of triples."""
+def _influence_rows(result: dict) -> list[str]:
+    rows = []
+    for inf in result["influences"]:
+        kind = str(inf.get("kind", ""))
+        self_inf = inf.get("self_influence")
+        cells = [_cell(f'<span class="{"pro" if kind == "proponent" else "opp"}">'
+                       f"{html.escape(kind)}</span>"),
+                 _cell(html.escape(str(inf.get("rank", ""))), inf.get("rank", ""), numeric=True),
+                 *(_cell(_breakable(_name(inf, "train", p)))
+                   for p in ("head", "relation", "tail")),
+                 _cell(f"{inf['influence']:.4g}", inf["influence"], numeric=True),
+                 _cell("" if self_inf is None else f"{self_inf:.4g}",
+                       "" if self_inf is None else self_inf, numeric=True)]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return rows
+
+
+def _triple_section(folder: Path, n: int, stem: str, result: dict, dpi_note: str) -> str:
+    """One test triple: figure (embedded PNG), interactive network, influence table."""
+    parts = [f'<section class="triple" id="triple-{n}"><h3>{n}. '
+             f"{_breakable(_triple_text(result))}</h3>"]
+    figure = folder / f"{stem}.png"
+    if figure.is_file():
+        uri = "data:image/png;base64," + base64.b64encode(figure.read_bytes()).decode("ascii")
+        parts.append(f'<img alt="{html.escape(stem)} figure" src="{uri}">')
+    else:
+        parts.append(f"<p><i>No figure for this triple ({html.escape(dpi_note)}).</i></p>")
+    elements = network_elements(folder, stem, result)
+    parts.append(f'<p>Interactive network ({len(elements["nodes"])} entities, '
+                 f'{len(elements["edges"])} edges):</p>'
+                 f'<div class="cy" id="cy-{n}" data-source="net-{n}" data-info="info-{n}"></div>'
+                 f'<div class="info" id="info-{n}">Click a node or an edge for details.</div>'
+                 f'<script type="application/json" id="net-{n}">{script_json(elements)}</script>')
+    parts.append(_table(["kind", "rank", "head", "relation", "tail", "TracIn score",
+                         "self-influence"], _influence_rows(result)))
+    return "\n".join(parts) + "</section>"
+
+
+def render_html(data: RunData, images: dict[str, bytes], title: str, *,
+                detailed: int = 50) -> str:
+    """The report page (see the module docstring); self-contained, no network access.
+
+    Args:
+        data: the run (:func:`read_run`).
+        images: run-level PNG bytes by file name, embedded as data URIs.
+        title: page title.
+        detailed: the first this many test triples get a section with their figure, network
+            view and influence table (all get a row in the table of test triples).
+    """
     from kgif._version import __version__
 
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-             f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+    head = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>")
+    parts = [head, f"<h1>{html.escape(title)}</h1>",
              f"<p>{len(data.triples)} test triples; written by kgif {__version__} "
-             "(<code>python -m kgif report</code>).</p>"]
+             "(<code>python -m kgif report</code>); interactive views drawn with Cytoscape.js "
+             f"{CYTOSCAPE_VERSION} (MIT licence), included in this file.</p>"]
     if data.pending:
         parts.append(f"<p><strong>The run is not finished: {data.pending} of {data.total} test "
                      "triples are pending</strong> (run the same explain command again to "
                      "resume it); the figures and the table show the finished ones.</p>")
+    parts += [GUIDE, _settings_section(data), "<h2>Over all test triples</h2>"]
     for name, png in images.items():
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         parts.append(f'<img alt="{html.escape(name)}" src="{uri}">')
     if data.skipped:
         items = "".join(f"<li>{html.escape(n)}: {html.escape(r)}</li>" for n, r in data.skipped)
         parts.append(f"<h2>Skipped files</h2><ul>{items}</ul>")
-    header = "".join(f"<th>{h}</th>" for h in ("file", "head", "relation", "tail",
-                                                "top proponent (influence)", "figure", "files"))
-    rows = "".join(_row(data.folder, stem, result) for stem, result in data.triples)
-    parts.append(f"<h2>Test triples</h2><table><tr>{header}</tr>{rows}</table></body></html>")
+    rows = [_row(data.folder, n, stem, result, n <= detailed)
+            for n, (stem, result) in enumerate(data.triples, start=1)]
+    parts += ["<h2>Test triples</h2>",
+              _table(["#", "head", "relation", "tail", "top proponent", "its TracIn score",
+                      "details", "files"], rows)]
+    note = "run explain with --figures to draw one"
+    parts += [_triple_section(data.folder, n, stem, result, note)
+              for n, (stem, result) in enumerate(data.triples[:detailed], start=1)]
+    if len(data.triples) > detailed:
+        parts.append(f"<p><i>Sections for the first {detailed} test triples only; the files "
+                     "of the others are linked in the table.</i></p>")
+    parts += [f"<script>{cytoscape_js()}</script>", f"<script>{SCRIPT}</script>",
+              "</body></html>"]
     return "\n".join(parts) + "\n"
 
 
 def write_run_report(folder: str | os.PathLike, *, output: str | os.PathLike | None = None,
                      top_relations: int = 20, top: int = 3, dpi: int = 110,
-                     data: RunData | None = None) -> Path:
+                     data: RunData | None = None, detailed: int = 50) -> Path:
     """Write the run-level PNGs and ``report.html`` for a batch explain output folder.
 
     Args:
@@ -329,13 +450,18 @@ def write_run_report(folder: str | os.PathLike, *, output: str | os.PathLike | N
         top: proponents of rank 1..``top`` form the "top" self-influence group.
         dpi: figure resolution.
         data: ``read_run(folder)`` if the caller already has it.
+        detailed: the first this many test triples get their own section (figure,
+            interactive network, sortable influence table).
 
     Returns:
         The path of the HTML report.
 
     Raises:
-        FileNotFoundError, ValueError: as :func:`read_run`.
+        FileNotFoundError, ValueError: as :func:`read_run`; ValueError also if ``detailed``
+            < 0.
     """
+    if detailed < 0:
+        raise ValueError(f"write_run_report: detailed={detailed}, expected >= 0")
     data = read_run(folder) if data is None else data
     images = {}
     for name, fig in run_figures(data, top_relations=top_relations, top=top).items():
@@ -343,4 +469,4 @@ def write_run_report(folder: str | os.PathLike, *, output: str | os.PathLike | N
         atomic_write(data.folder / name, partial(_write_bytes, data=images[name]))
     path = Path(output) if output is not None else data.folder / "report.html"
     title = f"kgif explanations: {data.folder.name}"
-    return atomic_write_text(path, render_html(data, images, title))
+    return atomic_write_text(path, render_html(data, images, title, detailed=detailed))
