@@ -516,7 +516,7 @@ GRAPH_CONSUMERS = [  # (name, call with explanations and a graph)
     ("explanation_subgraph", lambda ex, g, tmp: kgif.write_network(ex[0], g, tmp / "n",
                                                                    "graphml")),
     ("format_explanation", lambda ex, g, tmp: __import__(
-        "kgif.explanation.explanation", fromlist=["x"]).format_explanation(ex[0], g)),
+        "kgif.explanation.tables", fromlist=["x"]).format_explanation(ex[0], g)),
 ]
 
 
@@ -569,7 +569,7 @@ def test_checkpoint_with_edited_id_maps_refused(tmp_path, ckpts):
 
 
 def test_predictions_of_another_graph_refused(tmp_path, kg, ckpts):
-    from kgif.explanation.explanation import read_predictions
+    from kgif.explanation.tables import read_predictions
 
     rows = predict_batch(ckpts[0], kg, [Query(1, 0, "tail")], 2)
     path = tmp_path / "p.json"
@@ -619,7 +619,8 @@ def test_every_graphml_and_svg_with_tricky_names_is_xml(tmp_path):
 
 def test_long_names_do_not_widen_terminal_output(tracin):
     from kgif.data.graph import KnowledgeGraph
-    from kgif.explanation.explanation import Explanation, Influence, format_explanation
+    from kgif.explanation.explanation import Explanation, Influence
+    from kgif.explanation.tables import format_explanation
 
     kg = KnowledgeGraph({"a" * 5000: 0, "b": 1, "c": 2}, {"r" * 3000: 0},
                         T([[0, 0, 1], [1, 0, 2]]))

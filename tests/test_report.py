@@ -195,7 +195,7 @@ def _hand_explanation():
 
 
 def test_summaries_text_and_csv_of_a_hand_written_explanation(tmp_path):
-    from kgif.explanation.explanation import format_explanation, relation_summary, summary_fields
+    from kgif.explanation.tables import format_explanation, relation_summary, summary_fields
 
     kg, ex = _hand_explanation()
     assert relation_summary(ex, kg) == {

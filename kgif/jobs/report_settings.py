@@ -6,7 +6,7 @@ report says which file was not found):
 * ``run.json`` of the output folder (:func:`kgif.jobs.guard.run_settings`: objectives, method,
   parameters, dtype, checkpoints with epochs and learning rates, ``k``, paths, filters, counts);
 * else the ``metadata`` of ``explanations.json`` or of the first per-triple JSON
-  (:func:`kgif.explanation.explanation.write_json`: checkpoints, epochs, learning rates,
+  (:func:`kgif.explanation.tables.write_json`: checkpoints, epochs, learning rates,
   objectives, method, ``top_k``);
 * ``metrics.json`` of the training run (``python -m kgif train``: test MRR and Hits@k of the
   best model), looked up in each recorded checkpoint folder and its parent.
