@@ -41,7 +41,7 @@ print(kg.summary())
 # %%
 out = tempfile.mkdtemp(prefix="kgif-quickstart-")
 config = kgif.ConvEConfig(embedding_dim=32)
-result = kgif.training.loop(kg, config, kgif.TrainingConfig(epochs=3, checkpoint_every=1, eval_every=0),
+result = kgif.train(kg, config, kgif.TrainingConfig(epochs=3, checkpoint_every=1, eval_every=0),
                     output_dir=out, show_progress=False)
 print("training loss per epoch:", [round(x, 4) for x in result.loss_history])
 checkpoints = kgif.load_checkpoints(f"{out}/checkpoints")
@@ -61,7 +61,9 @@ pd.DataFrame(predictions)[["rank", "entity_label", "logit", "probability", "know
 # ## Explain three test triples
 # Candidates: the training edges that lie on a head-tail walk of at most 2 edges
 # (`kgif.candidate_edges` with `max_path_length=2`), which keeps the run fast; pass no
-# candidates to score every training edge.
+# candidates to score every training edge. Proponents are the edges with positive TracIn
+# influence (they pushed the prediction up), opponents those with negative influence (they
+# pushed it down); when fewer than k edges of a sign exist, fewer are listed, possibly none.
 
 # %%
 tracin = kgif.TracIn(checkpoints, kg.training, show_progress=False)

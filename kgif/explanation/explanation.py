@@ -1,9 +1,13 @@
 """Explanations and predictions with names: JSON (the seed project's fields), CSV, pandas, text.
 
 An :class:`Explanation` holds one test triple's proponents and opponents (training edges with
-their TracIn scores and self-influence). :func:`explain` computes them with a
-:class:`~kgif.influence.tracin.TracIn`; the writers attach entity and relation labels (ids such as CURIEs)
-and display names from a :class:`~kgif.data.graph.KnowledgeGraph`.
+their TracIn scores and self-influence). A **proponent** has a positive TracIn score (its
+training steps pushed the test triple's score up), an **opponent** a negative one; an edge of
+score 0 is neither. Where fewer than k edges of a sign exist, fewer are returned (the k
+largest and k smallest scores whatever their sign, Captum's selection, are
+:meth:`kgif.influence.tracin.TracIn.top_influences`). :func:`explain` computes them with a
+:class:`~kgif.influence.tracin.TracIn`; the writers attach entity and relation labels (ids
+such as CURIEs) and display names from a :class:`~kgif.data.graph.KnowledgeGraph`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from torch import Tensor
 from kgif._io import atomic_write
 from kgif.data.graph import KnowledgeGraph
 from kgif.evaluation.predict import PREDICTION_COLUMNS
-from kgif.influence.topk import KMostInfluentialResults
+from kgif.influence.topk import KMostInfluentialResults, signed_topk
 from kgif.influence.tracin import TracIn
 
 __all__ = ["CSV_COLUMNS", "SUMMARY_FIELDS", "Explanation", "Influence", "explain",
@@ -54,7 +58,7 @@ class Influence:
         triple: (head, relation, tail) ids (base relation id).
         influence: TracInCP score (units: learning rate x squared gradient norm).
         self_influence: the edge's own TracIn self-influence, or None if not computed.
-        kind: ``"proponent"`` or ``"opponent"``.
+        kind: ``"proponent"`` (influence > 0) or ``"opponent"`` (influence < 0).
         rank: 1-based rank within its kind.
     """
 
@@ -68,7 +72,9 @@ class Influence:
 
 @dataclass
 class Explanation:
-    """Proponents and opponents of one test triple (ids, base relation ids)."""
+    """Proponents (influence > 0, descending) and opponents (influence < 0, ascending) of one
+    test triple (ids, base relation ids); each list holds at most k edges, fewer when fewer
+    edges of that sign exist."""
 
     triple: tuple[int, int, int]
     self_influence: float | None
@@ -85,7 +91,7 @@ def _influences(result: KMostInfluentialResults, row: int, train: Tensor, kind: 
     out = []
     for rank, (i, score) in enumerate(zip(result.indices[row].tolist(),
                                           result.influence_scores[row].tolist(), strict=True), 1):
-        if i < 0:  # padding: fewer candidates than k
+        if i < 0:  # padding: fewer candidates (or edges of this sign) than k
             break
         out.append(Influence(int(i), tuple(train[i].tolist()), float(score), self_inf.get(i),
                              kind, rank))
@@ -96,6 +102,10 @@ def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
             train_triples: Tensor | None = None, candidates: Sequence[Tensor] | None = None,
             self_influence: bool = True) -> list[Explanation]:
     """Top-k proponents and opponents of each test triple, with self-influences.
+
+    Proponents are the (at most) k edges of largest positive TracIn score, opponents the (at
+    most) k of most negative score (:func:`kgif.influence.topk.signed_topk`); an explanation
+    has fewer than k of a side when fewer edges have that sign.
 
     Args:
         tracin: the TracIn object (checkpoints, objectives, parameter subset).
@@ -112,6 +122,7 @@ def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
     test_triples = torch.as_tensor(test_triples, dtype=torch.long)
     train = tracin.training_edges(train_triples)
     pro, opp = tracin.top_influences(test_triples, k, train, candidates)
+    pro, opp = signed_topk(pro, largest=True), signed_topk(opp, largest=False)
     self_inf: dict[int, float] = {}
     test_self = [None] * len(test_triples)
     if self_influence:
@@ -293,8 +304,10 @@ def format_explanation(ex: Explanation, kg: KnowledgeGraph, width: int = 100) ->
     h, r, t = ex.triple
     note = "" if ex.self_influence is None else f"   (self-influence {ex.self_influence:.4g})"
     lines = [f"{_entity(kg, h)} --{kg.relation_name(r)}--> {_entity(kg, t)}{note}"]
-    for title, items in (("proponents", ex.proponents), ("opponents", ex.opponents)):
-        lines.append(f"  {title}:")
+    for title, items, sign in (("proponents", ex.proponents, "positive"),
+                               ("opponents", ex.opponents, "negative")):
+        lines.append(f"  {title}:" if items else
+                     f"  {title}: none (no candidate edge has {sign} influence)")
         for inf in items:
             a, q, b = inf.triple
             edge = f"{_entity(kg, a)} --{kg.relation_name(q)}--> {_entity(kg, b)}"
@@ -315,7 +328,8 @@ _PREDICTION_KEYS = ("query", "rank", "head_label", "relation_label", "tail_label
 
 def write_predictions(path: str | os.PathLike, rows: Sequence[dict],
                       metadata: dict | None = None) -> None:
-    """Write :func:`kgif.evaluation.predict.predict_batch` rows atomically; the suffix picks the format.
+    """Write :func:`kgif.evaluation.predict.predict_batch` rows atomically; the suffix picks
+    the format.
 
     ``.json``: ``{"metadata": ..., "predictions": [rows]}``; ``.csv``: a header of
     :data:`kgif.evaluation.predict.PREDICTION_COLUMNS` and one row per prediction (no metadata).

@@ -1,7 +1,7 @@
 """An explanation as a small network: nodes, edges, and exports for Cytoscape and Gephi.
 
-:func:`explanation_subgraph` turns one :class:`~kgif.explanation.explanation.Explanation` into plain node and
-edge records; :mod:`kgif.explanation.plot` draws them and this module writes them as
+:func:`explanation_subgraph` turns one :class:`~kgif.explanation.explanation.Explanation` into
+plain node and edge records; :mod:`kgif.explanation.plot` draws them and this module writes them as
 
 * **Cytoscape.js JSON** (``.cyjs``, :func:`to_cytoscape` / :func:`write_cytoscape`): the
   ``{"format_version", "generated_by", "target_cytoscapejs_version", "data", "elements":
@@ -13,9 +13,10 @@ edge records; :mod:`kgif.explanation.plot` draws them and this module writes the
 
 Nodes are the test triple's head and tail and the endpoints of every drawn edge. Edges are the
 test edge (``role="test"``), the top-k proponents and opponents, and the training edges of the
-given head-tail paths that are not already among them (``role="path"``). When fewer candidates
-than 2k exist the proponent and opponent lists of :func:`kgif.explanation.explanation.explain` can share an
-edge; it then appears once, as a proponent if its influence is >= 0, else as an opponent.
+given head-tail paths that are not already among them (``role="path"``). Proponents have
+influence > 0 and opponents < 0 (:func:`kgif.explanation.explanation.explain`), so the two lists
+never share an edge; should a hand-made explanation repeat one, it appears once, with the role
+its sign gives it.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def _unique_influences(explanation: Explanation, k: int | None) -> list[Influenc
 
 
 def _path_list(paths, n_paths: int | None) -> list:
-    """The first ``n_paths`` :class:`~kgif.explanation.paths.PathScore` of a RankedPaths or a list."""
+    """The first ``n_paths`` :class:`~kgif.explanation.paths.PathScore` of a RankedPaths or a
+    list."""
     if paths is None:
         return []
     items = list(getattr(paths, "paths", paths))
@@ -222,8 +224,8 @@ def _networkx():
     try:
         import networkx as nx
     except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError("kgif.explanation.network GraphML needs networkx: pip install 'kgif[plot]'"
-                          ) from error
+        raise ImportError("kgif.explanation.network GraphML needs networkx: "
+                          "pip install 'kgif[plot]'") from error
     return nx
 
 

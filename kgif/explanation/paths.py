@@ -3,10 +3,10 @@
 A test triple ``(h, r, t)`` is often explained better by a chain of training edges than by
 single edges (the seed project, james0032/TiePin, enumerates such paths for its mechanistic
 explanations). This module enumerates the **simple paths** of 1 to 3 edges between h and t in
-the undirected, relation-labelled training multigraph (the graph of :class:`kgif.influence.candidates.
-Adjacency`: every training row is one edge, directions ignored, parallel edges give different
-paths), scores each path by the TracIn scores of its edges (their sum and their mean) and ranks
-them.
+the undirected, relation-labelled training multigraph (the graph of
+:class:`kgif.influence.candidates.Adjacency`: every training row is one edge, directions
+ignored, parallel edges give different paths), scores each path by an aggregate of the TracIn
+scores of its edges (:data:`PATH_AGGREGATES`: sum, mean, minimum, geometric mean) and ranks them.
 
 * Simple: the nodes along a path are distinct (so no self-loops and h != t; a test triple
   with h == t has no paths).

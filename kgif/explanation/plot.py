@@ -1,8 +1,9 @@
 """Figures of explanations: the test edge, its proponents and opponents, and head-tail paths.
 
-:func:`plot_explanation` draws the network of :func:`kgif.explanation.network.explanation_subgraph` with
-matplotlib (a :class:`matplotlib.figure.Figure` on the Agg canvas, so no display and no pyplot
-state) and a networkx spring layout with a fixed seed, so a given explanation always gives the
+:func:`plot_explanation` draws the network of
+:func:`kgif.explanation.network.explanation_subgraph` with matplotlib (a
+:class:`matplotlib.figure.Figure` on the Agg canvas, so no display and no pyplot state) and a
+networkx spring layout with a fixed seed, so a given explanation always gives the
 same picture:
 
 * the **test edge** is a thick dashed black arrow (:data:`TEST_EDGE_STYLE`);
@@ -32,7 +33,9 @@ from kgif.data.graph import KnowledgeGraph
 from kgif.explanation.explanation import Explanation
 from kgif.explanation.network import Subgraph, explanation_subgraph
 
-__all__ = ["NEGATIVE_COLOUR", "PATH_COLOUR", "POSITIVE_COLOUR", "TEST_EDGE_STYLE", "UNKNOWN_KIND_COLOUR", "kind_colours", "layout", "plot_explanation", "shorten", "write_figures"]
+__all__ = ["NEGATIVE_COLOUR", "PATH_COLOUR", "POSITIVE_COLOUR", "TEST_EDGE_STYLE",
+           "UNKNOWN_KIND_COLOUR", "kind_colours", "layout", "plot_explanation", "shorten",
+           "write_figures"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +58,8 @@ def _matplotlib():
         import matplotlib
         import networkx  # noqa: F401 - checked here so the message names the extra
     except ImportError as error:
-        raise ImportError("kgif.explanation.plot needs matplotlib and networkx: pip install 'kgif[plot]'"
-                          ) from error
+        raise ImportError("kgif.explanation.plot needs matplotlib and networkx: "
+                          "pip install 'kgif[plot]'") from error
     return matplotlib
 
 
@@ -302,8 +305,8 @@ def _legends(ax, sub: Subgraph, colours: dict) -> None:
     kinds.set_gid("legend:kinds")
     ax.add_artist(kinds)
     handles = [Line2D([], [], **TEST_EDGE_STYLE, label="test edge (predicted)"),
-               Line2D([], [], color=POSITIVE_COLOUR, lw=3, label="influence \u2265 0"),
-               Line2D([], [], color=NEGATIVE_COLOUR, lw=3, label="influence < 0")]
+               Line2D([], [], color=POSITIVE_COLOUR, lw=3, label="influence > 0 (proponent)"),
+               Line2D([], [], color=NEGATIVE_COLOUR, lw=3, label="influence < 0 (opponent)")]
     if any(e["on_path"] for e in sub.edges):
         handles.append(Line2D([], [], color=PATH_COLOUR, lw=8, alpha=0.55,
                               label="best head-tail paths"))
@@ -344,8 +347,8 @@ def plot_explanation(explanation: Explanation, kg: KnowledgeGraph, k: int = 20, 
 
     Returns:
         The :class:`matplotlib.figure.Figure`. Artists carry gids: ``edge:<id>`` (edge ids of
-        :func:`kgif.explanation.network.explanation_subgraph`), ``path-halo:<id>``, ``nodes:<kind>``,
-        ``label:<entity label>``, ``legend:kinds`` and ``legend:edges``.
+        :func:`kgif.explanation.network.explanation_subgraph`), ``path-halo:<id>``,
+        ``nodes:<kind>``, ``label:<entity label>``, ``legend:kinds`` and ``legend:edges``.
 
     Raises:
         ImportError: without matplotlib or networkx (``pip install 'kgif[plot]'``).
