@@ -46,8 +46,8 @@ from kgif.influence.candidates import Adjacency
 
 __all__ = ["DEFAULT_AGGREGATE", "MECHANISM_PATH_COLUMNS", "MechanismPath", "Mechanisms",
            "direct_relations", "format_mechanisms", "mechanism_paths", "mechanism_view",
-           "mechanisms_to_json", "metapath_label", "write_mechanisms_csv",
-           "write_mechanisms_json"]
+           "mechanisms_to_json", "metapath_label", "nondirect_paths", "path_scores",
+           "write_mechanisms_csv", "write_mechanisms_json"]
 
 #: Default path aggregate (a key of :data:`kgif.explanation.paths.PATH_AGGREGATES`).
 DEFAULT_AGGREGATE = "sum"
@@ -140,20 +140,52 @@ def metapath_label(kg: KnowledgeGraph, train: Tensor, nodes: Sequence[int],
     return "".join(_generic_step(kg, tr, fwd, i == 0) for i, (tr, fwd) in enumerate(steps))
 
 
-def mechanism_paths(scores: Tensor, triple: Sequence[int], adj: Adjacency, train: Tensor,
-                    direct: Sequence[int], *, aggregate: str = DEFAULT_AGGREGATE,
-                    max_length: int = 3, max_paths: int = DEFAULT_MAX_PATHS
-                    ) -> tuple[HeadTailPaths, Tensor]:
-    """Head-tail paths of 2..``max_length`` edges that avoid direct edges, with their scores.
+def nondirect_paths(triple: Sequence[int], adj: Adjacency, train: Tensor, direct: Sequence[int],
+                    *, max_length: int = 3, max_paths: int = DEFAULT_MAX_PATHS) -> HeadTailPaths:
+    """Head-tail paths of 2..``max_length`` edges none of which has a direct relation.
 
     Args:
-        scores: (n,) TracIn scores of every training edge for this test triple.
         triple: ``(head, relation, tail)``.
         adj: adjacency of ``train``.
         train: (n, 3) training triples.
         direct: base relation ids set apart (:func:`direct_relations`).
-        aggregate: a key of :data:`kgif.explanation.paths.PATH_AGGREGATES`.
         max_length, max_paths: as :func:`kgif.explanation.paths.enumerate_paths`.
+
+    Returns:
+        The kept paths in enumeration order; ``total`` counts the enumerated paths (before the
+        cap) less the dropped ones.
+    """
+    h, _, t = (int(x) for x in triple)
+    paths = enumerate_paths(adj, h, t, min_length=2, max_length=max_length, max_paths=max_paths)
+    is_direct = torch.isin(train[:, 1], torch.as_tensor(list(direct), dtype=torch.long))
+    keep = ~(is_direct[paths.edges.clamp(min=0)] & (paths.edges >= 0)).any(1)
+    return HeadTailPaths(paths.nodes[keep], paths.edges[keep], paths.lengths[keep],
+                         paths.total - int((~keep).sum()))
+
+
+def path_scores(paths: HeadTailPaths, scores: Tensor, aggregate: str = DEFAULT_AGGREGATE
+                ) -> Tensor:
+    """(P,) float64 path scores: ``aggregate`` (:data:`kgif.explanation.paths.PATH_AGGREGATES`)
+    of the TracIn scores (``scores``: (n,), one per training edge) of each path's edges.
+
+    Raises:
+        ValueError: on an unknown aggregate.
+    """
+    ids = torch.unique(paths.edges[paths.edges >= 0])
+    table = edge_score_table(paths, ids, scores.detach().double().cpu()[ids])
+    return aggregate_paths(table, aggregate)
+
+
+def mechanism_paths(scores: Tensor, triple: Sequence[int], adj: Adjacency, train: Tensor,
+                    direct: Sequence[int], *, aggregate: str = DEFAULT_AGGREGATE,
+                    max_length: int = 3, max_paths: int = DEFAULT_MAX_PATHS
+                    ) -> tuple[HeadTailPaths, Tensor]:
+    """:func:`nondirect_paths` and their :func:`path_scores`.
+
+    Args:
+        scores: (n,) TracIn scores of every training edge for this test triple.
+        triple, adj, train, direct, max_length, max_paths: as :func:`nondirect_paths`.
+        aggregate: a key of :data:`kgif.explanation.paths.PATH_AGGREGATES`.
 
     Returns:
         ``(paths, path_scores)``: the kept paths in enumeration order and (P,) float64 scores.
@@ -165,16 +197,9 @@ def mechanism_paths(scores: Tensor, triple: Sequence[int], adj: Adjacency, train
     if scores.shape != (len(train),):
         raise ValueError(f"mechanism_paths: scores has shape {tuple(scores.shape)}, expected "
                          f"({len(train)},), one per training edge")
-    h, _, t = (int(x) for x in triple)
-    paths = enumerate_paths(adj, h, t, min_length=2, max_length=max_length, max_paths=max_paths)
-    is_direct = torch.isin(train[:, 1], torch.as_tensor(list(direct), dtype=torch.long))
-    safe = paths.edges.clamp(min=0)
-    keep = ~(is_direct[safe] & (paths.edges >= 0)).any(1)
-    kept = HeadTailPaths(paths.nodes[keep], paths.edges[keep], paths.lengths[keep],
-                         paths.total - int((~keep).sum()))
-    ids = torch.unique(kept.edges[kept.edges >= 0])
-    table = edge_score_table(kept, ids, scores.detach().double().cpu()[ids])
-    return kept, aggregate_paths(table, aggregate)
+    paths = nondirect_paths(triple, adj, train, direct, max_length=max_length,
+                            max_paths=max_paths)
+    return paths, path_scores(paths, scores, aggregate)
 
 
 @dataclass(frozen=True)
@@ -267,11 +292,11 @@ def mechanism_view(scores: Tensor, triple: Sequence[int], kg: KnowledgeGraph,
     h, r, t = (int(x) for x in triple)
     relations = direct_relations(kg, r, direct)
     scores = scores.detach().double().cpu()
-    paths, path_scores = mechanism_paths(scores, (h, r, t), adj, train, relations,
-                                         aggregate=aggregate, max_length=max_length,
-                                         max_paths=max_paths)
+    paths, scored = mechanism_paths(scores, (h, r, t), adj, train, relations,
+                                    aggregate=aggregate, max_length=max_length,
+                                    max_paths=max_paths)
     is_direct = torch.isin(train[:, 1], torch.tensor(relations, dtype=torch.long))
-    order = torch.sort(path_scores, descending=True, stable=True).indices
+    order = torch.sort(scored, descending=True, stable=True).indices
     labels = [metapath_label(kg, train, paths.nodes[p, :n + 1].tolist(),
                              paths.edges[p, :n].tolist())
               for p, n in enumerate(paths.lengths.tolist())]
@@ -281,13 +306,13 @@ def mechanism_view(scores: Tensor, triple: Sequence[int], kg: KnowledgeGraph,
         edges = tuple(paths.edges[p, :n].tolist())
         ranked.append(MechanismPath(rank, tuple(paths.nodes[p, :n + 1].tolist()), edges,
                                     tuple(float(scores[e]) for e in edges),
-                                    float(path_scores[p]), labels[p]))
+                                    float(scored[p]), labels[p]))
     rows = torch.arange(len(train))
     return Mechanisms((h, r, t), aggregate, relations,
                       _top_positive(scores, rows[is_direct], train, k),
                       _top_positive(scores, rows[~is_direct], train, k), ranked,
                       len(order), paths.truncated,
-                      _summary(labels, order, path_scores, top_paths))
+                      _summary(labels, order, scored, top_paths))
 
 
 # --------------------------------------------------------------------------- output
