@@ -132,3 +132,54 @@ def test_outputs_carry_paths_and_metapaths(tmp_path):
     with pytest.raises(ValueError, match="expected"):
         mechanism_view(scores[:-1], kg.testing[0].tolist(), kg, Adjacency.from_triples(
             kg.training, kg.num_entities))
+
+
+def test_explain_cli_mechanisms(tmp_path, capsys):
+    import json
+
+    from helpers import graph_checkpoints
+
+    from kgif.cli import main
+    from kgif.data.datasets import load_dataset
+    from kgif.data.formats import write_label_triples
+    from kgif.model.checkpoint import save_checkpoint
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_label_triples(folder / "train.txt", TRAIN)
+    write_label_triples(folder / "test.txt", [("C1", "TREATS_CtD", "D1")])
+    kg = load_dataset(folder)
+    for ckpt in graph_checkpoints(kg, dtype=torch.float32):
+        save_checkpoint(ckpt, tmp_path / "ckpts" / f"checkpoint_epoch_{ckpt.epoch:04d}.pt")
+    code = main(["explain", "--checkpoints", str(tmp_path / "ckpts"), "--dataset", str(folder),
+                 "--test-relation", "TREATS_CtD", "--top-k", "3", "--mechanisms",
+                 "--direct-relations", "PALLIATES_CpD", "--path-aggregate", "min",
+                 "--output-dir", str(tmp_path / "out"), "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "mechanisms of C1" in printed and "CbGaD" in printed  # labels as names: no kinds
+    doc = json.loads((tmp_path / "out" / "mechanisms.json").read_text())
+    result = doc["results"][0]
+    assert result["aggregate"] == "min"
+    assert result["direct_relations"] == ["PALLIATES_CpD", "TREATS_CtD"]
+    assert {p["metapath"] for p in result["paths"]} >= {"CbGaD", "CbG<rGaD"}
+    assert (tmp_path / "out" / "mechanisms.csv").read_text().count("\n") == 1 + len(
+        result["paths"])
+
+
+def test_mechanism_figure_labels_relations(tmp_path):
+    from kgif.explanation.mechanisms import mechanism_explanation
+    from kgif.explanation.plot import plot_explanation, write_figures
+
+    kg = _graph()
+    scores = torch.linspace(-1.0, 2.0, len(kg.training), dtype=torch.float64)
+    view = mechanism_view(scores, kg.testing[0].tolist(), kg, top_paths=3)
+    ex = mechanism_explanation(view)
+    assert ex.opponents == [] and all(p.influence > 0 for p in ex.proponents)
+    fig = plot_explanation(ex, kg, k=5, paths=view.paths, edge_labels=True, title="mechanisms")
+    labels = {t.get_text() for t in fig.axes[0].texts if (t.get_gid() or "").startswith(
+        "relation:")}
+    assert "BINDS_CbG" in labels and "ASSOCIATES_DaG" in labels
+    assert fig.axes[0].get_title().endswith("mechanisms")
+    written = write_figures(ex, kg, tmp_path / "m", view.paths, k=5, edge_labels=True)
+    assert [p.suffix for p in written] == [".png", ".svg"]

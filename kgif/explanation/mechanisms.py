@@ -33,7 +33,7 @@ from torch import Tensor
 
 from kgif._io import atomic_write, atomic_write_json
 from kgif.data.graph import KnowledgeGraph
-from kgif.explanation.explanation import Influence
+from kgif.explanation.explanation import Explanation, Influence
 from kgif.explanation.paths import (
     DEFAULT_MAX_PATHS,
     HeadTailPaths,
@@ -45,7 +45,8 @@ from kgif.explanation.paths import (
 from kgif.influence.candidates import Adjacency
 
 __all__ = ["DEFAULT_AGGREGATE", "MECHANISM_PATH_COLUMNS", "MechanismPath", "Mechanisms",
-           "direct_relations", "format_mechanisms", "mechanism_paths", "mechanism_view",
+           "direct_relations", "explain_mechanisms", "format_mechanisms",
+           "mechanism_explanation", "mechanism_paths", "mechanism_view",
            "mechanisms_to_json", "metapath_label", "nondirect_paths", "path_scores",
            "write_mechanisms_csv", "write_mechanisms_json"]
 
@@ -411,3 +412,42 @@ def format_mechanisms(view: Mechanisms, kg: KnowledgeGraph, train: Tensor | None
                             for m in view.metapaths[:8])
         lines.append(f"  metapaths: {summary}"[:width])
     return "\n".join(lines)
+
+
+def explain_mechanisms(tracin, test_triples: Tensor, kg: KnowledgeGraph, *,
+                       direct: Sequence[str | int] | None = None,
+                       aggregate: str = DEFAULT_AGGREGATE, k: int = 10, top_paths: int = 10,
+                       max_length: int = 3, max_paths: int = DEFAULT_MAX_PATHS,
+                       chunk_size: int = 16) -> list[Mechanisms]:
+    """The :func:`mechanism_view` of each test triple, TracIn scores of every training edge.
+
+    Args:
+        tracin: a :class:`kgif.influence.tracin.TracIn` over ``kg.training``.
+        test_triples: (T, 3) int64 test triples.
+        kg: the graph.
+        direct, aggregate, k, top_paths, max_length, max_paths: as :func:`mechanism_view`.
+        chunk_size: test triples scored per pass over the training edges (memory:
+            ``chunk_size x n`` scores).
+
+    Returns:
+        One :class:`Mechanisms` per test triple, in input order.
+    """
+    test_triples = torch.as_tensor(test_triples, dtype=torch.long).reshape(-1, 3)
+    train = tracin.training_edges()
+    adj = Adjacency.from_triples(train, kg.num_entities)
+    views = []
+    for start in range(0, len(test_triples), chunk_size):
+        chunk = test_triples[start:start + chunk_size]
+        scores = tracin.influence(chunk, train)
+        views += [mechanism_view(scores[j], chunk[j].tolist(), kg, adj, train=train,
+                                 direct=direct, aggregate=aggregate, k=k, top_paths=top_paths,
+                                 max_length=max_length, max_paths=max_paths)
+                  for j in range(len(chunk))]
+    return views
+
+
+def mechanism_explanation(view: Mechanisms):
+    """The view as a :class:`kgif.explanation.explanation.Explanation` (mechanism proponents,
+    no opponents) for :func:`kgif.explanation.plot.plot_explanation`, with ``view.paths`` as its
+    paths."""
+    return Explanation(view.triple, None, list(view.proponents), [])

@@ -206,6 +206,21 @@ def _draw_edges(ax, sub: Subgraph, pos: dict, node_size: float) -> None:
         ax.add_patch(arrow)
 
 
+def _draw_edge_labels(ax, sub: Subgraph, pos: dict, fontsize: float) -> None:
+    """The relation label at the middle of every training edge (gid ``relation:<id>``)."""
+    for edge, rad in zip(sub.edges, _arc(sub), strict=True):
+        if edge["role"] == "test":
+            continue
+        (x0, y0), (x1, y1) = pos[edge["source"]], pos[edge["target"]]
+        # the midpoint of an arc3 curve lies rad/2 of the chord length off the chord
+        mx, my = (x0 + x1) / 2 + rad / 2 * (y1 - y0), (y0 + y1) / 2 - rad / 2 * (x1 - x0)
+        text = ax.text(mx, my, edge["relation"], fontsize=fontsize * 0.85, color="#404040",
+                       ha="center", va="center", zorder=3.5,
+                       bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none",
+                             "alpha": 0.7})
+        text.set_gid(f"relation:{edge['id']}")
+
+
 def _draw_nodes(ax, sub: Subgraph, pos: dict, colours: dict, node_size: float) -> None:
     by_kind: dict[str, list[dict]] = {}
     for node in sub.nodes:
@@ -328,7 +343,7 @@ def _title(sub: Subgraph, kg: KnowledgeGraph, explanation: Explanation) -> str:
 def plot_explanation(explanation: Explanation, kg: KnowledgeGraph, k: int = 20, paths=None,
                      ax=None, *, n_paths: int = 3, figsize: tuple[float, float] = (14, 10),
                      max_label: int = 22, fontsize: float = 8, seed: int = 0,
-                     train_triples=None):
+                     train_triples=None, edge_labels: bool = False, title: str | None = None):
     """Draw one explanation as a network (see the module docstring for the encoding).
 
     Args:
@@ -344,6 +359,8 @@ def plot_explanation(explanation: Explanation, kg: KnowledgeGraph, k: int = 20, 
         fontsize: node label size (points).
         seed: spring-layout seed.
         train_triples: rows ``train_index`` refers to (default ``kg.training``).
+        edge_labels: write each training edge's relation label at its middle.
+        title: replaces the second title line (default: the proponent and opponent counts).
 
     Returns:
         The :class:`matplotlib.figure.Figure`. Artists carry gids: ``edge:<id>`` (edge ids of
@@ -370,9 +387,14 @@ def plot_explanation(explanation: Explanation, kg: KnowledgeGraph, k: int = 20, 
     _draw_edges(ax, sub, pos, node_size)
     colours = kind_colours(kg)
     _draw_nodes(ax, sub, pos, colours, node_size)
+    if edge_labels:
+        _draw_edge_labels(ax, sub, pos, fontsize)
     texts = _draw_labels(ax, sub, pos, max_label, fontsize, node_size)
     _legends(ax, sub, colours)
-    ax.set_title(_title(sub, kg, explanation), fontsize=11)
+    heading = _title(sub, kg, explanation)
+    if title is not None:
+        heading = heading.split("\n")[0] + "\n" + title
+    ax.set_title(heading, fontsize=11)
     ax.set_axis_off()
     ax.margins(0.08)
     fig.canvas.draw()
