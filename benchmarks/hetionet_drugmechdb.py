@@ -81,22 +81,25 @@ def parse(argv=None) -> argparse.Namespace:
                         help="the ranking the paired tests compare everything with")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--draws", type=int, default=100)
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--markdown", required=True)
+    parser.add_argument("--only-scores", action="store_true",
+                        help="compute and cache the score passes of the checkpoints present, "
+                             "then stop")
+    parser.add_argument("--output", default=None)
+    parser.add_argument("--markdown", default=None)
     return parser.parse_args(argv)
 
 
-def _cached(cache: Path, name: str, epochs: list[int], n_test: int, compute) -> torch.Tensor:
+def _cached(cache: Path, name: str, key: list, compute) -> torch.Tensor:
     path = cache / f"{name}.pt"
     if path.exists():
         saved = torch.load(path, weights_only=True)
-        if saved["epochs"] == epochs and saved["scores"].shape[0] == n_test:
+        if saved["key"] == key:
             print(f"{name}: cached {path}", flush=True)
             return saved["scores"]
     start = time.perf_counter()
     scores = compute()
     seconds = time.perf_counter() - start
-    torch.save({"epochs": epochs, "scores": scores, "seconds": seconds}, path)
+    torch.save({"key": key, "scores": scores, "seconds": seconds}, path)
     print(f"{name}: {seconds:.0f} s", flush=True)
     return scores
 
@@ -115,35 +118,50 @@ def _similarity(ckpt, train: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
     return torch.cat(out, 1)
 
 
-def _scores(args, kg, ckpts, test, epochs) -> tuple[dict, dict]:
-    cache = Path(args.cache_dir)
-    cache.mkdir(parents=True, exist_ok=True)
-    seconds = {}
+def _tracin_by_checkpoint(args, kg, ckpts, test, union, cache: Path) -> torch.Tensor:
+    """(T, U) TracInCP over the ``union`` rows as the sum of its per-checkpoint terms (Pruthi
+    et al. 2020, eq. 3), each computed and cached on its own, so the terms of a run's early
+    checkpoints can be computed while it still trains (``--only-scores``)."""
+    total = None
+    for ckpt in ckpts:
+        engine = TracIn([ckpt], kg.training[union], batch_size=args.batch_size,
+                        show_progress=False)
+        part = _cached(cache, f"tracin_epoch{ckpt.epoch:04d}", [ckpt.epoch, len(test),
+                                                                  len(union)],
+                       lambda engine=engine: engine.influence(test))
+        total = part.clone() if total is None else total + part
+    return total
+
+
+def _scores(args, kg, ckpts, test, union, cache: Path) -> dict:
+    """name -> (T, n) scores; TracIn-family scores are computed on the ``union`` rows only
+    (0 elsewhere)."""
+    epochs = [c.epoch for c in ckpts]
+    key = [epochs, len(test), len(union)]
+    train = kg.training[union]
 
     def tracin(**kw):
-        return TracIn(ckpts, kg.training, batch_size=args.batch_size, show_progress=False, **kw)
+        return TracIn(ckpts, train, batch_size=args.batch_size, show_progress=False, **kw)
 
-    out = {"tracin": _cached(cache, "tracin", epochs, len(test),
-                             lambda: tracin().influence(test))}
+    local = {"tracin": _tracin_by_checkpoint(args, kg, ckpts, test, union, cache)}
     if "relatif" in args.methods:
-        engine = tracin()
-        self_inf = _cached(cache, "self_influence", epochs, len(kg.training),
-                           lambda: engine.self_influence()[:, None]).reshape(-1)
-        repeats = _repeats(ckpts[0], kg).to(self_inf.dtype)
-        raw = (self_inf / repeats).clamp_min(0).sqrt()
-        out["relatif"] = torch.where(raw > 0, out["tracin"] / torch.where(raw > 0, raw, 1.0), 0.0)
+        self_inf = _cached(cache, "self_influence", key, lambda: tracin().self_influence())
+        raw = (self_inf / _repeats(ckpts[0], kg)[union].to(self_inf.dtype)).clamp_min(0).sqrt()
+        local["relatif"] = torch.where(raw > 0, local["tracin"] / torch.where(raw > 0, raw, 1.0),
+                                       0.0)
     if "cosine" in args.methods:
-        out["cosine"] = _cached(cache, "cosine", epochs, len(test),
-                                lambda: tracin(normalize="cosine").influence(test))
+        local["cosine"] = _cached(cache, "cosine", key,
+                                  lambda: tracin(normalize="cosine").influence(test))
     if "embeddings" in args.methods:
-        out["embeddings"] = _cached(cache, "embeddings", epochs, len(test),
-                                    lambda: tracin(parameters="embeddings").influence(test))
+        local["embeddings"] = _cached(cache, "embeddings", key,
+                                      lambda: tracin(parameters="embeddings").influence(test))
+    out = {}
+    for name, values in local.items():
+        dense = torch.zeros(len(test), len(kg.training), dtype=values.dtype)
+        dense[:, union] = values
+        out[name] = dense
     out["similarity"] = _similarity(ckpts[-1], kg.training, test)
-    for name in out:
-        path = cache / f"{name}.pt"
-        if path.exists():
-            seconds[name] = torch.load(path, weights_only=True).get("seconds")
-    return out, seconds
+    return out
 
 
 def _repeats(ckpt, kg) -> torch.Tensor:
@@ -169,9 +187,13 @@ def markdown(summary: dict, meta: dict) -> str:
              f"- {meta['device']}, torch {meta['torch']}, load average before "
              f"{meta['load_before']}, after {meta['load_after']}",
              f"- score passes (s): {meta['seconds']}; whole script {meta['total_seconds']:.0f} s",
-             f"- {meta['n_train']:,} training edges ranked per pair; paths: head-tail, 2-3 edges,"
-             f" no direct ({', '.join(meta['direct_relations'])}) edge; path metrics count a pair"
-             " without a DrugMechDB path as a miss", "",
+             f"- {meta['n_train']:,} training edges ranked per pair. TracIn-family scores are "
+             f"computed on each pair's local candidates only (1-hop candidates, edges at the "
+             f"head or tail, edges on head-tail paths; {meta['n_union']:,} rows in all, holding "
+             f"{meta['n_supporting_local']} of the {meta['n_supporting']} supporting edges), "
+             "which those rankings put first; the other edges follow in row order",
+             f"- paths: head-tail, 2-3 edges, no direct ({', '.join(meta['direct_relations'])})"
+             " edge; path metrics count a pair without a DrugMechDB path as a miss", "",
              "| ranking | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
     for method, values in summary["overall"].items():
         cells = [_cell(values[m]) if m in values else "" for m in metrics]
@@ -186,6 +208,21 @@ def markdown(summary: dict, meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _local(kg, mechanisms, adj, khop, direct, max_paths) -> tuple[list, list]:
+    """Per pair: the head-tail paths without direct edges and the local candidate rows (1-hop
+    candidates, edges at the head or tail, edges on those paths)."""
+    paths, local = [], []
+    train = kg.training
+    for j, mechanism in enumerate(mechanisms):
+        h, _, t = mechanism.triple
+        kept = nondirect_paths(mechanism.triple, adj, train, direct, max_paths=max_paths)
+        at_ends = torch.nonzero(torch.isin(train[:, 0], torch.tensor([h, t]))
+                                | torch.isin(train[:, 2], torch.tensor([h, t])))[:, 0]
+        paths.append(kept)
+        local.append(torch.unique(torch.cat([khop[j], kept.edges[kept.edges >= 0], at_ends])))
+    return paths, local
+
+
 def main(argv=None) -> int:
     args = parse(argv)
     start, load_before = time.perf_counter(), os.getloadavg()
@@ -195,38 +232,52 @@ def main(argv=None) -> int:
     ckpts = load_checkpoints(args.checkpoints)
     check_compatible(ckpts, kg)
     epochs = [c.epoch for c in ckpts]
-    scores, seconds = _scores(args, kg, ckpts, test, epochs)
     adj = Adjacency.from_triples(kg.training, kg.num_entities)
     khop = candidate_edges_batch(adj, test, k=1)
     direct = direct_relations(kg, int(test[0, 1]))
+    paths, local = _local(kg, mechanisms, adj, khop, direct, args.max_paths)
+    union = torch.unique(torch.cat(local))
+    cache = Path(args.cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    if args.only_scores:
+        _tracin_by_checkpoint(args, kg, ckpts, test, union, cache)
+        return 0
+    if not (args.output and args.markdown):
+        raise SystemExit("hetionet_drugmechdb: --output and --markdown are required")
+    scores = _scores(args, kg, ckpts, test, union, cache)
+    seconds = {p.stem: round(torch.load(p, weights_only=True).get("seconds", 0))
+               for p in sorted(cache.glob("*.pt"))}
     is_direct = torch.isin(kg.training[:, 1], torch.tensor(direct))
     repeats = _repeats(ckpts[0], kg).double()
     methods = [m for m in EDGE_RANKINGS if SOURCES[m] is None or SOURCES[m] in scores]
     per_pair, n_dmdb = [], 0
     for j, mechanism in enumerate(mechanisms):
-        paths = nondirect_paths(mechanism.triple, adj, kg.training, direct,
-                                max_paths=args.max_paths)
+        in_local = torch.zeros(len(kg.training), dtype=torch.bool)
+        in_local[local[j]] = True
         pair = Pair(mechanism, {k: v[j].double() for k, v in scores.items()}, khop[j],
-                    is_direct, paths, adj.degree, repeats, kg.training)
+                    is_direct, paths[j], adj.degree, repeats, kg.training, local=in_local)
         report = edge_report(pair, methods, args.draws, seed=j)
         n_dmdb += report["random"][f"path_hits@{PATH_TOP}"] > 0
         h, _, t = mechanism.triple
         per_pair.append({"pair": [kg.entity_name(h), kg.entity_name(t)],
-                         "supporting": len(mechanism.supporting), "paths": len(paths.lengths),
-                         "truncated": paths.truncated, **report})
+                         "supporting": len(mechanism.supporting), "local": len(local[j]),
+                         "paths": len(paths[j].lengths), "truncated": paths[j].truncated,
+                         **report})
         print(f"[{j + 1}/{len(mechanisms)}] {kg.entity_name(h)} ~ {kg.entity_name(t)}: "
-              f"{len(paths.lengths)} paths, rr {report[args.reference]['rr']:.3f}", flush=True)
+              f"{len(paths[j].lengths)} paths, rr {report[args.reference]['rr']:.3f}",
+              flush=True)
     rows = [{k: v for k, v in p.items() if isinstance(v, dict)} for p in per_pair]
     summary = summarize(rows, args.reference)
     meta = {"command": " ".join([Path(sys.executable).name, *sys.argv]),
             "checkpoints": str(args.checkpoints), "epochs": epochs,
             "relation_repeats": ckpts[0].config.extra.get("relation_repeats"),
-            "n_pairs": len(mechanisms), "n_train": len(kg.training),
+            "n_pairs": len(mechanisms), "n_train": len(kg.training), "n_union": len(union),
             "n_supporting": int(sum(len(m.supporting) for m in mechanisms)),
+            "n_supporting_local": int(sum(int(torch.isin(m.supporting, u).sum())
+                                          for m, u in zip(mechanisms, local, strict=True))),
             "n_with_dmdb_path": int(n_dmdb), "reference": args.reference,
             "direct_relations": [kg.relation_label(r) for r in direct],
-            "seconds": {k: round(v) for k, v in seconds.items() if v is not None},
-            "total_seconds": time.perf_counter() - start,
+            "seconds": seconds, "total_seconds": time.perf_counter() - start,
             "device": f"{cpu_model()} CPU, {os.cpu_count()} cores, "
                       f"{torch.get_num_threads()} threads",
             "torch": torch.__version__, "load_before": [round(x, 2) for x in load_before],

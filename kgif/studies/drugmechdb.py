@@ -81,6 +81,9 @@ class Pair:
         degree: (N,) entity degrees in the training graph.
         repeats: (n,) visits per epoch of each edge's relation (1 without oversampling).
         train: (n, 3) training triples.
+        local: optional (n,) bool, the rows whose attribution scores were computed (the
+            pair's local candidates); rankings that use attribution scores put them first and
+            the other rows after, in row order.
     """
 
     mechanism: Mechanism
@@ -91,6 +94,7 @@ class Pair:
     degree: Tensor
     repeats: Tensor
     train: Tensor
+    local: Tensor | None = None
     cache: dict = field(default_factory=dict)
 
     def in_khop(self) -> Tensor:
@@ -248,6 +252,9 @@ def edge_report(pair: Pair, methods: Sequence[str], draws: int = 100, seed: int 
     good = dmdb_path_mask(pair.paths, pair.mechanism)
     for name in methods:
         tiers, scores = EDGE_RANKINGS[name](pair)
+        if pair.local is not None and SOURCES[name] not in (None, "similarity"):
+            tiers = tiers + 10 * pair.local.long()
+            scores = torch.where(pair.local, scores.double(), 0.0)
         out[name] = explanation_metrics(tier_ranks(tiers, scores.double(), rows), KS)
         if name.startswith("mechanism_"):
             aggregate, source = (name.split("_") + ["tracin"])[1:3]
