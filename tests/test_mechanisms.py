@@ -165,6 +165,9 @@ def test_explain_cli_mechanisms(tmp_path, capsys):
     assert {p["metapath"] for p in result["paths"]} >= {"CbGaD", "CbG<rGaD"}
     assert (tmp_path / "out" / "mechanisms.csv").read_text().count("\n") == 1 + len(
         result["paths"])
+    assert main(["report", str(tmp_path / "out")]) == 0
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "<h2>Mechanisms</h2>" in page and "CbGaD" in page and "mechanisms.json" in page
 
 
 def test_mechanism_figure_labels_relations(tmp_path):

@@ -1,8 +1,8 @@
 """Run-level plots and one self-contained ``report.html`` for a batch explain output folder.
 
 :func:`write_run_report` reads every per-triple JSON of a batch run (``<stem>.json`` as
-:func:`kgif.explanation.explanation.write_json` writes them: ``{"metadata", "results": [one test triple]}``;
-extra fields are ignored) and writes, into the same folder:
+:func:`kgif.explanation.explanation.write_json` writes them: ``{"metadata", "results": [one test
+triple]}``; extra fields are ignored) and writes, into the same folder:
 
 * ``influence_distribution.png``: histogram of the reported TracIn scores (proponents and
   opponents, symmetric-log x axis; these are the top-k of each triple, not every edge);
@@ -13,7 +13,8 @@ extra fields are ignored) and writes, into the same folder:
   figure when the files carry no self-influence;
 * ``report.html``: the three figures embedded as base64 PNG data URIs, and one table row per
   test triple with relative links to its files (``<stem>.json``, ``.csv``, and ``<stem>.png``,
-  ``.svg``, ``.cyjs``, ``.graphml`` when present). No script, stylesheet or image is fetched
+  ``.svg``, ``.cyjs``, ``.graphml`` when present), and a **Mechanisms** section when the run
+  has the ``mechanisms.json`` of ``explain --mechanisms``. No script, stylesheet or image is fetched
   from the network.
 
 The files ``run.json``, ``summary.json`` and ``explanations.json`` and the ``*.paths.json`` of a
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 #: Figure files written by :func:`write_run_report`, in report order.
 RUN_FIGURES = ("influence_distribution.png", "proponents_by_relation.png", "self_influence.png")
-_NOT_EXPLANATIONS = {"run.json", "summary.json", "explanations.json"}
+_NOT_EXPLANATIONS = {"run.json", "summary.json", "explanations.json", "mechanisms.json"}
 _TRIPLE_FILES = (".png", ".svg", ".csv", ".cyjs", ".graphml", ".paths.json", ".paths.csv")
 
 
@@ -247,6 +248,35 @@ _STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1200px}"
           "padding:3px 6px;text-align:left}img{max-width:100%;display:block;margin:1em 0}")
 
 
+def _mechanism_section(folder: Path, n_paths: int = 3, n_metapaths: int = 4) -> str:
+    """The ``mechanisms.json`` of ``explain --mechanisms`` as a table (empty without it): per
+    test triple its best paths with metapath and score, and its most prominent metapaths."""
+    path = folder / "mechanisms.json"
+    if not path.is_file():
+        return ""
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))["results"]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"report: {path} is not a mechanisms document ({error})") from error
+    rows = []
+    for item in results:
+        best = "<br>".join(html.escape(f"{p['rank']}. {p['metapath']} {p['score']:+.3g}: "
+                                       f"{p['text']}") for p in item["paths"][:n_paths])
+        metapaths = ", ".join(html.escape(f"{m['metapath']} {m['paths']} (best #"
+                                          f"{m['best_rank']})")
+                              for m in item["metapaths"][:n_metapaths])
+        cells = [html.escape(f"{item['test_head_name']} {item['test_relation_label']} "
+                             f"{item['test_tail_name']}"), best or "no path", metapaths]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    header = "".join(f"<th>{h}</th>" for h in ("test triple", "best paths (metapath, score)",
+                                                "metapaths (paths, best rank)"))
+    return (f'<h2>Mechanisms</h2><p>Direct relations set apart; paths ranked by the '
+            f'{html.escape(str(results[0]["aggregate"]) if results else "")} of their edges\' '
+            f'TracIn scores (<a href="mechanisms.json">mechanisms.json</a>, '
+            f'<a href="mechanisms.csv">mechanisms.csv</a>).</p>'
+            f"<table><tr>{header}</tr>{''.join(rows)}</table>")
+
+
 def render_html(data: RunData, images: dict[str, bytes], title: str) -> str:
     """The report page: embedded PNGs (data URIs), skipped files, and the table of triples."""
     from kgif._version import __version__
@@ -264,7 +294,8 @@ def render_html(data: RunData, images: dict[str, bytes], title: str) -> str:
     header = "".join(f"<th>{h}</th>" for h in ("file", "head", "relation", "tail",
                                                 "top proponent (influence)", "figure", "files"))
     rows = "".join(_row(data.folder, stem, result) for stem, result in data.triples)
-    parts.append(f"<h2>Test triples</h2><table><tr>{header}</tr>{rows}</table></body></html>")
+    parts.append(f"<h2>Test triples</h2><table><tr>{header}</tr>{rows}</table>")
+    parts.append(_mechanism_section(data.folder) + "</body></html>")
     return "\n".join(parts) + "\n"
 
 
