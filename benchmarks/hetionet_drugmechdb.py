@@ -30,6 +30,7 @@ from kgif.bench.common import cpu_model
 from kgif.data.datasets import load_dataset
 from kgif.data.drugmechdb import read_drugmechdb
 from kgif.explanation.mechanisms import direct_relations, nondirect_paths
+from kgif.explanation.paths import HeadTailPaths
 from kgif.influence.candidates import Adjacency, candidate_edges_batch
 from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import check_compatible, load_checkpoints
@@ -55,6 +56,10 @@ LABELS = {
     "mechanism_mean": "mechanism view, paths by mean",
     "mechanism_min": "mechanism view, paths by min",
     "mechanism_geomean": "mechanism view, paths by geometric mean",
+    "mechanism_total_sum": "mechanism view, edges by summed positive path sums",
+    "mechanism_total_mean": "mechanism view, edges by summed positive path means",
+    "mechanism_total_min": "mechanism view, edges by summed positive path minima",
+    "mechanism_total_geomean": "mechanism view, edges by summed path geometric means",
     "mechanism_sum_relatif": "mechanism view (RelatIF scores), paths by sum",
     "mechanism_sum_embeddings": "mechanism view (embeddings-only TracIn), paths by sum",
     "cosine": "cosine TracIn, all edges",
@@ -77,7 +82,7 @@ def parse(argv=None) -> argparse.Namespace:
                         help="extra score passes: cosine, relatif, embeddings")
     parser.add_argument("--limit", type=int, default=None, help="first N covered pairs only")
     parser.add_argument("--max-paths", type=int, default=2_000_000)
-    parser.add_argument("--reference", default="mechanism_sum",
+    parser.add_argument("--reference", default="mechanism_mean",
                         help="the ranking the paired tests compare everything with")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--draws", type=int, default=100)
@@ -235,10 +240,19 @@ def main(argv=None) -> int:
     adj = Adjacency.from_triples(kg.training, kg.num_entities)
     khop = candidate_edges_batch(adj, test, k=1)
     direct = direct_relations(kg, int(test[0, 1]))
-    paths, local = _local(kg, mechanisms, adj, khop, direct, args.max_paths)
-    union = torch.unique(torch.cat(local))
     cache = Path(args.cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
+    saved = cache / "local.pt"
+    key = [len(mechanisms), args.max_paths, len(kg.training)]
+    if saved.exists() and torch.load(saved, weights_only=True)["key"] == key:
+        stored = torch.load(saved, weights_only=True)
+        paths = [HeadTailPaths(*p) for p in stored["paths"]]
+        local = stored["local"]
+    else:
+        paths, local = _local(kg, mechanisms, adj, khop, direct, args.max_paths)
+        torch.save({"key": key, "local": local,
+                    "paths": [(p.nodes, p.edges, p.lengths, p.total) for p in paths]}, saved)
+    union = torch.unique(torch.cat(local))
     if args.only_scores:
         _tracin_by_checkpoint(args, kg, ckpts, test, union, cache)
         return 0
@@ -246,7 +260,7 @@ def main(argv=None) -> int:
         raise SystemExit("hetionet_drugmechdb: --output and --markdown are required")
     scores = _scores(args, kg, ckpts, test, union, cache)
     seconds = {p.stem: round(torch.load(p, weights_only=True).get("seconds", 0))
-               for p in sorted(cache.glob("*.pt"))}
+               for p in sorted(cache.glob("*.pt")) if p.stem != "local"}
     is_direct = torch.isin(kg.training[:, 1], torch.tensor(direct))
     repeats = _repeats(ckpts[0], kg).double()
     methods = [m for m in EDGE_RANKINGS if SOURCES[m] is None or SOURCES[m] in scores]

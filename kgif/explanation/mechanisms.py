@@ -51,7 +51,7 @@ __all__ = ["DEFAULT_AGGREGATE", "MECHANISM_PATH_COLUMNS", "MechanismPath", "Mech
            "write_mechanisms_csv", "write_mechanisms_json"]
 
 #: Default path aggregate (a key of :data:`kgif.explanation.paths.PATH_AGGREGATES`).
-DEFAULT_AGGREGATE = "sum"
+DEFAULT_AGGREGATE = "mean"
 
 #: CSV header of :func:`write_mechanisms_csv` (one row per ranked path).
 MECHANISM_PATH_COLUMNS = ("TestHead", "TestRel", "TestTail", "Rank", "Length", "Score",

@@ -121,6 +121,16 @@ def _best_path_score(pair: Pair, scores: Tensor, aggregate: str) -> Tensor:
     return best.scatter_reduce_(0, pair.paths.edges[valid], per, "amax")
 
 
+def _total_path_score(pair: Pair, scores: Tensor, aggregate: str) -> Tensor:
+    """(n,) sum over the kept paths through each edge of max(path score, 0): a path count
+    weighted by the paths' TracIn support; 0 on no path."""
+    values = path_scores(pair.paths, scores, aggregate).clamp(min=0)
+    total = torch.zeros(len(pair.direct), dtype=torch.float64)
+    valid = pair.paths.edges >= 0
+    per = values[:, None].expand_as(pair.paths.edges)[valid]
+    return total.index_add_(0, pair.paths.edges[valid], per)
+
+
 def _plain(name: str) -> Callable[[Pair], tuple[Tensor, Tensor]]:
     def rank(pair: Pair) -> tuple[Tensor, Tensor]:
         scores = pair.scores[name]
@@ -146,14 +156,18 @@ def _direct_apart_khop(pair: Pair) -> tuple[Tensor, Tensor]:
     return (pair.in_khop() & ~pair.direct).long(), pair.scores["tracin"]
 
 
-def _mechanism(aggregate: str, source: str = "tracin") -> Callable[[Pair], tuple[Tensor, Tensor]]:
-    """Edges on kept paths first (by their best path's score), then 1-hop non-direct edges,
-    then other non-direct edges (by TracIn), direct edges last."""
+def _mechanism(aggregate: str, source: str = "tracin", edge_score: str = "best"
+               ) -> Callable[[Pair], tuple[Tensor, Tensor]]:
+    """Edges on kept paths first (by their best path's score, or with ``edge_score="total"``
+    by the summed positive scores of their paths), then 1-hop non-direct edges, then other
+    non-direct edges (by TracIn), direct edges last."""
 
     def rank(pair: Pair) -> tuple[Tensor, Tensor]:
         scores = pair.scores[source].double()
         best = _best_path_score(pair, scores, aggregate)
         on_path = torch.isfinite(best)
+        if edge_score == "total":
+            best = _total_path_score(pair, scores, aggregate)
         tiers = 1 + (~pair.direct).long() + (pair.in_khop() & ~pair.direct).long()
         tiers = torch.where(on_path, 3, tiers)
         tiers = torch.where(pair.direct, 0, tiers)
@@ -184,6 +198,8 @@ EDGE_RANKINGS: dict[str, Callable[[Pair], tuple[Tensor, Tensor]]] = {
     "tracin_direct_apart": _direct_apart,
     "tracin_direct_apart_khop": _direct_apart_khop,
     **{f"mechanism_{a}": _mechanism(a) for a in ("sum", "mean", "min", "geomean")},
+    **{f"mechanism_total_{a}": _mechanism(a, edge_score="total")
+       for a in ("sum", "mean", "min", "geomean")},
     "cosine": _plain("cosine"),
     "relatif": _plain("relatif"),
     "embeddings": _plain("embeddings"),
@@ -257,7 +273,7 @@ def edge_report(pair: Pair, methods: Sequence[str], draws: int = 100, seed: int 
             scores = torch.where(pair.local, scores.double(), 0.0)
         out[name] = explanation_metrics(tier_ranks(tiers, scores.double(), rows), KS)
         if name.startswith("mechanism_"):
-            aggregate, source = (name.split("_") + ["tracin"])[1:3]
+            aggregate, source = (name.replace("total_", "").split("_") + ["tracin"])[1:3]
             values = path_scores(pair.paths, pair.scores[source], aggregate)
             out[name] |= path_metrics(values, good)
     out["random"] |= random_path_metrics(len(pair.paths.lengths), int(good.sum()))
