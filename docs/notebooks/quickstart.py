@@ -52,7 +52,7 @@ checkpoints = kgif.load_checkpoints(f"{out}/checkpoints")
 # takes (`kgif.predict`, see docs/predict.md).
 
 # %%
-import pandas as pd
+import pandas as pd  # noqa: E402 - a notebook cell
 
 predictions = kgif.predict(checkpoints[-1], kg, head="antibiotic", relation="treats", k=5)
 pd.DataFrame(predictions)[["rank", "entity_label", "logit", "probability", "known"]]
@@ -79,7 +79,8 @@ print(kgif.explanation.explanation.format_explanation(explanations[0], kg))
 # %%
 for ex in explanations:
     summary = kgif.relation_summary(ex, kg)
-    print(kg.relation_label(ex.triple[1]), "->", kgif.explanation.explanation.format_summary(summary["by_relation"]))
+    print(kg.relation_label(ex.triple[1]), "->",
+          kgif.explanation.explanation.format_summary(summary["by_relation"]))
 
 # %% [markdown]
 # ## Draw one explanation
