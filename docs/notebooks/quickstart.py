@@ -50,7 +50,7 @@ result
 # takes (`kgif.predict`, see docs/predict.md).
 
 # %%
-import pandas as pd
+import pandas as pd  # noqa: E402 - a notebook cell
 
 predictions = kgif.predict(checkpoints[-1], kg, head="antibiotic", relation="treats", k=5)
 pd.DataFrame(predictions)[["rank", "entity_label", "logit", "probability", "known"]]
@@ -59,7 +59,9 @@ pd.DataFrame(predictions)[["rank", "entity_label", "logit", "probability", "know
 # ## Explain three test triples
 # Candidates: the training edges that lie on a head-tail walk of at most 2 edges
 # (`kgif.candidate_edges` with `max_path_length=2`), which keeps the run fast; pass no
-# candidates to score every training edge.
+# candidates to score every training edge. Proponents are the edges with positive TracIn
+# influence (they pushed the prediction up), opponents those with negative influence (they
+# pushed it down); when fewer than k edges of a sign exist, fewer are listed, possibly none.
 
 # %%
 tracin = kgif.TracIn(checkpoints, kg.training, show_progress=False)

@@ -19,8 +19,16 @@ from kgif.cli._common import (
 )
 from kgif.data.graph import KnowledgeGraph
 from kgif.data.triple_lists import read_triple_list
+from kgif.explanation.mechanisms import (
+    DEFAULT_AGGREGATE,
+    explain_mechanisms,
+    format_mechanisms,
+    mechanism_explanation,
+    write_mechanisms_csv,
+    write_mechanisms_json,
+)
 from kgif.explanation.network import NETWORK_FORMATS
-from kgif.explanation.paths import DEFAULT_MAX_PATHS, format_paths
+from kgif.explanation.paths import DEFAULT_MAX_PATHS, PATH_AGGREGATES, format_paths
 from kgif.explanation.tables import format_explanation
 from kgif.influence.distributed import Context, ShardedTracIn, init_from_env
 from kgif.influence.engines import ENGINES
@@ -132,6 +140,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     paths.add_argument("--paths-by", choices=("sum", "mean"), default=None,
                        help="with --paths: rank paths by the sum (default) or the mean of their "
                             "edges' scores")
+    mech = parser.add_argument_group("mechanism view (kgif.explanation.mechanisms)")
+    mech.add_argument("--mechanisms", action="store_true",
+                      help="also show the mechanism view: direct relations set apart, head-tail "
+                           "paths (2-3 edges) ranked by an aggregate of their edges' TracIn "
+                           "scores, with metapaths; with --output-dir writes mechanisms.json "
+                           "and mechanisms.csv (and <stem>.mechanisms.png/.svg with --figures)")
+    mech.add_argument("--direct-relations", nargs="+", default=None, metavar="RELATION",
+                      help="relations set apart as direct evidence (default: the test relation "
+                           "and every relation joining the same kinds, e.g. TREATS_CtD and "
+                           "PALLIATES_CpD)")
+    mech.add_argument("--path-aggregate", choices=sorted(PATH_AGGREGATES),
+                      default=DEFAULT_AGGREGATE,
+                      help="path score from its edges' scores (default: %(default)s, chosen on "
+                           "the DrugMechDB benchmark, docs/hetionet.md)")
+    mech.add_argument("--mechanism-paths", type=positive_int, default=10, metavar="N",
+                      help="paths reported per test triple in the mechanism view")
     parser.set_defaults(func=run)
 
 
@@ -256,6 +280,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, context: Context, device: str | None) -> int:
+    if args.mechanisms and context.distributed:
+        raise ValueError("explain: --mechanisms runs in one process; start it without torchrun")
     sources = args.checkpoints[0] if len(args.checkpoints) == 1 else args.checkpoints
     files = list_checkpoints(sources)
     checkpoints = load_checkpoints(files, allow_mixed_runs=args.allow_mixed_runs)
@@ -281,9 +307,46 @@ def _run(args: argparse.Namespace, context: Context, device: str | None) -> int:
                            on_chunk=show, checkpoint_files=files)
         say(f"\nwrote {len(rows)} explanations, summary.json and summary.csv to "
             f"{args.output_dir}")
-        return 0
-    n_chunks = -(-len(test) // options.chunk_size)
-    for chunk in explain_chunks(engine, test, options, list(range(n_chunks)), context):
-        if context.is_main:
-            show(chunk)
+    else:
+        n_chunks = -(-len(test) // options.chunk_size)
+        for chunk in explain_chunks(engine, test, options, list(range(n_chunks)), context):
+            if context.is_main:
+                show(chunk)
+    if args.mechanisms:
+        _mechanisms(args, tracin, kg, test, options.metadata)
     return 0
+
+
+def _mechanisms(args: argparse.Namespace, tracin: TracIn, kg: KnowledgeGraph,
+                test: torch.Tensor, metadata: dict) -> None:
+    """``--mechanisms``: one more pass over the training edges (all scores are needed)."""
+    views = explain_mechanisms(tracin, test, kg, direct=args.direct_relations,
+                               aggregate=args.path_aggregate, k=args.top_k,
+                               top_paths=args.mechanism_paths, max_paths=args.max_paths,
+                               chunk_size=args.chunk_size)
+    train = tracin.training_edges()
+    if not args.quiet:
+        for view in views:
+            print()
+            print(format_mechanisms(view, kg, train))
+    if not args.output_dir:
+        return
+    from pathlib import Path
+
+    from kgif.jobs.explain_run import triple_stem
+
+    out = Path(args.output_dir)
+    write_mechanisms_json(out / "mechanisms.json", views, kg, train,
+                          {**metadata, "path_aggregate": args.path_aggregate})
+    write_mechanisms_csv(out / "mechanisms.csv", views, kg, train)
+    if args.figures:
+        from kgif.explanation.plot import write_figures
+
+        for i, view in enumerate(views):
+            write_figures(mechanism_explanation(view), kg,
+                          out / f"{triple_stem(i, view.triple, kg)}.mechanisms", view.paths,
+                          k=args.top_k, n_paths=min(5, len(view.paths)), train_triples=train,
+                          title=f"mechanism view: {len(view.proponents)} "
+                          "mechanism proponents (direct relations set apart), best paths by "
+                          f"{view.aggregate}")
+    print(f"wrote mechanisms.json and mechanisms.csv to {out}")

@@ -1,7 +1,11 @@
 """The :class:`Explanation` of a test triple and :func:`explain`, which computes it.
 
 An :class:`Explanation` holds one test triple's proponents and opponents (training edges with
-their TracIn scores and self-influence, as ids). :func:`explain` computes them with a
+their TracIn scores and self-influence, as ids). A **proponent** has a positive TracIn score
+(its training steps pushed the test triple's score up), an **opponent** a negative one; an edge
+of score 0 is neither. Where fewer than k edges of a sign exist, fewer are returned (the k
+largest and k smallest scores whatever their sign, Captum's selection, are
+:meth:`kgif.influence.tracin.TracIn.top_influences`). :func:`explain` computes them with a
 :class:`~kgif.influence.tracin.TracIn`. The writers that attach labels and names (JSON, CSV,
 pandas, text) are in :mod:`kgif.explanation.tables`.
 """
@@ -16,7 +20,7 @@ from torch import Tensor
 
 from kgif.data.graph import KnowledgeGraph, check_same_graph
 from kgif.data.validate import check_triples
-from kgif.influence.topk import KMostInfluentialResults
+from kgif.influence.topk import KMostInfluentialResults, signed_topk
 from kgif.influence.tracin import TracIn
 
 __all__ = ["Explanation", "Influence", "check_graph", "explain"]
@@ -30,7 +34,7 @@ class Influence:
         triple: (head, relation, tail) ids (base relation id).
         influence: TracInCP score (units: learning rate x squared gradient norm).
         self_influence: the edge's own TracIn self-influence, or None if not computed.
-        kind: ``"proponent"`` or ``"opponent"``.
+        kind: ``"proponent"`` (influence > 0) or ``"opponent"`` (influence < 0).
         rank: 1-based rank within its kind.
     """
 
@@ -44,7 +48,9 @@ class Influence:
 
 @dataclass
 class Explanation:
-    """Proponents and opponents of one test triple (ids, base relation ids).
+    """Proponents (influence > 0, descending) and opponents (influence < 0, ascending) of one
+    test triple (ids, base relation ids); each list holds at most k edges, fewer when fewer
+    edges of that sign exist.
 
     ``graph`` is the :func:`kgif.data.graph.graph_fingerprint` of the graph the model was
     trained on (None when its checkpoints had no id maps); every writer checks it against the
@@ -89,7 +95,7 @@ def _influences(result: KMostInfluentialResults, row: int, train: Tensor, kind: 
     out = []
     for rank, (i, score) in enumerate(zip(result.indices[row].tolist(),
                                           result.influence_scores[row].tolist(), strict=True), 1):
-        if i < 0:  # padding: fewer candidates than k
+        if i < 0:  # padding: fewer candidates (or edges of this sign) than k
             break
         out.append(Influence(int(i), tuple(train[i].tolist()), float(score), self_inf.get(i),
                              kind, rank))
@@ -100,6 +106,10 @@ def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
             train_triples: Tensor | None = None, candidates: Sequence[Tensor] | None = None,
             self_influence: bool = True, kg: KnowledgeGraph | None = None) -> list[Explanation]:
     """Top-k proponents and opponents of each test triple, with self-influences.
+
+    Proponents are the (at most) k edges of largest positive TracIn score, opponents the (at
+    most) k of most negative score (:func:`kgif.influence.topk.signed_topk`); an explanation
+    has fewer than k of a side when fewer edges have that sign.
 
     Args:
         tracin: the TracIn object (checkpoints, objectives, parameter subset).
@@ -126,6 +136,7 @@ def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
         raise ValueError(f"kgif.explain: k={k!r}; expected an integer >= 1")
     train = tracin.training_edges(train_triples)
     pro, opp = tracin.top_influences(test_triples, k, train, candidates)
+    pro, opp = signed_topk(pro, largest=True), signed_topk(opp, largest=False)
     self_inf: dict[int, float] = {}
     test_self = [None] * len(test_triples)
     if self_influence:

@@ -13,10 +13,10 @@ plain node and edge records; :mod:`kgif.explanation.plot` draws them and this mo
 
 Nodes are the test triple's head and tail and the endpoints of every drawn edge. Edges are the
 test edge (``role="test"``), the top-k proponents and opponents, and the training edges of the
-given head-tail paths that are not already among them (``role="path"``). When fewer candidates
-than 2k exist the proponent and opponent lists of :func:`kgif.explanation.explanation.explain`
-can share an edge; it then appears once, as a proponent if its influence is >= 0, else as an
-opponent.
+given head-tail paths that are not already among them (``role="path"``). Proponents have
+influence > 0 and opponents < 0 (:func:`kgif.explanation.explanation.explain`), so the two lists
+never share an edge; should a hand-made explanation repeat one, it appears once, with the role
+its sign gives it.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ single edges (the seed project, james0032/TiePin, enumerates such paths for its 
 explanations). This module enumerates the **simple paths** of 1 to 3 edges between h and t in
 the undirected, relation-labelled training multigraph (the graph of
 :class:`kgif.influence.candidates.Adjacency`: every training row is one edge, directions
-ignored, parallel edges give different paths), scores each path by the TracIn scores of its
-edges (their sum and their mean) and ranks them.
+ignored, parallel edges give different paths), scores each path by an aggregate of the TracIn
+scores of its edges (:data:`PATH_AGGREGATES`: sum, mean, minimum, geometric mean) and ranks them.
 
 * Simple: the nodes along a path are distinct (so no self-loops and h != t; a test triple
   with h == t has no paths).
@@ -26,7 +26,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,9 +38,9 @@ from kgif.data.graph import KnowledgeGraph
 from kgif.data.validate import check_triples
 from kgif.influence.candidates import Adjacency
 
-__all__ = ["DEFAULT_MAX_PATHS", "HeadTailPaths", "PathScore", "RankedPaths", "enumerate_paths",
-           "format_paths", "paths_to_json", "rank_paths", "score_paths", "write_paths_csv",
-           "write_paths_json"]
+__all__ = ["DEFAULT_MAX_PATHS", "PATH_AGGREGATES", "HeadTailPaths", "PathScore", "RankedPaths",
+           "aggregate_paths", "edge_score_table", "enumerate_paths", "format_paths",
+           "paths_to_json", "rank_paths", "score_paths", "write_paths_csv", "write_paths_json"]
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +202,71 @@ def enumerate_paths(adj: Adjacency, head: int, tail: int, *, min_length: int = 2
                          torch.cat(lengths), total)
 
 
+def edge_score_table(paths: HeadTailPaths, edge_ids: Tensor, edge_scores: Tensor) -> Tensor:
+    """The TracIn score of every edge of every path.
+
+    Args:
+        paths: the paths.
+        edge_ids: (E,) int64 training rows whose scores are given (every edge on a path).
+        edge_scores: (E,) float scores of those rows.
+
+    Returns:
+        (P, 3) scores in the dtype of ``edge_scores``, NaN where a path is shorter than 3.
+
+    Raises:
+        ValueError: if a path edge has no score.
+    """
+    ids, order = torch.sort(edge_ids.cpu())
+    values = edge_scores.detach().cpu()[order]
+    valid = paths.edges >= 0
+    flat = paths.edges[valid]
+    pos = torch.searchsorted(ids, flat).clamp(max=max(len(ids) - 1, 0))
+    if len(flat) and (not len(ids) or (ids[pos] != flat).any()):
+        raise ValueError("score_paths: some path edges have no score in edge_ids")
+    table = torch.full(paths.edges.shape, float("nan"), dtype=values.dtype)
+    table[valid] = values[pos]
+    return table
+
+
+def _sum(table: Tensor) -> Tensor:
+    return table.nan_to_num(0.0).sum(1)
+
+
+def _mean(table: Tensor) -> Tensor:
+    return _sum(table) / (~table.isnan()).sum(1).clamp(min=1).to(table.dtype)
+
+
+def _min(table: Tensor) -> Tensor:
+    return table.nan_to_num(float("inf")).min(1).values
+
+
+def _geomean(table: Tensor) -> Tensor:
+    """exp(mean(log s)) over the edges; 0 when an edge has score <= 0 (not a chain of
+    proponents)."""
+    n = (~table.isnan()).sum(1).clamp(min=1).to(table.dtype)
+    logs = table.nan_to_num(1.0).clamp(min=0).log()  # -inf for s <= 0 -> exp gives 0
+    return torch.exp(logs.sum(1) / n)
+
+
+#: Path score from its edges' TracIn scores: name -> ((P, 3) table, NaN-padded) -> (P,).
+#: ``sum`` and ``mean`` (the seed project's path scores), ``min`` (the weakest link) and
+#: ``geomean`` (geometric mean of the edges' scores; 0 when an edge has score <= 0).
+PATH_AGGREGATES: dict[str, Callable[[Tensor], Tensor]] = {
+    "sum": _sum, "mean": _mean, "min": _min, "geomean": _geomean}
+
+
+def aggregate_paths(table: Tensor, aggregate: str) -> Tensor:
+    """(P,) path scores of a :func:`edge_score_table` by one of :data:`PATH_AGGREGATES`.
+
+    Raises:
+        ValueError: on an unknown ``aggregate``.
+    """
+    if aggregate not in PATH_AGGREGATES:
+        raise ValueError(f"aggregate_paths: aggregate={aggregate!r}, expected one of "
+                         f"{sorted(PATH_AGGREGATES)}")
+    return PATH_AGGREGATES[aggregate](table)
+
+
 def score_paths(paths: HeadTailPaths, edge_ids: Tensor,
                 edge_scores: Tensor) -> tuple[Tensor, Tensor]:
     """Sum and mean of the TracIn scores of each path's edges.
@@ -217,17 +282,8 @@ def score_paths(paths: HeadTailPaths, edge_ids: Tensor,
     Raises:
         ValueError: if a path edge has no score.
     """
-    ids, order = torch.sort(edge_ids.cpu())
-    values = edge_scores.detach().cpu()[order]
-    valid = paths.edges >= 0
-    flat = paths.edges[valid]
-    pos = torch.searchsorted(ids, flat).clamp(max=max(len(ids) - 1, 0))
-    if len(flat) and (not len(ids) or (ids[pos] != flat).any()):
-        raise ValueError("score_paths: some path edges have no score in edge_ids")
-    per_edge = torch.zeros(paths.edges.shape, dtype=values.dtype)
-    per_edge[valid] = values[pos]
-    sums = per_edge.sum(1)
-    return sums, sums / paths.lengths.clamp(min=1).to(values.dtype)
+    table = edge_score_table(paths, edge_ids, edge_scores)
+    return _sum(table), _mean(table)
 
 
 @dataclass(frozen=True)

@@ -243,6 +243,21 @@ def _draw_edges(ax, sub: Subgraph, pos: dict, node_size: float) -> None:
         ax.add_patch(arrow)
 
 
+def _draw_edge_labels(ax, sub: Subgraph, pos: dict, fontsize: float) -> None:
+    """The relation label at the middle of every training edge (gid ``relation:<id>``)."""
+    for edge, rad in zip(sub.edges, _arc(sub), strict=True):
+        if edge["role"] == "test":
+            continue
+        (x0, y0), (x1, y1) = pos[edge["source"]], pos[edge["target"]]
+        # the midpoint of an arc3 curve lies rad/2 of the chord length off the chord
+        mx, my = (x0 + x1) / 2 + rad / 2 * (y1 - y0), (y0 + y1) / 2 - rad / 2 * (x1 - x0)
+        text = ax.text(mx, my, edge["relation"], fontsize=fontsize * 0.85, color="#404040",
+                       ha="center", va="center", zorder=3.5,
+                       bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none",
+                             "alpha": 0.7})
+        text.set_gid(f"relation:{edge['id']}")
+
+
 def _draw_nodes(ax, sub: Subgraph, pos: dict, colours: dict, node_size: float) -> None:
     by_kind: dict[str, list[dict]] = {}
     for node in sub.nodes:
@@ -446,8 +461,8 @@ def _legend(ax, sub: Subgraph, colours: dict, fontsize: float) -> None:
                        label=kind or "(no kind)") for kind in present]
     handles += [_header("edges (width: |influence|)"),
                 Line2D([], [], **TEST_EDGE_STYLE, label="test edge (predicted)"),
-                Line2D([], [], color=POSITIVE_COLOUR, lw=3, label="influence \u2265 0"),
-                Line2D([], [], color=NEGATIVE_COLOUR, lw=3, label="influence < 0")]
+                Line2D([], [], color=POSITIVE_COLOUR, lw=3, label="influence > 0 (proponent)"),
+                Line2D([], [], color=NEGATIVE_COLOUR, lw=3, label="influence < 0 (opponent)")]
     if any(e["on_path"] for e in sub.edges):
         handles.append(Line2D([], [], color=PATH_COLOUR, lw=8, alpha=0.55,
                               label="best head-tail paths"))
@@ -479,7 +494,7 @@ def _title(sub: Subgraph, kg: KnowledgeGraph, explanation: Explanation, width: i
 def plot_explanation(explanation: Explanation, kg: KnowledgeGraph, k: int = 20, paths=None,
                      ax=None, *, n_paths: int = 3, figsize: tuple[float, float] = (14, 10),
                      wrap: int = 18, fontsize: float = 8, seed: int = 0,
-                     train_triples=None):
+                     train_triples=None, title: str | None = None):
     """Draw one explanation as a network (see the module docstring for the encoding).
 
     Args:
@@ -495,6 +510,8 @@ def plot_explanation(explanation: Explanation, kg: KnowledgeGraph, k: int = 20, 
         fontsize: node label size (points); relation labels on edges are one point smaller.
         seed: spring-layout seed.
         train_triples: rows ``train_index`` refers to (default ``kg.training``).
+        edge_labels: write each training edge's relation label at its middle.
+        title: replaces the second title line (default: the proponent and opponent counts).
 
     Returns:
         The :class:`matplotlib.figure.Figure` (a :class:`kgif.explanation.figure.NotebookFigure`
@@ -527,7 +544,10 @@ def plot_explanation(explanation: Explanation, kg: KnowledgeGraph, k: int = 20, 
         texts = _draw_labels(ax, sub, pos, wrap, fontsize, node_size)
         _legend(ax, sub, colours, fontsize)
         width = max(int(fig.get_figwidth() * 4.5), 20)  # 11-point characters over the drawing
-        ax.set_title(_title(sub, kg, explanation, width), fontsize=11)
+        heading = _title(sub, kg, explanation, width)
+        if title is not None:  # a subtitle in place of the default second line
+            heading = heading.split("\n")[0] + "\n" + title
+        ax.set_title(heading, fontsize=11)
         ax.set_axis_off()
         ax.margins(x=0.08, y=0.16)  # room above the top nodes for their (wrapped) labels
         fig.canvas.draw()  # fixes the data -> display transform the labels are placed with

@@ -220,8 +220,10 @@ def format_explanation(ex: Explanation, kg: KnowledgeGraph) -> str:
     h, r, t = ex.triple
     note = "" if ex.self_influence is None else f"   (self-influence {ex.self_influence:.4g})"
     lines = [f"{_entity(kg, h)} --{kg.relation_name(r)}--> {_entity(kg, t)}{note}"]
-    for title, items in (("proponents", ex.proponents), ("opponents", ex.opponents)):
-        lines.append(f"  {title}:")
+    for title, items, sign in (("proponents", ex.proponents, "positive"),
+                               ("opponents", ex.opponents, "negative")):
+        lines.append(f"  {title}:" if items else
+                     f"  {title}: none (no candidate edge has {sign} influence)")
         for inf in items:
             a, q, b = inf.triple
             edge = f"{_entity(kg, a)} --{kg.relation_name(q)}--> {_entity(kg, b)}"

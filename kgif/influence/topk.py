@@ -8,8 +8,8 @@ could rank it first; :class:`TopK` refuses it instead (one ``isfinite().all()`` 
 which is one host synchronisation per batch on a GPU).
 
 :class:`kgif.influence.tracin.TracIn` streams training batches through :class:`TopK`;
-:mod:`kgif.influence.distributed` merges per-shard results with :func:`merge_topk`, which is the same
-update applied to the gathered parts, so both give the same answer.
+:mod:`kgif.influence.distributed` merges per-shard results with :func:`merge_topk`, which is the
+same update applied to the gathered parts, so both give the same answer.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-__all__ = ["KMostInfluentialResults", "TopK", "merge_topk", "pad_topk"]
+__all__ = ["KMostInfluentialResults", "TopK", "merge_topk", "pad_topk", "signed_topk"]
 
 
 class KMostInfluentialResults(NamedTuple):
@@ -124,3 +124,30 @@ def merge_topk(parts: Sequence[KMostInfluentialResults], k: int,
     for part in parts:
         top.update(part.influence_scores, part.indices, valid=part.indices >= 0)
     return top.result()
+
+
+def signed_topk(result: KMostInfluentialResults, largest: bool) -> KMostInfluentialResults:
+    """Keep only the entries whose score has the side's sign: > 0 for proponents, < 0 for
+    opponents; the others become padding (index -1, score NaN).
+
+    A top-k list is sorted (descending for proponents, ascending for opponents), so the kept
+    entries are a prefix of each row and the result is again a valid, padded top-k list: the
+    ``min(k, m)`` highest-scoring of the ``m`` edges with positive (or negative) influence.
+    Captum's ``TracInCP.influence(k=...)`` and :meth:`kgif.influence.tracin.TracIn.top_influences`
+    return the k largest and k smallest scores whatever their sign; this is the selection that
+    makes "opponent" mean an edge that pushed the prediction down (negative TracIn score,
+    Pruthi et al. 2020, section 2) and "proponent" one that pushed it up.
+
+    Args:
+        result: (T, k) indices and scores of one side.
+        largest: proponents (True) or opponents (False).
+
+    Returns:
+        (T, k) indices and scores of the same side, padded where an entry had the wrong sign
+        (or was zero).
+    """
+    scores = result.influence_scores
+    keep = (scores > 0) if largest else (scores < 0)  # NaN padding compares False
+    keep &= result.indices >= 0
+    return KMostInfluentialResults(result.indices.masked_fill(~keep, -1),
+                                   scores.masked_fill(~keep, float("nan")))

@@ -25,6 +25,8 @@ triple]}``; extra fields are ignored) and writes, into the same folder:
     embedded), an **interactive network** (Cytoscape.js, bundled and inlined, fed by the
     ``<stem>.cyjs`` of :func:`kgif.explanation.network.to_cytoscape` or the same records built
     from the JSON) and a sortable table of its proponents and opponents.
+  - a **Mechanisms** section when the run has the ``mechanisms.json`` of
+    ``explain --mechanisms``.
 
 The files ``run.json``, ``summary.json`` and ``explanations.json`` and the ``*.paths.json`` of a
 run are not per-triple explanations and are skipped; any other JSON that is not an explanation
@@ -68,7 +70,7 @@ logger = logging.getLogger(__name__)
 
 #: Figure files written by :func:`write_run_report`, in report order.
 RUN_FIGURES = ("influence_distribution.png", "proponents_by_relation.png", "self_influence.png")
-_NOT_EXPLANATIONS = {"run.json", "summary.json", "explanations.json"}
+_NOT_EXPLANATIONS = {"run.json", "summary.json", "explanations.json", "mechanisms.json"}
 _TRIPLE_FILES = (".png", ".svg", ".csv", ".cyjs", ".graphml", ".paths.json", ".paths.csv")
 
 
@@ -390,6 +392,36 @@ def _triple_section(folder: Path, n: int, stem: str, result: dict, dpi_note: str
     return "\n".join(parts) + "</section>"
 
 
+def _mechanism_section(folder: Path, n_paths: int = 3, n_metapaths: int = 4) -> str:
+    """The ``mechanisms.json`` of ``explain --mechanisms`` as a table (empty without it): per
+    test triple its best paths with metapath and score, and its most prominent metapaths."""
+    path = folder / "mechanisms.json"
+    if not path.is_file():
+        return ""
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))["results"]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"report: {path} is not a mechanisms document ({error})") from error
+    rows = []
+    for item in results:
+        best = "<br>".join(html.escape(f"{p['rank']}. {p['metapath']} {p['score']:+.3g}: "
+                                       f"{p['text']}") for p in item["paths"][:n_paths])
+        metapaths = ", ".join(html.escape(f"{m['metapath']} {m['paths']} (best #"
+                                          f"{m['best_rank']})")
+                              for m in item["metapaths"][:n_metapaths])
+        cells = [html.escape(f"{item['test_head_name']} {item['test_relation_label']} "
+                             f"{item['test_tail_name']}"), best or "no path", metapaths]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    header = "".join(f"<th>{h}</th>" for h in ("test triple", "best paths (metapath, score)",
+                                                "metapaths (paths, best rank)"))
+    return (f'<h2>Mechanisms</h2><p>Direct relations set apart; paths ranked by the '
+            f'{html.escape(str(results[0]["aggregate"]) if results else "")} of their edges\' '
+            f'TracIn scores (<a href="mechanisms.json">mechanisms.json</a>, '
+            f'<a href="mechanisms.csv">mechanisms.csv</a>).</p>'
+            f"<table><tr>{header}</tr>{''.join(rows)}</table>")
+
+
+
 def render_html(data: RunData, images: dict[str, bytes], title: str, *,
                 detailed: int = 50) -> str:
     """The report page (see the module docstring); self-contained, no network access.
@@ -432,6 +464,7 @@ def render_html(data: RunData, images: dict[str, bytes], title: str, *,
     if len(data.triples) > detailed:
         parts.append(f"<p><i>Sections for the first {detailed} test triples only; the files "
                      "of the others are linked in the table.</i></p>")
+    parts.append(_mechanism_section(data.folder))
     parts += [f"<script>{cytoscape_js()}</script>", f"<script>{SCRIPT}</script>",
               "</body></html>"]
     return "\n".join(parts) + "\n"
