@@ -12,15 +12,10 @@ delta_i x_i^T, fc bias delta_i, plus small materialised parameters. For a left e
     small         <s_i,s_j>
 
 Every term is a matrix product (all pairs, (B, T)) or a row-wise product (diagonal, (B,)),
-chosen by a :class:`Pairing`. The d-wide products the chosen terms need (<f,f>, <g,f>, <f,g>,
-<g,g>, <k,k>, <delta,delta>: all of width d, :data:`FACTOR_DOTS`) are formed together as one
-batched product of the stacked factors, (n, B, d) x (n, d, T), instead of n small ones; <x,x>
-(width F) and <s,s> (width P) are one product each.
-
-A one-hot u (u = coef e_t, objectives ``score`` and ``pointwise_bce``) is read through look-ups
-on either side, so neither a training example nor a cached test example needs its N-entity score
-vector: T = 750 dense test rows of a 1 M-entity graph would be 3 GB per checkpoint. Only a dense
-objective (``bce_1n``) carries u as (., N).
+chosen by a :class:`Pairing`. A one-hot u (u = coef e_t, objectives ``score`` and
+``pointwise_bce``) is read through look-ups on either side, so neither a training example nor a
+cached test example needs its N-entity score vector: T = 750 dense test rows of a 1 M-entity
+graph would be 3 GB per checkpoint. Only a dense objective (``bce_1n``) carries u as (., N).
 
 Row sharing: training examples that share their (head, relation row) share x and f, so
 ``x_products`` (the (B, T) matrix <x_i, x_j>, the largest pair product: F = C h w terms per
@@ -38,9 +33,9 @@ from torch import Tensor
 
 from kgif.influence.grads import Factors, GradBlocks
 
-__all__ = ["ALL_PAIRS", "DIAGONAL", "FACTOR_DOTS", "FACTOR_TERMS", "Pairing", "as_right",
-           "densify", "factor_dots", "generic_scores", "merge_directions", "row_groups",
-           "shared_x_products", "structured_scores"]
+__all__ = ["ALL_PAIRS", "DIAGONAL", "FACTOR_TERMS", "Pairing", "as_right", "densify",
+           "generic_scores", "merge_directions", "row_groups", "shared_x_products",
+           "structured_scores"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +49,6 @@ class Pairing:
         at_left: left values U (B, N), right ids (T,) -> U[i, b_j].
         scale: left scalars c (B,), pair tensor M -> c_i M_ij.
         scale_right: right scalars c (T,), pair tensor M -> M_ij c_j.
-        stacked_dot: a (n, B, w), b (n, T, w) -> (n, ...) <a_ni, b_nj> for each of n pairs.
     """
 
     dot: Callable[[Tensor, Tensor], Tensor]
@@ -63,7 +57,6 @@ class Pairing:
     at_left: Callable[[Tensor, Tensor], Tensor]
     scale: Callable[[Tensor, Tensor], Tensor]
     scale_right: Callable[[Tensor, Tensor], Tensor]
-    stacked_dot: Callable[[Tensor, Tensor], Tensor]
 
 
 ALL_PAIRS = Pairing(
@@ -73,7 +66,6 @@ ALL_PAIRS = Pairing(
     at_left=lambda u, ids: u[:, ids],
     scale=lambda c, m: c[:, None] * m,
     scale_right=lambda c, m: m * c[None, :],
-    stacked_dot=lambda a, b: torch.bmm(a, b.transpose(1, 2)),  # one batched GEMM
 )
 
 DIAGONAL = Pairing(
@@ -83,7 +75,6 @@ DIAGONAL = Pairing(
     at_left=lambda u, ids: u.gather(1, ids[:, None])[:, 0],
     scale=lambda c, m: c * m,
     scale_right=lambda c, m: m * c,
-    stacked_dot=lambda a, b: (a * b).sum(-1),
 )
 
 
@@ -122,66 +113,33 @@ def _u_products(a: Factors, b: Factors, p: Pairing) -> tuple[Tensor, Tensor, Ten
 
 @dataclass
 class _Products:
-    """Shared pair products of one (left, right) call: <u_i,u_j>, u_i[h_j], u_j[h_i], the
-    d-wide factor products by (left field, right field) name, and <x_i, x_j> when precomputed
-    (row sharing), else None."""
+    """Shared pair products of one (left, right) call: <u_i,u_j>, u_i[h_j], u_j[h_i], and
+    <x_i, x_j> when precomputed (row sharing), else None."""
 
     uu: Tensor
     uh: Tensor
     hu: Tensor
-    dots: dict[tuple[str, str], Tensor]
     xx: Tensor | None = None
 
 
 def _entity_term(a: Factors, b: Factors, p: Pairing, q: _Products) -> Tensor:
-    d = q.dots
-    return (q.uu * d["f", "f"] + q.hu * d["g", "f"] + q.uh * d["f", "g"]
-            + p.eq(a.h, b.h, a.f) * d["g", "g"])
+    return (q.uu * p.dot(a.f, b.f) + q.hu * p.dot(a.g, b.f) + q.uh * p.dot(a.f, b.g)
+            + p.eq(a.h, b.h, a.f) * p.dot(a.g, b.g))
 
 
 def _fc_weight_term(a: Factors, b: Factors, p: Pairing, q: _Products) -> Tensor:
     xx = p.dot(a.x, b.x) if q.xx is None else q.xx
-    return q.dots["delta", "delta"] * xx
+    return p.dot(a.delta, b.delta) * xx
 
 
 #: One term per factored parameter: (left, right, pairing, shared products) -> scores.
 FACTOR_TERMS: dict[str, Callable[..., Tensor]] = {
     "entity_embedding": _entity_term,
     "entity_bias": lambda a, b, p, q: q.uu,
-    "relation_embedding": lambda a, b, p, q: p.eq(a.r, b.r, a.f) * q.dots["k", "k"],
+    "relation_embedding": lambda a, b, p, q: p.eq(a.r, b.r, a.f) * p.dot(a.k, b.k),
     "fc.weight": _fc_weight_term,
-    "fc.bias": lambda a, b, p, q: q.dots["delta", "delta"],
+    "fc.bias": lambda a, b, p, q: p.dot(a.delta, b.delta),
 }
-
-#: The d-wide products <left field, right field> each term of :data:`FACTOR_TERMS` reads.
-FACTOR_DOTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "entity_embedding": (("f", "f"), ("g", "f"), ("f", "g"), ("g", "g")),
-    "entity_bias": (),
-    "relation_embedding": (("k", "k"),),
-    "fc.weight": (("delta", "delta"),),
-    "fc.bias": (("delta", "delta"),),
-}
-
-
-def factor_dots(left: Factors, right: Factors, factored: tuple[str, ...],
-                pairing: Pairing) -> dict[tuple[str, str], Tensor]:
-    """Every d-wide product the terms of ``factored`` need, as ONE stacked product.
-
-    Args:
-        left, right: factors of B and T examples (f, g, k, delta all (., d)).
-        factored: keys of :data:`FACTOR_TERMS`.
-        pairing: :data:`ALL_PAIRS` (one (n, B, d) x (n, d, T) batched GEMM) or
-            :data:`DIAGONAL` (row-wise).
-
-    Returns:
-        (left field, right field) -> (B, T) (or (B,)) products, in the factors' dtype.
-    """
-    names = list(dict.fromkeys(pair for name in factored for pair in FACTOR_DOTS[name]))
-    if not names:
-        return {}
-    a = torch.stack([getattr(left, n) for n, _ in names])  # (n, B, d)
-    b = torch.stack([getattr(right, n) for _, n in names])  # (n, T, d)
-    return dict(zip(names, pairing.stacked_dot(a, b).unbind(0), strict=True))
 
 
 def structured_scores(left: Factors, right: Factors, factored: tuple[str, ...],
@@ -201,7 +159,7 @@ def structured_scores(left: Factors, right: Factors, factored: tuple[str, ...],
         Scores in the factors' dtype.
     """
     uu, uh, hu = _u_products(left, right, pairing)
-    products = _Products(uu, uh, hu, factor_dots(left, right, factored, pairing), x_products)
+    products = _Products(uu, uh, hu, x_products)
     total = pairing.dot(left.small, right.small)
     for name in factored:
         total = total + FACTOR_TERMS[name](left, right, pairing, products)
