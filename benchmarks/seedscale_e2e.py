@@ -109,7 +109,7 @@ def run(work: Path, size: dict, max_seconds: float | None, python: str) -> dict:
                   cpu_user_s=after.ru_utime - before.ru_utime,
                   cpu_sys_s=after.ru_stime - before.ru_stime,
                   peak_rss_mib=after.ru_maxrss / 1024, load_after=os.getloadavg(),
-                  done_after=_finished(out), complete=(out / "summary.json").exists())
+                  done_after=_finished(out), complete=(out / "explanations.json").exists())
     return record
 
 
