@@ -11,12 +11,12 @@ FLOPs (multiply-add = 2), per training *edge* against T test triples:
 * pair products: 2 T x (2 F + 12 d + 2 P_small) (the (2B, T) kernel);
 * top-k: no FLOPs counted; its time is reported as seconds per edge.
 
-The peak is measured in the same process on the pair products' dominant GEMM shape,
-(2B, F) x (F, T) in float32, so the fraction is of what this machine's BLAS does on this
-shape, not of a datasheet number. ``before``/``after`` rows time the former code path beside
-the new one in the same process (the whole-block sort of the top-k against the threshold
-pre-filter; the six d-wide products as separate GEMMs against one batched GEMM), so their
-ratio survives a loaded machine.
+The peak is measured in the same process on the pair products' dominant GEMM shape, (2B, F) x
+(F, T) in float32, so the fraction is of what this machine's BLAS does on this shape, not of a
+datasheet number. ``before``/``after`` rows time the former code path beside the new one in the
+same process (the entity terms through dense (2B, T) equality masks against matched pairs; the
+whole-block sort of the top-k against the threshold pre-filter; the six d-wide products as
+separate GEMMs against one batched GEMM), so their ratio survives a loaded machine.
 
 Block size (memory budget): one block holds about :data:`LIVE_PAIR_MATRICES` float32 (2B, T)
 matrices at once (the products, their coefficients and the running sum), plus the factors
@@ -31,7 +31,13 @@ import torch
 from kgif.bench.common import ModelSize, Preset, median_time, random_checkpoint, random_triples, row
 from kgif.data.graph import with_reciprocals
 from kgif.influence.grads import FACTORED, structured_factors
-from kgif.influence.kernels import as_right, structured_scores
+from kgif.influence.kernels import (
+    ALL_PAIRS,
+    FACTOR_TERMS,
+    _dense_products,  # the former path, for before/after
+    as_right,
+    structured_scores,
+)
 from kgif.influence.topk import TopK
 from kgif.model.loss import get_objective
 
@@ -82,6 +88,15 @@ def _separate_dots(left, right) -> list[torch.Tensor]:
     """The former d-wide products: one small GEMM each."""
     return [left.f @ right.f.T, left.g @ right.f.T, left.f @ right.g.T, left.g @ right.g.T,
             left.k @ right.k.T, left.delta @ right.delta.T]
+
+
+def _dense_masks(left, right, factored) -> torch.Tensor:
+    """The former pair kernel: the entity terms through dense (2B, T) equality masks."""
+    shared = _dense_products(left, right, ALL_PAIRS, None)
+    total = left.small @ right.small.T
+    for name in factored:
+        total = total + FACTOR_TERMS[name](left, right, ALL_PAIRS, shared)
+    return total
 
 
 def _batched_dots(left, right) -> torch.Tensor:
@@ -135,6 +150,7 @@ def run_seedscale(preset: Preset, device: str) -> list[dict]:
         t_factors = median_time(
             lambda: structured_factors(pr, bu, config, edges, score, small), preset, device)
         t_pairs = median_time(lambda: structured_scores(left, right, factored), preset, device)
+        t_masks = median_time(lambda: _dense_masks(left, right, factored), preset, device)
         t_stacked = median_time(lambda: _batched_dots(left, right), preset, device)
         t_separate = median_time(lambda: _separate_dots(left, right), preset, device)
         blocks = [torch.randn(t, b, generator=gen).to(device)
@@ -165,6 +181,10 @@ def run_seedscale(preset: Preset, device: str) -> list[dict]:
                     sum(per_edge.values()) * b / total / peak, "", **extra))
     rows.append(row(SUITE, case, "top-k (before: sort whole block)", "seconds per edge",
                     t_sort / b, "s", **extra))
+    rows.append(row(SUITE, case, "pair products (before: dense equality masks)",
+                    "seconds per edge", t_masks / b, "s", **extra))
+    rows.append(row(SUITE, case, "pair products speed-up (masks / matched pairs)", "ratio",
+                    t_masks / t_pairs, "x", **extra))
     rows.append(row(SUITE, case, "top-k speed-up (sort / pre-filter)", "ratio",
                     t_sort / t_topk, "x", **extra))
     rows.append(row(SUITE, case, "d-products: one batched GEMM vs six (separate / batched)",
