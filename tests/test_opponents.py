@@ -6,8 +6,9 @@ import csv
 import re
 
 import torch
-from helpers import graph_checkpoints, random_triples
+from helpers import graph_checkpoints
 
+from kgif.bench.common import random_triples
 from kgif.data.datasets import from_label_triples
 from kgif.explanation.explanation import explain, format_explanation, to_json, write_csv
 from kgif.explanation.network import explanation_subgraph

@@ -15,6 +15,9 @@ entities and P_s the number of "small" (BatchNorm, conv) parameters:
 * TracIn stream (``TracIn.influence``, T = 1), per edge: 2 x structured factors + 2 x pair
   (the one-triple test cache is inside the time).
 * matmul peak: 2 n^3 per (n x n) @ (n x n) float32 product.
+
+The seed project's shape (d = 32, C = 32, T = 750, 1 M entities) has its own rows, split into
+factor pass, pair products and top-k, in :mod:`kgif.bench.seedscale`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch
 
 from kgif.bench.baselines import full_gradient
 from kgif.bench.common import MODELS, BenchSize, median_time, random_checkpoint, random_triples, row
+from kgif.bench.seedscale import run_seedscale
 from kgif.data.graph import with_reciprocals
 from kgif.influence.grads import FACTORED, per_sample_grads, structured_factors
 from kgif.influence.kernels import ALL_PAIRS, as_right, structured_scores
@@ -118,4 +122,4 @@ def run_roofline(preset: BenchSize, device: str) -> list[dict]:
         rows.append(row("roofline", case, name, "FLOP/s", flops / seconds, "FLOP/s", **extra))
         rows.append(row("roofline", case, name, "fraction of peak", flops / seconds / peak, "",
                         **extra))
-    return rows
+    return rows + run_seedscale(preset, device)

@@ -17,6 +17,13 @@ chosen by a :class:`Pairing`. A one-hot u (u = coef e_t, objectives ``score`` an
 cached test example needs its N-entity score vector: T = 750 dense test rows of a 1 M-entity
 graph would be 3 GB per checkpoint. Only a dense objective (``bce_1n``) carries u as (., N).
 
+Matched pairs: when both sides are one-hot, the entity-table and entity-bias terms are
+non-zero only where two entity ids coincide ([t_i = t_j], [h_i = t_j], [t_i = h_j],
+[h_i = h_j]), which at 1 M entities is a tiny fraction of the (B, T) pairs. They are read
+at the matched pairs only (:attr:`Pairing.match`: sort the right ids, bisect the left ones)
+and added into the result, instead of forming four dense equality masks and multiplying
+them in (:data:`ONE_HOT_TERMS`). Exact: the same products, summed in a different order.
+
 Row sharing: training examples that share their (head, relation row) share x and f, so
 ``x_products`` (the (B, T) matrix <x_i, x_j>, the largest pair product: F = C h w terms per
 pair against d for the others) may be computed once per distinct row and gathered
@@ -33,8 +40,8 @@ from torch import Tensor
 
 from kgif.influence.grads import Factors, GradBlocks
 
-__all__ = ["ALL_PAIRS", "DIAGONAL", "FACTOR_TERMS", "Pairing", "as_right", "densify",
-           "generic_scores", "merge_directions", "row_groups", "shared_x_products",
+__all__ = ["ALL_PAIRS", "DIAGONAL", "FACTOR_TERMS", "ONE_HOT_TERMS", "Pairing", "as_right",
+           "densify", "generic_scores", "merge_directions", "row_groups", "shared_x_products",
            "structured_scores"]
 
 
@@ -49,6 +56,11 @@ class Pairing:
         at_left: left values U (B, N), right ids (T,) -> U[i, b_j].
         scale: left scalars c (B,), pair tensor M -> c_i M_ij.
         scale_right: right scalars c (T,), pair tensor M -> M_ij c_j.
+        match: ids a (B,), b (T,) -> (i, j) int64 index pairs with a_i = b_j (all such pairs;
+            on the diagonal the positions with a_i = b_i, j = i).
+        pick: pair tensor M, (i, j) -> its entries at those pairs.
+        zeros: left ids (B,), right ids (T,), like -> a zero pair tensor of like's dtype.
+        add_at: pair tensor M, (i, j), values -> M with the values added at those pairs.
     """
 
     dot: Callable[[Tensor, Tensor], Tensor]
@@ -57,6 +69,26 @@ class Pairing:
     at_left: Callable[[Tensor, Tensor], Tensor]
     scale: Callable[[Tensor, Tensor], Tensor]
     scale_right: Callable[[Tensor, Tensor], Tensor]
+    match: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+    pick: Callable[[Tensor, Tensor, Tensor], Tensor]
+    zeros: Callable[[Tensor, Tensor, Tensor], Tensor]
+    add_at: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
+
+
+def _join(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """Every (i, j) with a_i = b_j, by sorting b and bisecting (B log T, no (B, T) mask)."""
+    sorted_b, order = torch.sort(b)
+    a = a.contiguous()  # ids are often a column view of the triples
+    lo = torch.searchsorted(sorted_b, a)
+    counts = torch.searchsorted(sorted_b, a, right=True) - lo
+    i = torch.repeat_interleave(torch.arange(len(a), device=a.device), counts)
+    shift = torch.repeat_interleave(lo - (counts.cumsum(0) - counts), counts)
+    return i, order[shift + torch.arange(len(i), device=a.device)]
+
+
+def _same_positions(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    i = (a == b).nonzero()[:, 0]
+    return i, i
 
 
 ALL_PAIRS = Pairing(
@@ -66,6 +98,10 @@ ALL_PAIRS = Pairing(
     at_left=lambda u, ids: u[:, ids],
     scale=lambda c, m: c[:, None] * m,
     scale_right=lambda c, m: m * c[None, :],
+    match=_join,
+    pick=lambda m, i, j: m[i, j],
+    zeros=lambda a, b, like: like.new_zeros(len(a), len(b)),
+    add_at=lambda m, i, j, v: m.index_put((i, j), v, accumulate=True),
 )
 
 DIAGONAL = Pairing(
@@ -75,6 +111,10 @@ DIAGONAL = Pairing(
     at_left=lambda u, ids: u.gather(1, ids[:, None])[:, 0],
     scale=lambda c, m: c * m,
     scale_right=lambda c, m: m * c,
+    match=_same_positions,
+    pick=lambda m, i, j: m[i],
+    zeros=lambda a, b, like: like.new_zeros(len(a)),
+    add_at=lambda m, i, j, v: m.index_add(0, i, v),
 )
 
 
@@ -120,18 +160,59 @@ def _u_products(a: Factors, b: Factors, p: Pairing) -> tuple[Tensor, Tensor, Ten
 
 @dataclass
 class _Products:
-    """Shared pair products of one (left, right) call: <u_i,u_j>, u_i[h_j], u_j[h_i], and
+    """Shared pair products of one (left, right) call: <u_i,u_j>, u_i[h_j], u_j[h_i] (dense
+    (B, T) tensors; None when both sides are one-hot, whose terms use matched pairs), and
     <x_i, x_j> when precomputed (row sharing), else None."""
 
-    uu: Tensor
-    uh: Tensor
-    hu: Tensor
+    uu: Tensor | None
+    uh: Tensor | None
+    hu: Tensor | None
     xx: Tensor | None = None
+
+
+def _one_hot_products(a: Factors, b: Factors, p: Pairing, xx: Tensor | None) -> _Products:
+    return _Products(None, None, None, xx)
+
+
+def _dense_products(a: Factors, b: Factors, p: Pairing, xx: Tensor | None) -> _Products:
+    return _Products(*_u_products(a, b, p), xx)
 
 
 def _entity_term(a: Factors, b: Factors, p: Pairing, q: _Products) -> Tensor:
     return (q.uu * p.dot(a.f, b.f) + q.hu * p.dot(a.g, b.f) + q.uh * p.dot(a.f, b.g)
             + p.eq(a.h, b.h, a.f) * p.dot(a.g, b.g))
+
+
+def _one_hot_entity_term(a: Factors, b: Factors, p: Pairing, q: _Products) -> Tensor:
+    """The entity term with u = coef e_t on both sides: each of its four products is non-zero
+    only where two entity ids coincide, so it is read at the matched pairs only."""
+    one_a, one_b = torch.ones_like(a.coef), torch.ones_like(b.coef)
+    total = p.zeros(a.h, b.h, a.f)
+    for ids_a, ids_b, vec_a, vec_b, c_a, c_b in (
+            (a.t, b.t, a.f, b.f, a.coef, b.coef),  # <u_i,u_j><f_i,f_j>
+            (a.h, b.t, a.g, b.f, one_a, b.coef),  # u_j[h_i] <g_i,f_j>
+            (a.t, b.h, a.f, b.g, a.coef, one_b),  # u_i[h_j] <f_i,g_j>
+            (a.h, b.h, a.g, b.g, one_a, one_b)):  # [h_i = h_j] <g_i,g_j>
+        i, j = p.match(ids_a, ids_b)
+        total = p.add_at(total, i, j, c_a[i] * c_b[j] * _matched_dots(vec_a, vec_b, i, j))
+    return total
+
+
+#: Matched pairs whose d-vectors are gathered at once (bounds the memory of a hub entity).
+MATCH_CHUNK = 1 << 18
+
+
+def _matched_dots(a: Tensor, b: Tensor, i: Tensor, j: Tensor) -> Tensor:
+    """(M,) <a_i, b_j> at M matched pairs, gathering MATCH_CHUNK pairs at a time."""
+    parts = [(a[i[s:s + MATCH_CHUNK]] * b[j[s:s + MATCH_CHUNK]]).sum(-1)
+             for s in range(0, len(i), MATCH_CHUNK)]
+    return torch.cat(parts) if parts else a.new_zeros(0)
+
+
+def _one_hot_bias_term(a: Factors, b: Factors, p: Pairing, q: _Products) -> Tensor:
+    """<u_i, u_j> = coef_i coef_j [t_i = t_j], at the matched pairs."""
+    i, j = p.match(a.t, b.t)
+    return p.add_at(p.zeros(a.h, b.h, a.f), i, j, a.coef[i] * b.coef[j])
 
 
 def _fc_weight_term(a: Factors, b: Factors, p: Pairing, q: _Products) -> Tensor:
@@ -146,6 +227,19 @@ FACTOR_TERMS: dict[str, Callable[..., Tensor]] = {
     "relation_embedding": lambda a, b, p, q: p.eq(a.r, b.r, a.f) * p.dot(a.k, b.k),
     "fc.weight": _fc_weight_term,
     "fc.bias": lambda a, b, p, q: p.dot(a.delta, b.delta),
+}
+
+#: The same terms when both sides are one-hot: the entity table and bias at matched pairs.
+ONE_HOT_TERMS: dict[str, Callable[..., Tensor]] = {
+    **FACTOR_TERMS,
+    "entity_embedding": _one_hot_entity_term,
+    "entity_bias": _one_hot_bias_term,
+}
+
+#: u kind of the (left, right) call -> (shared products, terms).
+_BY_U_KIND: dict[str, tuple[Callable[..., _Products], dict[str, Callable[..., Tensor]]]] = {
+    "one-hot": (_one_hot_products, ONE_HOT_TERMS),
+    "dense": (_dense_products, FACTOR_TERMS),
 }
 
 
@@ -165,11 +259,12 @@ def structured_scores(left: Factors, right: Factors, factored: tuple[str, ...],
     Returns:
         Scores in the factors' dtype.
     """
-    uu, uh, hu = _u_products(left, right, pairing)
-    products = _Products(uu, uh, hu, x_products)
+    kind = "one-hot" if left.u is None and right.u is None else "dense"
+    shared, terms = _BY_U_KIND[kind]
+    products = shared(left, right, pairing, x_products)
     total = pairing.dot(left.small, right.small)
     for name in factored:
-        total = total + FACTOR_TERMS[name](left, right, pairing, products)
+        total = total + terms[name](left, right, pairing, products)
     return total
 
 

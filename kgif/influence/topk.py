@@ -7,9 +7,18 @@ result is (n_rows, k). Scores must be finite: a NaN compares false with everythi
 could rank it first; :class:`TopK` refuses it instead (one ``isfinite().all()`` per update,
 which is one host synchronisation per batch on a GPU).
 
+Threshold pre-filter: an update first drops every entry that cannot enter the result, so
+only a few candidates per row are sorted instead of the whole (n_rows, B) block. An entry
+strictly worse than the row's running k-th value, or than the k-th best entry of its own
+batch (found with ``torch.topk``, no sort), has at least k entries ranked above it; entries
+*equal* to the threshold are kept, since the id rule may still rank them in. The survivors are
+packed into an (n_rows, M) block (M = the most survivors of any row) and merged by the same two
+stable sorts as before, so the result is bit-identical to sorting everything
+(``tests/test_topk_prefilter.py`` checks it on random, tied, all-equal and masked inputs).
+
 :class:`kgif.influence.tracin.TracIn` streams training batches through :class:`TopK`;
-:mod:`kgif.influence.distributed` merges per-shard results with :func:`merge_topk`, which is the
-same update applied to the gathered parts, so both give the same answer.
+:mod:`kgif.influence.distributed` merges per-shard results with :func:`merge_topk`, which is
+the same update applied to the gathered parts, so both give the same answer.
 """
 
 from __future__ import annotations
@@ -41,6 +50,19 @@ def _rank_order(values: Tensor, ids: Tensor, largest: bool) -> Tensor:
     by_id = torch.sort(ids, dim=1, stable=True).indices
     by_score = torch.sort(values.gather(1, by_id), dim=1, descending=largest, stable=True).indices
     return by_id.gather(1, by_score)
+
+
+def _pack(scores: Tensor, ids: Tensor, keep: Tensor, fill: float) -> tuple[Tensor, Tensor]:
+    """(n_rows, M) scores and ids of the ``keep`` entries of each row, in their column order;
+    M is the largest count of a row, shorter rows are padded with ``fill`` and id -1."""
+    width = int(keep.sum(1).max()) if keep.numel() else 0
+    rows, cols = keep.nonzero(as_tuple=True)
+    slots = (keep.cumsum(1) - 1)[rows, cols]
+    values = scores.new_full((scores.shape[0], width), fill)
+    packed = torch.full((scores.shape[0], width), -1, dtype=ids.dtype, device=ids.device)
+    values[rows, slots] = scores[rows, cols]
+    packed[rows, slots] = ids[rows, cols]
+    return values, packed
 
 
 class TopK:
@@ -81,11 +103,25 @@ class TopK:
         ids = ids.to(self.indices.device).expand(scores.shape[0], -1)
         if valid is not None:
             scores = scores.masked_fill(~valid, self.fill)
-            ids = ids.masked_fill(~valid, -1)
+        scores, ids = _pack(scores, ids, self._candidates(scores, valid), self.fill)
         values = torch.cat([self.values, scores], 1)
         ids = torch.cat([self.indices, ids], 1)
         order = _rank_order(values, ids, self.largest)[:, : self.k]
         self.values, self.indices = values.gather(1, order), ids.gather(1, order)
+
+    def _candidates(self, scores: Tensor, valid: Tensor | None) -> Tensor:
+        """(n_rows, B) bool: valid entries not worse than the row's threshold, the worse of
+        the running k-th value and the batch's own k-th value (``fill`` while fewer exist)."""
+        threshold = scores.new_full((scores.shape[0],), self.fill)
+        if self.values.shape[1] == self.k:
+            threshold = self.values[:, -1]
+        if scores.shape[1] >= self.k:
+            kth = scores.topk(self.k, dim=1, largest=self.largest, sorted=False).values
+            best = kth.min(1).values if self.largest else kth.max(1).values
+            threshold = torch.maximum(threshold, best) if self.largest \
+                else torch.minimum(threshold, best)
+        keep = scores >= threshold[:, None] if self.largest else scores <= threshold[:, None]
+        return keep if valid is None else keep & valid
 
     def result(self) -> KMostInfluentialResults:
         """(n_rows, k) indices and scores, padded with -1 / NaN where fewer than k are valid."""
