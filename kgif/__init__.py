@@ -12,14 +12,13 @@ from kgif.data.kgx import from_dataframe, read_kgx_dataset
 from kgif.data.split import split, write_split
 from kgif.evaluation.predict import Query, make_query, predict, predict_batch, read_queries
 from kgif.evaluation.ranks import evaluate, evaluate_all_sides
-from kgif.explanation.explanation import Explanation, explain
+from kgif.explanation.explanation import Explanation, explain, relation_summary
 from kgif.explanation.network import write_network
 from kgif.explanation.paths import enumerate_paths, rank_paths
 from kgif.explanation.plot import plot_explanation, write_figures
 from kgif.explanation.tables import (
     format_predictions,
     read_predictions,
-    relation_summary,
     to_dataframe,
     write_csv,
     write_json,

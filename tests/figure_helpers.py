@@ -7,7 +7,7 @@ import dataclasses
 from helpers import graph_checkpoints
 
 from kgif.bench.common import random_triples
-from kgif.data.datasets import from_label_triples
+from kgif.data.build import from_label_triples
 from kgif.explanation.explanation import explain
 from kgif.explanation.paths import rank_paths
 from kgif.influence.candidates import Adjacency

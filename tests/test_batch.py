@@ -18,7 +18,8 @@ from tolerances import ATOL64, RTOL64
 
 from kgif.bench.common import random_triples
 from kgif.cli import main
-from kgif.data.datasets import from_label_triples, load_dataset
+from kgif.data.build import from_label_triples
+from kgif.data.datasets import load_dataset
 from kgif.data.tsv import write_label_triples
 from kgif.explanation.explanation import explain
 from kgif.influence.candidates import Adjacency, candidate_edges_batch

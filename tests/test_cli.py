@@ -13,7 +13,8 @@ from tqdm import tqdm
 from kgif.cli import build_parser, main
 from kgif.cli._common import TqdmHandler, check_device, load_graph_for, setup_logging
 from kgif.cli.explain import summarize_rates
-from kgif.data.datasets import from_label_triples, load_dataset
+from kgif.data.build import from_label_triples
+from kgif.data.datasets import load_dataset
 from kgif.data.tsv import write_label_triples
 from kgif.model.checkpoint import Checkpoint, save_checkpoint
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 import kgif.data.curie as curie
+from kgif.data.build import from_label_triples
 from kgif.data.curie import curie_candidates, split_curie, standardize_curie
-from kgif.data.datasets import from_label_triples, load_dataset
+from kgif.data.datasets import load_dataset
 
 HETIONET_STYLE = [
     ("Compound::DB00997", "TREATS_CtD", "Disease::DOID:1612"),

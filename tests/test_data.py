@@ -12,13 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from kgif.data.datasets import (
-    data_dir,
-    from_label_triples,
-    load_dataset,
-    read_seed_dataset,
-    read_tsv_dataset,
-)
+from kgif.data.build import from_label_triples
+from kgif.data.datasets import data_dir, load_dataset, read_seed_dataset, read_tsv_dataset
 from kgif.data.graph import (
     KnowledgeGraph,
     base_relation,

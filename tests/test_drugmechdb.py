@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 
-from kgif.data.datasets import from_label_triples
+from kgif.data.build import from_label_triples
 from kgif.data.drugmechdb import COLUMNS, drugmechdb_file, read_drugmechdb
 
 TRAIN = [("C1", "BINDS_CbG", "G1"), ("D1", "ASSOCIATES_DaG", "G1"), ("G1", "INTERACTS_GiG", "G2"),

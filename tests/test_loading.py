@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from kgif.data import tsv as labels
-from kgif.data.datasets import from_label_triples, read_tsv_dataset
+from kgif.data.build import from_label_triples
+from kgif.data.datasets import read_tsv_dataset
 from kgif.data.tsv import EncodedTriples, read_label_triples
 
 HAS_PANDAS = importlib.util.find_spec("pandas") is not None

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from kgif.data.datasets import from_label_triples
+from kgif.data.build import from_label_triples
 from kgif.explanation.mechanisms import (
     direct_relations,
     format_mechanisms,

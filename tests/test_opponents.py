@@ -9,7 +9,7 @@ import torch
 from helpers import graph_checkpoints
 
 from kgif.bench.common import random_triples
-from kgif.data.datasets import from_label_triples
+from kgif.data.build import from_label_triples
 from kgif.explanation.explanation import explain, format_explanation, to_json, write_csv
 from kgif.explanation.network import explanation_subgraph
 from kgif.influence.topk import KMostInfluentialResults, signed_topk

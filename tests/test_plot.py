@@ -12,7 +12,7 @@ from figure_helpers import explained
 from matplotlib.colors import to_hex
 from matplotlib.text import Text
 
-from kgif.data.datasets import from_label_triples
+from kgif.data.build import from_label_triples
 from kgif.explanation.explanation import Explanation, Influence
 from kgif.explanation.network import explanation_subgraph
 from kgif.explanation.plot import (

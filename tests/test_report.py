@@ -12,7 +12,8 @@ from tolerances import ATOL64, RTOL64
 
 from kgif.bench.common import random_triples
 from kgif.cli import main
-from kgif.data.datasets import from_label_triples, load_dataset
+from kgif.data.build import from_label_triples
+from kgif.data.datasets import load_dataset
 from kgif.data.tsv import write_label_triples
 from kgif.explanation.explanation import Explanation, Influence, explain
 from kgif.explanation.tables import CSV_COLUMNS, to_dataframe, to_json, write_csv
@@ -122,7 +123,8 @@ def _kinded_graph():
 def test_kinds_names_and_proponent_summary_in_every_output(tmp_path):
     from collections import Counter
 
-    from kgif.explanation.tables import format_explanation, relation_summary, summary_fields
+    from kgif.explanation.explanation import relation_summary
+    from kgif.explanation.tables import format_explanation, summary_fields
 
     kg = _kinded_graph()
     tracin = TracIn(graph_checkpoints(kg), kg.training)
@@ -195,7 +197,8 @@ def _hand_explanation():
 
 
 def test_summaries_text_and_csv_of_a_hand_written_explanation(tmp_path):
-    from kgif.explanation.tables import format_explanation, relation_summary, summary_fields
+    from kgif.explanation.explanation import relation_summary
+    from kgif.explanation.tables import format_explanation, summary_fields
 
     kg, ex = _hand_explanation()
     assert relation_summary(ex, kg) == {

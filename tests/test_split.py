@@ -9,7 +9,8 @@ import logging
 import pytest
 import torch
 
-from kgif.data.datasets import from_label_triples, load_dataset
+from kgif.data.build import from_label_triples
+from kgif.data.datasets import load_dataset
 from kgif.data.split import SplitSettings, split, write_split
 
 

@@ -78,7 +78,7 @@ explanations[0]  # shown as a table with names, kinds and scores
 for ex in explanations:
     summary = kgif.relation_summary(ex, kg)
     print(kg.relation_label(ex.triple[1]), "->",
-          kgif.explanation.tables.format_summary(summary["by_relation"]))
+          kgif.explanation.explanation.format_summary(summary["by_relation"]))
 
 # %% [markdown]
 # ## Draw one explanation

@@ -28,7 +28,14 @@ from __future__ import annotations
 
 import torch
 
-from kgif.bench.common import BenchSize, ModelSize, median_time, random_checkpoint, random_triples, row
+from kgif.bench.common import (
+    BenchSize,
+    ModelSize,
+    median_time,
+    random_checkpoint,
+    random_triples,
+    row,
+)
 from kgif.data.graph import with_reciprocals
 from kgif.influence.grads import FACTORED, structured_factors
 from kgif.influence.kernels import (

@@ -262,7 +262,7 @@ def _attach_nodes(kg: KnowledgeGraph, nodes: KgxNodes) -> None:
 
 def _build(who: str, triples: list[tuple[str, str, str]], nodes: KgxNodes, name: str,
            duplicates: str) -> KnowledgeGraph:
-    from kgif.data.datasets import from_label_triples  # datasets detects KGX folders
+    from kgif.data.build import from_label_triples
 
     if not triples:
         raise ValueError(f"{who}: {name or 'the graph'} has no edges")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from html import escape
 
 import torch
 from torch import Tensor
@@ -23,7 +24,8 @@ from kgif.data.validate import check_triples
 from kgif.influence.topk import KMostInfluentialResults, signed_topk
 from kgif.influence.tracin import TracIn
 
-__all__ = ["Explanation", "Influence", "check_graph", "explain"]
+__all__ = ["Explanation", "Influence", "check_graph", "explain", "explanation_html", "explanation_repr",
+           "format_summary", "relation_summary"]
 
 @dataclass
 class Influence:
@@ -56,7 +58,7 @@ class Explanation:
     trained on (None when its checkpoints had no id maps); every writer checks it against the
     graph whose names it attaches (:func:`check_graph`). ``kg``, when set
     (``explain(..., kg=kg)``), gives the short ``repr`` and the notebook's HTML view
-    (:mod:`kgif.explanation.notebook`) names and kinds; it is not compared or saved.
+    (:func:`explanation_html`) names and kinds; it is not compared or saved.
     """
 
     triple: tuple[int, int, int]
@@ -71,15 +73,11 @@ class Explanation:
         return self.proponents + self.opponents
 
     def __repr__(self) -> str:
-        from kgif.explanation.notebook import explanation_repr
-
         return explanation_repr(self)
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the test triple, a table of proponents and opponents with names,
         kinds and scores, and the proponents' relation summary (escaped HTML)."""
-        from kgif.explanation.notebook import explanation_html
-
         return explanation_html(self)
 
 
@@ -152,3 +150,118 @@ def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
                     getattr(tracin, "graph_fingerprint", None), kg)
         for j in range(len(test_triples))
     ]
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _count(keys: list[str]) -> list[dict]:
+    """``[{"key": k, "count": n}, ...]`` by decreasing count, ties by key (deterministic)."""
+    counts: dict[str, int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    return [{"key": k, "count": n} for k, n in sorted(counts.items(), key=lambda x: (-x[1], x[0]))]
+
+
+def _summarise(edges: list[tuple[str, str, str]]) -> dict:
+    """Split ``(relation label, head kind, tail kind)`` edges by relation and by kind pair."""
+    by_kinds = [f"{a}->{b}" for _, a, b in edges if a or b]
+    return {"by_relation": _count([r for r, _, _ in edges]), "by_kinds": _count(by_kinds)}
+
+
+def relation_summary(ex: Explanation, kg: KnowledgeGraph) -> dict:
+    """How the proponents of ``ex`` split by relation and by (head kind, tail kind).
+
+    Returns:
+        ``{"by_relation": [{"key": relation label, "count": n}, ...], "by_kinds":
+        [{"key": "HeadKind->TailKind", "count": n}, ...]}``, each by decreasing count, ties
+        by key. ``by_kinds`` is empty when the graph has no entity kinds.
+    """
+    return _summarise([(kg.relation_label(q), kg.entity_kind(a), kg.entity_kind(b))
+                       for a, q, b in (inf.triple for inf in ex.proponents)])
+
+
+def format_summary(part: list[dict]) -> str:
+    """``"BINDS_CbG 6, ASSOCIATES_DaG 3"`` from one list of :func:`relation_summary`."""
+    return ", ".join(f"{x['key']} {x['count']}" for x in part)
+
+
+# --------------------------------------------------------------------------- notebook display
+
+_STYLE = ("border-collapse:collapse;font-size:0.9em;text-align:left")
+
+
+def _entity_text(kg: KnowledgeGraph | None, i: int) -> str:
+    if kg is None:
+        return f"entity {i}"
+    kind = kg.entity_kind(i)
+    return f"{kg.entity_name(i)} [{kind}]" if kind else kg.entity_name(i)
+
+
+def _relation_text(kg: KnowledgeGraph | None, r: int) -> str:
+    return f"relation {r}" if kg is None else kg.relation_name(r)
+
+
+def _triple_text(kg: KnowledgeGraph | None, triple: tuple[int, int, int]) -> str:
+    h, r, t = triple
+    return f"{_entity_text(kg, h)} --{_relation_text(kg, r)}--> {_entity_text(kg, t)}"
+
+
+def _score(value: float | None) -> str:
+    return "" if value is None else f"{value:+.4g}"
+
+
+def _magnitude(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
+
+
+def explanation_repr(ex: Explanation) -> str:
+    """``Explanation(<head> --<relation>--> <tail>, P proponents (top +s), O opponents
+    (top -s), self-influence x)``: one line, names when ``ex.kg`` is set."""
+    parts = [_triple_text(ex.kg, ex.triple)]
+    for title, items in (("proponents", ex.proponents), ("opponents", ex.opponents)):
+        top = f" (top {items[0].influence:+.4g})" if items else ""
+        parts.append(f"{len(items)} {title}{top}")
+    if ex.self_influence is not None:
+        parts.append(f"self-influence {ex.self_influence:.4g}")
+    return f"Explanation({', '.join(parts)})"
+
+
+def _entity_cell(kg: KnowledgeGraph | None, i: int) -> str:
+    if kg is None:
+        return f"<td>{i}</td>"
+    name, label, kind = kg.entity_name(i), kg.entity_label(i), kg.entity_kind(i)
+    kind_html = f" <small>[{escape(kind)}]</small>" if kind else ""
+    return f'<td title="{escape(label)}">{escape(name)}{kind_html}</td>'
+
+
+def _row(kg: KnowledgeGraph | None, inf: Influence) -> str:
+    a, q, b = inf.triple
+    relation = escape(_relation_text(kg, q))
+    return (f"<tr><td>{escape(inf.kind)}</td><td>{inf.rank}</td>"
+            f"<td>{_score(inf.influence)}</td>{_entity_cell(kg, a)}<td>{relation}</td>"
+            f"{_entity_cell(kg, b)}<td>{_magnitude(inf.self_influence)}</td></tr>")
+
+
+def _summary_html(ex: Explanation) -> str:
+    if ex.kg is None or not ex.proponents:
+        return ""
+    summary = relation_summary(ex, ex.kg)
+    lines = [f"<p>proponents by relation: {escape(format_summary(summary['by_relation']))}</p>"]
+    if summary["by_kinds"]:
+        lines.append(f"<p>proponents by kinds: {escape(format_summary(summary['by_kinds']))}</p>")
+    return "".join(lines)
+
+
+def explanation_html(ex: Explanation) -> str:
+    """The HTML view of one explanation (see the module docstring).
+
+    Returns:
+        An HTML fragment (a ``<div>``); every name, label and kind escaped.
+    """
+    note = "" if ex.self_influence is None else f" (self-influence {ex.self_influence:.4g})"
+    header = ("<tr><th>kind</th><th>rank</th><th>TracInCP</th><th>head</th><th>relation</th>"
+              "<th>tail</th><th>self-influence</th></tr>")
+    rows = "".join(_row(ex.kg, inf) for inf in ex.influences)
+    return (f"<div><p><b>{escape(_triple_text(ex.kg, ex.triple))}</b>{escape(note)}</p>"
+            f'<table style="{_STYLE}">{header}{rows}</table>{_summary_html(ex)}</div>')

@@ -20,10 +20,16 @@ from kgif._io import atomic_write, atomic_write_json
 from kgif.data.graph import KnowledgeGraph, check_same_graph
 from kgif.data.validate import MAX_TEXT_BYTES, check_input_file
 from kgif.evaluation.predict import PREDICTION_COLUMNS
-from kgif.explanation.explanation import Explanation, check_graph
+from kgif.explanation.explanation import (
+    Explanation,
+    _summarise,
+    check_graph,
+    format_summary,
+    relation_summary,
+)
 
 __all__ = ["CSV_COLUMNS", "SUMMARY_FIELDS", "format_explanation", "format_predictions",
-           "format_summary", "read_predictions", "relation_summary", "summary_fields",
+           "read_predictions", "summary_fields",
            "to_dataframe", "to_json", "write_csv", "write_json", "write_predictions"]
 
 #: CSV header, one row per (test triple, training edge). Column names follow the seed project's
@@ -50,37 +56,6 @@ SUMMARY_FIELDS = ("proponent_relations", "proponent_kinds")
 
 
 # --------------------------------------------------------------------------- summary
-
-
-def _count(keys: list[str]) -> list[dict]:
-    """``[{"key": k, "count": n}, ...]`` by decreasing count, ties by key (deterministic)."""
-    counts: dict[str, int] = {}
-    for key in keys:
-        counts[key] = counts.get(key, 0) + 1
-    return [{"key": k, "count": n} for k, n in sorted(counts.items(), key=lambda x: (-x[1], x[0]))]
-
-
-def _summarise(edges: list[tuple[str, str, str]]) -> dict:
-    """Split ``(relation label, head kind, tail kind)`` edges by relation and by kind pair."""
-    by_kinds = [f"{a}->{b}" for _, a, b in edges if a or b]
-    return {"by_relation": _count([r for r, _, _ in edges]), "by_kinds": _count(by_kinds)}
-
-
-def relation_summary(ex: Explanation, kg: KnowledgeGraph) -> dict:
-    """How the proponents of ``ex`` split by relation and by (head kind, tail kind).
-
-    Returns:
-        ``{"by_relation": [{"key": relation label, "count": n}, ...], "by_kinds":
-        [{"key": "HeadKind->TailKind", "count": n}, ...]}``, each by decreasing count, ties
-        by key. ``by_kinds`` is empty when the graph has no entity kinds.
-    """
-    return _summarise([(kg.relation_label(q), kg.entity_kind(a), kg.entity_kind(b))
-                       for a, q, b in (inf.triple for inf in ex.proponents)])
-
-
-def format_summary(part: list[dict]) -> str:
-    """``"BINDS_CbG 6, ASSOCIATES_DaG 3"`` from one list of :func:`relation_summary`."""
-    return ", ".join(f"{x['key']} {x['count']}" for x in part)
 
 
 def summary_fields(result: dict) -> dict[str, str]:
