@@ -33,8 +33,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-from functools import partial
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 

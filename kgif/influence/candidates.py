@@ -42,7 +42,6 @@ import torch
 from torch import Tensor
 
 from kgif._progress import progress
-
 from kgif.data.validate import check_triples
 
 logger = logging.getLogger(__name__)

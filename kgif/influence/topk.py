@@ -8,8 +8,8 @@ could rank it first; :class:`TopK` refuses it instead (one ``isfinite().all()`` 
 which is one host synchronisation per batch on a GPU).
 
 :class:`kgif.influence.tracin.TracIn` streams training batches through :class:`TopK`;
-:mod:`kgif.influence.distributed` merges per-shard results with :func:`merge_topk`, which is the same
-update applied to the gathered parts, so both give the same answer.
+:mod:`kgif.influence.distributed` merges per-shard results with :func:`merge_topk`, which is
+the same update applied to the gathered parts, so both give the same answer.
 """
 
 from __future__ import annotations
