@@ -64,7 +64,7 @@ def test_mapping_value_and_config_beats_preset(tmp_path):
 
 @pytest.mark.parametrize(("text", "message"), [
     ("epoch: 3\n", "unknown key 'epoch' for `python -m kgif train`; did you mean 'epochs'?"),
-    ("epochs: x\n", "key 'epochs': argument --epochs: invalid int value: 'x'"),
+    ("epochs: x\n", "key 'epochs': argument --epochs: expected an integer, got 'x'"),
     ("stacking: diagonal\n", "key 'stacking': argument --stacking: invalid choice: 'diagonal'"),
     ("reciprocal: 1\n", "key 'reciprocal': --reciprocal is a switch; expected true or false"),
     ("epochs: [1, 2]\n", "key 'epochs': --epochs takes one value, got the list [1, 2]"),
@@ -83,7 +83,7 @@ def test_bad_settings_are_refused_naming_file_and_key(tmp_path, capsys, text, me
 def test_explain_values_checked_like_the_flag(tmp_path, capsys):
     cfg = _write(tmp_path / "e.toml", "top_k = 0\n")
     assert main(["explain", "--config", cfg, "--checkpoints", "x"]) == 2
-    assert "key 'top_k': argument --top-k: must be a positive integer, got 0" in \
+    assert "key 'top_k': argument --top-k: expected an integer >= 1, got 0" in \
         capsys.readouterr().err
     cfg = _write(tmp_path / "p.toml", "path_lengths = [2]\n")
     assert main(["explain", "--config", cfg, "--checkpoints", "x"]) == 2

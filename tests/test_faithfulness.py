@@ -27,7 +27,8 @@ from kgif.studies.faithfulness import (
 )
 from kgif.training.loop import TrainingConfig, train
 
-train_module = importlib.import_module("kgif.training.loop")  # kgif.training.loop is also the function
+# kgif.training.loop is also the function
+train_module = importlib.import_module("kgif.training.loop")
 CONFIG = ConvEConfig(embedding_dim=12, embedding_height=3, output_channels=2)
 TC = TrainingConfig(epochs=2, checkpoint_every=1, eval_every=0, seed=3)
 

@@ -1,4 +1,5 @@
-"""Tests for kgif.data.graph: node tables, entity kinds, domain/range, type masks, name resolution."""
+"""Tests for kgif.data.graph: node tables, entity kinds, domain/range, type masks, name
+resolution."""
 
 from __future__ import annotations
 

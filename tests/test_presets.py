@@ -1,4 +1,5 @@
-"""Training presets (kgif.training.presets, ``train --preset``) and the type-constrained tail ranks."""
+"""Training presets (kgif.training.presets, ``train --preset``) and the type-constrained tail
+ranks."""
 
 from __future__ import annotations
 

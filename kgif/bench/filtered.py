@@ -3,8 +3,9 @@
 For each T, both rows explain the first T test triples of UMLS with the top-10 proponents and
 opponents of a random-weight ConvE of UMLS's size, in this process, warm:
 ``unfiltered`` streams all training edges; ``filtered k=1`` passes the 1-hop intersection
-candidate sets of :func:`kgif.influence.candidates.candidate_edges_batch`, whose union TracIn scores once
-against all T triples (:meth:`kgif.influence.tracin.TracIn.top_influences`). The ratio is filtered /
+candidate sets of :func:`kgif.influence.candidates.candidate_edges_batch`, whose union TracIn
+scores once against all T triples (:meth:`kgif.influence.tracin.TracIn.top_influences`). The
+ratio is filtered /
 unfiltered seconds: below 1 means filtering is faster.
 """
 

@@ -5,8 +5,8 @@ triple (h, r, t), i.e. the rank of t among the entities of r's range kinds
 (:meth:`kgif.data.graph.KnowledgeGraph.type_mask`) after removing every other known tail of (h, r)
 in train + valid + test (the filtered setting of Bordes et al. 2013), with PyKEEN's realistic
 tie handling (the mean of the optimistic and pessimistic ranks, as in
-:func:`kgif.evaluation.ranks.rank_metrics`). :func:`popularity_scores` is the baseline it is compared
-with: every candidate scored by its number of training edges as a tail of r.
+:func:`kgif.evaluation.ranks.rank_metrics`). :func:`popularity_scores` is the baseline it is
+compared with: every candidate scored by its number of training edges as a tail of r.
 
 The row trains the preset (:data:`kgif.training.presets.PRESETS` ``["hetionet"]``) in this process:
 median epoch time, training triples per second (training edges / median epoch seconds), the
@@ -93,7 +93,8 @@ def type_constrained_metrics(checkpoint, kg, relation: str = "TREATS_CtD",
 
     Returns:
         ``{"model": metrics, "popularity": metrics}``, each from
-        :func:`kgif.evaluation.ranks.rank_metrics` (``"realistic.mrr"``, ``"realistic.hits@10"``, ...).
+        :func:`kgif.evaluation.ranks.rank_metrics` (``"realistic.mrr"``,
+        ``"realistic.hits@10"``, ...).
     """
     rel = kg.relation_to_id[relation]
     triples = getattr(kg, split)

@@ -1,6 +1,7 @@
 """``training``: kgif's ConvE training loop against PyKEEN's, and sparse vs dense BCE labels.
 
-Training (needs ``kgif.training.loop`` and ``kgif.evaluation.ranks``, and PyKEEN for the comparison): both
+Training (needs ``kgif.training.loop`` and ``kgif.evaluation.ranks``, and PyKEEN for the
+comparison): both
 train ConvE with PyKEEN's defaults (d = 200 as 10 x 20, 32 filters, dropouts 0.2/0.2/0.3,
 BatchNorm, entity bias, reciprocal relations, 1-N/LCWA rows, BCE with logits, label smoothing
 0.1, Adam 0.003, batch 128) for the same number of epochs, in this process, on the same data.

@@ -29,6 +29,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from tqdm import tqdm
 
@@ -55,7 +56,7 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """``--help`` shows each flag's default, except a switch's ``False``, an unset ``None``, an
     empty list, and where the help text already speaks of its default."""
 
-    def _get_help_string(self, action: argparse.Action) -> str:
+    def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         if action.default is None or action.default is False or action.default in ([], {}) \
                 or "default" in text:
@@ -78,10 +79,15 @@ def finish_subparser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     """Give a registered sub-command parser what every one has: no prefix matching of flags,
     defaults shown in ``--help`` (a raw description stays raw) and ``--config FILE``."""
     parser.allow_abbrev = False
-    raw = issubclass(parser.formatter_class, argparse.RawDescriptionHelpFormatter)
+    raw = (isinstance(parser.formatter_class, type)
+           and issubclass(parser.formatter_class, argparse.RawDescriptionHelpFormatter))
     parser.formatter_class = RawDescriptionDefaultsHelpFormatter if raw else DefaultsHelpFormatter
     parser.add_argument("--config", metavar="FILE", default=None, help=CONFIG_HELP)
     return parser
+
+
+_Number = TypeVar("_Number", int, float)  # what a numeric flag's parse returns
+_Device = TypeVar("_Device", str, None)
 
 
 def _integer(text: str) -> int:
@@ -101,9 +107,9 @@ def _real(text: str) -> float:
     return value
 
 
-def number_type(parse: Callable[[str], float], low: float | None = None,
+def number_type(parse: Callable[[str], _Number], low: float | None = None,
                 high: float | None = None, *, low_open: bool = False, high_open: bool = False,
-                expected: str = "") -> Callable[[str], float]:
+                expected: str = "") -> Callable[[str], _Number]:
     """An argparse type: ``parse(text)`` (integer or finite float) within ``[low, high]``.
 
     Every numeric flag of every command is one of these (:data:`positive_int`, ...), so a bad
@@ -120,7 +126,7 @@ def number_type(parse: Callable[[str], float], low: float | None = None,
              f"{'<' if high_open else '<='} {high:g}" if high is not None else ""]
     expected = expected or " ".join([kind, " and ".join(p for p in parts if p)]).strip()
 
-    def parse_value(text: str):
+    def parse_value(text: str) -> _Number:
         value = parse(text)
         below = low is not None and (value <= low if low_open else value < low)
         above = high is not None and (value >= high if high_open else value > high)
@@ -212,7 +218,7 @@ def check_output_dir(command: str, flag: str, path: str | os.PathLike | None,
     _check_parent(command, flag, path / "x")
 
 
-def check_device(device: str | None, flag: str = "--device") -> str | None:
+def check_device(device: _Device, flag: str = "--device") -> _Device:
     """Refuse a CUDA device when there is none (instead of a raw traceback later).
 
     A thin CLI wrapper of :func:`kgif._device.resolve_device`; ``None`` passes through.
@@ -480,7 +486,7 @@ def expand_config(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]
     sub, index = _subcommand(parser, argv)
     rest = argv[index + 1:]
     path = _config_path(rest) if sub is not None else None
-    if path is None:
+    if sub is None or path is None:
         return argv
     given = _given_dests(sub, rest)
     tokens: list[str] = []

@@ -125,7 +125,8 @@ def run_kelpie_cli(args: argparse.Namespace) -> int:
     text = markdown_table(result, rows)
     print(title + "\n\n" + text)
     if args.output:
-        atomic_write_json(args.output, {**environment(), "dataset": kg.name, "cache_dir": str(cache_dir),
+        atomic_write_json(args.output, {**environment(), "dataset": kg.name,
+                                        "cache_dir": str(cache_dir),
                           "args": {k: v for k, v in vars(args).items() if k != "func"},
                           **result_json(kg, result, rows)})
         print(f"written {args.output}")

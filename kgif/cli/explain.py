@@ -193,8 +193,9 @@ def _options(args: argparse.Namespace, checkpoints) -> RunOptions:
     filters = None if hops is None else FilterOptions(hops, args.min_degree, args.max_path_length)
     paths = None
     if args.paths is not None:
-        paths = PathOptions(args.paths, *(args.path_lengths or (2, 3)),
-                            args.max_paths or DEFAULT_MAX_PATHS, args.paths_by or "sum")
+        low, high = args.path_lengths or (2, 3)
+        paths = PathOptions(args.paths, low, high, args.max_paths or DEFAULT_MAX_PATHS,
+                            args.paths_by or "sum")
     metadata = {"checkpoints": [str(p) for p in args.checkpoints],
                 "epochs": [c.epoch for c in checkpoints], "top_k": args.top_k}
     return RunOptions(args.top_k, args.chunk_size, not args.no_self_influence, filters, paths,

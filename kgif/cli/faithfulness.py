@@ -62,7 +62,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "necessary protocol on --original (flags below)")
     parser.add_argument("--workers", type=positive_int, default=1,
                         help="parallel retraining processes, one thread each")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="training, targets, baselines")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="training, targets, baselines")
     parser.add_argument("--embedding-dim", type=positive_int, default=DEFAULTS["embedding_dim"],
                         help="ConvE embedding dimension d of the retrained models")
     parser.add_argument("--output-channels", type=positive_int,

@@ -20,6 +20,7 @@ import re
 import sys
 import time
 import typing
+from collections.abc import Callable
 from pathlib import Path
 
 from kgif._environment import environment
@@ -51,7 +52,7 @@ FIELD_TYPES = {
                      "output_dropout"), dropout_rate),
 }
 #: Types of the other flags, by the type of the field's default.
-DEFAULT_TYPES = {int: any_int, float: finite_float}
+DEFAULT_TYPES: dict[type, Callable[[str], object]] = {int: any_int, float: finite_float}
 SKIPPED_FIELDS = {"extra"}
 
 

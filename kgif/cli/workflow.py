@@ -11,7 +11,7 @@ import argparse
 from importlib.resources import files
 from pathlib import Path
 
-from kgif._io import atomic_write
+from kgif._io import atomic_write_text
 from kgif.cli._common import add_subparser
 
 #: The files of the workflow, read from the package (``kgif/workflow/``).
@@ -53,7 +53,7 @@ def write_workflow(output_dir: str | Path, overwrite: bool = False) -> list[Path
     out.mkdir(parents=True, exist_ok=True)
     for target in targets:
         text = (files("kgif") / "workflow" / target.name).read_text(encoding="utf-8")
-        atomic_write(target, lambda tmp, text=text: Path(tmp).write_text(text, encoding="utf-8"))
+        atomic_write_text(target, text)
     return targets
 
 

@@ -10,8 +10,9 @@ Files in a seed dataset folder:
 - optional ``edge_map.json``: ``{qualifier JSON: "predicate:N"}``, relation display names such as
   ``biolink:affects (object_aspect_qualifier=activity)``.
 
-The readers here return plain dicts and tensors; :func:`kgif.data.datasets.read_seed_dataset` assembles
-them into a :class:`kgif.data.graph.KnowledgeGraph` and applies the unseen policy. Every reader takes
+The readers here return plain dicts and tensors; :func:`kgif.data.datasets.read_seed_dataset`
+assembles them into a :class:`kgif.data.graph.KnowledgeGraph` and applies the unseen policy.
+Every reader takes
 ``who``, the public function named in its error messages.
 """
 

@@ -52,7 +52,7 @@ def read_triple_list(path: str | os.PathLike[str], who: str = "read_triple_list"
         ValueError: A line without three non-empty fields, invalid UTF-8, a damaged gzip file
             (file and line named), or no triple in the file.
     """
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     for lineno, fields in iter_list_rows(path, who):
         row = tuple(x.strip() for x in fields)
         if len(row) != 3 or not all(row):

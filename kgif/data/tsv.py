@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import numpy as np
 
@@ -364,7 +364,7 @@ def read_encoded_triples(path: str | PathLike[str], who: str = "read_label_tripl
 def _open_text(path: Path, mode: str = "r", gz: bool | None = None) -> IO[str]:
     """``path`` as UTF-8 text; gzip when ``gz`` (default: when ``path`` ends in ``.gz``)."""
     if path.suffix == ".gz" if gz is None else gz:
-        return gzip.open(path, mode + "t", encoding="utf-8", newline="")
+        return cast(IO[str], gzip.open(path, mode + "t", encoding="utf-8", newline=""))
     return open(path, mode, encoding="utf-8", newline="")
 
 

@@ -24,6 +24,7 @@ import operator
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -165,7 +166,7 @@ def _rank(kg: KnowledgeGraph, index: int, query: Query, scores: Tensor, known: T
             for rank, e in enumerate(chosen, 1)]
 
 
-def _is_integer(value: object) -> bool:
+def _is_integer(value: Any) -> bool:
     try:
         operator.index(value)
     except TypeError:

@@ -36,7 +36,7 @@ import os
 import re
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kgif.data.graph import KnowledgeGraph
 from kgif.explanation.explanation import Explanation
@@ -329,7 +329,7 @@ def _free_spot(ax, edge: dict, rad: float, pos: dict, size: float, taken: list) 
             best, best_overlap = (x, y, box), overlap
         if overlap == 0:
             break
-    return best
+    return cast(tuple, best)  # set on the first try: _ALONG is not empty
 
 
 def _draw_edge_labels(ax, sub: Subgraph, pos: dict, fontsize: float, taken: list) -> list:
@@ -442,7 +442,7 @@ def _header(text: str):
     from matplotlib.lines import Line2D
 
     header = Line2D([], [], linestyle="", label=text)
-    header.kgif_header = True  # a section title of the legend, drawn bold
+    header.kgif_header = True  # type: ignore[attr-defined]  # our marker: a bold legend title
     return header
 
 

@@ -4,10 +4,10 @@ Launch with ``torchrun --nproc-per-node N -m kgif explain ...``. Each rank score
 range of training rows aligned to the TracIn batch size (:func:`shard_range`) against every test
 triple and keeps its local top-k proponents and opponents; the ranks then ``all_gather`` their
 (T, k) scores and global row indices and every rank merges them with
-:func:`kgif.influence.topk.merge_topk`, the one top-k rule (larger score first, ties by the smaller global
-row). The merged top-k equals the single-process top-k because every global top-k edge is in the
-top-k of its own shard, and the aligned shards stream the same batches, so the scores are the
-same bits. Only rank 0 writes.
+:func:`kgif.influence.topk.merge_topk`, the one top-k rule (larger score first, ties by the
+smaller global row). The merged top-k equals the single-process top-k because every global
+top-k edge is in the top-k of its own shard, and the aligned shards stream the same batches,
+so the scores are the same bits. Only rank 0 writes.
 
 Backends: ``gloo`` for CPU tensors, ``nccl`` for CUDA (one GPU per rank, ``cuda:LOCAL_RANK``).
 """
@@ -119,13 +119,14 @@ def broadcast_object(obj, context: Context):
 
 
 class ShardedTracIn:
-    """A :class:`~kgif.influence.tracin.TracIn` whose :meth:`top_influences` runs over this rank's shard
-    of the training edges and merges across ranks; the other methods delegate unchanged.
+    """A :class:`~kgif.influence.tracin.TracIn` whose :meth:`top_influences` runs over this
+    rank's shard of the training edges and merges across ranks; the other methods delegate
+    unchanged.
 
     Shards are aligned to the TracIn batch size (:func:`shard_range`), so each rank streams
     exactly the batches of a single-process run and the merged result is bit-identical to it,
-    in float32 too. Pass it to :func:`kgif.explanation.explanation.explain` on every rank (it is a collective
-    call), with ``self_influence`` True on rank 0 only.
+    in float32 too. Pass it to :func:`kgif.explanation.explanation.explain` on every rank (it
+    is a collective call), with ``self_influence`` True on rank 0 only.
     """
 
     def __init__(self, tracin: TracIn, context: Context):
@@ -139,8 +140,8 @@ class ShardedTracIn:
                        ) -> tuple[KMostInfluentialResults, KMostInfluentialResults]:
         """Global top-k proponents and opponents (T, k) of each test triple.
 
-        Arguments and result as :meth:`kgif.influence.tracin.TracIn.top_influences` (candidate ids are
-        global rows of ``train_triples``; padding -1 / NaN where fewer than k exist).
+        Arguments and result as :meth:`kgif.influence.tracin.TracIn.top_influences` (candidate
+        ids are global rows of ``train_triples``; padding -1 / NaN where fewer than k exist).
 
         Raises:
             ValueError: on ``k < 1`` and as :meth:`kgif.influence.tracin.TracIn.top_influences`.

@@ -1,7 +1,7 @@
 """TracIn engines: how one checkpoint's per-sample gradient inner products are formed.
 
-Both engines expose the same three methods, so :class:`kgif.influence.tracin.TracIn` never branches on
-the method:
+Both engines expose the same three methods, so :class:`kgif.influence.tracin.TracIn` never
+branches on the method:
 
 * ``test_cache(ckpt, examples, objective)`` -> the right side, computed once per checkpoint;
 * ``edge_scores(ckpt, examples, objective, cache, two_directions)`` -> (B, T) inner products
@@ -10,8 +10,9 @@ the method:
   (self-influence).
 
 ``structured`` (default) forms every product from the low-rank factors of docs/derivations.md
-(:func:`kgif.influence.grads.structured_factors`, :func:`kgif.influence.kernels.structured_scores`), exact;
-``generic`` materialises ``vmap(grad)`` gradients (:func:`kgif.influence.grads.per_sample_grads`) and
+(:func:`kgif.influence.grads.structured_factors`,
+:func:`kgif.influence.kernels.structured_scores`), exact; ``generic`` materialises ``vmap(grad)``
+gradients (:func:`kgif.influence.grads.per_sample_grads`) and
 takes dot products, for any parameter subset, at a memory cost of B x parameters.
 Both are checked against a plain float64 autograd loop in ``tests/test_tracin.py``.
 """
@@ -74,8 +75,9 @@ class StructuredEngine:
 
     Attributes:
         share_rows: row sharing of the fc-weight term's <x_i, x_j>: computed once per
-            distinct (head, relation row) of a batch (:func:`kgif.influence.kernels.shared_x_products`)
-            when at most :attr:`share_fraction` of the batch's examples are distinct rows.
+            distinct (head, relation row) of a batch
+            (:func:`kgif.influence.kernels.shared_x_products`) when at most
+            :attr:`share_fraction` of the batch's examples are distinct rows.
             None (default): on for CPU tensors, off on accelerators (finding the distinct
             rows, ``torch.unique``, waits for the device once per batch). Exact either way.
         share_fraction: the distinct-row fraction at or below which sharing is used.

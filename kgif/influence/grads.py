@@ -203,7 +203,7 @@ def without_onednn() -> Iterator[None]:
         Nothing.
     """
     previous = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
+    torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # torch stubs: ContextProp
     try:
         yield
     finally:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 
@@ -55,7 +56,7 @@ def _json_value(value: object) -> object:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         if isinstance(value, ConvEConfig):  # ``extra`` is free-form metadata (e.g. a path)
             return {k: v for k, v in value.to_dict().items() if k != "extra"}
-        return _describe_objective(value)
+        return _describe_objective(cast(Objective, value))
     if isinstance(value, torch.dtype):
         return str(value).removeprefix("torch.")
     if isinstance(value, tuple | list):
@@ -99,7 +100,7 @@ class TracInSettings:
 
     @classmethod
     def of(cls, checkpoints: Sequence[Checkpoint], *, digests: Sequence[str] | None = None,
-           **fields: object) -> TracInSettings:
+           **fields: Any) -> TracInSettings:
         """Settings whose checkpoint fields come from ``checkpoints`` (one run, one config).
 
         Args:

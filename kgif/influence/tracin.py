@@ -227,7 +227,8 @@ class TracIn:
             (the last is padded), which makes float32 scores independent of the batching.
         compile: wrap the contraction kernel in ``torch.compile`` (same function).
         device, dtype: where and in which precision to compute (default: the checkpoints').
-        show_progress: tqdm bar over training batches (default on, like :func:`kgif.training.loop.train`).
+        show_progress: tqdm bar over training batches (default on, like
+            :func:`kgif.training.loop.train`).
         allow_mixed_runs: Sum checkpoints of different training runs, repeated epochs or
             duplicate contents anyway (refused by default: their sum is not TracInCP).
         normalize: None (default, plain TracInCP), ``"cosine"`` (each checkpoint's inner

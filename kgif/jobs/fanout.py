@@ -171,7 +171,9 @@ def merge_explain_runs(folders: list[str | os.PathLike], output_dir: str | os.Pa
     building = out.with_name(out.name + ".merging")
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
-    results, metadata, offset = [], None, 0
+    results: list = []
+    metadata: dict = {}  # the first folder's
+    offset = 0
     for folder in sources:
         stems = _finished_stems(folder)
         for local, stem in enumerate(stems):

@@ -55,7 +55,7 @@ def cytoscape_js() -> str:
         FileNotFoundError: if the package was installed without its data files.
         ValueError: if the file holds ``</script`` (it could not be inlined).
     """
-    text = resources.files("kgif.jobs").joinpath("assets", "cytoscape.min.js").read_text(
+    text = (resources.files("kgif.jobs") / "assets" / "cytoscape.min.js").read_text(
         encoding="utf-8")
     if "</script" in text.lower():
         raise ValueError("report: kgif/jobs/assets/cytoscape.min.js contains '</script' and "

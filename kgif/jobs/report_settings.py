@@ -102,8 +102,8 @@ def _metrics_file(folder: Path, checkpoints: list) -> Path | None:
 
 
 def _add_metrics(settings: Settings, path: Path | None) -> None:
-    record = _load(path) if path is not None else None
-    test = (record or {}).get("test", {})
+    record = (_load(path) if path is not None else None) or {}
+    test = record.get("test", {})
     both = test.get("both", {}) if isinstance(test, dict) else {}
     if not both:
         settings.notes.append("no metrics.json of the training run found next to the "

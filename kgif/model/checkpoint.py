@@ -338,12 +338,6 @@ def _read_safetensors(path: Path, map_location) -> tuple[dict, Params, Params]:
     return meta, params, buffers
 
 
-def _as_float(value: object) -> object:
-    """A stored number as float; anything else unchanged, for :func:`check_learning_rate` to
-    refuse with its message."""
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-
-
 def _relation_repeats(meta: dict, config: dict, path: Path) -> tuple[int, ...] | None:
     """The ``relation_repeats`` field; a version-1 file kept it in ``config["extra"]``, from
     where it is moved (``config`` is edited in place)."""
@@ -376,7 +370,7 @@ def _from_payload(meta: dict, params: Params, buffers: Params, path: Path, state
     repeats = _relation_repeats(meta, config, path)
     return Checkpoint(
         params=params, buffers=buffers, config=ConvEConfig.from_dict(config, where),
-        learning_rate=_as_float(meta["learning_rate"]), epoch=int(meta["epoch"]),
+        learning_rate=float(meta["learning_rate"]), epoch=int(meta["epoch"]),
         entity_to_id=dict(meta["entity_to_id"]), relation_to_id=dict(meta["relation_to_id"]),
         metrics=dict(meta["metrics"]), training_state=state,
         run_id=str(meta.get("run_id", "")), relation_repeats=repeats, source=str(path),

@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -125,7 +126,8 @@ def read_targets(path: str | Path, kg: KnowledgeGraph) -> Tensor:
     if not path.is_file():
         raise FileNotFoundError(f"read_targets: no targets file at {path}")
     test = {tuple(x) for x in kg.testing.tolist()}
-    rows, seen = [], {}
+    rows: list[tuple[int | None, ...]] = []
+    seen: dict[tuple[int | None, ...], int] = {}
     for lineno, (h, r, t) in iter_label_rows(path, 3, "read_targets"):
         ids = (kg.entity_to_id.get(h), kg.relation_to_id.get(r), kg.entity_to_id.get(t))
         where = f"read_targets: line {lineno} of {path}: ({h}, {r}, {t})"
@@ -357,7 +359,7 @@ def choose(ranking: Ranking, k: int | None = None, budget: int | None = None) ->
             raise ValueError(f"choose: k={k} must be in [1, {depth}]")
         counts = torch.full((len(ranking.rows),), k, dtype=torch.long)
     else:
-        counts = allocate_budget(ranking.scores, budget)
+        counts = allocate_budget(ranking.scores, cast(int, budget))  # k is None: budget is not
     keep = torch.arange(depth)[None, :] < counts[:, None]
     return ranking.rows.masked_fill(~keep, -1)
 
@@ -421,7 +423,8 @@ def summarize_kelpie(before_rank: Tensor, after: dict[str, Tensor],
     rows = []
     for job, ranks in after.items():
         change = _per_target(before_rank, ranks)
-        row = {"job": job, **kelpie_deltas(before_rank, ranks), "vs": {}}
+        vs: dict[str, dict] = {}
+        row: dict[str, object] = {"job": job, **kelpie_deltas(before_rank, ranks), "vs": vs}
         for q in ("h1", "mrr"):
             row[f"{q}_ci"] = list(bootstrap_ci(change[q], n_boot, seed=seed)[1:])
         for base in baselines:
@@ -429,7 +432,7 @@ def summarize_kelpie(before_rank: Tensor, after: dict[str, Tensor],
             if other == job or other not in after or "@" not in job:
                 continue
             base_change = _per_target(before_rank, after[other])
-            row["vs"][other] = {f"{q}_p": sign_flip_test(change[q] - base_change[q], seed=seed)
+            vs[other] = {f"{q}_p": sign_flip_test(change[q] - base_change[q], seed=seed)
                                 for q in ("h1", "mrr")}
         rows.append(row)
     return rows
@@ -568,7 +571,8 @@ def run_kelpie(kg: KnowledgeGraph, checkpoints: Sequence[Checkpoint], cache: Ret
         result.status[job.name] = cache.status(job)
         if result.status[job.name] == "done":
             result.after[job.name] = cache.metrics(job, targets)["rank"]
-            result.retrain_seconds[job.name] = cache.result(job)["seconds"]
+            # "done" means its result.json was read
+            result.retrain_seconds[job.name] = cast(dict, cache.result(job))["seconds"]
     if "null" in result.after:
         null = cache.final_model(result.jobs[names.index("null")])
         result.null_reproduces_original = all(

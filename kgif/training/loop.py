@@ -75,7 +75,8 @@ class TrainingConfig:
     # (oversampling a rare target relation); TracIn counts each such edge m times
     relation_repeats: dict[str, int] = field(default_factory=dict)  # LABEL -> visits per epoch
     validation_side: Literal["both", "head", "tail"] = "both"  # ranks that select best.pt
-    validation_metric: str = "realistic.mrr"  # key of kgif.evaluation.ranks.evaluate that selects best.pt
+    # key of kgif.evaluation.ranks.evaluate that selects best.pt
+    validation_metric: str = "realistic.mrr"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -473,8 +474,8 @@ def _run_epoch(state: _State, index: TailIndex, step: Callable, tc: TrainingConf
 
 
 def _check_validation_metric(tc: TrainingConfig, kg: KnowledgeGraph) -> None:
-    """Refuse a ``validation_metric`` that :func:`kgif.evaluation.ranks.evaluate` will not report, before any
-    training (type-constrained keys exist only for a graph with entity kinds)."""
+    """Refuse a ``validation_metric`` that :func:`kgif.evaluation.ranks.evaluate` will not
+    report, before any training (type-constrained keys exist only for a graph with entity kinds)."""
     one = torch.ones(1)
     base = [k for k in rank_metrics(one, one) if k != "num_ranks"]
     known = base + ([TC_PREFIX + k for k in base] if kg.entity_kinds else [])

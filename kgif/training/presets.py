@@ -3,7 +3,8 @@
 ``python -m kgif train --preset hetionet`` starts from :data:`PRESETS` ``["hetionet"]``;
 every flag given explicitly on the command line overrides the preset's value, and
 ``--dataset`` defaults to the preset's dataset. Fields a preset does not name keep the
-dataclass defaults of :class:`kgif.model.conve.ConvEConfig` and :class:`kgif.training.loop.TrainingConfig`.
+dataclass defaults of :class:`kgif.model.conve.ConvEConfig` and
+:class:`kgif.training.loop.TrainingConfig`.
 Why each value was chosen, and what it reaches, is in ``docs/hetionet.md``.
 """
 
