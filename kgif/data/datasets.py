@@ -50,7 +50,9 @@ from kgif.data.tsv import (
     read_encoded_triples,
 )
 
-__all__ = ["BUNDLED_DATASETS", "KNOWN_DATASETS", "PYKEEN_BUNDLED", "bundled_dir", "data_dir", "load_dataset", "read_node_table", "read_pykeen_dataset", "read_seed_dataset", "read_tsv_dataset"]
+__all__ = ["BUNDLED_DATASETS", "KNOWN_DATASETS", "PYKEEN_BUNDLED", "bundled_dir", "data_dir",
+           "load_dataset", "read_node_table", "read_pykeen_dataset",
+           "read_seed_dataset", "read_tsv_dataset"]
 
 logger = logging.getLogger(__name__)
 

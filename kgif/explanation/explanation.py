@@ -24,8 +24,8 @@ from kgif.data.validate import check_triples
 from kgif.influence.topk import KMostInfluentialResults, signed_topk
 from kgif.influence.tracin import TracIn
 
-__all__ = ["Explanation", "Influence", "check_graph", "explain", "explanation_html", "explanation_repr",
-           "format_summary", "relation_summary"]
+__all__ = ["Explanation", "Influence", "check_graph", "explain", "explanation_html",
+           "explanation_repr", "format_summary", "relation_summary"]
 
 @dataclass
 class Influence:

@@ -243,21 +243,6 @@ def _draw_edges(ax, sub: Subgraph, pos: dict, node_size: float) -> None:
         ax.add_patch(arrow)
 
 
-def _draw_edge_labels(ax, sub: Subgraph, pos: dict, fontsize: float) -> None:
-    """The relation label at the middle of every training edge (gid ``relation:<id>``)."""
-    for edge, rad in zip(sub.edges, _arc(sub), strict=True):
-        if edge["role"] == "test":
-            continue
-        (x0, y0), (x1, y1) = pos[edge["source"]], pos[edge["target"]]
-        # the midpoint of an arc3 curve lies rad/2 of the chord length off the chord
-        mx, my = (x0 + x1) / 2 + rad / 2 * (y1 - y0), (y0 + y1) / 2 - rad / 2 * (x1 - x0)
-        text = ax.text(mx, my, edge["relation"], fontsize=fontsize * 0.85, color="#404040",
-                       ha="center", va="center", zorder=3.5,
-                       bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none",
-                             "alpha": 0.7})
-        text.set_gid(f"relation:{edge['id']}")
-
-
 def _draw_nodes(ax, sub: Subgraph, pos: dict, colours: dict, node_size: float) -> None:
     by_kind: dict[str, list[dict]] = {}
     for node in sub.nodes:
