@@ -99,7 +99,7 @@ def test_a_returned_figure_displays_as_png_without_pyplot(trained):
     kg, result = trained
     ex = explain(TracIn([result.final], kg.training, show_progress=False), kg.testing[:1], k=3,
                  kg=kg)[0]
-    fig = plot_explanation(ex, kg, k=3, figsize=(4, 3))
+    fig = plot_explanation(ex, kg, k=3, figsize=(10, 7))
     data, _ = DisplayFormatter().format(fig)  # what a Jupyter cell returning ``fig`` shows
     assert data["image/png"].startswith(PNG_MAGIC)
     html, _ = DisplayFormatter().format(ex)

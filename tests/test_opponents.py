@@ -10,8 +10,9 @@ from helpers import graph_checkpoints
 
 from kgif.bench.common import random_triples
 from kgif.data.build import from_label_triples
-from kgif.explanation.explanation import explain, format_explanation, to_json, write_csv
+from kgif.explanation.explanation import explain
 from kgif.explanation.network import explanation_subgraph
+from kgif.explanation.tables import format_explanation, to_json, write_csv
 from kgif.influence.topk import KMostInfluentialResults, signed_topk
 from kgif.influence.tracin import TracIn
 

@@ -212,10 +212,10 @@ def test_summaries_text_and_csv_of_a_hand_written_explanation(tmp_path):
         "aspirin [Compound] --treats--> fever [Disease]   (self-influence 2)",
         "  proponents:",
         "      1. +5.0000e-01  ibuprofen [Compound] --treats--> headache [Disease]",
-        "      2. +2.5000e-01  aspirin [Compound] --binds--> PTGS1 [Gene]",
-        "      3. +1.2500e-01  ibuprofen [Compound] --binds--> PTGS1 [Gene]",
+        "      2. +2.5000e-01  aspirin [Compound] --binds--> PTGS1 (cox1) [Gene]",
+        "      3. +1.2500e-01  ibuprofen [Compound] --binds--> PTGS1 (cox1) [Gene]",
         "  opponents:",
-        "      1. -6.2500e-02  PTGS1 [Gene] --associates--> headache [Disease]",
+        "      1. -6.2500e-02  PTGS1 (cox1) [Gene] --associates--> headache [Disease]",
         "  proponents by relation: binds 2, treats 1",
         "  proponents by kinds: Compound->Gene 2, Compound->Disease 1"]
     write_csv(tmp_path / "x.csv", [ex], kg)

@@ -65,8 +65,8 @@ class Explanation:
     self_influence: float | None
     proponents: list[Influence] = field(default_factory=list)
     opponents: list[Influence] = field(default_factory=list)
-    graph: str | None = None  # graph_fingerprint of the model's graph (None: unknown)
     kg: KnowledgeGraph | None = field(default=None, repr=False, compare=False)
+    graph: str | None = None  # graph_fingerprint of the model's graph (None: unknown)
 
     @property
     def influences(self) -> list[Influence]:
@@ -147,7 +147,7 @@ def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
         Explanation(tuple(test_triples[j].tolist()), test_self[j],
                     _influences(pro, j, train, "proponent", self_inf),
                     _influences(opp, j, train, "opponent", self_inf),
-                    getattr(tracin, "graph_fingerprint", None), kg)
+                    kg=kg, graph=getattr(tracin, "graph_fingerprint", None))
         for j in range(len(test_triples))
     ]
 
