@@ -26,6 +26,8 @@ matrices at once (the products, their coefficients and the running sum), plus th
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from kgif.bench.common import (
@@ -167,9 +169,12 @@ def run_seedscale(preset: BenchSize, device: str) -> list[dict]:
                              preset, device) / len(blocks)
         t_sort = median_time(lambda: _topk_stream(_sort_whole_block, blocks, ids, blocks[0]),
                              preset, device) / len(blocks)
-    extra = {"edges_per_block": b, "n_test": t, "num_entities": n, "F": f_dim, "d": d,
-             "P_small": p_small, "peak_flops": peak, "budget_bytes": sizes["budget"],
-             "flops_per_example": flops_example, "flops_per_pair": flops_pair}
+    # free-form columns of every row (row's **extra); Any: mypy would match a dict[str, float]
+    # against row's str keyword parameters (baseline, note) too
+    extra: dict[str, Any] = {
+        "edges_per_block": b, "n_test": t, "num_entities": n, "F": f_dim, "d": d,
+        "P_small": p_small, "peak_flops": peak, "budget_bytes": sizes["budget"],
+        "flops_per_example": flops_example, "flops_per_pair": flops_pair}
     per_edge = {"factor pass": 2 * flops_example, "pair products": 2 * t * flops_pair}
     seconds = {"factor pass": t_factors, "pair products": t_pairs, "top-k": t_topk}
     rows = [row(SUITE, case, "GEMM (2B, F) x (F, T) float32", "FLOP/s", peak, "FLOP/s",

@@ -133,11 +133,12 @@ def metapath_label(kg: KnowledgeGraph, train: Tensor, nodes: Sequence[int],
     """
     steps = []
     for i, row in enumerate(edges):
-        triple = tuple(int(x) for x in train[row].tolist())
-        steps.append((triple, triple[0] == nodes[i] and triple[2] == nodes[i + 1]))
+        h, r, t = (int(x) for x in train[row].tolist())
+        steps.append(((h, r, t), h == nodes[i] and t == nodes[i + 1]))
     parts = [_step_label(kg, tr, fwd, i == 0) for i, (tr, fwd) in enumerate(steps)]
-    if all(p is not None for p in parts):
-        return "".join(parts)
+    labels = [p for p in parts if p is not None]
+    if len(labels) == len(parts):
+        return "".join(labels)
     return "".join(_generic_step(kg, tr, fwd, i == 0) for i, (tr, fwd) in enumerate(steps))
 
 
@@ -375,7 +376,7 @@ def write_mechanisms_csv(path: str | os.PathLike, views: Sequence[Mechanisms],
                 h, r, t = view.triple
                 test = [kg.entity_label(h), kg.relation_label(r), kg.entity_label(t)]
                 writer.writerows(
-                    test + [p.rank, len(p.edges), repr(p.score), view.aggregate, p.metapath,
+                    [*test, p.rank, len(p.edges), repr(p.score), view.aggregate, p.metapath,
                             path_text(p, kg, train, names=False), ";".join(map(str, p.edges)),
                             ";".join(map(repr, p.edge_scores))] for p in view.paths)
 

@@ -28,6 +28,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -378,7 +379,17 @@ def _hop(kg: KnowledgeGraph, train: Tensor, edge: int, start: int, label) -> str
     return f" --{rel}--> " if h == start else f" <--{rel}-- "
 
 
-def path_text(path: PathScore, kg: KnowledgeGraph, train: Tensor, names: bool = True) -> str:
+class _Walk(Protocol):
+    """What :func:`path_text` reads of a path (:class:`PathScore`, a mechanism path)."""
+
+    @property
+    def nodes(self) -> tuple[int, ...]: ...
+
+    @property
+    def edges(self) -> tuple[int, ...]: ...
+
+
+def path_text(path: _Walk, kg: KnowledgeGraph, train: Tensor, names: bool = True) -> str:
     """``A --r--> B <--q-- C``: entities and relations (display names or labels), with the
     direction of each training edge."""
 

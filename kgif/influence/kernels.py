@@ -179,6 +179,8 @@ def _dense_products(a: Factors, b: Factors, p: Pairing, xx: Tensor | None) -> _P
 
 
 def _entity_term(a: Factors, b: Factors, p: Pairing, q: _Products) -> Tensor:
+    if q.uu is None or q.hu is None or q.uh is None:
+        raise ValueError("structured_scores: the dense entity term needs dense u products")
     return (q.uu * p.dot(a.f, b.f) + q.hu * p.dot(a.g, b.f) + q.uh * p.dot(a.f, b.g)
             + p.eq(a.h, b.h, a.f) * p.dot(a.g, b.g))
 
@@ -186,12 +188,13 @@ def _entity_term(a: Factors, b: Factors, p: Pairing, q: _Products) -> Tensor:
 def _one_hot_entity_term(a: Factors, b: Factors, p: Pairing, q: _Products) -> Tensor:
     """The entity term with u = coef e_t on both sides: each of its four products is non-zero
     only where two entity ids coincide, so it is read at the matched pairs only."""
-    one_a, one_b = torch.ones_like(a.coef), torch.ones_like(b.coef)
+    coef_a, coef_b = _coef(a), _coef(b)
+    one_a, one_b = torch.ones_like(coef_a), torch.ones_like(coef_b)
     total = p.zeros(a.h, b.h, a.f)
     for ids_a, ids_b, vec_a, vec_b, c_a, c_b in (
-            (a.t, b.t, a.f, b.f, a.coef, b.coef),  # <u_i,u_j><f_i,f_j>
-            (a.h, b.t, a.g, b.f, one_a, b.coef),  # u_j[h_i] <g_i,f_j>
-            (a.t, b.h, a.f, b.g, a.coef, one_b),  # u_i[h_j] <f_i,g_j>
+            (a.t, b.t, a.f, b.f, coef_a, coef_b),  # <u_i,u_j><f_i,f_j>
+            (a.h, b.t, a.g, b.f, one_a, coef_b),  # u_j[h_i] <g_i,f_j>
+            (a.t, b.h, a.f, b.g, coef_a, one_b),  # u_i[h_j] <f_i,g_j>
             (a.h, b.h, a.g, b.g, one_a, one_b)):  # [h_i = h_j] <g_i,g_j>
         i, j = p.match(ids_a, ids_b)
         total = p.add_at(total, i, j, c_a[i] * c_b[j] * _matched_dots(vec_a, vec_b, i, j))
@@ -212,7 +215,7 @@ def _matched_dots(a: Tensor, b: Tensor, i: Tensor, j: Tensor) -> Tensor:
 def _one_hot_bias_term(a: Factors, b: Factors, p: Pairing, q: _Products) -> Tensor:
     """<u_i, u_j> = coef_i coef_j [t_i = t_j], at the matched pairs."""
     i, j = p.match(a.t, b.t)
-    return p.add_at(p.zeros(a.h, b.h, a.f), i, j, a.coef[i] * b.coef[j])
+    return p.add_at(p.zeros(a.h, b.h, a.f), i, j, _coef(a)[i] * _coef(b)[j])
 
 
 def _fc_weight_term(a: Factors, b: Factors, p: Pairing, q: _Products) -> Tensor:

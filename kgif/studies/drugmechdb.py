@@ -294,7 +294,8 @@ def summarize(per_pair: Sequence[dict], reference: str, n_boot: int = 2000) -> d
     from kgif.studies.faithfulness import bootstrap_ci, sign_flip_test
 
     methods = list(per_pair[0])
-    overall, versus = {}, {}
+    overall: dict[str, dict[str, dict[str, float]]] = {}
+    versus: dict[str, dict[str, dict[str, float]]] = {}
     for m in methods:
         overall[m] = {}
         for key in per_pair[0][m]:
