@@ -138,7 +138,7 @@ def test_explain_cli_mechanisms(tmp_path, capsys):
     import json
 
     from helpers import graph_checkpoints
-    from kgif.data.formats import write_label_triples
+    from kgif.data.tsv import write_label_triples
 
     from kgif.cli import main
     from kgif.data.datasets import load_dataset

@@ -55,7 +55,7 @@ def test_opponents_never_positive_in_any_output(tmp_path):
         assert all(p.influence > 0 and p.kind == "proponent" for p in ex.proponents)
         assert all(o.influence < 0 and o.kind == "opponent" for o in ex.opponents)
         assert [o.rank for o in ex.opponents] == list(range(1, len(ex.opponents) + 1))
-        text = format_explanation(ex, kg, width=400)
+        text = format_explanation(ex, kg)
         side = "proponents"
         for line in text.splitlines()[1:]:
             if line.strip().startswith("opponents"):

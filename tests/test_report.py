@@ -225,9 +225,9 @@ def test_summaries_text_and_csv_of_a_hand_written_explanation(tmp_path):
         ("proponent", "1", "2", "0.5"), ("proponent", "2", "1", "0.25"),
         ("proponent", "3", "3", "0.125"), ("opponent", "1", "4", "-0.0625")]
     last = rows[-1]
-    assert (last["TrainHead"], last["TrainHead_name"], last["TrainHead_kind"],
-            last["TrainTail_kind"], last["TestTail_kind"], last["SelfInfluence"],
-            last["TestSelfInfluence"]) == ("cox1", "PTGS1", "Gene", "Disease", "Disease", "1.5",
-                                           "2.0")
+    assert (last["TrainHead"], last["TrainHead_label"], last["TrainHead_name"],
+            last["TrainHead_kind"], last["TrainTail_kind"], last["TestTail_kind"],
+            last["SelfInfluence"], last["TestSelfInfluence"]) == (
+        "1", "cox1", "PTGS1", "Gene", "Disease", "Disease", "1.5", "2.0")
     assert {(row["ProponentRelations"], row["ProponentKinds"]) for row in rows} == {
         ("binds 2, treats 1", "Compound->Gene 2, Compound->Disease 1")}

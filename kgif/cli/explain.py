@@ -323,7 +323,8 @@ def _mechanisms(args: argparse.Namespace, tracin: TracIn, kg: KnowledgeGraph,
     """``--mechanisms``: one more pass over the training edges (all scores are needed)."""
     views = explain_mechanisms(tracin, test, kg, direct=args.direct_relations,
                                aggregate=args.path_aggregate, k=args.top_k,
-                               top_paths=args.mechanism_paths, max_paths=args.max_paths,
+                               top_paths=args.mechanism_paths,
+                               max_paths=args.max_paths or DEFAULT_MAX_PATHS,
                                chunk_size=args.chunk_size)
     train = tracin.training_edges()
     if not args.quiet:
