@@ -138,10 +138,10 @@ def test_explain_cli_mechanisms(tmp_path, capsys):
     import json
 
     from helpers import graph_checkpoints
-    from kgif.data.tsv import write_label_triples
 
     from kgif.cli import main
     from kgif.data.datasets import load_dataset
+    from kgif.data.tsv import write_label_triples
     from kgif.model.checkpoint import save_checkpoint
 
     folder = tmp_path / "data"
