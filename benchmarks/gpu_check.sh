@@ -10,10 +10,10 @@
 # Steps:
 #   1. installs (real run only, and only what is missing): kgif editable with pytest; torch
 #      itself must already be a CUDA build (the script refuses a CPU-only torch).
-#   2. pytest -m cuda tests/test_gpu.py tests/test_gpu_check.py: GPU against CPU float64 for
+#   2. pytest -m cuda tests/influence/test_gpu.py tests/bench/test_gpu_check.py: GPU against CPU float64 for
 #      the structured (row sharing on and off) and generic kernels, a training step,
-#      evaluation, the bf16 training path and TF32 TracIn. In the dry run tests/test_gpu.py
-#      skips (no GPU) and tests/test_gpu_check.py's checks run with the CPU as the device;
+#      evaluation, the bf16 training path and TF32 TracIn. In the dry run tests/influence/test_gpu.py
+#      skips (no GPU) and tests/bench/test_gpu_check.py's checks run with the CPU as the device;
 #      they compare the CPU with itself, so they are reported as "dry run", never as passed.
 #   3. bench rows (python below): FB15k-237-sized ConvE (random weights, d = 200) x 1,000 test
 #      triples x 3 checkpoints over 272,115 random edges; the synthetic seed-scale graph
@@ -43,7 +43,7 @@ if [ "$DRY" = 1 ]; then
     DEVICE="cpu"
     OUT=${OUT:-$(mktemp -d -t kgif-gpu-check-XXXXXX)}
     export OMP_NUM_THREADS=1
-    export KGIF_CHECK_DEVICE=cpu  # tests/test_gpu_check.py's cuda-marked checks run on the CPU
+    export KGIF_CHECK_DEVICE=cpu  # tests/bench/test_gpu_check.py's cuda-marked checks run on the CPU
 else
     OUT=${OUT:-benchmarks}
     if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
@@ -60,11 +60,11 @@ mkdir -p "$OUT"
 TESTS_LOG="$OUT/gpu-check-tests.log"
 set +e
 if [ "$DRY" = 1 ]; then
-    SELECT=(--deselect tests/test_gpu_check.py::test_dry_run_writes_every_row)
+    SELECT=(--deselect tests/bench/test_gpu_check.py::test_dry_run_writes_every_row)
 else
     SELECT=(-m cuda)
 fi
-"$PY" -m pytest -q -p no:cacheprovider "${SELECT[@]}" tests/test_gpu.py tests/test_gpu_check.py \
+"$PY" -m pytest -q -p no:cacheprovider "${SELECT[@]}" tests/influence/test_gpu.py tests/bench/test_gpu_check.py \
     > "$TESTS_LOG" 2>&1
 TESTS_RC=$?
 set -e

@@ -7,6 +7,12 @@ from pathlib import Path
 
 import torch
 
+from kgif.bench.common import random_triples
+from kgif.data.build import from_label_triples
+from kgif.data.datasets import load_dataset
+from kgif.data.graph import KnowledgeGraph
+from kgif.data.tsv import write_label_triples
+from kgif.model.checkpoint import save_checkpoint
 from kgif.model.conve import ConvEConfig, init_conve
 
 DATA_DIR = Path(
@@ -75,3 +81,59 @@ def graph_checkpoints(kg, dtype: torch.dtype = torch.float64):
                               entity_to_id=kg.entity_to_id, relation_to_id=kg.relation_to_id,
                               run_id="graph-checkpoints"))  # one run (check_same_run)
     return out
+
+
+# --------------------------------------------------------------------------- shared by test files
+
+
+TINY = dict(embedding_dim=12, embedding_height=3, embedding_width=4, output_channels=4)
+
+
+def _tiny_graph(num_entities=12, num_relations=3, n=80, seed=0) -> KnowledgeGraph:
+    triples = torch.unique(random_triples(n, num_entities, num_relations, seed), dim=0)
+    perm = torch.randperm(len(triples), generator=torch.Generator().manual_seed(seed + 1))
+    triples = triples[perm]
+    return KnowledgeGraph({f"e{i}": i for i in range(num_entities)},
+                          {f"r{i}": i for i in range(num_relations)},
+                          training=triples[10:], validation=triples[:5], testing=triples[5:10],
+                          name="tiny")
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _kg(n_ent: int = 12, n_train: int = 40, n_test: int = 7, seed: int = 1):
+    names = [f"ent/{i}" for i in range(n_ent)]  # a slash, to exercise sanitising
+    rels = ["treats", "causes", "is a"]
+    train = random_triples(n_train, n_ent, 3, seed=seed).tolist()
+    train += [[i, 2, (i + 1) % n_ent] for i in range(n_ent)]
+    test = random_triples(n_test, n_ent, 3, seed=seed + 1).tolist()
+    label = [(names[h], rels[r], names[t]) for h, r, t in train]
+    return from_label_triples(label, test=[(names[h], rels[r], names[t]) for h, r, t in test],
+                              name="toy", unseen="keep")
+
+
+def _write_run_inputs(tmp_path: Path, n_test: int):
+    kg = _kg(n_ent=30, n_train=1500, n_test=n_test, seed=3)
+    folder = tmp_path / "data"
+    write_label_triples(folder / "train.txt", [
+        (kg.entity_label(h), kg.relation_label(r), kg.entity_label(t))
+        for h, r, t in kg.training.tolist()])
+    tests = [(kg.entity_label(h), kg.relation_label(r), kg.entity_label(t))
+             for h, r, t in kg.testing.tolist()]
+    write_label_triples(tmp_path / "tests.tsv", tests)
+    kg = load_dataset(folder)
+    for ckpt in graph_checkpoints(kg):
+        save_checkpoint(ckpt, tmp_path / "ckpts" / f"checkpoint_epoch_{ckpt.epoch:04d}.pt")
+    return kg
+
+
+def _env() -> dict:
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.pop("WORLD_SIZE", None)
+    return env
+
+
+def _per_triple(out: Path) -> dict[str, bytes]:
+    names = [p for p in out.iterdir() if p.name[:5].isdigit()]
+    return {p.name: p.read_bytes() for p in names}

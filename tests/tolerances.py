@@ -11,7 +11,7 @@ RTOL_CONVERT = 1e-5
 #: structured vs generic TracIn paths (relative to the largest |score| of the matrix).
 RTOL_PATHS64, RTOL_PATHS32 = 1e-10, 1e-5
 #: float32 vs float64 TracIn on a realistic-size ConvE, relative to the largest |score|
-#: (measured 2.3e-7 in tests/test_float32.py; docs/tracin.md).
+#: (measured 2.3e-7 in tests/influence/test_float32.py; docs/tracin.md).
 RTOL32_REALISTIC = 2e-6
 #: TF32 matmuls and convolutions on a GPU (10-bit mantissa, unit roundoff 4.9e-4) against a
 #: float64 reference, relative to the largest |score|: a few roundoffs of the longest products.

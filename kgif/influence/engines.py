@@ -14,7 +14,7 @@ branches on the method:
 :func:`kgif.influence.kernels.structured_scores`), exact; ``generic`` materialises ``vmap(grad)``
 gradients (:func:`kgif.influence.grads.per_sample_grads`) and
 takes dot products, for any parameter subset, at a memory cost of B x parameters.
-Both are checked against a plain float64 autograd loop in ``tests/test_tracin.py``.
+Both are checked against a plain float64 autograd loop in ``tests/influence/test_tracin.py``.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ batch (found with ``torch.topk``, no sort), has at least k entries ranked above 
 *equal* to the threshold are kept, since the id rule may still rank them in. The survivors are
 packed into an (n_rows, M) block (M = the most survivors of any row) and merged by the same two
 stable sorts as before, so the result is bit-identical to sorting everything
-(``tests/test_topk_prefilter.py`` checks it on random, tied, all-equal and masked inputs).
+(``tests/influence/test_topk_prefilter.py`` checks it on random, tied, all-equal and masked inputs).
 
 :class:`kgif.influence.tracin.TracIn` streams training batches through :class:`TopK`;
 :mod:`kgif.influence.distributed` merges per-shard results with :func:`merge_topk`, which is

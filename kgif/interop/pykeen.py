@@ -51,7 +51,8 @@ def _callback_epoch(path: Path | None) -> int | None:
 
     PyKEEN 1.11's callback formats ``{epoch:07d}`` with the 1-based epoch plus one (its
     ``post_epoch`` adds 1 to an already 1-based epoch), so ``checkpoint_0000002.pt`` holds the
-    model after 1 epoch (verified in ``tests/test_interop.py``). Other names: the last number.
+    model after 1 epoch (verified in ``tests/interop/test_interop.py``). Other names: the last
+    number.
     """
     if path is None:
         return None
@@ -152,7 +153,7 @@ def from_pykeen(source, *, entity_to_id: dict[str, int] | None = None,
     """Convert a PyKEEN ConvE into a kgif :class:`~kgif.model.checkpoint.Checkpoint`.
 
     Scores are unchanged: in eval mode ``score_all(params, hidden(...))`` equals PyKEEN's
-    ``model.score_t`` (see ``tests/test_interop.py``).
+    ``model.score_t`` (see ``tests/interop/test_interop.py``).
 
     Args:
         source: one of

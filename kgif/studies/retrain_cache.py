@@ -12,7 +12,7 @@ folder:
 - ``spec.json``: the settings the key was computed from;
 - ``run/checkpoints/checkpoint_epoch_EEEE.pt``: checkpoints every ``checkpoint_every`` epochs,
   written atomically by :func:`kgif.training.loop.train`; a job killed mid-way resumes from the
-  last one (``resume_from``; exact, ``tests/test_train.py::test_resume_is_exact``), a job
+  last one (``resume_from``; exact, ``tests/training/test_loop.py::test_resume_is_exact``), a job
   killed before its first checkpoint starts again from scratch in the same folder;
 - ``lock``: held (``fcntl.flock``) by the process training the job; a second process asking
   for the same job is refused instead of writing the same checkpoints;

@@ -14,7 +14,7 @@ import pytest
 from kgif.cli import main
 from kgif.jobs.fanout import split_evenly
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 TINY = """\
 dataset: nations

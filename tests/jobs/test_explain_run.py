@@ -13,14 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import graph_checkpoints
+from helpers import _env, _kg, _per_triple, _write_run_inputs, graph_checkpoints
 from tolerances import ATOL64, RTOL64
 
-from kgif.bench.common import random_triples
 from kgif.cli import main
-from kgif.data.build import from_label_triples
-from kgif.data.datasets import load_dataset
-from kgif.data.tsv import write_label_triples
 from kgif.explanation.explanation import explain
 from kgif.influence.candidates import Adjacency, candidate_edges_batch
 from kgif.influence.tracin import TracIn
@@ -36,19 +32,6 @@ from kgif.jobs.explain_run import (
 )
 from kgif.jobs.guard import LOCK_NAME, MUTEX_NAME, output_lock, settings_record
 from kgif.model.checkpoint import save_checkpoint
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _kg(n_ent: int = 12, n_train: int = 40, n_test: int = 7, seed: int = 1):
-    names = [f"ent/{i}" for i in range(n_ent)]  # a slash, to exercise sanitising
-    rels = ["treats", "causes", "is a"]
-    train = random_triples(n_train, n_ent, 3, seed=seed).tolist()
-    train += [[i, 2, (i + 1) % n_ent] for i in range(n_ent)]
-    test = random_triples(n_test, n_ent, 3, seed=seed + 1).tolist()
-    label = [(names[h], rels[r], names[t]) for h, r, t in train]
-    return from_label_triples(label, test=[(names[h], rels[r], names[t]) for h, r, t in test],
-                              name="toy", unseen="keep")
 
 
 def test_stems_are_safe_and_unique():
@@ -270,19 +253,6 @@ def test_output_files_follow_the_umask(tmp_path):
     assert modes and set(modes.values()) == {0o640}, modes
 
 
-def _write_run_inputs(tmp_path: Path, n_test: int):
-    kg = _kg(n_ent=30, n_train=1500, n_test=n_test, seed=3)
-    folder = tmp_path / "data"
-    write_label_triples(folder / "train.txt", [
-        (kg.entity_label(h), kg.relation_label(r), kg.entity_label(t))
-        for h, r, t in kg.training.tolist()])
-    tests = [(kg.entity_label(h), kg.relation_label(r), kg.entity_label(t))
-             for h, r, t in kg.testing.tolist()]
-    write_label_triples(tmp_path / "tests.tsv", tests)
-    kg = load_dataset(folder)
-    for ckpt in graph_checkpoints(kg):
-        save_checkpoint(ckpt, tmp_path / "ckpts" / f"checkpoint_epoch_{ckpt.epoch:04d}.pt")
-    return kg
 
 
 def _command(tmp_path: Path, out: Path) -> list[str]:
@@ -292,10 +262,6 @@ def _command(tmp_path: Path, out: Path) -> list[str]:
             "--output-dir", str(out), "--no-progress", "--quiet"]
 
 
-def _env() -> dict:
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    env.pop("WORLD_SIZE", None)
-    return env
 
 
 def _done(out: Path) -> list[Path]:
@@ -303,9 +269,6 @@ def _done(out: Path) -> list[Path]:
     return [p for p in out.glob("[0-9]*.json") if not p.name.endswith(".paths.json")]
 
 
-def _per_triple(out: Path) -> dict[str, bytes]:
-    names = [p for p in out.iterdir() if p.name[:5].isdigit()]
-    return {p.name: p.read_bytes() for p in names}
 
 
 def test_resume_after_sigkill_is_byte_identical(tmp_path):

@@ -24,7 +24,7 @@ from kgif.influence.topk import KMostInfluentialResults, TopK, merge_topk
 from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import Checkpoint, save_checkpoint
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 N_ENT, N_REL, N_TRAIN, K = 10, 3, 37, 4
 
 

@@ -15,7 +15,7 @@ from kgif.data.biolink import category_depth, most_specific_category
 from kgif.data.datasets import load_dataset
 from kgif.data.kgx import from_dataframe, read_kgx_dataset
 
-FIXTURE = Path(__file__).parent / "data" / "kgx_small"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "kgx_small"
 LONG_NAME = ("3-[(2S)-2-amino-3-(4-hydroxy-3-iodophenyl)propanoyl]oxy-N,N,N-trimethyl-"
              "propan-1-aminium chloride monohydrate, an experimental kinase inhibitor with a long "
              "name")

@@ -18,7 +18,7 @@ from kgif.influence.tracin import TracIn
 from kgif.model.conve import ConvEConfig
 from kgif.training.loop import TrainingConfig, train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -9,8 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import graph_checkpoints
-from test_batch import REPO, _env, _kg, _per_triple, _write_run_inputs
+from helpers import REPO, _env, _kg, _per_triple, _write_run_inputs, graph_checkpoints
 
 from kgif.cli import main
 from kgif.influence.tracin import TracIn

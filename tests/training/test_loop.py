@@ -7,26 +7,14 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import TINY, _tiny_graph
 from tolerances import ATOL32, ATOL64, RTOL32, RTOL64
 
-from kgif.bench.common import random_triples
-from kgif.data.graph import KnowledgeGraph, TailIndex, with_reciprocals
+from kgif.data.graph import TailIndex, with_reciprocals
 from kgif.evaluation.ranks import evaluate
 from kgif.model.checkpoint import list_checkpoints, load_checkpoint
 from kgif.model.conve import ConvEConfig, hidden, init_conve, score_all
 from kgif.training.loop import LR_SCHEDULES, TrainingConfig, _forward_loss, make_step, train
-
-TINY = dict(embedding_dim=12, embedding_height=3, embedding_width=4, output_channels=4)
-
-
-def _tiny_graph(num_entities=12, num_relations=3, n=80, seed=0) -> KnowledgeGraph:
-    triples = torch.unique(random_triples(n, num_entities, num_relations, seed), dim=0)
-    perm = torch.randperm(len(triples), generator=torch.Generator().manual_seed(seed + 1))
-    triples = triples[perm]
-    return KnowledgeGraph({f"e{i}": i for i in range(num_entities)},
-                          {f"r{i}": i for i in range(num_relations)},
-                          training=triples[10:], validation=triples[:5], testing=triples[5:10],
-                          name="tiny")
 
 
 def _dense_reference_loss(params, buffers, rows, training, config, eps):

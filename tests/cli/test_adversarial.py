@@ -619,7 +619,7 @@ def test_every_graphml_and_svg_with_tricky_names_is_xml(tmp_path):
 
 def test_long_names_are_printed_whole_in_terminal_output(tracin):
     """Nothing that identifies an entity is cut (a biologist must be able to look it up); the
-    HTML report wraps long names instead (tests/test_report_page.py)."""
+    HTML report wraps long names instead (tests/jobs/test_report_page.py)."""
     from kgif.data.graph import KnowledgeGraph
     from kgif.explanation.explanation import Explanation, Influence
     from kgif.explanation.tables import format_explanation

@@ -8,9 +8,8 @@ import sys
 
 import pytest
 import torch
-from helpers import small_conve
+from helpers import TINY, _tiny_graph, small_conve
 from reference import reference_influence, reference_self_influence
-from test_train import TINY, _tiny_graph
 from tolerances import ATOL64, RTOL64
 
 from kgif.bench.common import random_triples

@@ -8,8 +8,7 @@ import json
 
 import pytest
 import torch
-from helpers import graph_checkpoints
-from test_batch import _kg, _per_triple, _write_run_inputs
+from helpers import _kg, _per_triple, _write_run_inputs, graph_checkpoints
 
 from kgif.cli import main
 from kgif.influence.settings import NOT_SETTINGS, TracInSettings

@@ -27,7 +27,7 @@ from kgif.evaluation.ranks import filtered_ranks
 from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import Checkpoint
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 N_ENT, N_REL = 11, 3
 DEVICE = os.environ.get("KGIF_CHECK_DEVICE", "cuda")
 
@@ -48,7 +48,8 @@ def test_dry_run_writes_every_row(tmp_path):
     result = json.loads((tmp_path / "gpu-check-dry-run.json").read_text())
     assert result["dry_run"] is True and result["tests"]["returncode"] == 0
     assert result["tests"]["gpu_tested"] is False
-    # tests/test_gpu.py: 7 skipped (no GPU); this file's 7 GPU checks ran on the CPU: dry run
+    # tests/influence/test_gpu.py: 7 skipped (no GPU); this file's 7 GPU checks ran on the CPU:
+    # dry run
     summary = result["tests"]["summary"]
     assert re.fullmatch(r"7 skipped, 1 deselected, 7 dry run in [0-9.]+s", summary), summary
     assert "passed" not in summary

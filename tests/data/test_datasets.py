@@ -418,7 +418,7 @@ def _hide_shared(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
                         lambda: [tmp_path / "no-shared" / "data"])
 
 
-BUNDLED = Path(__file__).resolve().parents[1] / "kgif" / "data" / "bundled"
+BUNDLED = Path(__file__).resolve().parents[2] / "kgif" / "data" / "bundled"
 
 
 @pytest.mark.parametrize(("name", "sizes"), [
