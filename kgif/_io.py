@@ -16,6 +16,7 @@ import math
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -137,3 +138,28 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
+
+
+def check_writable_folder(folder: str | os.PathLike, where: str) -> Path:
+    """Create ``folder`` (with parents) and prove that a file can be written in it.
+
+    Args:
+        folder: the output folder.
+        where: the start of the message, e.g. ``"train: output folder"``.
+
+    Returns:
+        The folder as a :class:`~pathlib.Path`.
+
+    Raises:
+        OSError: the folder cannot be created or written (``where``, the folder and the
+            system's reason in one line; ``errno`` kept).
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OSError(error.errno, f"{where} {folder} cannot be created or written: "
+                                   f"{error.strerror or error}") from error
+    return folder

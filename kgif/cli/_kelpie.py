@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 from kgif._environment import environment
-from kgif._io import atomic_write_json
+from kgif._io import atomic_write_json, check_writable_folder
 
 
 def _original_training_config(original: Path):
@@ -34,13 +33,7 @@ def _original_training_config(original: Path):
 
 
 def _writable(folder: Path, flag: str) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise OSError(error.errno, f"faithfulness: {flag} {folder} cannot be created or "
-                                   f"written: {error.strerror or error}") from error
+    check_writable_folder(folder, f"faithfulness: {flag}")
 
 
 def _check(args: argparse.Namespace):

@@ -8,10 +8,9 @@ them with this run's) unless told to overwrite them.
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 
-from kgif._io import remove_stale_temporaries
+from kgif._io import check_writable_folder, remove_stale_temporaries
 from kgif.model.checkpoint import CHECKPOINT_SUFFIXES, load_checkpoint
 
 __all__ = ["prepare_output_dir"]
@@ -64,14 +63,7 @@ def prepare_output_dir(out: Path, run_id: str, overwrite: bool,
     """
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(20, f"train: output folder {out} is a file, not a folder")
-    folder = out / "checkpoints"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise OSError(error.errno, f"train: output folder {folder} cannot be created or "
-                                   f"written: {error.strerror or error}") from error
+    folder = check_writable_folder(out / "checkpoints", "train: output folder")
     for stale in remove_stale_temporaries(out) + remove_stale_temporaries(folder):
         logger.info("train: removed %s, left by a killed run", stale)
     existing = _existing_checkpoints(out)
