@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Stages in import order: a module may import its own stage and earlier ones only. Names are
 #: the first component under ``kgif.``; ``""`` is the package ``kgif`` itself (its __init__).
 STAGES: tuple[tuple[str, ...], ...] = (
-    ("_io", "_device", "_version", "_environment", "_progress"),
+    ("_io", "_device", "_version", "_environment", "_progress", "_lock"),
     ("data",),
     ("model",),
     ("evaluation",),
@@ -48,7 +48,8 @@ STAGES: tuple[tuple[str, ...], ...] = (
 )
 
 #: Top-level single-file modules (``kgif/<name>.py``) allowed outside a stage folder.
-TOP_LEVEL_MODULES = ("_io", "_device", "_version", "_environment", "_progress", "__main__")
+TOP_LEVEL_MODULES = ("_io", "_device", "_version", "_environment", "_progress", "_lock",
+                     "__main__")
 
 
 def module_name(path: Path) -> str:

@@ -12,7 +12,6 @@ explicitly still win, and ``--dataset`` defaults to the preset's dataset.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import inspect
 import logging
@@ -244,21 +243,7 @@ def _train(args: argparse.Namespace) -> int:
     out = Path(args.output_dir or Path("runs") / (kg.name or Path(args.dataset).name))
     check_output_dir("train", "--output-dir", out, {"--dataset": args.dataset})
     out.mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:
-        _lock(stack, out)
-        return _train_locked(args, kg, config, tc, out)
-
-
-def _lock(stack: contextlib.ExitStack, out: Path) -> None:
-    """Hold :func:`kgif.jobs.guard.output_lock` on ``out`` until ``stack`` closes, so that a
-    second ``train`` (or an ``explain``) into the same folder is refused, not interleaved."""
-    from kgif.jobs.guard import output_lock
-
-    try:
-        stack.enter_context(output_lock(out))
-    except ValueError as error:
-        raise ValueError(f"train: --output-dir {out} is in use by another kgif run; wait for "
-                         f"it or choose another folder ({error})") from None
+    return _train_locked(args, kg, config, tc, out)
 
 
 def _train_locked(args: argparse.Namespace, kg, config, tc, out: Path) -> int:

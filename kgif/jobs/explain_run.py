@@ -8,7 +8,7 @@ triple, ``<stem>.json`` and ``<stem>.csv`` (and with paths ``<stem>.paths.json``
 (:func:`kgif._io.atomic_write`, with the permissions the umask allows) and ``<stem>.json``
 last, so a triple is complete iff all its files exist and are whole.
 
-One writer per folder (:func:`kgif.jobs.guard.output_lock`): rank 0 holds an exclusive lock
+One writer per folder (:func:`kgif._lock.output_lock`): rank 0 holds an exclusive lock
 (a :class:`filelock.FileLock` on ``<output_dir>/.kgif.mutex``; its pid in ``.kgif.lock``) for
 the whole run; a second run on the same folder is refused with the first one's pid. The
 operating system drops the lock when its holder dies, so a killed run never blocks the next.
@@ -57,6 +57,7 @@ import torch
 from torch import Tensor
 
 from kgif._io import atomic_write, atomic_write_json, remove_stale_temporaries
+from kgif._lock import output_lock
 from kgif.data.graph import KnowledgeGraph
 from kgif.explanation.explanation import Explanation, explain
 from kgif.explanation.network import NETWORK_FORMATS, write_network
@@ -74,7 +75,6 @@ from kgif.jobs.guard import (
     RECORD_KEY,
     DamagedOutput,
     check_settings,
-    output_lock,
     read_finished,
     read_json,
     run_settings,

@@ -12,7 +12,7 @@ The settings do not live in ``run.json`` alone: every per-triple file records th
 (:class:`ForeignOutput`, naming the differences), so deleting ``run.json`` can never make a
 rerun with other checkpoints or another ``k`` reuse old results.
 
-:func:`output_lock` makes rank 0 the folder's only writer.
+:func:`kgif._lock.output_lock` makes rank 0 the folder's only writer.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ import io
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -35,16 +34,12 @@ from kgif._io import atomic_write_json
 from kgif.explanation.paths import PATH_COLUMNS
 from kgif.explanation.tables import CSV_COLUMNS
 
-__all__ = ["LOCK_NAME", "MUTEX_NAME", "RECORD_KEY", "RUN_FORMAT", "DamagedOutput", "ForeignOutput",
-           "check_settings", "file_sha256", "output_lock", "read_finished", "read_json",
+__all__ = ["RECORD_KEY", "RUN_FORMAT", "DamagedOutput", "ForeignOutput",
+           "check_settings", "file_sha256", "read_finished", "read_json",
            "run_settings", "settings_differences", "settings_record", "write_settings"]
 
 logger = logging.getLogger(__name__)
 
-#: The pid of the holder of a batch run's output folder (:func:`output_lock`).
-LOCK_NAME = ".kgif.lock"
-#: The file that :func:`output_lock` locks.
-MUTEX_NAME = ".kgif.mutex"
 #: ``run.json``'s ``format`` value; a folder written by another format is refused on resume.
 #: Version 3: TracIn settings from ``TracInSettings``, and a settings record in every
 #: per-triple file.
@@ -215,51 +210,6 @@ def write_settings(out: Path, settings: dict) -> None:
 
 
 # --------------------------------------------------------------------------- output lock
-
-
-def _lock_holder(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8").strip() or "unknown"
-    except OSError:
-        return "unknown"
-
-
-@contextmanager
-def output_lock(folder: str | os.PathLike) -> Iterator[Path]:
-    """Hold the folder's exclusive writer lock for the ``with`` body.
-
-    The lock is a :class:`filelock.FileLock` on ``<folder>/.kgif.mutex`` (``flock`` on POSIX,
-    ``msvcrt.locking`` on Windows): the operating system releases it when the holder exits or
-    is killed, so nothing a dead process leaves behind blocks the next run. The empty mutex
-    file stays in the folder (removing it would let two processes lock two different files).
-    While it holds the lock, the holder's pid is in ``<folder>/.kgif.lock`` (removed on exit;
-    a killed holder leaves it, and the next holder overwrites it), for the message a second
-    run gets.
-
-    Yields:
-        The pid file's path (``.kgif.lock``).
-
-    Raises:
-        ValueError: if another process holds the lock (the message names its pid).
-        OSError: if the folder is not writable.
-    """
-    import filelock  # here, not at the top: ``import kgif`` needs no lock machinery
-
-    folder = Path(folder)
-    mutex = filelock.FileLock(folder / MUTEX_NAME, timeout=0)
-    path = folder / LOCK_NAME
-    try:
-        mutex.acquire()
-    except filelock.Timeout:
-        raise ValueError(f"explain_all: {folder} is in use by another explain run (pid "
-                         f"{_lock_holder(path)}, lock file {path}); wait for it to finish "
-                         "or use another --output-dir") from None
-    try:
-        path.write_text(f"{os.getpid()}\n", encoding="utf-8")
-        yield path
-    finally:
-        path.unlink(missing_ok=True)  # before releasing: a new holder writes its own
-        mutex.release()
 
 
 # --------------------------------------------------------------------------- finished files

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from kgif._device import resolve_device
+from kgif._lock import output_lock
 from kgif._progress import progress
 from kgif.data.graph import KnowledgeGraph, TailIndex, with_reciprocals
 from kgif.evaluation.ranks import TC_PREFIX, evaluate, rank_metrics
@@ -563,7 +564,36 @@ def train(
         NonFiniteLossError: at the first non-finite loss or parameter (names epoch and step).
         OSError: ``output_dir`` is a file, not writable, or a checkpoint cannot be written
             (full disk); the message names the folder or file.
+
+    With ``output_dir`` the run holds the folder's writer lock (:func:`kgif._lock.output_lock`)
+    while it trains: a second ``train`` or an ``explain`` into the same folder is refused with
+    a ValueError naming the holder's pid.
     """
+    args = (kg, config, training_config, output_dir, resume_from, show_progress)
+    options = {"run_id": run_id, "overwrite": overwrite, "keep_rows_of": keep_rows_of}
+    if output_dir is None:
+        return _train(*args, **options)
+    out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(20, f"train: output folder {out} is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out, "train"):
+        return _train(*args, **options)
+
+
+def _train(
+    kg: KnowledgeGraph,
+    config: ConvEConfig,
+    training_config: TrainingConfig | None = None,
+    output_dir: str | os.PathLike | None = None,
+    resume_from: str | os.PathLike | Checkpoint | None = None,
+    show_progress: bool = True,
+    *,
+    run_id: str | None = None,
+    overwrite: bool = False,
+    keep_rows_of: Tensor | None = None,
+) -> TrainingResult:
+    """:func:`train` without the folder lock."""
     tc = training_config or TrainingConfig()
     if not config.reciprocal:
         raise ValueError("train: 1-N training with head prediction needs config.reciprocal=True")

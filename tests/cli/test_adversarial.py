@@ -296,13 +296,13 @@ def test_faithfulness_output_folder_refused_before_training(capsys, tmp_path, mo
 
 
 def test_second_train_into_locked_folder_refused(capsys, tmp_path):
-    from kgif.jobs.guard import output_lock
+    from kgif._lock import output_lock
 
     out = tmp_path / "run"
     out.mkdir()
     with output_lock(out):  # held by "another run" (a second open file: flock conflicts)
         cli_refused(capsys, ["train", "--dataset", "nations", "--epochs", "1", "--output-dir",
-                             out, "--no-progress"], "train: --output-dir", "in use")
+                             out, "--no-progress"], "train:", "in use by another kgif run")
     assert not (out / "checkpoints").exists()
 
 

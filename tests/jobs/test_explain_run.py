@@ -16,6 +16,7 @@ import pytest
 from helpers import _env, _kg, _per_triple, _write_run_inputs, graph_checkpoints
 from tolerances import ATOL64, RTOL64
 
+from kgif._lock import LOCK_NAME, MUTEX_NAME, output_lock
 from kgif.cli import main
 from kgif.explanation.explanation import explain
 from kgif.influence.candidates import Adjacency, candidate_edges_batch
@@ -30,7 +31,7 @@ from kgif.jobs.explain_run import (
     triple_files,
     triple_stem,
 )
-from kgif.jobs.guard import LOCK_NAME, MUTEX_NAME, output_lock, settings_record
+from kgif.jobs.guard import settings_record
 from kgif.model.checkpoint import save_checkpoint
 
 
@@ -232,7 +233,7 @@ def test_second_writer_is_refused_and_stale_lock_taken_over(tmp_path):
     tracin = TracIn(graph_checkpoints(kg), kg.training)
     with output_lock(tmp_path) as lock:
         assert lock.read_text().strip() == str(os.getpid())
-        with pytest.raises(ValueError, match=rf"in use by another explain run \(pid {os.getpid()}"):
+        with pytest.raises(ValueError, match=rf"in use by another kgif run \(pid {os.getpid()}"):
             explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
     assert not (tmp_path / LOCK_NAME).exists()
     (tmp_path / LOCK_NAME).write_text("999999999\n")  # a killed run's leftover: no flock held
@@ -339,12 +340,12 @@ def test_lock_of_a_live_process_refuses_and_of_a_killed_one_is_taken_over(tmp_pa
     kg = _kg()
     tracin = TracIn(graph_checkpoints(kg), kg.training)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from kgif.jobs.explain_run import output_lock\n"
+        [sys.executable, "-c", "import sys, time; from kgif._lock import output_lock\n"
          f"with output_lock({str(tmp_path)!r}):\n    print('held', flush=True)\n"
          "    time.sleep(120)"], env=_env(), stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(ValueError, match=rf"in use by another explain run \(pid {holder.pid}"):
+        with pytest.raises(ValueError, match=rf"in use by another kgif run \(pid {holder.pid}"):
             explain_all(tracin, kg, kg.testing[:2], tmp_path, RunOptions(k=2))
     finally:
         holder.send_signal(signal.SIGKILL)

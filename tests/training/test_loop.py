@@ -418,3 +418,20 @@ def test_a_last_batch_of_one_row_joins_the_previous_batch():
                                     2 * kg.num_relations).num_rows
     tc = TrainingConfig(epochs=1, batch_size=n_rows - 1, eval_every=0)
     assert len(train(kg, ConvEConfig(**TINY), tc, show_progress=False).loss_history) == 1
+
+
+def test_python_train_takes_the_folder_lock(tmp_path):
+    """A second writer into the same output folder is refused from Python too (issue 23),
+    before any checkpoint is written; without a folder no lock is needed."""
+    from kgif._lock import output_lock
+
+    kg = _tiny_graph()
+    config, tc = ConvEConfig(**TINY), TrainingConfig(epochs=1, eval_every=0)
+    out = tmp_path / "run"
+    out.mkdir()
+    with output_lock(out, "another run"):
+        with pytest.raises(ValueError, match=r"^train: .* is in use by another kgif run \(pid"):
+            train(kg, config, tc, output_dir=out, show_progress=False)
+    assert not (out / "checkpoints").exists()
+    result = train(kg, config, tc, output_dir=out, show_progress=False)  # lock released
+    assert (out / "checkpoints").is_dir() and result.final.epoch == 1
