@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -569,16 +570,16 @@ def train(
     while it trains: a second ``train`` or an ``explain`` into the same folder is refused with
     a ValueError naming the holder's pid.
     """
-    args = (kg, config, training_config, output_dir, resume_from, show_progress)
-    options = {"run_id": run_id, "overwrite": overwrite, "keep_rows_of": keep_rows_of}
+    run = partial(_train, kg, config, training_config, output_dir, resume_from, show_progress,
+                  run_id=run_id, overwrite=overwrite, keep_rows_of=keep_rows_of)
     if output_dir is None:
-        return _train(*args, **options)
+        return run()
     out = Path(output_dir)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(20, f"train: output folder {out} is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
     with output_lock(out, "train"):
-        return _train(*args, **options)
+        return run()
 
 
 def _train(
