@@ -582,18 +582,10 @@ def train(
         return run()
 
 
-def _train(
-    kg: KnowledgeGraph,
-    config: ConvEConfig,
-    training_config: TrainingConfig | None = None,
-    output_dir: str | os.PathLike | None = None,
-    resume_from: str | os.PathLike | Checkpoint | None = None,
-    show_progress: bool = True,
-    *,
-    run_id: str | None = None,
-    overwrite: bool = False,
-    keep_rows_of: Tensor | None = None,
-) -> TrainingResult:
+def _train(kg: KnowledgeGraph, config: ConvEConfig, training_config: TrainingConfig | None,
+           output_dir: str | os.PathLike | None, resume_from: str | os.PathLike | Checkpoint | None,
+           show_progress: bool, *, run_id: str | None, overwrite: bool,
+           keep_rows_of: Tensor | None) -> TrainingResult:
     """:func:`train` without the folder lock."""
     tc = training_config or TrainingConfig()
     if not config.reciprocal:
