@@ -26,7 +26,6 @@ from kgif.data.pykeen_folder import read_pykeen_triples, write_pykeen_triples
 from kgif.data.tsv import read_label_triples, write_label_triples
 
 TRAIN = [("a", "likes", "b"), ("b", "likes", "c"), ("c", "hates", "a")]
-HAS_PYKEEN = importlib.util.find_spec("pykeen") is not None
 
 
 def _write_lines(path: Path, lines: list[str]) -> Path:
@@ -91,7 +90,6 @@ def test_from_label_triples_sorted_ids() -> None:
     assert kg.summary() == "toy: 3 entities, 2 relations, 3/0/0 train/valid/test triples"
 
 
-@pytest.mark.skipif(not HAS_PYKEEN, reason="pykeen not installed")
 def test_ids_match_pykeen_from_labeled_triples() -> None:
     import numpy as np
     from pykeen.triples import TriplesFactory
@@ -377,7 +375,6 @@ def test_pykeen_bad_line(tmp_path: Path) -> None:
         read_pykeen_triples(tmp_path)
 
 
-@pytest.mark.skipif(not HAS_PYKEEN, reason="pykeen not installed")
 def test_pykeen_reads_our_files_and_we_read_pykeens(tmp_path: Path) -> None:
     import numpy as np
     from pykeen.triples import TriplesFactory
@@ -499,7 +496,6 @@ def test_load_fb15k237_alias_and_gz(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert kg.name == "fb15k237"
 
 
-@pytest.mark.skipif(not HAS_PYKEEN, reason="pykeen not installed")
 def test_load_nations_falls_back_to_pykeen_bundle(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import kgif.data.datasets
