@@ -137,3 +137,10 @@ def _env() -> dict:
 def _per_triple(out: Path) -> dict[str, bytes]:
     names = [p for p in out.iterdir() if p.name[:5].isdigit()]
     return {p.name: p.read_bytes() for p in names}
+
+
+def _run_args(tmp_path: Path, out: Path) -> list[str]:
+    """``explain`` over the inputs :func:`_write_run_inputs` wrote, top-2, into ``out``."""
+    return ["explain", "--checkpoints", str(tmp_path / "ckpts"), "--dataset",
+            str(tmp_path / "data"), "--test-file", str(tmp_path / "tests.tsv"), "--top-k", "2",
+            "--output-dir", str(out), "--no-progress", "--quiet"]

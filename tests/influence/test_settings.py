@@ -8,7 +8,7 @@ import json
 
 import pytest
 import torch
-from helpers import _kg, _per_triple, _write_run_inputs, graph_checkpoints
+from helpers import _kg, _per_triple, _run_args, _write_run_inputs, graph_checkpoints
 
 from kgif.cli import main
 from kgif.influence.settings import NOT_SETTINGS, TracInSettings
@@ -96,9 +96,7 @@ def test_resume_with_cosine_after_a_plain_run_is_refused_never_mixed(tmp_path):
 def test_cli_normalize_flag_and_resume_refusal(tmp_path, capsys):
     _write_run_inputs(tmp_path, 3)
     out = tmp_path / "out"
-    args = ["explain", "--checkpoints", str(tmp_path / "ckpts"), "--dataset",
-            str(tmp_path / "data"), "--test-file", str(tmp_path / "tests.tsv"), "--top-k", "2",
-            "--output-dir", str(out), "--no-progress", "--quiet"]
+    args = _run_args(tmp_path, out)
     assert main(args) == 0
     before = _per_triple(out)
     capsys.readouterr()

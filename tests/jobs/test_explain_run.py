@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import _env, _kg, _per_triple, _write_run_inputs, graph_checkpoints
+from helpers import _env, _kg, _per_triple, _run_args, _write_run_inputs, graph_checkpoints
 from tolerances import ATOL64, RTOL64
 
 from kgif._lock import LOCK_NAME, MUTEX_NAME, output_lock
@@ -320,9 +320,7 @@ def test_cli_option_errors(tmp_path, capsys):
 def test_cli_refuses_a_resume_after_checkpoint_files_were_replaced(tmp_path, capsys):
     kg = _write_run_inputs(tmp_path, 3)
     out = tmp_path / "out"
-    args = ["explain", "--checkpoints", str(tmp_path / "ckpts"), "--dataset",
-            str(tmp_path / "data"), "--test-file", str(tmp_path / "tests.tsv"), "--top-k", "2",
-            "--output-dir", str(out), "--no-progress", "--quiet"]
+    args = _run_args(tmp_path, out)
     assert main(args) == 0
     before = _per_triple(out)
     replaced = graph_checkpoints(kg)[1]  # same epoch and rate, other weights
