@@ -42,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                          "measure the target",
         description=__doc__.split("\n\n")[1])
     parser.add_argument("--dataset", required=True, help="dataset name or folder")
-    parser.add_argument("--methods", nargs="+", default=None, choices=list(METHODS),
+    parser.add_argument("--methods", nargs="+", default=None,
+                        choices=list(dict.fromkeys([*METHODS, *KELPIE_METHODS])),
                         metavar="METHOD", help=f"attribution methods ({', '.join(METHODS)}; "
                                                "default: all; kelpie: "
                                                f"{', '.join(KELPIE_METHODS)})")
@@ -136,6 +137,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.protocol == "kelpie":
         return run_kelpie_cli(args)
     args.methods = args.methods or list(METHODS)
+    kelpie_only = [m for m in args.methods if m not in METHODS]
+    if kelpie_only:
+        raise ValueError(f"faithfulness: --methods {kelpie_only} exist only with --protocol "
+                         f"kelpie; --protocol {args.protocol} takes {list(METHODS)}")
     args.k = args.k or [10]
     args.targets = args.targets or 16
     kg = load_dataset(args.dataset)

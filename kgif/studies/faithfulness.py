@@ -67,7 +67,8 @@ class Attribution:
 
     Attributes:
         name: the method's name in results.
-        kind: ``"tracin"``, ``"random"``, ``"random_1hop"`` or ``"similarity"``.
+        kind: ``"tracin"``, ``"random"``, ``"random_1hop"``, ``"similarity"`` or
+            ``"tracin_margin"`` (the Kelpie study only: :mod:`kgif.studies.kelpie`).
         objective: TracIn objective on both sides (``"score"``, ``"pointwise_bce"``,
             ``"bce_1n"``).
         checkpoints: ``"all"`` (TracInCP over all checkpoints) or ``"last"``.
@@ -77,7 +78,7 @@ class Attribution:
     """
 
     name: str
-    kind: Literal["tracin", "random", "random_1hop", "similarity"] = "tracin"
+    kind: Literal["tracin", "random", "random_1hop", "similarity", "tracin_margin"] = "tracin"
     objective: str = "score"
     checkpoints: Literal["all", "last"] = "all"
     parameters: str | None = None

@@ -51,7 +51,7 @@ from kgif.data.graph import KnowledgeGraph
 from kgif.data.tsv import iter_label_rows
 from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import Checkpoint, content_digest
-from kgif.model.conve import hidden
+from kgif.model.conve import hidden, score_all_tails
 from kgif.studies.faithfulness import METHODS, Attribution, bootstrap_ci, sign_flip_test
 from kgif.studies.faithfulness import target_metrics as _target_metrics
 from kgif.studies.retrain_cache import (
@@ -65,7 +65,7 @@ from kgif.studies.retrain_cache import (
 __all__ = ["CANDIDATE_SCOPES", "KELPIE_METHODS", "MAX_FACTS", "KelpieResult", "Ranking",
            "allocate_budget", "cached_ranking", "candidate_rows", "choose", "job_names",
            "kelpie_deltas", "kelpie_jobs", "rank1_targets", "rank_candidates", "read_targets",
-           "run_kelpie", "summarize_kelpie", "write_targets"]
+           "run_kelpie", "runner_up", "summarize_kelpie", "write_targets"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +75,10 @@ MAX_FACTS = 4
 #: The explainers of the protocol: kgif's TracIn variants and the baselines (``random`` here
 #: draws among the candidates, not among all training facts).
 KELPIE_METHODS: dict[str, Attribution] = {
-    name: METHODS[name] for name in ("tracin", "tracin_cosine", "tracin_relatif",
-                                     "tracin_embeddings", "random", "similarity")}
+    **{name: METHODS[name] for name in ("tracin", "tracin_cosine", "tracin_relatif",
+                                        "tracin_embeddings", "random", "similarity")},
+    "tracin_margin": Attribution("tracin_margin", kind="tracin_margin"),
+}
 
 #: Candidate scopes: training facts mentioning h (Kelpie), or all training facts.
 CANDIDATE_SCOPES = ("head", "all")
@@ -198,7 +200,7 @@ class Ranking:
 
 def _tracin_ranking(method: Attribution, ckpts: Sequence[Checkpoint], train: Tensor,
                     targets: Tensor, candidates: list[Tensor] | None, depth: int,
-                    seed: int) -> tuple[Tensor, Tensor]:
+                    seed: int, known: Tensor | None = None) -> tuple[Tensor, Tensor]:
     chosen = list(ckpts) if method.checkpoints == "all" else [ckpts[-1]]
     tracin = TracIn(chosen, train, train_objective=method.objective,
                     test_objective=method.objective, parameters=method.parameters,
@@ -213,7 +215,7 @@ def _rows_of(candidates: list[Tensor] | None, j: int, n: int) -> Tensor:
 
 def _random_ranking(method: Attribution, ckpts: Sequence[Checkpoint], train: Tensor,
                     targets: Tensor, candidates: list[Tensor] | None, depth: int,
-                    seed: int) -> tuple[Tensor, Tensor]:
+                    seed: int, known: Tensor | None = None) -> tuple[Tensor, Tensor]:
     rows = torch.full((len(targets), depth), -1, dtype=torch.long)
     for j in range(len(targets)):
         pool = _rows_of(candidates, j, len(train))
@@ -237,7 +239,7 @@ def _hidden_batched(ckpt: Checkpoint, h: Tensor, r: Tensor, size: int = 4096) ->
 
 def _similarity_ranking(method: Attribution, ckpts: Sequence[Checkpoint], train: Tensor,
                         targets: Tensor, candidates: list[Tensor] | None, depth: int,
-                        seed: int) -> tuple[Tensor, Tensor]:
+                        seed: int, known: Tensor | None = None) -> tuple[Tensor, Tensor]:
     last = ckpts[-1]
     pool = torch.arange(len(train)) if candidates is None else torch.unique(torch.cat(candidates))
     f_train = _hidden_batched(last, train[pool, 0], 2 * train[pool, 1])  # (P, d)
@@ -254,21 +256,86 @@ def _similarity_ranking(method: Attribution, ckpts: Sequence[Checkpoint], train:
     return rows, scores
 
 
+def runner_up(ckpt: Checkpoint, targets: Tensor, known: Tensor) -> Tensor:
+    """The strongest rival of each target's tail: the highest-scoring entity c* that is not
+    a known tail of (h, r) (the filtered setting of Bordes et al., NeurIPS 2013).
+
+    A rank-1 target keeps rank 1 exactly while s(h, r, t) > s(h, r, c*): c* is the entity a
+    necessary explanation has to let overtake t.
+
+    Args:
+        ckpt: the explained model (eval mode; reciprocal relations, row ``2 r`` for tails).
+        targets: (T, 3) int64 target facts (base relation ids).
+        known: (m, 3) int64 known true facts filtered out (train + valid + test), which
+            include the targets themselves.
+
+    Returns:
+        (T,) int64 entity ids; ties: the smallest id.
+
+    Raises:
+        ValueError: when a target's (h, r) has every entity as a known tail.
+    """
+    with torch.no_grad():
+        scores = score_all_tails(ckpt.params, ckpt.buffers, targets[:, 0], 2 * targets[:, 1],
+                                 ckpt.config).double()  # (T, N)
+    for j, (h, r, t) in enumerate(targets.tolist()):
+        tails = known[(known[:, 0] == h) & (known[:, 1] == r), 2]
+        scores[j, tails] = -math.inf
+        scores[j, t] = -math.inf
+    if torch.isinf(scores).all(1).any():
+        bad = torch.nonzero(torch.isinf(scores).all(1))[0, 0].item()
+        raise ValueError(f"runner_up: target {targets[bad].tolist()} has no unknown tail to "
+                         "compete with")
+    return scores.argmax(1)
+
+
+def _margin_ranking(method: Attribution, ckpts: Sequence[Checkpoint], train: Tensor,
+                    targets: Tensor, candidates: list[Tensor] | None, depth: int,
+                    seed: int, known: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """TracInCP of the margin s(h, r, t) - s(h, r, c*), c* = :func:`runner_up` under the last
+    checkpoint: by linearity of TracInCP in the test gradient (Pruthi et al., NeurIPS 2020,
+    eq. 3), the score TracIn of the target minus that of (h, r, c*)."""
+    if known is None:
+        raise ValueError("rank_candidates: tracin_margin needs the known facts (known=...)")
+    rivals = targets.clone()
+    rivals[:, 2] = runner_up(ckpts[-1], targets, known)
+    tracin = TracIn(list(ckpts), train, show_progress=False)
+    both = torch.cat([targets, rivals])
+    if candidates is None:
+        full = tracin.influence(both).double()
+        margins = list(full[: len(targets)] - full[len(targets):])
+        pools = [torch.arange(len(train))] * len(targets)
+    else:
+        scored = [x.double() for x in tracin.candidate_influence(both, candidates * 2)]
+        margins = [scored[j] - scored[len(targets) + j] for j in range(len(targets))]
+        pools = candidates
+    rows = torch.full((len(targets), depth), -1, dtype=torch.long)
+    scores = torch.full((len(targets), depth), math.nan, dtype=torch.float64)
+    for j, (pool, margin) in enumerate(zip(pools, margins, strict=True)):
+        order = torch.argsort(pool)  # ties: the smaller row first
+        top = margin[order].argsort(descending=True, stable=True)[:depth]
+        rows[j, : len(top)], scores[j, : len(top)] = pool[order][top], margin[order][top]
+    return rows, scores
+
+
 _RANKERS: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {
     "tracin": _tracin_ranking, "random": _random_ranking, "similarity": _similarity_ranking,
+    "tracin_margin": _margin_ranking,
 }
 
 
 def rank_candidates(method: str, checkpoints: Sequence[Checkpoint], train: Tensor,
                     targets: Tensor, candidates: list[Tensor] | None, depth: int = MAX_FACTS,
-                    seed: int = 0) -> Ranking:
+                    seed: int = 0, known: Tensor | None = None) -> Ranking:
     """The ``depth`` best candidates of a method for each target.
 
     TracIn variants: the top proponents (largest TracInCP scores, :class:`kgif.influence.tracin.
     TracIn` with the variant's objective, parameters and normalisation) among the candidates;
     ``random``: a seeded random order of the candidates (target j uses seed
     ``1_000_003 * seed + j``); ``similarity``: the candidates whose f(h, r) at the last
-    checkpoint is closest in cosine to the target's.
+    checkpoint is closest in cosine to the target's; ``tracin_margin``: the largest TracInCP
+    of the margin s(h, r, t) - s(h, r, c*) over the target's strongest filtered rival c*
+    (:func:`runner_up`), which needs ``known``.
 
     Args:
         method: a name of :data:`KELPIE_METHODS`.
@@ -278,6 +345,8 @@ def rank_candidates(method: str, checkpoints: Sequence[Checkpoint], train: Tenso
         candidates: :func:`candidate_rows` (None: all training facts).
         depth: candidates kept per target (>= 1).
         seed: seed of ``random``.
+        known: (m, 3) int64 known facts (train + valid + test) filtered out of the rivals of
+            ``tracin_margin``; unused by the other methods.
 
     Returns:
         :class:`Ranking` with its wall seconds.
@@ -293,7 +362,7 @@ def rank_candidates(method: str, checkpoints: Sequence[Checkpoint], train: Tenso
     attribution = KELPIE_METHODS[method]
     start = time.perf_counter()
     rows, scores = _RANKERS[attribution.kind](attribution, checkpoints, train, targets,
-                                              candidates, depth, seed)
+                                              candidates, depth, seed, known=known)
     return Ranking(rows.long(), scores.double(), time.perf_counter() - start)
 
 
@@ -514,7 +583,8 @@ def cached_ranking(cache_dir: Path, method: str, checkpoints: Sequence[Checkpoin
                                for row in saved["scores"]], dtype=torch.float64)
         return Ranking(torch.tensor(saved["rows"], dtype=torch.long), scores, 0.0)
     ranking = rank_candidates(method, checkpoints, kg.training, targets,
-                              candidate_rows(kg.training, targets, scope), MAX_FACTS, seed)
+                              candidate_rows(kg.training, targets, scope), MAX_FACTS, seed,
+                              known=kg.all_triples())
     atomic_write_json(path, {"rows": ranking.rows.tolist(), "seconds": ranking.seconds,
                              "scores": [[None if math.isnan(s) else s for s in row]
                                         for row in ranking.scores.tolist()]})

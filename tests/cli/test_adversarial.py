@@ -292,6 +292,15 @@ def test_faithfulness_output_folder_refused_before_training(capsys, tmp_path, mo
                 "faithfulness: --output", "is a folder")
 
 
+def test_kelpie_only_method_refused_in_the_other_protocols(capsys, monkeypatch):
+    import kgif.studies.faithfulness as study
+
+    monkeypatch.setattr(study, "run_faithfulness", lambda *a, **k: pytest.fail("trained"))
+    cli_refused(capsys, ["faithfulness", "--dataset", "nations", "--methods", "tracin",
+                         "tracin_margin"],
+                "faithfulness: --methods ['tracin_margin'] exist only with --protocol kelpie")
+
+
 # --------------------------------------------------------------------------- 5. lost files
 
 

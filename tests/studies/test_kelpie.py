@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+from reference import reference_influence
 from tolerances import ATOL32, RTOL32
 
 from kgif.bench.faithfulness import toy_graph
@@ -28,6 +29,7 @@ from kgif.studies.kelpie import (
     rank_candidates,
     read_targets,
     run_kelpie,
+    runner_up,
     summarize_kelpie,
     write_targets,
 )
@@ -120,7 +122,8 @@ def test_target_file_round_trip_and_refusals(kg, targets, tmp_path):
 @pytest.mark.parametrize("method", list(KELPIE_METHODS))
 def test_every_chosen_fact_mentions_the_head(kg, checkpoints, targets, method):
     cands = candidate_rows(kg.training, targets, "head")
-    ranking = rank_candidates(method, checkpoints, kg.training, targets, cands, 4, seed=1)
+    ranking = rank_candidates(method, checkpoints, kg.training, targets, cands, 4, seed=1,
+                              known=kg.all_triples())
     for j, (h, _, _) in enumerate(targets.tolist()):
         rows = ranking.rows[j][ranking.rows[j] >= 0]
         assert len(rows) == min(4, len(cands[j])) and len(set(rows.tolist())) == len(rows)
@@ -141,6 +144,39 @@ def test_tracin_ranking_is_the_top_of_the_full_influence_matrix(kg, checkpoints,
         assert ranking.rows[j, : len(order)].tolist() == cands[j][order].tolist()
         torch.testing.assert_close(ranking.scores[j, : len(order)], mine[order],
                                    rtol=RTOL32, atol=ATOL32)
+
+
+def test_runner_up_is_the_best_unknown_tail(kg, checkpoints, targets):
+    known = {tuple(x) for x in kg.all_triples().tolist()}
+    rivals = runner_up(checkpoints[-1], targets, kg.all_triples())
+    for j, (h, r, t) in enumerate(targets.tolist()):
+        scores = _tail_scores(checkpoints[-1], h, r)
+        pool = [e for e in range(kg.num_entities) if e != t and (h, r, e) not in known]
+        assert int(rivals[j]) == max(pool, key=lambda e: (float(scores[e]), -e))
+        assert (h, r, int(rivals[j])) not in known
+
+
+def test_margin_ranking_against_a_float64_loop(kg, checkpoints, targets):
+    """TracInCP of s(h, r, t) - s(h, r, c*), each checkpoint's gradients by plain autograd."""
+    cands = candidate_rows(kg.training, targets, "head")
+    ranking = rank_candidates("tracin_margin", checkpoints, kg.training, targets, cands, 4,
+                              known=kg.all_triples())
+    reference = [c.to(dtype=torch.float64) for c in checkpoints]
+    known = {tuple(x) for x in kg.all_triples().tolist()}
+    for j, (h, r, t) in enumerate(targets.tolist()):
+        scores = _tail_scores(checkpoints[-1], h, r)
+        rival = max((e for e in range(kg.num_entities) if e != t and (h, r, e) not in known),
+                    key=lambda e: (float(scores[e]), -e))
+        both = reference_influence(reference, torch.tensor([[h, r, t], [h, r, rival]]),
+                                   kg.training[cands[j]], "score")  # (2, E_j)
+        margin = both[0] - both[1]
+        order = sorted(range(len(margin)), key=lambda i: (-float(margin[i]),
+                                                          int(cands[j][i])))[:4]
+        assert ranking.rows[j, : len(order)].tolist() == cands[j][order].tolist()
+        torch.testing.assert_close(ranking.scores[j, : len(order)], margin[order],
+                                   rtol=RTOL32, atol=ATOL32)
+    with pytest.raises(ValueError, match="tracin_margin needs the known facts"):
+        rank_candidates("tracin_margin", checkpoints, kg.training, targets, cands, 4)
 
 
 def test_similarity_ranking_against_a_plain_loop(kg, checkpoints, targets):
