@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from kgif.bench.common import cpu_model
+from kgif._environment import cpu_model
 from kgif.data.datasets import load_dataset
 from kgif.data.drugmechdb import read_drugmechdb
 from kgif.explanation.mechanisms import direct_relations, nondirect_paths
@@ -70,6 +70,8 @@ LABELS = {
     "degree": "baseline: 1-hop filter, endpoint degree",
     "path_count": "baseline: path count (edges on most head-tail paths first)",
     "similarity": "baseline: embedding similarity (hidden-vector cosine)",
+    "path_count_tracin": "mechanism view, edges by path count, ties by TracIn",
+    "mechanism_supported_count": "mechanism view, edges by count of all-proponent paths",
 }
 
 

@@ -10,6 +10,7 @@ for the popularity baseline (diseases ranked by training TREATS_CtD in-degree).
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import torch
@@ -19,7 +20,10 @@ from kgif.data.datasets import load_dataset
 from kgif.model.checkpoint import load_checkpoint
 
 
-def main(paths: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoints", nargs="+", help="checkpoint files (.pt)")
+    paths = parser.parse_args(argv).checkpoints
     torch.set_num_threads(2)
     kg = load_dataset("hetionet")
     print("checkpoint\tepoch\ttest_mrr\ttest_hits@10\tvalid_mrr\tvalid_hits@10")
@@ -40,4 +44,4 @@ def main(paths: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

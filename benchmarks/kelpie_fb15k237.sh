@@ -24,7 +24,7 @@ LOCK=()
 [ -e /work/tmp/heavy.lock ] && LOCK=(flock /work/tmp/heavy.lock)
 STUDY_FLAGS=(--protocol kelpie --dataset fb15k237 --original "$RUN" --cache-dir "$CACHE"
              --targets-file "$TARGETS" --methods tracin tracin_cosine tracin_relatif
-             tracin_embeddings random similarity --k 1 2 3 4 --budget 226
+             tracin_embeddings tracin_margin random similarity --k 1 2 3 4 --budget 226
              --noise-seeds 1 2 3 --checkpoint-every 5 --threads 1)
 
 case "${1:-}" in

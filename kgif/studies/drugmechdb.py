@@ -190,6 +190,36 @@ def _path_count(pair: Pair) -> tuple[Tensor, Tensor]:
     return tiers, counts.double()
 
 
+def _lexicographic(primary: Tensor, secondary: Tensor) -> Tensor:
+    """(n,) float64 scores ordering by ``primary`` (integer counts), then by ``secondary``:
+    the secondary's rank among all edges, scaled into [0, 1), is added to the count."""
+    order = secondary.double().argsort(stable=True)
+    fraction = torch.empty(len(order), dtype=torch.float64)
+    fraction[order] = torch.arange(len(order), dtype=torch.float64) / len(order)
+    return primary.double() + fraction
+
+
+def _path_count_tracin(pair: Pair) -> tuple[Tensor, Tensor]:
+    """Path count, ties broken by TracIn (path count decides, the model's influence orders
+    the edges that lie on equally many paths)."""
+    tiers, counts = _path_count(pair)
+    return tiers, _lexicographic(counts, pair.scores["tracin"])
+
+
+def _supported_count(pair: Pair) -> tuple[Tensor, Tensor]:
+    """Edges on head-tail paths first, by how many of their paths are **all proponents**
+    (every edge's TracIn > 0: the paths the model's training supports end to end), then by
+    how many paths use them, then by TracIn."""
+    tiers, counts = _path_count(pair)
+    supported = path_scores(pair.paths, pair.scores["tracin"].double(), "min") > 0  # (P,)
+    valid = pair.paths.edges >= 0
+    per = supported[:, None].expand_as(pair.paths.edges)[valid].long()
+    n_supported = torch.zeros(len(pair.direct), dtype=torch.long).index_add_(
+        0, pair.paths.edges[valid], per)
+    tie = _lexicographic(counts, pair.scores["tracin"]) / (counts.max().double() + 2)
+    return tiers, n_supported.double() + tie
+
+
 #: Method name -> ranking (pair -> (tiers, scores)); a method needs its source scores.
 EDGE_RANKINGS: dict[str, Callable[[Pair], tuple[Tensor, Tensor]]] = {
     "tracin": _plain("tracin"),
@@ -207,6 +237,8 @@ EDGE_RANKINGS: dict[str, Callable[[Pair], tuple[Tensor, Tensor]]] = {
     "mechanism_sum_embeddings": _mechanism("sum", "embeddings"),
     "degree": _degree,
     "path_count": _path_count,
+    "path_count_tracin": _path_count_tracin,
+    "mechanism_supported_count": _supported_count,
     "similarity": _plain("similarity"),
 }
 
