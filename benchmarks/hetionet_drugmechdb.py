@@ -71,7 +71,7 @@ LABELS = {
     "path_count": "baseline: path count (edges on most head-tail paths first)",
     "similarity": "baseline: embedding similarity (hidden-vector cosine)",
     "path_count_tracin": "mechanism view, edges by path count, ties by TracIn",
-    "mechanism_supported_count": "mechanism view, edges by count of all-proponent paths",
+    "supported_path_count": "mechanism view, edges by count of all-proponent paths",
 }
 
 

@@ -238,7 +238,7 @@ EDGE_RANKINGS: dict[str, Callable[[Pair], tuple[Tensor, Tensor]]] = {
     "degree": _degree,
     "path_count": _path_count,
     "path_count_tracin": _path_count_tracin,
-    "mechanism_supported_count": _supported_count,
+    "supported_path_count": _supported_count,
     "similarity": _plain("similarity"),
 }
 
