@@ -103,3 +103,27 @@ def test_summarize_pairs_and_reference():
     assert out["overall"]["a"]["rr"]["mean"] == pytest.approx(0.75)
     assert out["versus"]["b"]["rr"]["diff"] == pytest.approx(0.25)
     assert "a" not in out["versus"]
+
+
+def test_path_count_rankings_hand_computed():
+    """path_count, path_count_tracin and supported_path_count on _paths() (p0 = {0, 1},
+    p1 = {2, 3}, p2 = {0, 4, 5}, p3 = {2, 1}; edge 6 is direct and on no path)."""
+    train = torch.tensor([[0, 1, 2], [2, 1, 1], [0, 1, 3], [3, 1, 1], [0, 1, 4], [4, 1, 1],
+                          [0, 0, 1]])
+    scores = torch.tensor([1.0, -2.0, 0.5, -1.0, 3.0, 0.2, 10.0], dtype=torch.float64)
+    mech = Mechanism((0, 0, 1), "test", torch.tensor([4, 5]), {"P1": torch.tensor([4, 5])})
+    pair = Pair(mech, {"tracin": scores}, torch.arange(7), torch.tensor([False] * 6 + [True]),
+                _paths(), torch.ones(5, dtype=torch.long), torch.ones(7, dtype=torch.float64),
+                train)
+    report = edge_report(pair, ["path_count", "path_count_tracin", "supported_path_count"],
+                         draws=10)
+    # path counts 2, 2, 2, 1, 1, 1, 0: order 0, 1, 2, 3, 4, 5, 6 -> edges 4, 5 at ranks 5, 6
+    assert report["path_count"]["rr"] == pytest.approx(1 / 5)
+    assert report["path_count"]["ap"] == pytest.approx((1 / 5 + 2 / 6) / 2)
+    # ties by TracIn: count 2: 0 (1.0), 2 (0.5), 1 (-2.0); count 1: 4 (3.0), 5 (0.2), 3 (-1.0)
+    assert report["path_count_tracin"]["rr"] == pytest.approx(1 / 4)
+    assert report["path_count_tracin"]["ap"] == pytest.approx((1 / 4 + 2 / 5) / 2)
+    # path minima: p0 -2, p1 -1, p2 0.2, p3 -2: only p2 is all proponents -> supported
+    # counts 1, 0, 0, 0, 1, 1, 0; order 0, 4, 5 (by count, then TracIn), then 2, 1, 3, then 6
+    assert report["supported_path_count"]["rr"] == pytest.approx(1 / 2)
+    assert report["supported_path_count"]["ap"] == pytest.approx((1 / 2 + 2 / 3) / 2)
