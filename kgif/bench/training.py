@@ -4,7 +4,12 @@ Training (needs ``kgif.training.loop`` and ``kgif.evaluation.ranks``, and PyKEEN
 comparison): both
 train ConvE with PyKEEN's defaults (d = 200 as 10 x 20, 32 filters, dropouts 0.2/0.2/0.3,
 BatchNorm, entity bias, reciprocal relations, 1-N/LCWA rows, BCE with logits, label smoothing
-0.1, Adam 0.003, batch 128) for the same number of epochs, in this process, on the same data.
+0.1, Adam 0.003, batch 128) for the same number of epochs, in this process, on the same data;
+kgif also with bfloat16 autocast (``kgif-bf16``) and with the fused Adam kernel
+(``kgif-fused-adam``, ``TrainingConfig.fused_adam``: the same update, float32 rounding
+differs). Cases: ``BenchSize.training_datasets`` at ``training_epochs`` and
+``BenchSize.kelpie_training`` (the full suite: FB15k-237 for 3 epochs, the Kelpie study's
+model, whose 60-epoch trainings are the study's cost).
 Both final models are evaluated with ``kgif.evaluation.ranks`` (filtered realistic test MRR). Epoch
 time is the median over epochs 2..E; peak memory is the rise of the process's peak resident set
 (Linux ``VmHWM``, reset through ``/proc/self/clear_refs`` before each run).
@@ -32,13 +37,14 @@ BATCH, LEARNING_RATE, SMOOTHING, SEED = 128, 0.003, 0.1, 0
 
 
 
-def _run_kgif(kg, config: ConvEConfig, epochs: int, device: str, bf16: bool = False) -> dict:
+def _run_kgif(kg, config: ConvEConfig, epochs: int, device: str, bf16: bool = False,
+              fused_adam: bool = False) -> dict:
     from kgif.evaluation.ranks import evaluate
     from kgif.training.loop import TrainingConfig, train
 
     tc = TrainingConfig(epochs=epochs, batch_size=BATCH, learning_rate=LEARNING_RATE,
                         label_smoothing=SMOOTHING, eval_every=0, checkpoint_every=0, seed=SEED,
-                        device=device, bf16=bf16)
+                        device=device, bf16=bf16, fused_adam=fused_adam)
     before = reset_peak_rss()
     result = train(kg, config, tc, show_progress=False)
     peak = peak_rss_rise(before)
@@ -66,7 +72,11 @@ def _run_pykeen(kg, config: ConvEConfig, epochs: int, device: str) -> dict:
     factory = TriplesFactory(kg.training, entity_to_id=kg.entity_to_id,
                              relation_to_id=kg.relation_to_id, create_inverse_triples=True)
     model = ConvE(triples_factory=factory, loss="BCEWithLogits", random_seed=SEED,
-                  embedding_dim=config.embedding_dim, output_channels=config.output_channels)
+                  embedding_dim=config.embedding_dim, output_channels=config.output_channels,
+                  embedding_height=config.embedding_height,
+                  embedding_width=config.embedding_width,
+                  input_dropout=config.input_dropout, output_dropout=config.output_dropout,
+                  feature_map_dropout=config.feature_map_dropout)
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     loop = LCWATrainingLoop(model=model, triples_factory=factory, optimizer=optimizer)
@@ -101,18 +111,22 @@ def _training_rows(preset: BenchSize, device: str) -> list[dict]:
     runners: dict[str, tuple[Callable[..., dict], str | None]] = {
                "kgif": (_run_kgif, no_train),
                "kgif-bf16": (functools.partial(_run_kgif, bf16=True), no_train),
+               "kgif-fused-adam": (functools.partial(_run_kgif, fused_adam=True), no_train),
                "pykeen": (_run_pykeen, no_train or no_pykeen)}
-    for dataset in preset.training_datasets:
-        case = f"{dataset} {preset.training_epochs} epochs"
+    # ConvEConfig() is PyKEEN's ConvE default, which is also the Kelpie study's model
+    cases = [(dataset, preset.training_epochs) for dataset in preset.training_datasets]
+    cases += list(preset.kelpie_training)
+    config = ConvEConfig()
+    for dataset, epochs in cases:
+        case = f"{dataset} {epochs} epochs"
         for name, (fn, reason) in runners.items():
             if reason:
                 rows.append(skipped("training", case, name, reason))
                 continue
             kg = load_dataset(dataset)
-            out = fn(kg, ConvEConfig(), preset.training_epochs, device)
+            out = fn(kg, config, epochs, device)
             epoch = statistics.median(out["epoch_seconds"][1:] or out["epoch_seconds"])
-            extra = dict(dataset=dataset, epochs=preset.training_epochs, baseline="pykeen",
-                         **out)
+            extra = dict(dataset=dataset, epochs=epochs, baseline="pykeen", **out)
             rows.append(row("training", case, name, "epoch time", epoch, "s", **extra))
             examples = 2 * len(kg.training)  # with reciprocal relations
             rows.append(row("training", case, name, "training triples/s", examples / epoch,

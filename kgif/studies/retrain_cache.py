@@ -59,6 +59,9 @@ PROTOCOL_VERSION = 1
 
 #: TrainingConfig fields that do not change the trained model (left out of the key).
 _NOT_IN_KEY = ("checkpoint_every", "eval_batch_size")
+#: Training settings added after jobs were cached: left out of the key at their default value,
+#: so the keys (and finished retrainings) of older runs stay valid.
+_KEYED_WHEN_SET = {"fused_adam": False}
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,8 @@ class RetrainCache:
     def spec(self, job: RetrainJob) -> dict:
         """The settings that decide a job's trained model (what its key digests)."""
         tc = {k: v for k, v in asdict(replace(self.training_config, seed=job.seed)).items()
-              if k not in _NOT_IN_KEY}
+              if k not in _NOT_IN_KEY
+              and not (k in _KEYED_WHEN_SET and v == _KEYED_WHEN_SET[k])}
         removed = self.kg.training[self._removed(job)]
         return {"dataset": self._graph_digest, "removed": triples_digest(removed),
                 "num_removed": len(removed), "model_config": self.config.to_dict(),

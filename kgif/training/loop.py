@@ -71,6 +71,7 @@ class TrainingConfig:
     seed: int = 0  # parameter init, dropout (global RNG) and shuffling (private generator)
     bf16: bool = False  # bfloat16 autocast for the forward pass (loss in float32)
     compile: bool = False  # torch.compile the forward + loss function
+    fused_adam: bool = False  # one fused Adam kernel (same update; float rounding differs)
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", ...
     eval_batch_size: int = 256  # queries per scoring batch during validation
     # relation label -> m >= 1: its rows (h, r) and (t, r^-1) are visited m times per epoch
@@ -293,7 +294,8 @@ def _init_state(kg: KnowledgeGraph, config: ConvEConfig, tc: TrainingConfig,
         params = {k: v.to(tc.device) for k, v in ckpt.params.items()}
         buffers = {k: v.to(tc.device) for k, v in ckpt.buffers.items()}
     leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
-    optimizer = torch.optim.Adam(leaves.values(), lr=tc.learning_rate)
+    optimizer = torch.optim.Adam(leaves.values(), lr=tc.learning_rate,
+                                 **({"fused": True} if tc.fused_adam else {}))
     state = _State(leaves, buffers, optimizer, torch.Generator().manual_seed(tc.seed))
     state.run_id = _run_id(ckpt, run_id)
     if ckpt is not None:

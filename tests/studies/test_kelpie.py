@@ -390,6 +390,21 @@ def test_a_job_trained_by_another_process_is_refused(kg, tmp_path):
     assert cache.run(job)["name"] == "x"  # released: it trains
 
 
+def test_cache_keys_survive_new_training_settings(kg, tmp_path):
+    """Keys written before ``fused_adam`` existed (literals from commit 34fb30e) stay valid at
+    its default, so finished retrainings are found; setting it gives a new key."""
+    from dataclasses import replace
+
+    cache = RetrainCache(tmp_path, kg, CONFIG, TC)
+    null = RetrainJob("null", torch.empty(0, dtype=torch.long), 3)
+    two = RetrainJob("a", torch.tensor([0, 5]), 3)
+    assert cache.key(null) == "b37c5e89426ebd66e7b5570048d43039aac2ba48a2e180dbc4e305e2e41763ed"
+    assert cache.key(two) == "20a7bd86bfa4767fdc7cd8ce33ba404fc1b011642ea2c0c359b25ec4723f012c"
+    fused = RetrainCache(tmp_path, kg, CONFIG, replace(TC, fused_adam=True))
+    assert fused.key(null) != cache.key(null)
+    assert fused.spec(null)["training_config"]["fused_adam"] is True
+
+
 def test_cache_refuses_bad_settings(kg, tmp_path):
     with pytest.raises(ValueError, match="protocol='kelpie'"):
         RetrainCache(tmp_path, kg, CONFIG, TC, protocol="kelpie")

@@ -90,6 +90,47 @@ def test_resume_is_exact(tmp_path):
         assert torch.equal(resumed.best.params[name], value), name
 
 
+def _adam_step_float64(p, g, m, v, step, lr, betas=(0.9, 0.999), eps=1e-8):
+    """Adam (Kingma & Ba, ICLR 2015, Algorithm 1), written out in float64."""
+    m = betas[0] * m + (1 - betas[0]) * g
+    v = betas[1] * v + (1 - betas[1]) * g * g
+    m_hat, v_hat = m / (1 - betas[0] ** step), v / (1 - betas[1] ** step)
+    return p - lr * m_hat / (v_hat.sqrt() + eps), m, v
+
+
+def test_fused_adam_trains_the_same_model(monkeypatch):
+    """``fused_adam`` builds the fused Adam (spied) and gives the unfused run's model within
+    float32 rounding; the fused update itself equals Adam written out in float64."""
+    built = []
+    real_adam = torch.optim.Adam
+
+    def spy(*args, **kwargs):
+        built.append(kwargs.get("fused"))
+        return real_adam(*args, **kwargs)
+
+    kg = _tiny_graph(seed=4)
+    config = ConvEConfig(**TINY, input_dropout=0.0, feature_map_dropout=0.0, output_dropout=0.0)
+    tc = TrainingConfig(epochs=2, batch_size=24, checkpoint_every=0, eval_every=0, seed=2)
+    monkeypatch.setattr(torch.optim, "Adam", spy)
+    plain = train(kg, config, tc, show_progress=False)
+    fused = train(kg, config, TrainingConfig(**{**tc.__dict__, "fused_adam": True}),
+                  show_progress=False)
+    assert built == [None, True]
+    for name, value in plain.final.params.items():
+        torch.testing.assert_close(fused.final.params[name], value, rtol=RTOL32, atol=ATOL32)
+    gen = torch.Generator().manual_seed(0)
+    p = torch.randn(5, 3, generator=gen, dtype=torch.float64)
+    leaf = p.clone().requires_grad_(True)
+    opt = real_adam([leaf], lr=0.01, fused=True)
+    m = v = torch.zeros_like(p)
+    for step in (1, 2, 3):
+        g = torch.randn(5, 3, generator=gen, dtype=torch.float64)
+        leaf.grad = g.clone()
+        opt.step()
+        p, m, v = _adam_step_float64(p, g, m, v, step, 0.01)
+        torch.testing.assert_close(leaf.detach(), p, rtol=RTOL64, atol=ATOL64)
+
+
 def test_checkpoints_names_learning_rates_and_best(tmp_path):
     kg = _tiny_graph(seed=2)
     tc = TrainingConfig(epochs=5, batch_size=16, checkpoint_every=2, eval_every=1,
