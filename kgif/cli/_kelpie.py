@@ -108,12 +108,15 @@ def run_kelpie_cli(args: argparse.Namespace) -> int:
                         seed=args.seed, noise_seeds=args.noise_seeds,
                         run_jobs=[] if args.no_retrain else args.jobs)
     rows = summarize_kelpie(result.before["rank"], result.after)
-    extraction = ", ".join(f"{m} {s:.1f} s" for m, s in result.extraction_seconds.items())
+    extraction = ", ".join(f"{m} {s:.1f} s" + (" (cached)" if m in result.extraction_cached
+                                                else "")
+                           for m, s in result.extraction_seconds.items())
+    null = {None: "not run yet", True: "yes", False: "NO"}[result.null_reproduces_original]
     title = (f"Kelpie necessary protocol, {kg.name or args.dataset}: {len(targets)} targets, "
              f"candidates {args.candidates}, {len(checkpoints)} checkpoints, {args.retraining} "
              f"retraining on {args.threads} thread(s); extraction "
-             f"({torch.get_num_threads()} threads): {extraction}; null retraining reproduces "
-             f"the original: {result.null_reproduces_original}; "
+             f"({torch.get_num_threads()} threads when computed here): {extraction}; null "
+             f"retraining reproduces the original: {null}; "
              f"{time.perf_counter() - start:.0f} s, torch {torch.__version__}")
     text = markdown_table(result, rows)
     print(title + "\n\n" + text)

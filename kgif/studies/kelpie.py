@@ -190,12 +190,15 @@ class Ranking:
     Attributes:
         rows: (T, D) int64 rows of the training split; -1 pads where fewer than D exist.
         scores: (T, D) float64 the method's scores (higher: more important); NaN pads.
-        seconds: wall seconds of the extraction (0 when read from the cache).
+        seconds: wall seconds of the extraction (read from the cache: as recorded when it was
+            computed).
+        cached: whether it was read from the cache.
     """
 
     rows: Tensor
     scores: Tensor
     seconds: float = 0.0
+    cached: bool = False
 
 
 def _tracin_ranking(method: Attribution, ckpts: Sequence[Checkpoint], train: Tensor,
@@ -541,7 +544,8 @@ class KelpieResult:
     Attributes:
         targets: (T, 3) target facts.
         before: the original model's :func:`kgif.studies.faithfulness.target_metrics`.
-        extraction_seconds: method -> wall seconds of :func:`rank_candidates` (0: cached).
+        extraction_seconds: method -> wall seconds of :func:`rank_candidates` (for a ranking
+            read from the cache, the seconds recorded when it was computed; NaN if none).
         explanations: ``"method@k"`` / ``"method@budgetB"`` -> (T, D) chosen rows (-1: none).
         jobs: the retrainings (:func:`kelpie_jobs`).
         status: job name -> ``"done"``, ``"partial (epoch E)"`` or ``"pending"``.
@@ -549,6 +553,7 @@ class KelpieResult:
         retrain_seconds: job name -> wall seconds of its training (finished jobs).
         null_reproduces_original: whether the null retraining's parameters equal the original
             model's bit for bit (None until it has run).
+        extraction_cached: the methods whose ranking was read from the cache.
     """
 
     targets: Tensor
@@ -560,6 +565,7 @@ class KelpieResult:
     after: dict[str, Tensor] = field(default_factory=dict)
     retrain_seconds: dict[str, float] = field(default_factory=dict)
     null_reproduces_original: bool | None = None
+    extraction_cached: list[str] = field(default_factory=list)
 
 
 def _ranking_key(method: str, checkpoints: Sequence[Checkpoint], kg: KnowledgeGraph,
@@ -581,7 +587,8 @@ def cached_ranking(cache_dir: Path, method: str, checkpoints: Sequence[Checkpoin
         saved = json.loads(path.read_text())
         scores = torch.tensor([[math.nan if s is None else s for s in row]
                                for row in saved["scores"]], dtype=torch.float64)
-        return Ranking(torch.tensor(saved["rows"], dtype=torch.long), scores, 0.0)
+        return Ranking(torch.tensor(saved["rows"], dtype=torch.long), scores,
+                       float(saved.get("seconds", math.nan)), cached=True)
     ranking = rank_candidates(method, checkpoints, kg.training, targets,
                               candidate_rows(kg.training, targets, scope), MAX_FACTS, seed,
                               known=kg.all_triples())
@@ -629,6 +636,8 @@ def run_kelpie(kg: KnowledgeGraph, checkpoints: Sequence[Checkpoint], cache: Ret
     for method in methods:
         ranking = cached_ranking(cache.folder, method, checkpoints, kg, targets, candidates, seed)
         result.extraction_seconds[method] = ranking.seconds
+        if ranking.cached:
+            result.extraction_cached.append(method)
         for k in ks:
             result.explanations[f"{method}@{k}"] = choose(ranking, k=k)
         if budget is not None:

@@ -68,6 +68,7 @@ def result_json(kg: KnowledgeGraph, result: KelpieResult, rows: list[dict]) -> d
         "targets": _labels(kg, result.targets),
         "before_rank": result.before["rank"].tolist(),
         "extraction_seconds": result.extraction_seconds,
+        "extraction_cached": result.extraction_cached,
         "explanations": {name: [_labels(kg, train[r[r >= 0]]) for r in rows_]
                          for name, rows_ in result.explanations.items()},
         "jobs": {job.name: {"removed": len(job.removed), "seed": job.seed,

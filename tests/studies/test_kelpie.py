@@ -430,7 +430,9 @@ def test_run_kelpie_end_to_end_and_resumed(kg, checkpoints, targets, tmp_path, m
     assert len(calls) == 6  # 4 deletions + noise; the null came from the cache
     assert set(done.after) == {"tracin@1", "random@1", "tracin@budget4", "random@budget4",
                                "null", "null_seed7"}
-    assert done.extraction_seconds == {"tracin": 0.0, "random": 0.0}  # rankings cached
+    assert done.extraction_cached == ["tracin", "random"]  # rankings read from the cache
+    assert done.extraction_seconds == partial.extraction_seconds  # as recorded then
+    assert partial.extraction_cached == [] and partial.extraction_seconds["tracin"] > 0
     assert torch.equal(done.after["null"], done.before["rank"])
     rows = {r["job"]: r for r in summarize_kelpie(done.before["rank"], done.after)}
     assert set(rows["tracin@1"]["vs"]) == {"random@1", "null"}
