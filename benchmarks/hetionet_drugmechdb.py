@@ -173,7 +173,7 @@ def _scores(args, kg, ckpts, test, union, cache: Path) -> dict:
 
 def _repeats(ckpt, kg) -> torch.Tensor:
     """(n,) visits per epoch of each training edge's relation under the checkpoints' run."""
-    repeats = ckpt.config.extra.get("relation_repeats")
+    repeats = ckpt.relation_repeats  # None: every relation visited once per epoch
     per_relation = torch.ones(kg.num_relations, dtype=torch.long) if repeats is None else \
         torch.tensor(repeats, dtype=torch.long)
     return per_relation[kg.training[:, 1]]
@@ -286,7 +286,7 @@ def main(argv=None) -> int:
     summary = summarize(rows, args.reference)
     meta = {"command": " ".join([Path(sys.executable).name, *sys.argv]),
             "checkpoints": str(args.checkpoints), "epochs": epochs,
-            "relation_repeats": ckpts[0].config.extra.get("relation_repeats"),
+            "relation_repeats": ckpts[0].relation_repeats,
             "n_pairs": len(mechanisms), "n_train": len(kg.training), "n_union": len(union),
             "n_supporting": int(sum(len(m.supporting) for m in mechanisms)),
             "n_supporting_local": int(sum(int(torch.isin(m.supporting, u).sum())

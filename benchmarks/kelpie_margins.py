@@ -1,0 +1,103 @@
+"""Why a deletion flips a Kelpie target: margins, TracIn's predicted flips and actual flips.
+
+    python benchmarks/kelpie_margins.py --original /work/studies/kelpie/fb15k237-conve-seed0 \
+        --cache-dir /work/studies/kelpie/cache --results benchmarks/results-cpu-kelpie.json \
+        --output benchmarks/results-cpu-kelpie-margins.json
+
+For each target <h, r, t> of the study (``--targets-file``): its **margin** under the original
+model, s(h, r, t) - s(h, r, c*), c* the strongest filtered rival
+(:func:`kgif.studies.kelpie.runner_up`); the ``tracin_margin`` ranking's first-order
+prediction of the margin lost when its top-k facts are deleted (the sum of their TracInCP
+margin scores: Pruthi et al., NeurIPS 2020, read as the change of the test function) and
+whether that exceeds the margin (a **predicted flip**); and, for every finished retraining in
+``--results`` (the JSON of ``python -m kgif faithfulness --protocol kelpie``), which targets
+left rank 1 (an **actual flip**), split by margin tercile. Prints a Markdown summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from kgif.data.datasets import load_dataset
+from kgif.model.checkpoint import load_checkpoints
+from kgif.model.conve import score_all_tails
+from kgif.studies.kelpie import read_targets, runner_up
+
+
+def _ranking(cache_dir: Path, method: str) -> dict:
+    found = sorted((cache_dir / "rankings").glob(f"{method}-*.json"))
+    if len(found) != 1:
+        raise SystemExit(f"kelpie_margins: expected one cached {method} ranking in "
+                         f"{cache_dir / 'rankings'}, found {len(found)}")
+    return json.loads(found[0].read_text())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--original", required=True, help="the original run's folder")
+    parser.add_argument("--dataset", default="fb15k237")
+    parser.add_argument("--cache-dir", required=True, help="the study's cache (rankings/)")
+    parser.add_argument("--targets-file", default="benchmarks/kelpie-targets-fb15k237.tsv")
+    parser.add_argument("--results", default=None, help="the study's results JSON")
+    parser.add_argument("--output", default=None, help="write the per-target table as JSON")
+    args = parser.parse_args(argv)
+    kg = load_dataset(args.dataset)
+    targets = read_targets(args.targets_file, kg)
+    last = load_checkpoints(Path(args.original) / "checkpoints")[-1]
+    rivals = runner_up(last, targets, kg.all_triples())
+    rows = torch.arange(len(targets))
+    with torch.no_grad():
+        scores = score_all_tails(last.params, last.buffers, targets[:, 0], 2 * targets[:, 1],
+                                 last.config).double()
+    margin = scores[rows, targets[:, 2]] - scores[rows, rivals]
+    ranking = _ranking(Path(args.cache_dir), "tracin_margin")
+    influence = torch.tensor([[math.nan if x is None else x for x in r]
+                              for r in ranking["scores"]], dtype=torch.float64)
+    cut = margin.quantile(torch.tensor([1 / 3, 2 / 3], dtype=torch.float64))
+    tercile = torch.bucketize(margin, cut)  # 0: smallest margins
+    print(f"# Kelpie targets: margins and flips ({len(targets)} targets, epoch "
+          f"{last.epoch} model, load {os.getloadavg()[0]:.1f})\n")
+    q = margin.quantile(torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)).tolist()
+    print(f"margin s(t) - s(c*): 10 % {q[0]:.2f}, median {q[1]:.2f}, 90 % {q[2]:.2f}; "
+          f"tercile cuts {cut[0]:.2f}, {cut[1]:.2f}\n")
+    print("| facts deleted per target | TracIn-predicted margin loss (median) | predicted flips |")
+    print("|---|---|---|")
+    predicted = {}
+    for k in (1, 2, 3, 4):
+        loss = influence[:, :k].nan_to_num(0.0).clamp(min=0).sum(1)
+        predicted[k] = loss > margin
+        print(f"| {k} | {loss.median():.2f} | {int(predicted[k].sum())} of {len(targets)} |")
+    out = {"targets": [[kg.entity_label(x) for x in t] for t in targets.tolist()],
+           "margin": margin.tolist(), "rival": [kg.entity_label(c) for c in rivals.tolist()],
+           "tercile": tercile.tolist(),
+           "predicted_flip": {k: v.tolist() for k, v in predicted.items()}, "flips": {}}
+    if args.results:
+        jobs = json.loads(Path(args.results).read_text())["jobs"]
+        print("\n| retraining | flips (rank > 1 after) | smallest-margin third | middle | "
+              "largest | flips among TracIn-predicted (k = 1) | among not predicted |")
+        print("|---|---|---|---|---|---|---|")
+        for name, job in jobs.items():
+            if job["after_rank"] is None:
+                continue
+            flip = torch.tensor(job["after_rank"], dtype=torch.float64) > 1
+            out["flips"][name] = flip.tolist()
+            thirds = [f"{int(flip[tercile == i].sum())} / {int((tercile == i).sum())}"
+                      for i in range(3)]
+            p = predicted[1]
+            print(f"| {name} | {int(flip.sum())} | {' | '.join(thirds)} | "
+                  f"{int(flip[p].sum())} / {int(p.sum())} | {int(flip[~p].sum())} / "
+                  f"{int((~p).sum())} |")
+    if args.output:
+        Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
