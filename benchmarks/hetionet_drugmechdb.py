@@ -72,6 +72,8 @@ LABELS = {
     "similarity": "baseline: embedding similarity (hidden-vector cosine)",
     "path_count_tracin": "mechanism view, edges by path count, ties by TracIn",
     "supported_path_count": "mechanism view, edges by count of all-proponent paths",
+    "fusion_path_count_tracin": "reciprocal rank fusion of path count and TracIn (1-hop "
+                                "non-direct first)",
 }
 
 
@@ -91,6 +93,9 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--only-scores", action="store_true",
                         help="compute and cache the score passes of the checkpoints present, "
                              "then stop")
+    parser.add_argument("--rankings", nargs="+", default=None,
+                        help="only these rankings of kgif.studies.drugmechdb.EDGE_RANKINGS "
+                             "(default: every ranking whose scores exist)")
     parser.add_argument("--output", default=None)
     parser.add_argument("--markdown", default=None)
     return parser.parse_args(argv)
@@ -265,7 +270,8 @@ def main(argv=None) -> int:
                for p in sorted(cache.glob("*.pt")) if p.stem != "local"}
     is_direct = torch.isin(kg.training[:, 1], torch.tensor(direct))
     repeats = _repeats(ckpts[0], kg).double()
-    methods = [m for m in EDGE_RANKINGS if SOURCES[m] is None or SOURCES[m] in scores]
+    methods = [m for m in EDGE_RANKINGS if (SOURCES[m] is None or SOURCES[m] in scores)
+               and (args.rankings is None or m in args.rankings or m == args.reference)]
     per_pair, n_dmdb = [], 0
     for j, mechanism in enumerate(mechanisms):
         in_local = torch.zeros(len(kg.training), dtype=torch.bool)

@@ -220,6 +220,34 @@ def _supported_count(pair: Pair) -> tuple[Tensor, Tensor]:
     return tiers, n_supported.double() + tie
 
 
+def order_positions(tiers: Tensor, scores: Tensor) -> Tensor:
+    """(n,) int64 0-based position of every row in the order of :func:`tier_ranks` (tier
+    descending, then score descending, then row ascending)."""
+    order = torch.arange(len(scores))
+    order = order[scores[order].argsort(descending=True, stable=True)]
+    order = order[tiers[order].argsort(descending=True, stable=True)]
+    positions = torch.empty_like(order)
+    positions[order] = torch.arange(len(order))
+    return positions
+
+
+#: The constant of reciprocal rank fusion (Cormack, Clarke and Buettcher, SIGIR 2009).
+RRF_K = 60
+
+
+def _fusion(first: str, second: str) -> Callable[[Pair], tuple[Tensor, Tensor]]:
+    """Reciprocal rank fusion of two rankings: sum over both of 1 / (60 + position)."""
+
+    def rank(pair: Pair) -> tuple[Tensor, Tensor]:
+        fused = torch.zeros(len(pair.direct), dtype=torch.float64)
+        for name in (first, second):
+            tiers, scores = EDGE_RANKINGS[name](pair)
+            fused += 1.0 / (RRF_K + 1 + order_positions(tiers, scores.double()).double())
+        return torch.zeros(len(fused), dtype=torch.long), fused
+
+    return rank
+
+
 #: Method name -> ranking (pair -> (tiers, scores)); a method needs its source scores.
 EDGE_RANKINGS: dict[str, Callable[[Pair], tuple[Tensor, Tensor]]] = {
     "tracin": _plain("tracin"),
@@ -239,6 +267,7 @@ EDGE_RANKINGS: dict[str, Callable[[Pair], tuple[Tensor, Tensor]]] = {
     "path_count": _path_count,
     "path_count_tracin": _path_count_tracin,
     "supported_path_count": _supported_count,
+    "fusion_path_count_tracin": _fusion("path_count", "tracin_direct_apart_khop"),
     "similarity": _plain("similarity"),
 }
 

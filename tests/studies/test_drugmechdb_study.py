@@ -127,3 +127,27 @@ def test_path_count_rankings_hand_computed():
     # counts 1, 0, 0, 0, 1, 1, 0; order 0, 4, 5 (by count, then TracIn), then 2, 1, 3, then 6
     assert report["supported_path_count"]["rr"] == pytest.approx(1 / 2)
     assert report["supported_path_count"]["ap"] == pytest.approx((1 / 2 + 2 / 3) / 2)
+
+
+def test_order_positions_and_rank_fusion_hand_computed():
+    from kgif.studies.drugmechdb import RRF_K, order_positions
+
+    tiers = torch.tensor([0, 1, 1, 0, 2, 1])
+    scores = torch.tensor([9.0, 1.0, 3.0, 5.0, -1.0, 3.0], dtype=torch.float64)
+    # order: 4; 2, 5 (tie: smaller row), 1; 0, 3 -> positions of rows 0..5
+    assert order_positions(tiers, scores).tolist() == [4, 3, 1, 5, 0, 2]
+    train = torch.tensor([[0, 1, 2], [2, 1, 1], [0, 1, 3], [3, 1, 1], [0, 1, 4], [4, 1, 1],
+                          [0, 0, 1]])
+    tracin = torch.tensor([1.0, -2.0, 0.5, -1.0, 3.0, 0.2, 10.0], dtype=torch.float64)
+    pair = Pair(Mechanism((0, 0, 1), "test", torch.tensor([3]), {"P1": torch.tensor([3])}),
+                {"tracin": tracin}, torch.arange(7), torch.tensor([False] * 6 + [True]),
+                _paths(), torch.ones(5, dtype=torch.long), torch.ones(7, dtype=torch.float64),
+                train)
+    # path count order 0, 1, 2, 3, 4, 5, 6; TracIn, 1-hop non-direct first: 4, 0, 2, 5, 3, 1, 6
+    # edge 3: positions 3 and 4 -> 1/64 + 1/65; edge 0: 0 and 1 -> 1/61 + 1/62 (first)
+    _, fused = EDGE_RANKINGS["fusion_path_count_tracin"](pair)
+    assert float(fused[3]) == pytest.approx(1 / (RRF_K + 4) + 1 / (RRF_K + 5), rel=1e-12)
+    assert float(fused[0]) == pytest.approx(1 / (RRF_K + 1) + 1 / (RRF_K + 2), rel=1e-12)
+    report = edge_report(pair, ["fusion_path_count_tracin"], draws=10)
+    # fused order: 0 (1/61+1/62), 4 (1/65+1/61), 2 (1/63+1/63), 1 (1/62+1/66), then 3, 5, 6
+    assert report["fusion_path_count_tracin"]["rr"] == pytest.approx(1 / 5)
