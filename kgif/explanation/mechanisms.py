@@ -55,7 +55,8 @@ DEFAULT_AGGREGATE = "mean"
 
 #: CSV header of :func:`write_mechanisms_csv` (one row per ranked path).
 MECHANISM_PATH_COLUMNS = ("TestHead", "TestRel", "TestTail", "Rank", "Length", "Score",
-                          "Aggregate", "Metapath", "Path", "TrainIndices", "EdgeScores")
+                          "Aggregate", "Metapath", "Path", "TrainIndices", "EdgeScores",
+                          "PathNames")
 
 #: A Hetionet relation label: ``VERB_<source kind><edge abbreviation><target kind>``.
 _METAEDGE = re.compile(r"_([A-Z]+)([a-z]+>?)([A-Z]+)$")
@@ -347,7 +348,9 @@ def mechanisms_to_json(views: Sequence[Mechanisms], kg: KnowledgeGraph, train: T
             "total_paths": view.total_paths, "truncated": view.truncated,
             "paths": [{"rank": p.rank, "score": p.score, "metapath": p.metapath,
                        "length": len(p.edges), "text": path_text(p, kg, train, names=False),
+                       "text_names": path_text(p, kg, train, names=True),
                        "nodes": [kg.entity_label(n) for n in p.nodes],
+                       "node_names": [kg.entity_name(n) for n in p.nodes],
                        "edges": [{"train_index": e, "influence": s,
                                   "relation_label": kg.relation_label(int(train[e, 1]))}
                                  for e, s in zip(p.edges, p.edge_scores, strict=True)]}
@@ -378,7 +381,8 @@ def write_mechanisms_csv(path: str | os.PathLike, views: Sequence[Mechanisms],
                 writer.writerows(
                     [*test, p.rank, len(p.edges), repr(p.score), view.aggregate, p.metapath,
                             path_text(p, kg, train, names=False), ";".join(map(str, p.edges)),
-                            ";".join(map(repr, p.edge_scores))] for p in view.paths)
+                            ";".join(map(repr, p.edge_scores)),
+                            path_text(p, kg, train, names=True)] for p in view.paths)
 
     atomic_write(path, write)
 

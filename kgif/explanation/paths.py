@@ -50,7 +50,7 @@ DEFAULT_MAX_PATHS = 100_000
 
 #: CSV header of :func:`write_paths_csv`.
 PATH_COLUMNS = ("TestHead_label", "TestRel_label", "TestTail_label", "Rank", "Length",
-                "SumScore", "MeanScore", "Path", "TrainIndices", "EdgeScores")
+                "SumScore", "MeanScore", "Path", "TrainIndices", "EdgeScores", "PathNames")
 
 
 @dataclass(frozen=True)
@@ -417,6 +417,7 @@ def paths_to_json(ranked: RankedPaths, kg: KnowledgeGraph, train: Tensor,
         "paths": [{
             "rank": p.rank, "length": len(p.edges), "sum": p.sum, "mean": p.mean,
             "text": path_text(p, kg, train, names=False),
+            "text_names": path_text(p, kg, train, names=True),
             "nodes": [{"id": n, "label": kg.entity_label(n), "name": kg.entity_name(n)}
                       for n in p.nodes],
             "edges": [{"train_index": e, "head_label": kg.entity_label(a),
@@ -440,7 +441,8 @@ def write_paths_json(path: str | os.PathLike, ranked: RankedPaths, kg: Knowledge
 
 def write_paths_csv(path: str | os.PathLike, ranked: Sequence[RankedPaths] | RankedPaths,
                     kg: KnowledgeGraph, train: Tensor) -> None:
-    """One row per path with :data:`PATH_COLUMNS` (labels; ``;``-joined rows and scores)."""
+    """One row per path with :data:`PATH_COLUMNS` (``Path`` with labels, ``PathNames`` with
+    display names; ``;``-joined rows and scores)."""
     ranked = [ranked] if isinstance(ranked, RankedPaths) else list(ranked)
 
     def write(tmp: str) -> None:
@@ -453,7 +455,8 @@ def write_paths_csv(path: str | os.PathLike, ranked: Sequence[RankedPaths] | Ran
                 writer.writerows(
                     test + [p.rank, len(p.edges), repr(p.sum), repr(p.mean),
                             path_text(p, kg, train, names=False),
-                            ";".join(map(str, p.edges)), ";".join(map(repr, p.edge_scores))]
+                            ";".join(map(str, p.edges)), ";".join(map(repr, p.edge_scores)),
+                            path_text(p, kg, train, names=True)]
                     for p in item.paths)
 
     atomic_write(path, write)

@@ -272,17 +272,21 @@ def _check_record(path: Path, meta: dict, record: dict) -> None:
                         + "\n  ".join(settings_differences(found, record)))
 
 
-def _check_csv(path: Path, header: Sequence[str], n_rows: int) -> None:
-    """A CSV written by kgif: header, ``n_rows`` full rows, final newline."""
+def _check_csv(path: Path, header: Sequence[str], n_rows: int,
+               older: Sequence[Sequence[str]] = ()) -> None:
+    """A CSV written by kgif: header (or one of the ``older`` headers an earlier kgif wrote,
+    still valid output), ``n_rows`` full rows, final newline."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise DamagedOutput(f"{path}: unreadable ({err})") from err
     _require(text.endswith("\n"), path, "cut short (no final newline)")
     rows = list(csv.reader(io.StringIO(text, newline="")))
-    _require(bool(rows) and rows[0] == list(header), path, "unexpected header")
-    _require(len(rows) - 1 == n_rows and all(len(r) == len(header) for r in rows[1:]), path,
-             f"{len(rows) - 1} rows, expected {n_rows} of {len(header)} fields")
+    headers = [list(header), *(list(h) for h in older)]
+    _require(bool(rows) and rows[0] in headers, path, "unexpected header")
+    width = len(rows[0])
+    _require(len(rows) - 1 == n_rows and all(len(r) == width for r in rows[1:]), path,
+             f"{len(rows) - 1} rows, expected {n_rows} of {width} fields")
 
 
 def read_finished(files: dict[str, Path], index: int, triple: list[int], record: dict) -> dict:
@@ -314,5 +318,7 @@ def read_finished(files: dict[str, Path], index: int, triple: list[int], record:
                  and isinstance(paths.get("metadata"), dict), files["paths_json"],
                  "no 'paths' list or 'metadata'")
         _check_record(files["paths_json"], paths["metadata"], record)
-        _check_csv(files["paths_csv"], PATH_COLUMNS, len(paths["paths"]))
+        # before PathNames (display names) was added, the last column was EdgeScores
+        _check_csv(files["paths_csv"], PATH_COLUMNS, len(paths["paths"]),
+                   older=[PATH_COLUMNS[:-1]])
     return document

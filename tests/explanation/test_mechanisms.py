@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import math
 
@@ -127,6 +128,19 @@ def test_outputs_carry_paths_and_metapaths(tmp_path):
     write_mechanisms_csv(tmp_path / "m.csv", [view], kg)
     lines = (tmp_path / "m.csv").read_text().splitlines()
     assert len(lines) == 4 and view.paths[0].metapath in lines[1]
+    # display names beside the labels, in the CSV and the JSON (biologists read names)
+    named = dataclasses.replace(kg, entity_names={i: f"name of {label}" for label, i
+                                                  in kg.entity_to_id.items()})
+    write_mechanisms_csv(tmp_path / "n.csv", [view], named)
+    rows = list(csv.DictReader((tmp_path / "n.csv").read_text(encoding="utf-8").splitlines()))
+    first = view.paths[0]
+    want = " ".join(["name of " + kg.entity_label(first.nodes[0])])
+    assert rows[0]["PathNames"].startswith(want + " ")
+    assert rows[0]["PathNames"].endswith(" name of " + kg.entity_label(first.nodes[-1]))
+    assert rows[0]["Path"].startswith(kg.entity_label(first.nodes[0]) + " ")
+    named_doc = mechanisms_to_json([view], named)["results"][0]["paths"][0]
+    assert named_doc["node_names"] == [f"name of {kg.entity_label(n)}" for n in first.nodes]
+    assert named_doc["text_names"] == rows[0]["PathNames"]
     text = format_mechanisms(view, kg)
     assert "direct edges (set apart)" in text and view.paths[0].metapath in text
     with pytest.raises(ValueError, match="expected"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import json
 
 import pytest
@@ -107,7 +109,7 @@ def _kg(triples: torch.Tensor, n_ent: int) -> KnowledgeGraph:
     return KnowledgeGraph(ents, rels, triples, name="toy")
 
 
-def test_rank_paths_scores_are_tracin_sums():
+def test_rank_paths_scores_are_tracin_sums(tmp_path):
     n_ent = 9
     triples = _random_graph(3)
     kg = _kg(triples, n_ent)
@@ -131,6 +133,13 @@ def test_rank_paths_scores_are_tracin_sums():
     first = document["paths"][0]
     assert first["nodes"][0]["label"] == "e1" and first["nodes"][-1]["label"] == "e2"
     assert first["text"].startswith("e1 ") and first["text"].endswith(" e2")
+    named = dataclasses.replace(kg, entity_names={i: f"N{i}" for i in range(kg.num_entities)})
+    with_names = paths_to_json(ranked, named, triples)["paths"][0]
+    assert with_names["text_names"].startswith(f"N{kg.entity_to_id['e1']} ")
+    assert with_names["text"] == first["text"]  # labels unchanged
+    write_paths_csv(tmp_path / "p.csv", ranked, named, triples)
+    rows = list(csv.DictReader((tmp_path / "p.csv").read_text(encoding="utf-8").splitlines()))
+    assert rows[0]["PathNames"] == with_names["text_names"] and rows[0]["Path"] == first["text"]
     assert "paths" in format_paths(ranked, kg, triples)
 
 

@@ -163,3 +163,19 @@ def test_import_kgif_without_fcntl():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "imported"
+
+
+def test_paths_csv_of_an_earlier_kgif_is_still_whole(tmp_path):
+    """A per-triple ``.paths.csv`` written before the PathNames column is reused on resume;
+    any other header, or rows of the wrong width, is damaged output (recomputed)."""
+    from kgif.explanation.paths import PATH_COLUMNS
+    from kgif.jobs.guard import DamagedOutput, _check_csv
+
+    old = tmp_path / "old.csv"
+    old.write_text(",".join(PATH_COLUMNS[:-1]) + "\n" + ",".join(["x"] * 10) + "\n")
+    _check_csv(old, PATH_COLUMNS, 1, older=[PATH_COLUMNS[:-1]])
+    with pytest.raises(DamagedOutput, match="unexpected header"):
+        _check_csv(old, PATH_COLUMNS, 1)
+    old.write_text(",".join(PATH_COLUMNS[:-1]) + "\n" + ",".join(["x"] * 11) + "\n")
+    with pytest.raises(DamagedOutput, match="expected 1 of 10 fields"):
+        _check_csv(old, PATH_COLUMNS, 1, older=[PATH_COLUMNS[:-1]])
