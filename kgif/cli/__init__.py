@@ -17,7 +17,7 @@ from kgif.cli._common import expand_config, finish_subparser, setup_logging
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS = ("split", "train", "evaluate", "predict", "explain", "convert", "report",
-            "faithfulness", "workflow")
+            "faithfulness", "drugmechdb", "workflow")
 
 
 def build_parser() -> argparse.ArgumentParser:
