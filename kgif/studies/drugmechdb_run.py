@@ -121,9 +121,12 @@ def _tracin_by_checkpoint(kg: KnowledgeGraph, ckpts: Sequence[Checkpoint], test:
     total = None
     for ckpt in ckpts:
         engine = TracIn([ckpt], kg.training[union], batch_size=batch_size, show_progress=False)
+
+        def compute(engine: TracIn = engine) -> Tensor:
+            return engine.influence(test)
+
         part = _cached(cache, f"tracin_epoch{ckpt.epoch:04d}",
-                       [ckpt.epoch, len(test), len(union)],
-                       lambda engine=engine: engine.influence(test), log)
+                       [ckpt.epoch, len(test), len(union)], compute, log)
         total = part.clone() if total is None else total + part
     assert total is not None  # at least one checkpoint (checked by the caller)
     return total

@@ -286,7 +286,7 @@ def runner_up(ckpt: Checkpoint, targets: Tensor, known: Tensor) -> Tensor:
         scores[j, tails] = -math.inf
         scores[j, t] = -math.inf
     if torch.isinf(scores).all(1).any():
-        bad = torch.nonzero(torch.isinf(scores).all(1))[0, 0].item()
+        bad = int(torch.nonzero(torch.isinf(scores).all(1))[0, 0])
         raise ValueError(f"runner_up: target {targets[bad].tolist()} has no unknown tail to "
                          "compete with")
     return scores.argmax(1)

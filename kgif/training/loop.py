@@ -295,7 +295,7 @@ def _init_state(kg: KnowledgeGraph, config: ConvEConfig, tc: TrainingConfig,
         buffers = {k: v.to(tc.device) for k, v in ckpt.buffers.items()}
     leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
     optimizer = torch.optim.Adam(leaves.values(), lr=tc.learning_rate,
-                                 **({"fused": True} if tc.fused_adam else {}))
+                                 fused=True if tc.fused_adam else None)
     state = _State(leaves, buffers, optimizer, torch.Generator().manual_seed(tc.seed))
     state.run_id = _run_id(ckpt, run_id)
     if ckpt is not None:
