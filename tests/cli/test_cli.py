@@ -39,7 +39,8 @@ def test_no_parser_accepts_abbreviated_flags():
     assert parser.allow_abbrev is False
     assert {name: p.allow_abbrev for name, p in subparsers.choices.items()} == {
         "train": False, "evaluate": False, "predict": False, "explain": False, "convert": False,
-        "report": False, "faithfulness": False, "split": False, "workflow": False}
+        "report": False, "faithfulness": False, "split": False, "workflow": False,
+        "drugmechdb": False}
 
 
 def test_output_is_not_taken_as_output_dir(capsys):
