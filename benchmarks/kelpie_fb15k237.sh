@@ -11,7 +11,9 @@
 #   report     the table with every finished retraining (reads the cache, trains nothing)
 #
 # Every retraining runs on one thread, as the original did (bit-identical only at equal thread
-# counts). Heavy steps hold /work/tmp/heavy.lock when it exists (shared development machine).
+# counts). Heavy steps hold /work/tmp/heavy.lock when it exists (shared development machine);
+# KGIF_KELPIE_PARALLEL=1 lets `retrain` skip it, so two one-thread retrainings share the two
+# cores (this session ran tracin@1 and random@1 side by side that way).
 set -euo pipefail
 
 STUDY=${KGIF_KELPIE_DIR:-/work/studies/kelpie}
@@ -48,6 +50,7 @@ case "${1:-}" in
       --output benchmarks/results-cpu-kelpie.json --markdown benchmarks/results-cpu-kelpie.md ;;
   retrain)
     job=${2:?name a job, e.g. tracin@1}
+    [ "${KGIF_KELPIE_PARALLEL:-0}" = 1 ] && LOCK=()
     nohup "${LOCK[@]}" python -m kgif faithfulness "${STUDY_FLAGS[@]}" --jobs "$job" \
       --output "$STUDY/result-$job.json" > "$STUDY/retrain-$job.log" 2>&1 &
     echo "started $job (pid $!), log $STUDY/retrain-$job.log" ;;
