@@ -9,9 +9,15 @@ model, s(h, r, t) - s(h, r, c*), c* the strongest filtered rival
 (:func:`kgif.studies.kelpie.runner_up`); the ``tracin_margin`` ranking's first-order
 prediction of the margin lost when its top-k facts are deleted (the sum of their TracInCP
 margin scores: Pruthi et al., NeurIPS 2020, read as the change of the test function) and
-whether that exceeds the margin (a **predicted flip**); and, for every finished retraining in
-``--results`` (the JSON of ``python -m kgif faithfulness --protocol kelpie``), which targets
-left rank 1 (an **actual flip**), split by margin tercile. Prints a Markdown summary.
+whether that exceeds the margin (a **predicted flip**); the same prediction for the first fact
+of every cached ranking (``--methods``: what TracIn expects each method's k = 1 deletion to
+cost); and, for every finished retraining in ``--results`` (the JSON of ``python -m kgif
+faithfulness --protocol kelpie``), which targets left rank 1 (an **actual flip**), split by
+margin tercile and by whether the deleted fact's predicted margin loss exceeds the margin;
+and, for every finished retraining in the cache, the **actual margin change** of each target
+(the retrained model's s(h, r, t) - s(h, r, c*) minus the original's, c* fixed), its mean and
+its Spearman correlation with the predicted loss of the deleted fact. Prints a Markdown
+summary.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from pathlib import Path
 import torch
 
 from kgif.data.datasets import load_dataset
-from kgif.model.checkpoint import load_checkpoints
+from kgif.influence.tracin import TracIn
+from kgif.model.checkpoint import load_checkpoint, load_checkpoints
 from kgif.model.conve import score_all_tails
 from kgif.studies.kelpie import read_targets, runner_up
 
@@ -46,11 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", required=True, help="the study's cache (rankings/)")
     parser.add_argument("--targets-file", default="benchmarks/kelpie-targets-fb15k237.tsv")
     parser.add_argument("--results", default=None, help="the study's results JSON")
+    parser.add_argument("--methods", nargs="*", default=["tracin", "tracin_margin", "random",
+                                                         "similarity"],
+                        help="cached rankings whose first fact's margin loss is predicted")
     parser.add_argument("--output", default=None, help="write the per-target table as JSON")
     args = parser.parse_args(argv)
     kg = load_dataset(args.dataset)
     targets = read_targets(args.targets_file, kg)
-    last = load_checkpoints(Path(args.original) / "checkpoints")[-1]
+    checkpoints = load_checkpoints(Path(args.original) / "checkpoints")
+    last = checkpoints[-1]
     rivals = runner_up(last, targets, kg.all_triples())
     rows = torch.arange(len(targets))
     with torch.no_grad():
@@ -77,11 +88,28 @@ def main(argv: list[str] | None = None) -> int:
     out = {"targets": [[kg.entity_label(x) for x in t] for t in targets.tolist()],
            "margin": margin.tolist(), "rival": [kg.entity_label(c) for c in rivals.tolist()],
            "tercile": tercile.tolist(),
-           "predicted_flip": {k: v.tolist() for k, v in predicted.items()}, "flips": {}}
+           "predicted_flip": {k: v.tolist() for k, v in predicted.items()}, "flips": {},
+           "first_fact_margin_loss": {}}
+    # TracInCP of the margin for each method's first fact: target minus rival, all checkpoints
+    tracin = TracIn(checkpoints, kg.training, show_progress=False)
+    both = torch.cat([targets, torch.stack([targets[:, 0], targets[:, 1], rivals], 1)])
+    print("\n| method (k = 1) | TracIn-predicted margin loss of its fact: median | mean | "
+          "> 0 | > margin |")
+    print("|---|---|---|---|---|")
+    first_loss = {}
+    for method in args.methods:
+        rows = [torch.tensor([r[0]]) for r in _ranking(Path(args.cache_dir), method)["rows"]]
+        scored = tracin.candidate_influence(both, rows * 2)
+        loss = torch.tensor([float(scored[j][0] - scored[len(targets) + j][0])
+                             for j in range(len(targets))], dtype=torch.float64)
+        first_loss[method] = loss
+        out["first_fact_margin_loss"][method] = loss.tolist()
+        print(f"| {method} | {loss.median():.2f} | {loss.mean():.2f} | {int((loss > 0).sum())} "
+              f"| {int((loss > margin).sum())} |")
     if args.results:
         jobs = json.loads(Path(args.results).read_text())["jobs"]
         print("\n| retraining | flips (rank > 1 after) | smallest-margin third | middle | "
-              "largest | flips among TracIn-predicted (k = 1) | among not predicted |")
+              "largest | flips where the deleted fact's predicted loss > margin | elsewhere |")
         print("|---|---|---|---|---|---|---|")
         for name, job in jobs.items():
             if job["after_rank"] is None:
@@ -90,13 +118,50 @@ def main(argv: list[str] | None = None) -> int:
             out["flips"][name] = flip.tolist()
             thirds = [f"{int(flip[tercile == i].sum())} / {int((tercile == i).sum())}"
                       for i in range(3)]
-            p = predicted[1]
+            method = name.split("@")[0]
+            if name.endswith("@1") and method in first_loss:
+                p = first_loss[method] > margin
+            else:
+                p = torch.zeros(len(targets), dtype=torch.bool)
             print(f"| {name} | {int(flip.sum())} | {' | '.join(thirds)} | "
                   f"{int(flip[p].sum())} / {int(p.sum())} | {int(flip[~p].sum())} / "
                   f"{int((~p).sum())} |")
+    finished = []
+    for spec in sorted(Path(args.cache_dir).glob("*/spec.json")):
+        result = spec.parent / "result.json"
+        if result.is_file():
+            finished.append((json.loads(spec.read_text())["name"],
+                             json.loads(result.read_text())["checkpoint"]))
+    if finished:
+        print("\n| retraining | mean margin change [95% CI] | median | Spearman rho "
+              "(predicted loss, actual loss) |")
+        print("|---|---|---|---|")
+    out["margin_change"] = {}
+    for name, path in finished:
+        after = load_checkpoint(path)
+        with torch.no_grad():
+            s_after = score_all_tails(after.params, after.buffers, targets[:, 0],
+                                      2 * targets[:, 1], after.config).double()
+        change = s_after[rows, targets[:, 2]] - s_after[rows, rivals] - margin
+        out["margin_change"][name] = change.tolist()
+        half = 1.96 * change.std() / math.sqrt(len(change))
+        method = name.split("@")[0]
+        rho = ""
+        if name.endswith("@1") and method in first_loss:
+            rho = f"{_spearman(first_loss[method], -change):+.3f}"
+        print(f"| {name} | {change.mean():+.2f} [{change.mean() - half:+.2f}, "
+              f"{change.mean() + half:+.2f}] | {change.median():+.2f} | {rho} |")
     if args.output:
         Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
     return 0
+
+
+def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman's rank correlation (ties by order; continuous scores)."""
+    ra = a.argsort().argsort().double()
+    rb = b.argsort().argsort().double()
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return float((ra * rb).sum() / (ra.norm() * rb.norm()))
 
 
 if __name__ == "__main__":
