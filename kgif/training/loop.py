@@ -224,9 +224,11 @@ class _State:
     lr_since_checkpoint: list[float] = field(default_factory=list)
     run_id: str = ""
     relation_repeats: tuple[int, ...] | None = None  # per base relation id (Checkpoint field)
+    training_config: dict = field(default_factory=dict)  # asdict(TrainingConfig) of the run
 
     def to_training_state(self) -> dict:
         return {
+            "training_config": dict(self.training_config),
             "optimizer": self.optimizer.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -296,9 +298,11 @@ def _init_state(kg: KnowledgeGraph, config: ConvEConfig, tc: TrainingConfig,
     leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
     optimizer = torch.optim.Adam(leaves.values(), lr=tc.learning_rate,
                                  fused=True if tc.fused_adam else None)
-    state = _State(leaves, buffers, optimizer, torch.Generator().manual_seed(tc.seed))
+    state = _State(leaves, buffers, optimizer, torch.Generator().manual_seed(tc.seed),
+                   training_config=asdict(tc))
     state.run_id = _run_id(ckpt, run_id)
     if ckpt is not None:
+        _check_same_settings(ckpt, tc)
         state.restore(ckpt.training_state)
         state.epoch = ckpt.epoch
         logger.info("train: resumed run %s from epoch %d", state.run_id, ckpt.epoch)
@@ -318,6 +322,26 @@ def _run_id(resumed: Checkpoint | None, given: str | None) -> str:
         raise ValueError(f"train: run_id={given!r} differs from the run id {resumed.run_id!r} "
                          f"of the checkpoint resumed from ({resumed.name})")
     return resumed.run_id
+
+
+#: Training settings a resumed run must share with the checkpoint it resumes from (the others
+#: change nothing but the length of the run, where it runs, or float rounding).
+RESUME_SETTINGS = ("batch_size", "learning_rate", "label_smoothing", "smoothing_convention",
+                   "lr_schedule", "lr_decay", "seed", "bf16", "relation_repeats")
+
+
+def _check_same_settings(ckpt: Checkpoint, tc: TrainingConfig) -> None:
+    """Refuse to resume under other settings than the checkpoint's run (checkpoints written
+    before the settings were stored in ``training_state`` are not checked)."""
+    saved = (ckpt.training_state or {}).get("training_config")
+    if not saved:
+        return
+    given = asdict(tc)
+    for name in RESUME_SETTINGS:
+        if name in saved and saved[name] != given[name]:
+            raise ValueError(f"train: resume_from {ckpt.name} was trained with {name}="
+                             f"{saved[name]!r}, this run has {name}={given[name]!r}; resume "
+                             "with the run's own settings (or start a new run)")
 
 
 def _check_resumable(ckpt: Checkpoint, params: Params, buffers: Params) -> None:

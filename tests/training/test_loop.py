@@ -319,6 +319,24 @@ def test_run_ids_kept_by_resume_and_foreign_folders_refused(tmp_path):
               resume_from=tmp_path / "a" / "checkpoints" / "checkpoint_epoch_0002.pt")
 
 
+@pytest.mark.parametrize(("field", "value"), [
+    ("learning_rate", 0.5), ("batch_size", 7), ("seed", 99), ("label_smoothing", 0.0),
+    ("lr_schedule", "exponential"), ("relation_repeats", {"r0": 3})])
+def test_resume_under_other_settings_is_refused(tmp_path, field, value):
+    """A resumed run with another learning rate, batch size, seed, ... would silently be a
+    different run under the same run id: refused naming the setting and both values; the
+    number of epochs, the checkpoint interval and the device may change."""
+    kg = _tiny_graph(seed=3)
+    config, tc = ConvEConfig(**TINY), TrainingConfig(epochs=1, **FAST)
+    train(kg, config, tc, output_dir=tmp_path / "a", show_progress=False)
+    ckpt = tmp_path / "a" / "checkpoints" / "checkpoint_epoch_0001.pt"
+    other = TrainingConfig(**{**tc.__dict__, "epochs": 2, field: value})
+    with pytest.raises(ValueError, match=rf"trained with {field}=.*this run has {field}="):
+        train(kg, config, other, show_progress=False, resume_from=ckpt)
+    longer = TrainingConfig(**{**tc.__dict__, "epochs": 2, "checkpoint_every": 2})
+    assert train(kg, config, longer, show_progress=False, resume_from=ckpt).final.epoch == 2
+
+
 def test_identical_runs_give_byte_identical_checkpoints_and_stale_temporaries_go(tmp_path):
     kg = _tiny_graph(seed=4)
     tc = TrainingConfig(epochs=2, batch_size=24, eval_every=1, checkpoint_every=1)
