@@ -156,6 +156,19 @@ def test_runner_up_is_the_best_unknown_tail(kg, checkpoints, targets):
         assert (h, r, int(rivals[j])) not in known
 
 
+def test_runner_up_refuses_a_query_without_rivals():
+    from helpers import small_conve
+
+    from kgif.model.checkpoint import Checkpoint
+
+    config, params, buffers = small_conve(num_entities=3, num_relations=1)
+    ckpt = Checkpoint(params, buffers, config, 0.1, epoch=1)
+    every_tail = torch.tensor([[0, 0, 0], [0, 0, 1], [0, 0, 2]])  # all 3 entities known
+    with pytest.raises(ValueError, match=r"target \[0, 0, 1\] has no unknown tail"):
+        runner_up(ckpt, torch.tensor([[0, 0, 1]]), every_tail)
+    assert runner_up(ckpt, torch.tensor([[0, 0, 1]]), every_tail[1:]).tolist() == [0]
+
+
 def test_margin_ranking_against_a_float64_loop(kg, checkpoints, targets):
     """TracInCP of s(h, r, t) - s(h, r, c*), each checkpoint's gradients by plain autograd."""
     cands = candidate_rows(kg.training, targets, "head")
