@@ -98,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|")
     first_loss = {}
     for method in args.methods:
-        rows = [torch.tensor([r[0]]) for r in _ranking(Path(args.cache_dir), method)["rows"]]
-        scored = tracin.candidate_influence(both, rows * 2)
+        first = [torch.tensor([r[0]]) for r in _ranking(Path(args.cache_dir), method)["rows"]]
+        scored = tracin.candidate_influence(both, first * 2)
         loss = torch.tensor([float(scored[j][0] - scored[len(targets) + j][0])
                              for j in range(len(targets))], dtype=torch.float64)
         first_loss[method] = loss
