@@ -144,3 +144,24 @@ def _run_args(tmp_path: Path, out: Path) -> list[str]:
     return ["explain", "--checkpoints", str(tmp_path / "ckpts"), "--dataset",
             str(tmp_path / "data"), "--test-file", str(tmp_path / "tests.tsv"), "--top-k", "2",
             "--output-dir", str(out), "--no-progress", "--quiet"]
+
+
+def nondirect_paths_brute_force(kg, head, tail, direct):
+    """Every simple path of 2-3 training edges head ~ tail avoiding direct relations."""
+    train = kg.training.tolist()
+    out = []
+
+    def walk(nodes, edges):
+        if len(edges) >= 2 and nodes[-1] == tail:
+            out.append((tuple(nodes), tuple(edges)))
+        if len(edges) == 3 or (edges and nodes[-1] == tail):
+            return
+        for e, (a, r, b) in enumerate(train):
+            if r in direct:
+                continue
+            for x, y in ((a, b), (b, a)):
+                if x == nodes[-1] and y not in nodes:
+                    walk(nodes + [y], edges + [e])
+
+    walk([head], [])
+    return out

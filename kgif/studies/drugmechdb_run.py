@@ -23,6 +23,7 @@ as ``local.pt``. Cache files are read with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +42,8 @@ from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import Checkpoint
 from kgif.model.conve import hidden
 from kgif.studies.drugmechdb import EDGE_RANKINGS, PATH_TOP, SOURCES, Pair, edge_report, summarize
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["EDGE_METRICS", "LABELS", "PATH_METRICS", "SCORE_PASSES", "markdown",
            "run_drugmechdb"]
@@ -193,7 +196,7 @@ def run_drugmechdb(kg: KnowledgeGraph, checkpoints: Sequence[Checkpoint],
                    methods: Sequence[str] = (), rankings: Sequence[str] | None = None,
                    reference: str = "mechanism_mean", max_paths: int = 2_000_000,
                    batch_size: int = 512, draws: int = 100,
-                   log: Callable[[str], None] = print) -> dict:
+                   log: Callable[[str], None] | None = None) -> dict:
     """The DrugMechDB benchmark of one run (module docstring).
 
     Args:
@@ -208,7 +211,7 @@ def run_drugmechdb(kg: KnowledgeGraph, checkpoints: Sequence[Checkpoint],
         max_paths: head-tail paths kept per pair (more are counted, not kept).
         batch_size: training edges per TracIn batch.
         draws: random orders averaged by the random baselines.
-        log: receives one progress line per step.
+        log: receives one progress line per step (default: this module's logger, INFO).
 
     Returns:
         A JSON-ready dict: run facts (``n_pairs``, ``n_train``, ``n_union``, ``seconds`` of
@@ -230,6 +233,7 @@ def run_drugmechdb(kg: KnowledgeGraph, checkpoints: Sequence[Checkpoint],
         raise ValueError(f"run_drugmechdb: rankings {unknown} unknown; expected some of "
                          f"{list(EDGE_RANKINGS)}")
     start, load_before = time.perf_counter(), os.getloadavg()
+    log = log or logger.info
     test = torch.tensor([m.triple for m in mechanisms], dtype=torch.long)
     adj = Adjacency.from_triples(kg.training, kg.num_entities)
     khop = candidate_edges_batch(adj, test, k=1)

@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+from helpers import nondirect_paths_brute_force
 
 from kgif.data.build import from_label_triples
 from kgif.explanation.mechanisms import (
@@ -38,27 +39,6 @@ def _graph():
     return dataclasses.replace(kg, entity_kinds=kinds)
 
 
-def _brute_force(kg, head, tail, direct):
-    """Every simple path of 2-3 training edges head ~ tail avoiding direct relations."""
-    train = kg.training.tolist()
-    out = []
-
-    def walk(nodes, edges):
-        if len(edges) >= 2 and nodes[-1] == tail:
-            out.append((tuple(nodes), tuple(edges)))
-        if len(edges) == 3 or (edges and nodes[-1] == tail):
-            return
-        for e, (a, r, b) in enumerate(train):
-            if r in direct:
-                continue
-            for x, y in ((a, b), (b, a)):
-                if x == nodes[-1] and y not in nodes:
-                    walk(nodes + [y], edges + [e])
-
-    walk([head], [])
-    return out
-
-
 AGG = {"sum": sum, "mean": lambda s: sum(s) / len(s), "min": min,
        "geomean": lambda s: math.prod(s) ** (1 / len(s)) if min(s) > 0 else 0.0}
 
@@ -73,7 +53,7 @@ def test_paths_scores_and_metapaths_match_brute_force(aggregate):
     direct = direct_relations(kg, r)
     assert direct == tuple(sorted([rel["TREATS_CtD"], rel["PALLIATES_CpD"]]))
     view = mechanism_view(scores, (h, r, t), kg, aggregate=aggregate, top_paths=100)
-    expected = _brute_force(kg, h, t, set(direct))
+    expected = nondirect_paths_brute_force(kg, h, t, set(direct))
     assert view.total_paths == len(expected) == len(view.paths)
     got = {(p.nodes, p.edges): p for p in view.paths}
     assert set(got) == set(expected)

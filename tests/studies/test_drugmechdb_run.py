@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from helpers import graph_checkpoints
+from helpers import graph_checkpoints, nondirect_paths_brute_force
 from reference import reference_influence
 
 from kgif.cli import main
@@ -46,28 +46,6 @@ def run(tmp_path):
     return kg, ckpts, folder, mechanisms
 
 
-def _nondirect_path_edges(kg, head, tail, direct):
-    """Rows on head-tail paths of 2-3 edges without a direct relation (plain enumeration)."""
-    train = kg.training.tolist()
-    found = set()
-
-    def walk(nodes, edges):
-        if len(edges) >= 2 and nodes[-1] == tail:
-            found.update(edges)
-            return
-        if len(edges) == 3 or (edges and nodes[-1] == tail):
-            return
-        for e, (a, r, b) in enumerate(train):
-            if r in direct:
-                continue
-            for x, y in ((a, b), (b, a)):
-                if x == nodes[-1] and y not in nodes:
-                    walk(nodes + [y], edges + [e])
-
-    walk([head], [])
-    return found
-
-
 def test_drugmechdb_command_against_a_float64_loop(run, tmp_path, capsys):
     kg, ckpts, folder, mechanisms = run
     out = tmp_path / "out.json"
@@ -90,7 +68,7 @@ def test_drugmechdb_command_against_a_float64_loop(run, tmp_path, capsys):
     direct = {rel["TREATS_CtD"], rel["PALLIATES_CpD"]}
     train = kg.training.tolist()
     local = {e for e, (a, _, b) in enumerate(train) if {a, b} & {h, t}}
-    local |= _nondirect_path_edges(kg, h, t, direct)
+    local |= {e for _, edges in nondirect_paths_brute_force(kg, h, t, direct) for e in edges}
     khop = set(candidate_edges_batch(Adjacency.from_triples(kg.training, kg.num_entities),
                                      test, k=1)[0].tolist())
     order = sorted(range(len(train)), key=lambda e: (
