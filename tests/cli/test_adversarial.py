@@ -336,7 +336,7 @@ def test_resume_from_middle_into_own_folder_refused(tmp_path):
     files = sorted((out / "checkpoints").iterdir())
     before = {p.name: p.read_bytes() for p in files}
     refused(lambda: train(kg, small, TrainingConfig(epochs=3, checkpoint_every=1, eval_every=0,
-                                                    batch_size=64, learning_rate=0.01),
+                                                    batch_size=64),
                           output_dir=out, resume_from=files[0], show_progress=False),
             ValueError, "resuming from epoch 1", "later checkpoints", "epoch 2")
     assert {p.name: p.read_bytes() for p in sorted((out / "checkpoints").iterdir())} == before
