@@ -404,8 +404,10 @@ def _mechanism_section(folder: Path, n_paths: int = 3, n_metapaths: int = 4) -> 
         raise ValueError(f"report: {path} is not a mechanisms document ({error})") from error
     rows = []
     for item in results:
+        # display names (files written before text_names existed carry labels only)
         best = "<br>".join(html.escape(f"{p['rank']}. {p['metapath']} {p['score']:+.3g}: "
-                                       f"{p['text']}") for p in item["paths"][:n_paths])
+                                       f"{p.get('text_names', p['text'])}")
+                           for p in item["paths"][:n_paths])
         metapaths = ", ".join(html.escape(f"{m['metapath']} {m['paths']} (best #"
                                           f"{m['best_rank']})")
                               for m in item["metapaths"][:n_metapaths])

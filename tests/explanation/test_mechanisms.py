@@ -162,6 +162,17 @@ def test_explain_cli_mechanisms(tmp_path, capsys):
     assert main(["report", str(tmp_path / "out")]) == 0
     page = (tmp_path / "out" / "report.html").read_text()
     assert "<h2>Mechanisms</h2>" in page and "CbGaD" in page and "mechanisms.json" in page
+    # with display names, the report's best paths read in names, not labels
+    nodes = sorted({x for h, _, t in TRAIN for x in (h, t)})
+    (folder / "entities.tsv").write_text("id\tname\n" + "".join(f"{x}\tname of {x}\n"
+                                                             for x in nodes))
+    code = main(["explain", "--checkpoints", str(tmp_path / "ckpts"), "--dataset", str(folder),
+                 "--test-relation", "TREATS_CtD", "--top-k", "3", "--mechanisms",
+                 "--output-dir", str(tmp_path / "named"), "--no-progress"])
+    assert code == 0 and main(["report", str(tmp_path / "named")]) == 0
+    page = (tmp_path / "named" / "report.html").read_text()
+    mechanisms = page[page.index("<h2>Mechanisms</h2>"):]
+    assert "name of C1 --" in mechanisms and "-- name of D1" in mechanisms
 
 
 def test_mechanism_figure_labels_relations(tmp_path):
