@@ -132,9 +132,10 @@ def layout(sub: Subgraph, seed: int = 0) -> dict[str, tuple[float, float]]:
     ``networkx.spring_layout`` (Fruchterman-Reingold) with a fixed ``seed`` on the undirected
     simple graph of the subgraph plus weak (weight :data:`_TETHER`) edges from every node to the
     test head and tail, so that parts not connected to them stay near the test edge. The
-    result is turned so that the head lies left of the tail, scaled to about [-1, 1], and
-    nodes closer than :func:`_min_distance` are pushed apart. The same subgraph always gets
-    the same positions.
+    result is turned so that the head lies left of the tail, scaled to about [-1, 1], its
+    crowded centre spread out (:func:`_spread_centre`: the test edge's neighbours, where the
+    hubs are), and nodes closer than :func:`_min_distance` are pushed apart. The same
+    subgraph always gets the same positions.
 
     Returns:
         Node id -> (x, y).
@@ -153,11 +154,28 @@ def layout(sub: Subgraph, seed: int = 0) -> dict[str, tuple[float, float]]:
             graph.add_edge(e["source"], e["target"], weight=1.0)
     pos = nx.spring_layout(graph, seed=seed, iterations=300, weight="weight")
     xy = _orient({n: (float(x), float(y)) for n, (x, y) in pos.items()}, head, tail)
-    return _push_apart(xy, _min_distance(len(xy)))
+    return _push_apart(_spread_centre(xy), _min_distance(len(xy)))
 
 
 #: Weight of the layout-only edges tying every node to the test head and tail.
 _TETHER = 0.05
+
+
+def _spread_centre(pos: dict, inner: float = 0.6, power: float = 0.4) -> dict:
+    """Move every node within radius ``inner`` of the origin (the head-tail midpoint) out to
+    ``inner * (r / inner) ** power`` along its ray; nodes further out keep their place.
+
+    The spring layout packs the test edge's many direct neighbours (hubs: a disease with all
+    its drugs) into a small disc while it spreads the weakly tethered other parts over the
+    whole drawing; this gives the centre the room its labels and edge numbers need without
+    moving, or squeezing, the periphery. Monotone in r, so the order of radii is kept.
+    """
+    out = {}
+    for node, (x, y) in pos.items():
+        r = math.hypot(x, y)
+        scale = (inner * (r / inner) ** power) / r if 0.0 < r < inner else 1.0
+        out[node] = (x * scale, y * scale)
+    return out
 
 
 def _min_distance(n: int) -> float:

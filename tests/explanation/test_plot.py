@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import struct
 import xml.etree.ElementTree as ET
 
@@ -249,3 +250,19 @@ def test_notebook_size_keeps_every_label_and_number_apart_and_inside():
         box = artist.get_window_extent(renderer)
         assert inside.x0 <= box.x0 and box.x1 <= inside.x1, artist
         assert inside.y0 <= box.y0 and box.y1 <= inside.y1, artist
+
+
+def test_spread_centre_hand_computed():
+    """Inside radius 0.6 a node moves out along its ray to 0.6 (r / 0.6) ** 0.4; outside, and
+    at the origin, nothing moves; the order of radii is kept."""
+    from kgif.explanation.plot import _spread_centre
+
+    out = _spread_centre({"a": (0.15, 0.0), "b": (0.0, -0.3), "c": (0.48, 0.64), "o": (0.0, 0.0),
+                          "d": (0.1, 0.1)})
+    assert out["a"] == pytest.approx((0.6 * 0.25 ** 0.4, 0.0), rel=1e-12)
+    assert out["b"] == pytest.approx((0.0, -0.6 * 0.5 ** 0.4), rel=1e-12)
+    assert out["c"] == (0.48, 0.64) and out["o"] == (0.0, 0.0)  # r = 0.8: outside
+    r = 2 ** 0.5 * 0.1
+    assert out["d"] == pytest.approx((0.6 * (r / 0.6) ** 0.4 / 2 ** 0.5,) * 2, rel=1e-12)
+    radii = [math.hypot(*out[n]) for n in ("o", "d", "a", "b", "c")]
+    assert radii == sorted(radii)
