@@ -45,8 +45,11 @@ from kgif.studies.drugmechdb import EDGE_RANKINGS, PATH_TOP, SOURCES, Pair, edge
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EDGE_METRICS", "LABELS", "PATH_METRICS", "SCORE_PASSES", "markdown",
-           "run_drugmechdb"]
+#: Proponents per pair counted by :func:`top_relations` (the length of a default explanation).
+TOP_RELATIONS_K = 10
+
+__all__ = ["EDGE_METRICS", "LABELS", "PATH_METRICS", "SCORE_PASSES", "TOP_RELATIONS_K", "markdown",
+           "run_drugmechdb", "top_relations"]
 
 #: Edge-level metric keys of the report (:func:`kgif.studies.groundtruth.explanation_metrics`).
 EDGE_METRICS = ("rr", "ap", "hits@10", "hits@100", "recall@100")
@@ -191,6 +194,39 @@ def _local(kg: KnowledgeGraph, mechanisms: Sequence[Mechanism], adj: Adjacency,
     return paths, local
 
 
+def top_relations(kg: KnowledgeGraph, scores: Tensor, local: Sequence[Tensor],
+                  k: int = TOP_RELATIONS_K) -> dict[str, int]:
+    """Relation label -> how many of the pairs' top-``k`` TracIn proponents have it.
+
+    For each pair ``j`` the ``k`` highest-scoring rows among its local candidates
+    ``local[j]`` that have a positive score (proponents; fewer when fewer exist) are counted
+    by their relation, summed over pairs: what the default explanation of these pairs shows.
+
+    Args:
+        kg: the graph (relation labels).
+        scores: (pairs, n_train) float TracInCP scores.
+        local: per pair, a 1-D int64 tensor of training row indices.
+        k: proponents counted per pair (>= 1).
+
+    Returns:
+        ``{label: count}``, most frequent first.
+
+    Raises:
+        ValueError: on ``k < 1`` or a ``local`` list whose length is not ``scores``' rows.
+    """
+    if k < 1 or len(local) != len(scores):
+        raise ValueError(f"top_relations: k = {k} (expected >= 1) with {len(local)} local row "
+                         f"sets for {len(scores)} score rows (expected equal)")
+    counts: dict[str, int] = {}
+    for j, rows in enumerate(local):
+        values = scores[j, rows]
+        order = torch.argsort(values, descending=True, stable=True)[:k]
+        for row in rows[order[values[order] > 0]].tolist():
+            label = kg.relation_label(int(kg.training[row, 1]))
+            counts[label] = counts.get(label, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
 def run_drugmechdb(kg: KnowledgeGraph, checkpoints: Sequence[Checkpoint],
                    mechanisms: Sequence[Mechanism], cache_dir: str | os.PathLike, *,
                    methods: Sequence[str] = (), rankings: Sequence[str] | None = None,
@@ -282,6 +318,8 @@ def run_drugmechdb(kg: KnowledgeGraph, checkpoints: Sequence[Checkpoint],
             "n_supporting_local": int(sum(int(torch.isin(m.supporting, u).sum())
                                           for m, u in zip(mechanisms, local, strict=True))),
             "n_with_dmdb_path": int(n_dmdb), "reference": reference,
+            "top_relations": {"k": TOP_RELATIONS_K,
+                              "counts": top_relations(kg, scores["tracin"], local)},
             "direct_relations": [kg.relation_label(r) for r in direct],
             "seconds": seconds, "total_seconds": time.perf_counter() - start,
             "device": f"{cpu_model()} CPU, {os.cpu_count()} cores, "
@@ -307,7 +345,8 @@ def markdown(result: dict) -> str:
              f"relation repeats {result['relation_repeats']})",
              f"- {result['device']}, torch {result['torch']}, load average before "
              f"{result['load_before']}, after {result['load_after']}",
-             f"- score passes (s): {result['seconds']}; whole run "
+             f"- score passes (s, each as recorded when it was computed; cached passes are "
+             f"reused): {result['seconds']}; whole run "
              f"{result['total_seconds']:.0f} s",
              f"- {result['n_train']:,} training edges ranked per pair. TracIn-family scores are "
              f"computed on each pair's local candidates only (1-hop candidates, edges at the "
@@ -315,6 +354,11 @@ def markdown(result: dict) -> str:
              f"holding {result['n_supporting_local']} of the {result['n_supporting']} "
              "supporting edges), which those rankings put first; the other edges follow in "
              "row order",
+             *([f"- relations of each pair's {result['top_relations']['k']} highest TracIn "
+                f"proponents among its local candidates (the default explanation), summed "
+                f"over pairs: " + ", ".join(f"`{label}` {n}" for label, n in
+                                            result["top_relations"]["counts"].items())]
+               if "top_relations" in result else []),
              f"- paths: head-tail, 2-3 edges, no direct "
              f"({', '.join(result['direct_relations'])}) edge; path metrics count a pair "
              "without a DrugMechDB path as a miss", "",

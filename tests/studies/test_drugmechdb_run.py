@@ -16,7 +16,7 @@ from kgif.data.drugmechdb import COLUMNS
 from kgif.data.tsv import write_label_triples
 from kgif.influence.candidates import Adjacency, candidate_edges_batch
 from kgif.model.checkpoint import save_checkpoint
-from kgif.studies.drugmechdb_run import run_drugmechdb
+from kgif.studies.drugmechdb_run import run_drugmechdb, top_relations
 
 EDGES = [
     ("C1", "BINDS_CbG", "G1"), ("D1", "ASSOCIATES_DaG", "G1"),
@@ -77,8 +77,28 @@ def test_drugmechdb_command_against_a_float64_loop(run, tmp_path, capsys):
     rows = [train.index(s) for s in supporting]
     first = min(order.index(r) for r in rows) + 1
     assert pair["tracin_khop"]["rr"] == pytest.approx(1 / first, rel=1e-12)
+    # the relations of the 10 highest float64 scores among the local rows, proponents only
+    top = sorted(local, key=lambda e: (-float(scores[e]), e))[:10]
+    expected: dict[str, int] = {}
+    for e in top:
+        if float(scores[e]) > 0:
+            label = kg.relation_label(train[e][1])
+            expected[label] = expected.get(label, 0) + 1
+    assert sum(expected.values()) >= 2  # the toy's ranking has proponents of several kinds
+    assert result["top_relations"] == {"k": 10, "counts": expected}
     text = (tmp_path / "o.md").read_text()
     assert "TracIn, 1-hop candidates first" in text and "# DrugMechDB benchmark: 1 " in text
+    assert "highest TracIn proponents" in text
+    assert ", ".join(f"`{k}` {v}" for k, v in
+                     sorted(expected.items(), key=lambda kv: (-kv[1], kv[0]))) in text
+
+
+def test_top_relations_refuses_bad_arguments(run):
+    kg = run[0]
+    with pytest.raises(ValueError, match="k = 0"):
+        top_relations(kg, torch.zeros(1, len(kg.training)), [torch.arange(3)], k=0)
+    with pytest.raises(ValueError, match="2 local row sets for 1 score rows"):
+        top_relations(kg, torch.zeros(1, len(kg.training)), [torch.arange(3)] * 2)
 
 
 def test_drugmechdb_refusals(run, tmp_path, capsys):
@@ -99,3 +119,17 @@ def test_drugmechdb_refusals(run, tmp_path, capsys):
         run_drugmechdb(kg, ckpts, [object()], tmp_path / "c", methods=["nope"])
     with pytest.raises(ValueError, match="0 checkpoints"):
         run_drugmechdb(kg, [], [object()], tmp_path / "c")
+
+
+def test_top_relations_counts_proponents_only(run):
+    kg = run[0]
+    scores = torch.zeros(2, len(kg.training), dtype=torch.float64)
+    scores[0, :4] = torch.tensor([0.5, 0.7, -1.0, 0.0])  # two proponents among four rows
+    scores[1, 4:6] = torch.tensor([-0.1, -0.2])  # opponents only: nothing counted
+    label = [kg.relation_label(int(r)) for r in kg.training[:, 1]]
+    expected: dict[str, int] = {}
+    for row in (1, 0):
+        expected[label[row]] = expected.get(label[row], 0) + 1
+    got = top_relations(kg, scores, [torch.arange(4), torch.arange(4, 6)], k=3)
+    assert got == dict(sorted(expected.items(), key=lambda kv: (-kv[1], kv[0])))
+    assert sum(got.values()) == 2
