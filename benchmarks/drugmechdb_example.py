@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     scores[union] = local[j].double()
     view = mechanism_view(scores, mechanism.triple, kg, k=5, top_paths=10)
     print(f"TracIn terms of {[p.stem for p in parts]}")
-    print(format_mechanisms(view, kg, width=130))
+    print(format_mechanisms(view, kg))
     print("\nDrugMechDB supporting edges:")
     for path_id, rows in mechanism.paths.items():
         for row in rows.tolist():

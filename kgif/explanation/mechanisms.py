@@ -393,10 +393,13 @@ def _edge_line(kg: KnowledgeGraph, inf: Influence) -> str:
             f"--{kg.relation_name(q)}--> {kg.entity_name(b)}")
 
 
-def format_mechanisms(view: Mechanisms, kg: KnowledgeGraph, train: Tensor | None = None,
-                      width: int = 120) -> str:
+def format_mechanisms(view: Mechanisms, kg: KnowledgeGraph,
+                      train: Tensor | None = None) -> str:
     """A text block: direct edges (set apart), mechanism proponents, paths with metapaths and
-    scores, and the per-metapath summary."""
+    scores, and the per-metapath summary (every metapath of the view).
+
+    Lines are never cut: every entity name is printed whole, however long the line.
+    """
     train = kg.training if train is None else train
     h, r, t = view.triple
     rels = ", ".join(kg.relation_label(x) for x in view.direct_relations)
@@ -405,17 +408,16 @@ def format_mechanisms(view: Mechanisms, kg: KnowledgeGraph, train: Tensor | None
     for title, items in (("direct edges (set apart)", view.direct),
                          ("mechanism proponents", view.proponents)):
         lines.append(f"  {title}:" if items else f"  {title}: none of positive influence")
-        lines += [_edge_line(kg, x)[:width] for x in items]
+        lines += [_edge_line(kg, x) for x in items]
     cut = ", enumeration capped" if view.truncated else ""
     lines.append(f"  paths (by {view.aggregate} of edge influences; best {len(view.paths)} of "
                  f"{view.total_paths}{cut}):")
-    for p in view.paths:
-        row = f"    {p.rank:>3}. {p.score:+.4e}  {p.metapath:<8} {path_text(p, kg, train)}"
-        lines.append(row[:width])
+    lines += [f"    {p.rank:>3}. {p.score:+.4e}  {p.metapath:<8} {path_text(p, kg, train)}"
+              for p in view.paths]
     if view.metapaths:
         summary = ", ".join(f"{m['metapath']} {m['paths']} (best #{m['best_rank']})"
-                            for m in view.metapaths[:8])
-        lines.append(f"  metapaths: {summary}"[:width])
+                            for m in view.metapaths)
+        lines.append(f"  metapaths: {summary}")
     return "\n".join(lines)
 
 

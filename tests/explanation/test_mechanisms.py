@@ -123,6 +123,14 @@ def test_outputs_carry_paths_and_metapaths(tmp_path):
     assert named_doc["text_names"] == rows[0]["PathNames"]
     text = format_mechanisms(view, kg)
     assert "direct edges (set apart)" in text and view.paths[0].metapath in text
+    # long names are printed whole (nothing that identifies an entity is cut)
+    long = dataclasses.replace(kg, entity_names={i: f"{label} " + "x" * 150 for label, i
+                                                 in kg.entity_to_id.items()})
+    long_text = format_mechanisms(view, long)
+    for node in {n for path in view.paths for n in path.nodes}:
+        assert f"{kg.entity_label(node)} " + "x" * 150 in long_text
+    assert all(f"{m['metapath']} {m['paths']} (best #{m['best_rank']})" in text
+               for m in view.metapaths)
     with pytest.raises(ValueError, match="expected"):
         mechanism_view(scores[:-1], kg.testing[0].tolist(), kg, Adjacency.from_triples(
             kg.training, kg.num_entities))
