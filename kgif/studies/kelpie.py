@@ -550,7 +550,10 @@ class KelpieResult:
         jobs: the retrainings (:func:`kelpie_jobs`).
         status: job name -> ``"done"``, ``"partial (epoch E)"`` or ``"pending"``.
         after: job name -> (T,) ranks, for finished jobs.
-        retrain_seconds: job name -> wall seconds of its training (finished jobs).
+        retrain_seconds: job name -> wall seconds of its training (finished jobs): of the
+            process that finished it, so only the epochs after ``retrain_resumed_from``.
+        retrain_resumed_from: job name -> the epoch that process resumed from (0: trained in
+            one go).
         null_reproduces_original: whether the null retraining's parameters equal the original
             model's bit for bit (None until it has run).
         extraction_cached: the methods whose ranking was read from the cache.
@@ -564,6 +567,7 @@ class KelpieResult:
     status: dict[str, str] = field(default_factory=dict)
     after: dict[str, Tensor] = field(default_factory=dict)
     retrain_seconds: dict[str, float] = field(default_factory=dict)
+    retrain_resumed_from: dict[str, int] = field(default_factory=dict)
     null_reproduces_original: bool | None = None
     extraction_cached: list[str] = field(default_factory=list)
 
@@ -651,7 +655,9 @@ def run_kelpie(kg: KnowledgeGraph, checkpoints: Sequence[Checkpoint], cache: Ret
         if result.status[job.name] == "done":
             result.after[job.name] = cache.metrics(job, targets)["rank"]
             # "done" means its result.json was read
-            result.retrain_seconds[job.name] = cast(dict, cache.result(job))["seconds"]
+            done = cast(dict, cache.result(job))
+            result.retrain_seconds[job.name] = done["seconds"]
+            result.retrain_resumed_from[job.name] = int(done.get("resumed_from_epoch", 0))
     if "null" in result.after:
         null = cache.final_model(result.jobs[names.index("null")])
         result.null_reproduces_original = all(

@@ -27,6 +27,13 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
+def _retraining(result: KelpieResult, name: str) -> str:
+    """Wall time of the job's last training process, saying where it resumed."""
+    resumed = result.retrain_resumed_from.get(name, 0)
+    text = _duration(result.retrain_seconds[name])
+    return text if not resumed else f"{text} after resuming at epoch {resumed}"
+
+
 def markdown_table(result: KelpieResult, rows: list[dict]) -> str:
     """A Markdown table: Kelpie's published rows, then one row per job of ``result`` (finished
     ones with ΔH@1 and ΔMRR and their 95% bootstrap intervals, paired sign-flip p-values
@@ -49,7 +56,7 @@ def markdown_table(result: KelpieResult, rows: list[dict]) -> str:
                  f"{r['h1']:+.3f} [{r['h1_ci'][0]:+.3f}, {r['h1_ci'][1]:+.3f}]",
                  f"{r['mrr']:+.3f} [{r['mrr_ci'][0]:+.3f}, {r['mrr_ci'][1]:+.3f}]",
                  _p(r, "random"), _p(r, "null"),
-                 _duration(result.retrain_seconds[job.name]), "done"]
+                 _retraining(result, job.name), "done"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -75,7 +82,8 @@ def result_json(kg: KnowledgeGraph, result: KelpieResult, rows: list[dict]) -> d
                             "status": result.status.get(job.name, "pending"),
                             "after_rank": result.after[job.name].tolist()
                             if job.name in result.after else None,
-                            "retrain_seconds": result.retrain_seconds.get(job.name)}
+                            "retrain_seconds": result.retrain_seconds.get(job.name),
+                            "retrain_resumed_from": result.retrain_resumed_from.get(job.name)}
                  for job in result.jobs},
         "null_reproduces_original": result.null_reproduces_original,
         "published": {k: {"h1": v[0], "mrr": v[1], "facts": v[2]} for k, v in PUBLISHED.items()},

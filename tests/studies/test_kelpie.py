@@ -33,6 +33,7 @@ from kgif.studies.kelpie import (
     summarize_kelpie,
     write_targets,
 )
+from kgif.studies.kelpie_report import markdown_table
 from kgif.studies.retrain_cache import RetrainCache, RetrainJob
 from kgif.training.loop import TrainingConfig, train
 
@@ -449,6 +450,12 @@ def test_run_kelpie_end_to_end_and_resumed(kg, checkpoints, targets, tmp_path, m
     assert torch.equal(done.after["null"], done.before["rank"])
     rows = {r["job"]: r for r in summarize_kelpie(done.before["rank"], done.after)}
     assert set(rows["tracin@1"]["vs"]) == {"random@1", "null"}
+    assert done.retrain_resumed_from == dict.fromkeys(done.after, 0)  # each trained in one go
+    done.retrain_resumed_from["null_seed7"] = 35  # as a job finished by a resumed process
+    table = markdown_table(done, list(rows.values()))
+    seven = [line for line in table.splitlines() if line.startswith("| null_seed7 |")]
+    assert len(seven) == 1 and "after resuming at epoch 35 | done |" in seven[0]
+    assert table.count("after resuming") == 1
     with pytest.raises(ValueError, match="unknown jobs"):
         run_kelpie(kg, checkpoints, cache, targets=targets, run_jobs=["nope"])
 
