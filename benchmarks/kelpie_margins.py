@@ -16,8 +16,9 @@ faithfulness --protocol kelpie``), which targets left rank 1 (an **actual flip**
 margin tercile and by whether the deleted fact's predicted margin loss exceeds the margin;
 and, for every finished retraining in the cache, the **actual margin change** of each target
 (the retrained model's s(h, r, t) - s(h, r, c*) minus the original's, c* fixed), its mean and
-its Spearman correlation with the predicted loss of the deleted fact. Prints a Markdown
-summary.
+its Spearman correlation with the predicted loss of the deleted fact, and that change paired
+against the retraining-noise rows (``null*``, nothing deleted) and ``random@1``: the margin a
+deletion took beyond what any retraining moves. Prints a Markdown summary.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from kgif.data.datasets import load_dataset
 from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import load_checkpoint, load_checkpoints
 from kgif.model.conve import score_all_tails
+from kgif.studies.faithfulness import bootstrap_ci, sign_flip_test
 from kgif.studies.kelpie import read_targets, runner_up
 
 
@@ -151,9 +153,39 @@ def main(argv: list[str] | None = None) -> int:
             rho = f"{_spearman(first_loss[method], -change):+.3f}"
         print(f"| {name} | {change.mean():+.2f} [{change.mean() - half:+.2f}, "
               f"{change.mean() + half:+.2f}] | {change.median():+.2f} | {rho} |")
+    _paired_margin_changes(out)
     if args.output:
         Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
     return 0
+
+
+def _paired_margin_changes(out: dict) -> None:
+    """Each deletion row's margin change minus a noise row's (``null*``) and, at k = 1, minus
+    ``random@1``'s, paired over targets: what the deletion took beyond a retraining's noise."""
+    changes = out["margin_change"]
+    bases = sorted(n for n in changes if n.startswith("null")) + (
+        ["random@1"] if "random@1" in changes else [])
+    rows = [n for n in changes if not n.startswith("null")]
+    out["margin_change_paired"] = {}
+    if not bases or not rows:
+        return
+    print("\n| retraining | " + " | ".join(f"minus {b} [95% CI], sign-flip p" for b in bases)
+          + " |")
+    print("|---|" + "---|" * len(bases))
+    for name in rows:
+        cells = []
+        for base in bases:
+            if base == name or (base == "random@1" and not name.endswith("@1")):
+                cells.append("")
+                continue
+            diff = (torch.tensor(changes[name], dtype=torch.float64)
+                    - torch.tensor(changes[base], dtype=torch.float64))
+            mean, low, high = (float(x) for x in bootstrap_ci(diff))
+            p = sign_flip_test(diff)
+            out["margin_change_paired"][f"{name} - {base}"] = {
+                "mean": mean, "low": low, "high": high, "p": p}
+            cells.append(f"{mean:+.2f} [{low:+.2f}, {high:+.2f}], p = {p:.2g}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:

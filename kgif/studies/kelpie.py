@@ -476,13 +476,14 @@ def _per_target(before: Tensor, after: Tensor) -> dict[str, Tensor]:
 
 
 def summarize_kelpie(before_rank: Tensor, after: dict[str, Tensor],
-                     baselines: Sequence[str] = ("random", "null"), n_boot: int = 2000,
-                     seed: int = 0) -> list[dict]:
+                     baselines: Sequence[str] = ("random", "null", "null_seed"),
+                     n_boot: int = 2000, seed: int = 0) -> list[dict]:
     """One row per retraining: ΔH@1 and ΔMRR with 95% bootstrap intervals of the per-target
-    changes (:func:`kgif.studies.faithfulness.bootstrap_ci`) and, against each baseline job of
-    the same deletion size present (``random@k`` for ``m@k``, and ``null``), the paired
-    sign-flip p-value of the per-target differences (:func:`~kgif.studies.faithfulness.
-    sign_flip_test`).
+    changes (:func:`kgif.studies.faithfulness.bootstrap_ci`) and, against each baseline job
+    present (``random@k`` for ``m@k``; ``null``; every retraining-noise row ``null_seedN``
+    for ``"null_seed"``), the paired sign-flip p-value of the per-target differences
+    (:func:`~kgif.studies.faithfulness.sign_flip_test`). Only deletion rows (names with
+    ``@``) are paired.
 
     Args:
         before_rank: (T,) the original model's target ranks.
@@ -500,12 +501,16 @@ def summarize_kelpie(before_rank: Tensor, after: dict[str, Tensor],
         for q in ("h1", "mrr"):
             row[f"{q}_ci"] = list(bootstrap_ci(change[q], n_boot, seed=seed)[1:])
         for base in baselines:
-            other = base if base == "null" else f"{base}@{job.split('@', 1)[-1]}"
-            if other == job or other not in after or "@" not in job:
-                continue
-            base_change = _per_target(before_rank, after[other])
-            vs[other] = {f"{q}_p": sign_flip_test(change[q] - base_change[q], seed=seed)
-                                for q in ("h1", "mrr")}
+            if base == "null_seed":
+                others = sorted(n for n in after if n.startswith("null_seed"))
+            else:
+                others = [base if base == "null" else f"{base}@{job.split('@', 1)[-1]}"]
+            for other in others:
+                if other == job or other not in after or "@" not in job:
+                    continue
+                base_change = _per_target(before_rank, after[other])
+                vs[other] = {f"{q}_p": sign_flip_test(change[q] - base_change[q], seed=seed)
+                             for q in ("h1", "mrr")}
         rows.append(row)
     return rows
 

@@ -23,6 +23,12 @@ def _p(row: dict, base: str) -> str:
     return "—" if not found else f"{found[0]['h1_p']:.3g} / {found[0]['mrr_p']:.3g}"
 
 
+def _p_noise(row: dict) -> str:
+    found = sorted((k, v) for k, v in row["vs"].items() if k.startswith("null_seed"))
+    return "—" if not found else "; ".join(
+        f"{k.removeprefix('null_')}: {v['h1_p']:.3g} / {v['mrr_p']:.3g}" for k, v in found)
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
@@ -37,25 +43,26 @@ def _retraining(result: KelpieResult, name: str) -> str:
 def markdown_table(result: KelpieResult, rows: list[dict]) -> str:
     """A Markdown table: Kelpie's published rows, then one row per job of ``result`` (finished
     ones with ΔH@1 and ΔMRR and their 95% bootstrap intervals, paired sign-flip p-values
-    against ``random`` and ``null`` (H@1 / MRR), retraining wall time; the others with their
+    against ``random``, ``null`` and each retraining-noise row ``null_seedN`` (H@1 / MRR),
+    retraining wall time; the others with their
     cache status)."""
     head = ["method", "facts removed", "ΔH@1 [95% CI]", "ΔMRR [95% CI]", "p vs random",
-            "p vs null", "retraining", "status"]
+            "p vs null", "p vs noise", "retraining", "status"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, (h1, mrr, facts) in PUBLISHED.items():
-        lines.append(f"| {name} (published) | {facts} | {h1:+.3f} | {mrr:+.3f} | | | | |")
+        lines.append(f"| {name} (published) | {facts} | {h1:+.3f} | {mrr:+.3f} | | | | | |")
     by = {r["job"]: r for r in rows}
     for job in result.jobs:
         facts = len(job.removed)
         if job.name not in by:
-            lines.append(f"| {job.name} | {facts} | pending | pending | | | | "
+            lines.append(f"| {job.name} | {facts} | pending | pending | | | | | "
                          f"{result.status.get(job.name, 'pending')} |")
             continue
         r = by[job.name]
         cells = [job.name, str(facts),
                  f"{r['h1']:+.3f} [{r['h1_ci'][0]:+.3f}, {r['h1_ci'][1]:+.3f}]",
                  f"{r['mrr']:+.3f} [{r['mrr_ci'][0]:+.3f}, {r['mrr_ci'][1]:+.3f}]",
-                 _p(r, "random"), _p(r, "null"),
+                 _p(r, "random"), _p(r, "null"), _p_noise(r),
                  _retraining(result, job.name), "done"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -289,13 +289,18 @@ def test_summary_pairs_each_method_with_random_and_null():
     before = torch.ones(20, dtype=torch.float64)
     after = {"tracin@1": torch.full((20,), 4.0, dtype=torch.float64),
              "random@1": torch.ones(20, dtype=torch.float64),
-             "null": torch.ones(20, dtype=torch.float64)}
+             "null": torch.ones(20, dtype=torch.float64),
+             # the noise rows: seed 1 moves every target as far as tracin@1, seed 2 none
+             "null_seed1": torch.full((20,), 4.0, dtype=torch.float64),
+             "null_seed2": torch.ones(20, dtype=torch.float64)}
     rows = {r["job"]: r for r in summarize_kelpie(before, after)}
     assert rows["tracin@1"]["mrr"] == pytest.approx(-0.75)
     assert rows["tracin@1"]["mrr_ci"] == pytest.approx([-0.75, -0.75])
-    assert set(rows["tracin@1"]["vs"]) == {"random@1", "null"}
+    assert set(rows["tracin@1"]["vs"]) == {"random@1", "null", "null_seed1", "null_seed2"}
     assert rows["tracin@1"]["vs"]["random@1"]["mrr_p"] < 1e-4  # 20 equal differences
-    assert rows["null"]["vs"] == {}
+    assert rows["tracin@1"]["vs"]["null_seed2"]["mrr_p"] < 1e-4
+    assert rows["tracin@1"]["vs"]["null_seed1"] == {"h1_p": 1.0, "mrr_p": 1.0}  # no difference
+    assert rows["null"]["vs"] == {} and rows["null_seed1"]["vs"] == {}
 
 
 # --------------------------------------------------------------------------- deletion
@@ -449,12 +454,14 @@ def test_run_kelpie_end_to_end_and_resumed(kg, checkpoints, targets, tmp_path, m
     assert partial.extraction_cached == [] and partial.extraction_seconds["tracin"] > 0
     assert torch.equal(done.after["null"], done.before["rank"])
     rows = {r["job"]: r for r in summarize_kelpie(done.before["rank"], done.after)}
-    assert set(rows["tracin@1"]["vs"]) == {"random@1", "null"}
+    assert set(rows["tracin@1"]["vs"]) == {"random@1", "null", "null_seed7"}
     assert done.retrain_resumed_from == dict.fromkeys(done.after, 0)  # each trained in one go
     done.retrain_resumed_from["null_seed7"] = 35  # as a job finished by a resumed process
     table = markdown_table(done, list(rows.values()))
     seven = [line for line in table.splitlines() if line.startswith("| null_seed7 |")]
     assert len(seven) == 1 and "after resuming at epoch 35 | done |" in seven[0]
+    tracin_row = [line for line in table.splitlines() if line.startswith("| tracin@1 |")][0]
+    assert "| seed7: " in tracin_row  # the p-values against the noise row
     assert table.count("after resuming") == 1
     with pytest.raises(ValueError, match="unknown jobs"):
         run_kelpie(kg, checkpoints, cache, targets=targets, run_jobs=["nope"])
