@@ -18,7 +18,9 @@ and, for every finished retraining in the cache, the **actual margin change** of
 (the retrained model's s(h, r, t) - s(h, r, c*) minus the original's, c* fixed), its mean and
 its Spearman correlation with the predicted loss of the deleted fact, and that change paired
 against the retraining-noise rows (``null*``, nothing deleted) and ``random@1``: the margin a
-deletion took beyond what any retraining moves. Prints a Markdown summary.
+deletion took beyond what any retraining moves; and how many targets two retrainings both
+flipped, against the overlap expected if flips fell on targets independently. Prints a
+Markdown summary.
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {name} | {int(flip.sum())} | {' | '.join(thirds)} | "
                   f"{int(flip[p].sum())} / {int(p.sum())} | {int(flip[~p].sum())} / "
                   f"{int((~p).sum())} |")
+        _flip_overlaps(out["flips"])
     finished = []
     for spec in sorted(Path(args.cache_dir).glob("*/spec.json")):
         result = spec.parent / "result.json"
@@ -157,6 +160,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.output:
         Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
     return 0
+
+
+def _flip_overlaps(flips: dict[str, list[bool]]) -> None:
+    """How many targets two retrainings both flipped, beside the count expected if each row's
+    flips fell on targets independently of the other's (n_a * n_b / T)."""
+    names = [n for n in flips if any(flips[n])]
+    if len(names) < 2:
+        return
+    sets = {n: {i for i, f in enumerate(flips[n]) if f} for n in names}
+    total = len(next(iter(flips.values())))
+    print("\n| flipped by both (expected if independent) | " + " | ".join(names[1:]) + " |")
+    print("|---|" + "---|" * (len(names) - 1))
+    for i, a in enumerate(names[:-1]):
+        cells = ["" if j <= i else f"{len(sets[a] & sets[b])} "
+                 f"({len(sets[a]) * len(sets[b]) / total:.1f})"
+                 for j, b in enumerate(names) if j > 0]
+        print(f"| {a} ({len(sets[a])}) | " + " | ".join(cells) + " |")
 
 
 def _paired_margin_changes(out: dict) -> None:

@@ -1,0 +1,45 @@
+"""benchmarks/kelpie_margins.py's pure parts against hand-computed cases: the flip overlaps and
+the paired margin changes."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "kelpie_margins.py"
+
+
+@pytest.fixture(scope="module")
+def margins():
+    spec = importlib.util.spec_from_file_location("kelpie_margins", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_flip_overlaps_by_hand(margins, capsys):
+    flips = {"tracin@1": [True, True, False, False], "random@1": [True, False, True, False],
+             "null_seed1": [False, True, True, True]}
+    margins._flip_overlaps(flips)
+    text = capsys.readouterr().out
+    # tracin@1 & random@1 share target 0; expected 2 * 2 / 4 = 1.0. tracin & null share 1
+    # (expected 2 * 3 / 4 = 1.5); random {0, 2} & null {1, 2, 3} share target 2 (1.5)
+    assert "| tracin@1 (2) | 1 (1.0) | 1 (1.5) |" in text
+    assert "| random@1 (2) |  | 1 (1.5) |" in text
+
+
+def test_paired_margin_changes_by_hand(margins, capsys):
+    out = {"margin_change": {"tracin@1": [-1.0, -2.0, -3.0, -4.0],
+                             "random@1": [0.0, 0.0, 0.0, 0.0],
+                             "null_seed1": [1.0, 1.0, 1.0, 1.0]}}
+    margins._paired_margin_changes(out)
+    paired = out["margin_change_paired"]
+    assert paired["tracin@1 - null_seed1"]["mean"] == pytest.approx(-3.5)
+    assert paired["tracin@1 - random@1"]["mean"] == pytest.approx(-2.5)
+    assert paired["random@1 - null_seed1"]["mean"] == pytest.approx(-1.0)
+    assert "random@1 - random@1" not in paired and "null_seed1 - null_seed1" not in paired
+    # four differences of one sign: the sign-flip p is 2 / 16 (both all-same-sign patterns)
+    assert paired["tracin@1 - null_seed1"]["p"] == pytest.approx(0.125, abs=0.02)
+    assert "| tracin@1 | -3.50 [" in capsys.readouterr().out
