@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from kgif._environment import environment
-from kgif.bench.common import BENCH_SIZES, BenchSize, fill_ratios
+from kgif.bench.common import BENCH_SIZES, BenchSize, fill_ratios, with_sizes
 
 __all__ = ["SUITES", "run_benchmarks"]
 
@@ -63,7 +63,8 @@ SUITES: dict[str, Callable[[BenchSize, str], list[dict]]] = {
 
 def run_benchmarks(suite: str = "quick", only: Iterable[str] | None = None, device: str = "cpu",
                    argv: list[str] | None = None,
-                   on_suite: Callable[[str, list[dict]], None] | None = None) -> dict:
+                   on_suite: Callable[[str, list[dict]], None] | None = None,
+                   sizes: dict[str, Any] | None = None) -> dict:
     """Run the benchmark suites of one preset.
 
     Args:
@@ -72,12 +73,15 @@ def run_benchmarks(suite: str = "quick", only: Iterable[str] | None = None, devi
         device: ``"cpu"`` or ``"cuda"`` (``"cuda:1"``, ...).
         argv: the command line recorded in the environment (default: ``sys.argv``).
         on_suite: called with (suite name, its rows) as each suite finishes.
+        sizes: preset fields to replace (:func:`kgif.bench.common.with_sizes`), recorded in
+            the result as ``"sizes"``.
 
     Returns:
         ``{"preset": name, "environment": {...}, "suites": {name: seconds}, "rows": [...]}``.
 
     Raises:
-        ValueError: on an unknown preset or suite name, or a CUDA device without CUDA.
+        ValueError: on an unknown preset or suite name, a bad ``sizes`` entry, or a CUDA
+            device without CUDA.
     """
     if suite not in BENCH_SIZES:
         raise ValueError(f"run_benchmarks: suite={suite!r}; expected one of {sorted(BENCH_SIZES)}")
@@ -89,9 +93,9 @@ def run_benchmarks(suite: str = "quick", only: Iterable[str] | None = None, devi
         raise ValueError(f"run_benchmarks: device={device!r} but CUDA is not available")
     import time
 
-    preset = BENCH_SIZES[suite]
+    preset = with_sizes(BENCH_SIZES[suite], sizes or {})
     result: dict[str, Any] = {"preset": suite, "environment": environment(device, argv),
-                              "suites": {}, "rows": []}
+                              "sizes": dict(sizes or {}), "suites": {}, "rows": []}
     for name in names:
         start = time.perf_counter()
         logger.info("running suite %s (%s)", name, suite)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 
@@ -10,7 +11,7 @@ import torch
 
 from kgif._io import atomic_write_json, atomic_write_text
 from kgif.bench import SUITES, run_benchmarks
-from kgif.bench.common import BENCH_SIZES
+from kgif.bench.common import BENCH_SIZES, with_sizes
 from kgif.bench.render import environment_lines, format_table, markdown, plot
 
 
@@ -26,7 +27,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--markdown", help="write the results as a Markdown report here")
     parser.add_argument("--plot", help="write a PNG plot here (needs matplotlib)")
     parser.add_argument("--note", default="", help="free text stored and shown with the results")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
+                        type=_size_item, dest="sizes",
+                        help="replace one size of the preset (kgif.bench.common.BenchSize), "
+                             "e.g. --set 'kelpie_training=[[\"fb15k237\", 1]]' --set "
+                             "training_datasets=[]; repeatable")
     return parser
+
+
+def _size_item(text: str) -> tuple[str, object]:
+    """``FIELD=JSON`` -> (field, value); argparse reports the error with the flag."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not FIELD=JSON")
+    try:
+        return name, json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"{text!r}: the value is not JSON ({err})") from None
 
 
 def json_ready(value: object) -> object:
@@ -58,7 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table(rows), end="\n\n", flush=True)
 
     command = ["-m", "kgif.bench", *(sys.argv[1:] if argv is None else argv)]
-    result = run_benchmarks(args.suite, args.only, args.device, argv=command, on_suite=show)
+    try:
+        sizes = dict(args.sizes)
+        with_sizes(BENCH_SIZES[args.suite], sizes)  # refuse a bad --set before any suite runs
+    except ValueError as err:
+        raise SystemExit(f"python -m kgif.bench: {err}") from None
+    result = run_benchmarks(args.suite, args.only, args.device, argv=command, on_suite=show,
+                            sizes=sizes)
     result["note"] = args.note
     print("\n".join(environment_lines(result["environment"])))
     if args.output:

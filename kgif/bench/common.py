@@ -19,8 +19,9 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -112,6 +113,41 @@ BENCH_SIZES = {
     "full": BenchSize("full", warmup=2, repeats=5, hetionet_preset=True),
 }
 
+
+
+def _tupled(value: Any) -> Any:
+    return tuple(_tupled(v) for v in value) if isinstance(value, list | tuple) else value
+
+
+def with_sizes(preset: BenchSize, sizes: dict[str, Any]) -> BenchSize:
+    """``preset`` with some fields replaced (``python -m kgif.bench --set FIELD=JSON``).
+
+    Lists become tuples; each value must have the type of the field's current value (for a
+    tuple field, its items the type of the current items; an ``int`` where a ``float`` is
+    expected is accepted), so ``{"kelpie_training": [["fb15k237", 1]], "training_datasets":
+    []}`` runs only the FB15k-237 case of the training comparison for one epoch.
+
+    Raises:
+        ValueError: on an unknown field (naming the known ones) or a value of another type
+            (naming the field, the value and the expected type).
+    """
+    known = {f.name: getattr(preset, f.name) for f in fields(BenchSize)}
+    out = {}
+    for name, raw in sizes.items():
+        if name not in known or name in ("name", "extra"):
+            raise ValueError(f"--set {name}: unknown size; expected one of "
+                             f"{sorted(set(known) - {'name', 'extra'})}")
+        value, current = _tupled(raw), known[name]
+        expected = type(current) if current is not None else type(value)
+        ok = isinstance(value, expected) or (expected is float and type(value) is int)
+        if isinstance(value, bool) != isinstance(current, bool):
+            ok = False
+        if ok and isinstance(current, tuple) and current and value:
+            ok = all(type(v) is type(current[0]) for v in value)
+        if not ok:
+            raise ValueError(f"--set {name}={raw!r}: expected a value like {current!r}")
+        out[name] = value
+    return replace(preset, **out)
 
 def random_triples(n: int, num_entities: int, num_relations: int, seed: int = 0) -> torch.Tensor:
     """(n, 3) int64 uniform random (head, relation, tail) triples from a private generator.

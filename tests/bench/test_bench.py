@@ -100,3 +100,35 @@ def test_filtered_row_streams_no_more_edges_than_unfiltered(smoke):
     assert set(rows) == {"unfiltered", "filtered k=1"}
     assert rows["filtered k=1"]["edges"] <= rows["unfiltered"]["edges"]
     assert rows["filtered k=1"]["ratio"] > 0
+
+
+def test_set_replaces_preset_sizes(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["--suite", "smoke", "--only", "roofline", "--threads", "1", "--set",
+                 "matmul_size=64", "--output", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["sizes"] == {"matmul_size": 64}
+    cases = {r["case"] for r in result["rows"]}
+    assert "matmul 64^3 float32" in cases and not any("256^3" in c for c in cases)
+    capsys.readouterr()
+
+
+def test_set_refuses_unknown_fields_and_wrong_types(capsys):
+    from kgif.bench.common import BENCH_SIZES, with_sizes
+
+    smoke = BENCH_SIZES["smoke"]
+    assert with_sizes(smoke, {"kelpie_training": [["fb15k237", 1]], "training_datasets": []}
+                      ).kelpie_training == (("fb15k237", 1),)
+    with pytest.raises(ValueError, match="--set nope: unknown size"):
+        with_sizes(smoke, {"nope": 1})
+    with pytest.raises(ValueError, match="--set matmul_size='64': expected a value like 256"):
+        with_sizes(smoke, {"matmul_size": "64"})
+    with pytest.raises(ValueError, match="expected a value like"):
+        with_sizes(smoke, {"hetionet_preset": 1})  # an int is not a bool
+    with pytest.raises(ValueError, match="expected a value like"):
+        with_sizes(smoke, {"training_datasets": [1, 2]})
+    with pytest.raises(SystemExit, match="--set nope: unknown size"):
+        main(["--suite", "smoke", "--set", "nope=1"])
+    with pytest.raises(SystemExit):
+        main(["--suite", "smoke", "--set", "matmul_size=[1"])
+    assert "is not JSON" in capsys.readouterr().err
