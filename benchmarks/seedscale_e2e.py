@@ -13,9 +13,12 @@ Step 1 (once, skipped when present): write the graph as a TSV dataset folder and
 checkpoints. Step 2: run ``python -m kgif explain ... --output-dir WORK/out`` in a child,
 poll the output folder once a second, and append one record per invocation to
 ``WORK/e2e.json``: wall and CPU seconds of the child, its peak RSS (``ru_maxrss`` of the
-children), the load average before/after and at each finished chunk, and the finished test
-triples per chunk. ``--max-seconds`` stops the child (SIGTERM) after that long; the resumable
-batch path keeps every finished chunk. The totals over all invocations are the measured job.
+children), the load average before/after and at each change, and the finished test triples
+and saved segments at each change. ``--max-seconds`` stops the child (SIGTERM) after that
+long; the resumable batch path keeps every finished chunk and, inside a chunk, every finished
+segment of ``--segment-edges`` training edges (``kgif.jobs.segments``; the full size is one
+chunk of all 750 test triples, the fastest, saved every 1,048,576 edges). The totals over all
+invocations are the measured job.
 """
 
 from __future__ import annotations
@@ -34,11 +37,12 @@ from pathlib import Path
 import torch
 
 SIZES = {
-    "smoke": {"num_entities": 500, "n_edges": 4_000, "n_test": 8, "chunk": 4, "batch": 256},
-    "tenth": {"num_entities": 1_000_000, "n_edges": 1_860_000, "n_test": 750, "chunk": 250,
-              "batch": 2048},
-    "full": {"num_entities": 1_000_000, "n_edges": 18_600_000, "n_test": 750, "chunk": 250,
-             "batch": 2048},
+    "smoke": {"num_entities": 500, "n_edges": 4_000, "n_test": 8, "chunk": 4, "batch": 256,
+              "segment": 1024},
+    "tenth": {"num_entities": 1_000_000, "n_edges": 1_860_000, "n_test": 750, "chunk": 750,
+              "batch": 2048, "segment": 1 << 18},
+    "full": {"num_entities": 1_000_000, "n_edges": 18_600_000, "n_test": 750, "chunk": 750,
+             "batch": 2048, "segment": 1 << 20},
 }
 
 
@@ -81,25 +85,31 @@ def _finished(out: Path) -> int:
     return sum(1 for p in out.rglob("*.json") if p.name not in skip) if out.exists() else 0
 
 
+def _segments(out: Path) -> int:
+    """Saved segments of unfinished chunks (``kgif.jobs.segments``)."""
+    return sum(1 for _ in (out / ".partial").rglob("rows-*.pt")) if out.exists() else 0
+
+
 def run(work: Path, size: dict, max_seconds: float | None, python: str) -> dict:
     """One invocation of the explain child; returns its record."""
     out = work / "out"
     cmd = [python, "-m", "kgif", "explain", "--checkpoints", str(work / "ckpts"), "--dataset",
            str(work / "data"), "--test-file", str(work / "test.tsv"), "--top-k", "10",
            "--chunk-size", str(size["chunk"]), "--batch-size", str(size["batch"]),
-           "--output-dir", str(out), "--quiet", "--no-progress"]
+           "--segment-edges", str(size["segment"]), "--output-dir", str(out), "--quiet",
+           "--no-progress"]
     record = {"command": " ".join(cmd), "start": time.time(), "load_before": os.getloadavg(),
-              "done_before": _finished(out), "chunks": []}
+              "done_before": _finished(out), "segments_before": _segments(out), "chunks": []}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     child = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": os.getcwd()})
-    done = record["done_before"]
+    done = (record["done_before"], record["segments_before"])
     while child.poll() is None:
         time.sleep(1.0)
-        now = _finished(out)
+        now = (_finished(out), _segments(out))
         if now != done:
             done = now
-            record["chunks"].append({"t": time.time() - record["start"], "done": now,
-                                     "load": os.getloadavg()})
+            record["chunks"].append({"t": time.time() - record["start"], "done": now[0],
+                                     "segments": now[1], "load": os.getloadavg()})
         if max_seconds is not None and time.time() - record["start"] > max_seconds:
             child.send_signal(signal.SIGTERM)
             child.wait()

@@ -41,6 +41,7 @@ from kgif.jobs.explain_run import (
     explain_all,
     explain_chunks,
 )
+from kgif.jobs.segments import SEGMENT_EDGES
 from kgif.model.checkpoint import list_checkpoints, load_checkpoints
 from kgif.model.loss import OBJECTIVES
 
@@ -114,6 +115,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "and explanations.json/.csv when complete; rerun to resume")
     parser.add_argument("--chunk-size", type=positive_int, default=64,
                         help="test triples per pass over the training edges (unit of resume)")
+    parser.add_argument("--segment-edges", type=non_negative_int, default=SEGMENT_EDGES,
+                        metavar="N",
+                        help="with --output-dir and no candidate filter: save each chunk's "
+                             "pass every N training edges (rounded down to a multiple of "
+                             "--batch-size) so that a killed run resumes inside the chunk; "
+                             "the results are bit-identical; 0: off (default %(default)s)")
     parser.add_argument("--quiet", action="store_true",
                         help="do not print the explanations (needs --output-dir, where they "
                              "are written)")
@@ -305,7 +312,8 @@ def _run(args: argparse.Namespace, context: Context, device: str | None) -> int:
     show = _printer(kg, tracin.training_edges(), args.quiet)
     if args.output_dir:
         rows = explain_all(engine, kg, test, args.output_dir, options, context=context,
-                           on_chunk=show, checkpoint_files=files)
+                           on_chunk=show, checkpoint_files=files,
+                           segment_edges=args.segment_edges)
         say(f"\nwrote {len(rows)} explanations, summary.json and summary.csv to "
             f"{args.output_dir}")
     else:

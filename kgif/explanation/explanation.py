@@ -102,7 +102,9 @@ def _influences(result: KMostInfluentialResults, row: int, train: Tensor, kind: 
 
 def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
             train_triples: Tensor | None = None, candidates: Sequence[Tensor] | None = None,
-            self_influence: bool = True, kg: KnowledgeGraph | None = None) -> list[Explanation]:
+            self_influence: bool = True, kg: KnowledgeGraph | None = None,
+            top_lists: tuple[KMostInfluentialResults, KMostInfluentialResults] | None = None
+            ) -> list[Explanation]:
     """Top-k proponents and opponents of each test triple, with self-influences.
 
     Proponents are the (at most) k edges of largest positive TracIn score, opponents the (at
@@ -119,6 +121,9 @@ def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
             reported training edge (cost: one extra gradient per edge).
         kg: the graph, kept on each :class:`Explanation` so that it shows names and kinds in
             a notebook (optional).
+        top_lists: ``(proponents, opponents)`` as :meth:`TracIn.top_influences` returns them
+            for these test triples and ``k`` (e.g. merged from saved segments,
+            :mod:`kgif.jobs.segments`); given, the pass over the training edges is skipped.
 
     Returns:
         One :class:`Explanation` per test triple, in input order.
@@ -133,7 +138,14 @@ def explain(tracin: TracIn, test_triples: Tensor, k: int = 10, *,
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"kgif.explain: k={k!r}; expected an integer >= 1")
     train = tracin.training_edges(train_triples)
-    pro, opp = tracin.top_influences(test_triples, k, train, candidates)
+    if top_lists is None:
+        pro, opp = tracin.top_influences(test_triples, k, train, candidates)
+    else:
+        pro, opp = top_lists
+        for side in (pro, opp):
+            if tuple(side.indices.shape) != (len(test_triples), k):
+                raise ValueError(f"kgif.explain: top_lists of shape {tuple(side.indices.shape)}; "
+                                 f"expected ({len(test_triples)}, {k})")
     pro, opp = signed_topk(pro, largest=True), signed_topk(opp, largest=False)
     self_inf: dict[int, float] = {}
     test_self = [None] * len(test_triples)

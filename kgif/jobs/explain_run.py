@@ -35,6 +35,11 @@ more pass over the files). Not part of the guard: the device and ``torch.compile
 float32 results only by rounding) and the number of ranks (shards are batch-aligned, so it does
 not change them at all).
 
+A chunk without a candidate filter is one pass over all training edges, hours at the seed
+project's size; that pass is saved every ``segment_edges`` training rows
+(``.partial/chunk-<c>/``, :mod:`kgif.jobs.segments`) and a killed run resumes inside the chunk,
+with bit-identical results.
+
 With several ranks (:mod:`kgif.influence.distributed`) every rank runs the chunk loop (the
 scoring is a collective call) and rank 0 alone reads and writes the output folder.
 """
@@ -71,6 +76,7 @@ from kgif.explanation.paths import (
 from kgif.explanation.tables import SUMMARY_FIELDS, summary_fields, to_json, write_csv
 from kgif.influence.candidates import Adjacency, candidate_edges_batch
 from kgif.influence.distributed import Context, broadcast_object
+from kgif.influence.tracin import TracIn
 from kgif.jobs.guard import (
     RECORD_KEY,
     DamagedOutput,
@@ -80,6 +86,12 @@ from kgif.jobs.guard import (
     run_settings,
     settings_record,
     write_settings,
+)
+from kgif.jobs.segments import (
+    SEGMENT_EDGES,
+    SegmentStore,
+    record_digest,
+    segmented_top_influences,
 )
 
 __all__ = ["SUMMARY_COLUMNS", "Chunk", "FilterOptions", "PathOptions", "RunOptions", "explain_all",
@@ -211,7 +223,9 @@ def _paths(cache: dict, tracin, test: Tensor, options: PathOptions) -> list[Rank
 
 
 def explain_chunks(tracin, test_triples: Tensor, options: RunOptions, chunks: list[int],
-                   context: Context | None = None) -> Iterator[Chunk]:
+                   context: Context | None = None,
+                   stores: Callable[[int, Tensor], SegmentStore] | None = None,
+                   segment_edges: int = SEGMENT_EDGES) -> Iterator[Chunk]:
     """Explain the given chunks of ``test_triples`` in order (a collective call with ranks).
 
     Args:
@@ -222,6 +236,11 @@ def explain_chunks(tracin, test_triples: Tensor, options: RunOptions, chunks: li
         chunks: chunk numbers to compute (chunk c is triples ``[c*S, (c+1)*S)``).
         context: this process's rank (default: a single process); self-influences and paths
             only on rank 0.
+        stores: ``stores(c, test)`` gives chunk c's :class:`~kgif.jobs.segments.SegmentStore`;
+            given (one process, a :class:`~kgif.influence.tracin.TracIn`, no candidate filter,
+            more than ``segment_edges`` training edges), each chunk's pass is saved segment by
+            segment and resumes inside the chunk (:mod:`kgif.jobs.segments`; bit-identical).
+        segment_edges: training rows per saved segment (0: one unsaved pass).
 
     Yields:
         One :class:`Chunk` per chunk number.
@@ -235,8 +254,14 @@ def explain_chunks(tracin, test_triples: Tensor, options: RunOptions, chunks: li
         test = test_triples[indices]
         start = time.perf_counter()
         candidates = _candidates(adj_cache, tracin, test, options.filters)
+        top_lists = None
+        if (stores is not None and candidates is None and isinstance(tracin, TracIn)
+                and not context.distributed and 0 < segment_edges < n_train):
+            top_lists = segmented_top_influences(tracin, test, options.k, stores(c, test),
+                                                 segment_edges)
         explanations = explain(tracin, test, options.k, candidates=candidates,
-                               self_influence=options.self_influence and context.is_main)
+                               self_influence=options.self_influence and context.is_main,
+                               top_lists=top_lists)
         paths: list[RankedPaths | None] = [None] * len(indices)
         if options.paths is not None and context.is_main:
             paths = [*_paths(adj_cache, tracin, test, options.paths)]
@@ -393,6 +418,18 @@ def _write_triple(out: Path, stem: str, index: int, chunk: Chunk, j: int, kg: Kn
     return document
 
 
+def _remove_finished_segments(out: Path, todo: list[int]) -> None:
+    """Delete saved segments of chunks that are no longer to do (a kill after the chunk's
+    files were written and before its segments were deleted)."""
+    partial = out / ".partial"
+    if not partial.is_dir():
+        return
+    pending = {f"chunk-{c:05d}" for c in todo}
+    for folder in partial.glob("chunk-*"):
+        if folder.name not in pending:
+            SegmentStore(out, int(folder.name[6:]), torch.zeros(0, 3), 1, "").clear()
+
+
 @contextmanager
 def _rank0_lock(out: Path, context: Context):
     """The folder's writer lock on rank 0 (created first); a no-op on other ranks."""
@@ -407,7 +444,8 @@ def _rank0_lock(out: Path, context: Context):
 def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: str | os.PathLike,
                 options: RunOptions | None = None, *, context: Context | None = None,
                 on_chunk: Callable[[Chunk], None] | None = None,
-                checkpoint_files: Sequence[str | os.PathLike] | None = None) -> list[dict]:
+                checkpoint_files: Sequence[str | os.PathLike] | None = None,
+                segment_edges: int = SEGMENT_EDGES) -> list[dict]:
     """Explain every test triple into ``output_dir``, resuming a killed run (module docstring).
 
     Args:
@@ -422,6 +460,10 @@ def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: st
         on_chunk: called on rank 0 with each freshly computed chunk (e.g. to print it).
         checkpoint_files: the files ``tracin``'s checkpoints came from; their sha256 joins the
             settings guard (the checkpoints' tensors are hashed in any case).
+        segment_edges: without a candidate filter, a chunk's pass over the training edges is
+            saved every ``segment_edges`` rows in ``output_dir/.partial/`` and a killed run
+            resumes inside the chunk (:mod:`kgif.jobs.segments`; the output is bit-identical
+            whatever the value, so it is not a setting of the guard); 0: off.
 
     Returns:
         The summary rows (rank 0; other ranks get an empty list).
@@ -442,10 +484,18 @@ def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: st
     provenance = {"tracin": tracin.settings.as_dict(), RECORD_KEY: record}
     with _rank0_lock(out, context):
         rows, todo = _prepare(out, test_triples, stems, settings, record, options, context)
+        if context.is_main:
+            _remove_finished_segments(out, todo)
         logger.info("explain_all: %d test triples, %d of %d chunks to compute", len(stems),
                     len(todo), -(-len(stems) // options.chunk_size))
         train = tracin.training_edges()
-        for chunk in explain_chunks(tracin, test_triples, options, todo, context):
+        digest = record_digest(record)
+
+        def stores(c: int, test: Tensor) -> SegmentStore:
+            return SegmentStore(out, c, test, options.k, digest)
+
+        for chunk in explain_chunks(tracin, test_triples, options, todo, context, stores,
+                                    segment_edges):
             if not context.is_main:
                 continue
             for j, i in enumerate(chunk.indices):
@@ -453,6 +503,7 @@ def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: st
                                          provenance)
                 rows[i] = _done_row(i, stems[i], document, chunk.seconds / len(chunk.indices))
             _write_summary(out, rows)
+            stores(chunk.indices[0] // options.chunk_size, test_triples[:0]).clear()
             if on_chunk is not None:
                 on_chunk(chunk)
         if not context.is_main:
