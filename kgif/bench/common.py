@@ -31,6 +31,10 @@ from kgif.model.conve import ConvEConfig, init_conve
 # --------------------------------------------------------------------------- presets
 
 
+#: the trainers of the training comparison (:mod:`kgif.bench.training`)
+TRAINING_RUNNERS = ("kgif", "kgif-bf16", "kgif-fused-adam", "pykeen")
+
+
 @dataclass(frozen=True)
 class ModelSize:
     """A random-weight ConvE of a dataset's shape (weights are random, only sizes matter)."""
@@ -90,9 +94,19 @@ class BenchSize:
     # more (dataset, epochs) cases of the training comparison with their own epoch count: the
     # FB15k-237 epoch of the Kelpie study (its ConvE is PyKEEN's default, batch 128)
     kelpie_training: tuple[tuple[str, int], ...] = (("fb15k237", 3),)
+    # which trainers the comparison runs (kgif.bench.training.RUNNERS), e.g. --set
+    # 'training_runners=["kgif", "pykeen"]'
+    training_runners: tuple[str, ...] = TRAINING_RUNNERS
     label_entities: tuple[int, ...] = (10_000, 100_000)
     hetionet_preset: bool = False  # train `train --preset hetionet` (minutes): full suite only
     extra: dict = field(default_factory=dict)
+
+
+    def __post_init__(self):
+        unknown = sorted(set(self.training_runners) - set(TRAINING_RUNNERS))
+        if unknown:
+            raise ValueError(f"training_runners: {unknown} unknown; expected some of "
+                             f"{list(TRAINING_RUNNERS)}")
 
 
 BENCH_SIZES = {

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import statistics
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -34,7 +35,6 @@ from kgif.bench.common import BenchSize, peak_rss_rise, reset_peak_rss, row, ski
 from kgif.model.conve import ConvEConfig
 
 BATCH, LEARNING_RATE, SMOOTHING, SEED = 128, 0.003, 0.1, 0
-
 
 
 def _run_kgif(kg, config: ConvEConfig, epochs: int, device: str, bf16: bool = False,
@@ -113,6 +113,7 @@ def _training_rows(preset: BenchSize, device: str) -> list[dict]:
                "kgif-bf16": (functools.partial(_run_kgif, bf16=True), no_train),
                "kgif-fused-adam": (functools.partial(_run_kgif, fused_adam=True), no_train),
                "pykeen": (_run_pykeen, no_train or no_pykeen)}
+    runners = {name: runners[name] for name in preset.training_runners}
     # ConvEConfig() is PyKEEN's ConvE default, which is also the Kelpie study's model
     cases = [(dataset, preset.training_epochs) for dataset in preset.training_datasets]
     cases += list(preset.kelpie_training)
@@ -124,8 +125,12 @@ def _training_rows(preset: BenchSize, device: str) -> list[dict]:
                 rows.append(skipped("training", case, name, reason))
                 continue
             kg = load_dataset(dataset)
+            started = time.perf_counter()
             out = fn(kg, config, epochs, device)
             epoch = statistics.median(out["epoch_seconds"][1:] or out["epoch_seconds"])
+            print(f"training {case}, {name}: median epoch {epoch:.1f} s, test MRR "
+                  f"{out['mrr']:.3f} ({time.perf_counter() - started:.0f} s)", file=sys.stderr,
+                  flush=True)  # progress: the suite's table comes only at its end
             extra = dict(dataset=dataset, epochs=epochs, baseline="pykeen", **out)
             rows.append(row("training", case, name, "epoch time", epoch, "s", **extra))
             examples = 2 * len(kg.training)  # with reciprocal relations

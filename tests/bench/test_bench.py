@@ -84,7 +84,9 @@ def test_cli_writes_json_markdown_and_plot(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["environment"]["command"].endswith(
         f"--output {out} --markdown {md} --plot {png}")
-    assert "labels B=128" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "labels B=128" in captured.out
+    assert "training nations 2 epochs, kgif: median epoch" in captured.err  # progress
     assert "## training" in md.read_text() and png.stat().st_size > 0
 
 
@@ -127,6 +129,9 @@ def test_set_refuses_unknown_fields_and_wrong_types(capsys):
         with_sizes(smoke, {"hetionet_preset": 1})  # an int is not a bool
     with pytest.raises(ValueError, match="expected a value like"):
         with_sizes(smoke, {"training_datasets": [1, 2]})
+    assert with_sizes(smoke, {"training_runners": ["pykeen"]}).training_runners == ("pykeen",)
+    with pytest.raises(ValueError, match=r"training_runners: \['x'\] unknown; expected some of"):
+        with_sizes(smoke, {"training_runners": ["kgif", "x"]})
     with pytest.raises(SystemExit, match="--set nope: unknown size"):
         main(["--suite", "smoke", "--set", "nope=1"])
     with pytest.raises(SystemExit):
