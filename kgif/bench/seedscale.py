@@ -158,6 +158,9 @@ def run_seedscale(preset: BenchSize, device: str) -> list[dict]:
         peak = 2 * (2 * b) * f_dim * t / median_time(lambda: a @ bt, preset, device)
         t_factors = median_time(
             lambda: structured_factors(pr, bu, config, edges, score, small), preset, device)
+        t_conv2d = median_time(
+            lambda: structured_factors(pr, bu, config, edges, score, small, conv_as_gemm=False),
+            preset, device)
         t_pairs = median_time(lambda: structured_scores(left, right, factored), preset, device)
         t_masks = median_time(lambda: _dense_masks(left, right, factored), preset, device)
         t_stacked = median_time(lambda: _batched_dots(left, right), preset, device)
@@ -191,6 +194,10 @@ def run_seedscale(preset: BenchSize, device: str) -> list[dict]:
     total = sum(seconds.values())
     rows.append(row(SUITE, case, "factor + pairs + top-k", "fraction of peak",
                     sum(per_edge.values()) * b / total / peak, "", **extra))
+    rows.append(row(SUITE, case, "factor pass (before: F.conv2d without oneDNN)",
+                    "seconds per edge", t_conv2d / b, "s", **extra))
+    rows.append(row(SUITE, case, "factor pass speed-up (conv2d / one GEMM over patches)",
+                    "ratio", t_conv2d / t_factors, "x", **extra))
     rows.append(row(SUITE, case, "top-k (before: sort whole block)", "seconds per edge",
                     t_sort / b, "s", **extra))
     rows.append(row(SUITE, case, "pair products (before: dense equality masks)",

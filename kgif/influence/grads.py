@@ -220,8 +220,35 @@ def _conv_weight_grads(d_maps: Tensor, img: Tensor, config: ConvEConfig) -> Tens
     return grads[:, :, None]
 
 
+def conv_maps_gemm(params: Params, img: Tensor) -> Tensor:
+    """:func:`kgif.model.conve.conv_maps` as one matrix product over the input patches.
+
+    The (B, 1, 2H, W) input's 3x3 patches (strided views, no copy) times the (kh kw, C) weight
+    matrix, plus the bias: the same sums as ``F.conv2d`` (cross-correlation, no padding), in
+    another order, so equal up to float rounding (``tests/influence/test_grads.py``). On x86
+    CPUs with one input channel it is 2-3x faster than ``F.conv2d`` forward plus input
+    gradient at the seed project's shape (d = 32 as 8 x 4, batches of 4,096 examples), where
+    ATen's and oneDNN's kernels loop over small images (``docs/scaling.md``).
+
+    Args:
+        params: ``conv.weight`` (C, 1, kh, kw) and ``conv.bias`` (C,).
+        img: (B, 1, 2H, W) conv input.
+
+    Returns:
+        (B, C, 2H - kh + 1, W - kw + 1) feature maps.
+    """
+    weight = params["conv.weight"]
+    channels, _, kh, kw = weight.shape
+    patches = img[:, 0].unfold(1, kh, 1).unfold(2, kw, 1)  # (B, h, w, kh, kw), a view
+    batch, height, width = patches.shape[:3]
+    maps = patches.reshape(batch, height * width, kh * kw) @ weight.reshape(channels, -1).T
+    maps = maps + params["conv.bias"]
+    return maps.transpose(1, 2).reshape(batch, channels, height, width)
+
+
 def structured_factors(params: Params, buffers: Params, config: ConvEConfig, examples: Tensor,
-                       objective: Objective, small_names: Iterable[str]) -> Factors:
+                       objective: Objective, small_names: Iterable[str],
+                       conv_as_gemm: bool = True) -> Factors:
     """Gradient factors of B examples from one batched forward and backward pass.
 
     In attribution mode the examples of a batch are independent, so one backward of the summed
@@ -238,6 +265,9 @@ def structured_factors(params: Params, buffers: Params, config: ConvEConfig, exa
         objective: a one-hot objective (never forms the (B, N) scores) or a dense one.
         small_names: names of the non-factored parameters whose per-sample gradients are
             materialised (BatchNorm, conv), in a fixed order.
+        conv_as_gemm: form the convolution as one matrix product over input patches
+            (:func:`conv_maps_gemm`, default) instead of ``F.conv2d`` without oneDNN (the
+            roofline bench times both).
 
     Returns:
         :class:`Factors` of dtype of ``params``.
@@ -251,7 +281,7 @@ def structured_factors(params: Params, buffers: Params, config: ConvEConfig, exa
                       for n in PER_SAMPLE if n in params}
         p = {**params, **per_sample}
         img, _ = conv_input(p, buffers, e_h, e_r, config)
-        maps = conv_maps(p, img)
+        maps = conv_maps_gemm(p, img) if conv_as_gemm else conv_maps(p, img)
         x, _ = conv_output(p, buffers, maps, config)
         f, _ = fc_hidden(p, buffers, x, config)
         loss, coef, u = _objective_terms(params, f, t, objective)
