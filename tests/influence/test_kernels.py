@@ -53,3 +53,34 @@ def test_join_hand_computed():
     i, j = _join(torch.tensor([2, 5, 2, 7]), torch.tensor([2, 9, 2, 5]))
     pairs = sorted(zip(i.tolist(), j.tolist(), strict=True))
     assert pairs == [(0, 0), (0, 2), (1, 3), (2, 0), (2, 2)]
+
+
+def _all_terms_reference(left: Factors, right: Factors) -> torch.Tensor:
+    """Every factored term and the small parameters with explicit masks (module docstring)."""
+    eq = lambda a, b: (a[:, None] == b[None, :]).double()  # noqa: E731
+    dd = left.delta @ right.delta.T
+    return (_dense_reference(left, right) + eq(left.r, right.r) * (left.k @ right.k.T)
+            + dd * (left.x @ right.x.T) + dd)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0])  # relation term dense / at matched pairs
+@pytest.mark.parametrize("num_ids", [2, 40])
+def test_every_term_against_explicit_masks(monkeypatch, fraction, num_ids):
+    import kgif.influence.kernels as kernels
+
+    monkeypatch.setattr(kernels, "RELATION_MATCH_FRACTION", fraction)
+    left, right = _factors(11, num_ids, 4), _factors(7, num_ids, 5)
+    expected = _all_terms_reference(left, right)
+    torch.testing.assert_close(structured_scores(left, right, FACTORED), expected,
+                               rtol=RTOL64, atol=ATOL64)
+    xx = left.x @ right.x.T
+    kept = xx.clone()
+    torch.testing.assert_close(structured_scores(left, right, FACTORED, x_products=xx),
+                               expected, rtol=RTOL64, atol=ATOL64)
+    assert torch.equal(xx, kept)  # the caller's products are not changed in place
+    torch.testing.assert_close(structured_scores(left, left, FACTORED, DIAGONAL),
+                               _all_terms_reference(left, left).diagonal(),
+                               rtol=RTOL64, atol=ATOL64)
+    only_bias = structured_scores(left, right, ("fc.bias",))  # without fc.weight
+    torch.testing.assert_close(only_bias, left.delta @ right.delta.T + left.small @ right.small.T,
+                               rtol=RTOL64, atol=ATOL64)
