@@ -43,7 +43,10 @@ from kgif.influence.grads import FACTORED, structured_factors
 from kgif.influence.kernels import (
     ALL_PAIRS,
     FACTOR_TERMS,
-    _dense_products,  # the former path, for before/after
+    ONE_HOT_TERMS,
+    Matched,
+    _dense_products,  # the former paths, for before/after
+    _Products,
     as_right,
     structured_scores,
 )
@@ -108,6 +111,21 @@ def _dense_masks(left, right, factored) -> torch.Tensor:
     return total
 
 
+def _unfused(left, right, factored) -> torch.Tensor:
+    """The pair kernel before fusing: the entity terms at matched pairs, each added through its
+    own zero (2B, T) tensor; the fc weight and bias with a delta product each; the relation term
+    through a dense equality mask; every sum out of place."""
+    none = _Products(None, None, None)
+    total = left.small @ right.small.T
+    for name in factored:
+        term = (ONE_HOT_TERMS if name in ("entity_embedding", "entity_bias") else FACTOR_TERMS)[
+            name](left, right, ALL_PAIRS, none)
+        if isinstance(term, Matched):
+            term = ALL_PAIRS.add_at(ALL_PAIRS.zeros(left.h, right.h, left.f), *term)
+        total = total + term
+    return total
+
+
 def _batched_dots(left, right) -> torch.Tensor:
     """The same six products as ONE batched GEMM over stacked factors, (6, 2B, d) x (6, d, T):
     measured slower than six GEMMs on CPU (docs/scaling.md), so the kernel keeps them apart."""
@@ -163,6 +181,7 @@ def run_seedscale(preset: BenchSize, device: str) -> list[dict]:
             preset, device)
         t_pairs = median_time(lambda: structured_scores(left, right, factored), preset, device)
         t_masks = median_time(lambda: _dense_masks(left, right, factored), preset, device)
+        t_unfused = median_time(lambda: _unfused(left, right, factored), preset, device)
         t_stacked = median_time(lambda: _batched_dots(left, right), preset, device)
         t_separate = median_time(lambda: _separate_dots(left, right), preset, device)
         blocks = [torch.randn(t, b, generator=gen).to(device)
@@ -204,6 +223,10 @@ def run_seedscale(preset: BenchSize, device: str) -> list[dict]:
                     "seconds per edge", t_masks / b, "s", **extra))
     rows.append(row(SUITE, case, "pair products speed-up (masks / matched pairs)", "ratio",
                     t_masks / t_pairs, "x", **extra))
+    rows.append(row(SUITE, case, "pair products (before: unfused fc and relation terms)",
+                    "seconds per edge", t_unfused / b, "s", **extra))
+    rows.append(row(SUITE, case, "pair products speed-up (unfused / fused)", "ratio",
+                    t_unfused / t_pairs, "x", **extra))
     rows.append(row(SUITE, case, "top-k speed-up (sort / pre-filter)", "ratio",
                     t_sort / t_topk, "x", **extra))
     rows.append(row(SUITE, case, "d-products: one batched GEMM vs six (separate / batched)",
