@@ -90,7 +90,9 @@ from kgif.jobs.guard import (
 from kgif.jobs.segments import (
     SEGMENT_EDGES,
     SegmentStore,
+    chunk_folder,
     record_digest,
+    remove_chunk_segments,
     segmented_top_influences,
 )
 
@@ -424,10 +426,10 @@ def _remove_finished_segments(out: Path, todo: list[int]) -> None:
     partial = out / ".partial"
     if not partial.is_dir():
         return
-    pending = {f"chunk-{c:05d}" for c in todo}
+    pending = {chunk_folder(out, c).name for c in todo}
     for folder in partial.glob("chunk-*"):
         if folder.name not in pending:
-            SegmentStore(out, int(folder.name[6:]), torch.zeros(0, 3), 1, "").clear()
+            remove_chunk_segments(folder)
 
 
 @contextmanager
@@ -503,7 +505,7 @@ def explain_all(tracin, kg: KnowledgeGraph, test_triples: Tensor, output_dir: st
                                          provenance)
                 rows[i] = _done_row(i, stems[i], document, chunk.seconds / len(chunk.indices))
             _write_summary(out, rows)
-            stores(chunk.indices[0] // options.chunk_size, test_triples[:0]).clear()
+            remove_chunk_segments(chunk_folder(out, chunk.indices[0] // options.chunk_size))
             if on_chunk is not None:
                 on_chunk(chunk)
         if not context.is_main:

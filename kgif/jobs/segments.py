@@ -39,7 +39,8 @@ from torch import Tensor
 from kgif._io import atomic_write_bytes, remove_stale_temporaries
 from kgif.influence.topk import KMostInfluentialResults, merge_topk
 
-__all__ = ["SEGMENT_EDGES", "SegmentStore", "segment_spans", "segmented_top_influences"]
+__all__ = ["SEGMENT_EDGES", "SegmentStore", "chunk_folder", "record_digest",
+           "remove_chunk_segments", "segment_spans", "segmented_top_influences"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class SegmentStore:
 
     def __init__(self, output_dir: str | Path, chunk: int, test_triples: Tensor, k: int,
                  digest: str):
-        self.folder = Path(output_dir) / ".partial" / f"chunk-{chunk:05d}"
+        self.folder = chunk_folder(output_dir, chunk)
         self.test = torch.as_tensor(test_triples, dtype=torch.long).cpu().contiguous()
         self.k, self.digest = k, digest
 
@@ -156,10 +157,20 @@ class SegmentStore:
 
     def clear(self) -> None:
         """Delete the chunk's folder (after its triples are written)."""
-        shutil.rmtree(self.folder, ignore_errors=True)
-        parent = self.folder.parent
-        if parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
+        remove_chunk_segments(self.folder)
+
+
+def chunk_folder(output_dir: str | Path, chunk: int) -> Path:
+    """``<output_dir>/.partial/chunk-<c>``: where chunk c's segments are saved."""
+    return Path(output_dir) / ".partial" / f"chunk-{chunk:05d}"
+
+
+def remove_chunk_segments(folder: Path) -> None:
+    """Delete one chunk's segment folder, and ``.partial`` when it is left empty."""
+    shutil.rmtree(folder, ignore_errors=True)
+    parent = folder.parent
+    if parent.is_dir() and not any(parent.iterdir()):
+        parent.rmdir()
 
 
 def _shift(result: KMostInfluentialResults, start: int) -> KMostInfluentialResults:

@@ -203,3 +203,20 @@ def test_a_run_killed_inside_its_only_chunk_resumes_there_byte_identical(tmp_pat
     assert _per_triple(killed) == _per_triple(clean)
     assert len(_per_triple(clean)) == 2 * 24
     assert not (killed / ".partial").exists()
+
+
+def test_segments_left_by_a_kill_after_the_chunk_was_written_are_removed(tmp_path):
+    kg = _kg(n_ent=20, n_train=150, n_test=5)
+    tracin = TracIn(graph_checkpoints(kg, torch.float32), kg.training, batch_size=8,
+                    show_progress=False)
+    options = RunOptions(k=3, chunk_size=2)
+    explain_all(tracin, kg, kg.testing, tmp_path, options, segment_edges=48)
+    before = _per_triple(tmp_path)
+    stale = tmp_path / ".partial" / "chunk-00001"
+    stale.mkdir(parents=True)
+    (stale / "rows-000000000000-000000000048.pt").write_bytes(b"left behind")
+    counting = _Failing(tracin, allowed=100)
+    explain_all(tracin, kg, kg.testing, tmp_path, options, segment_edges=48)
+    assert counting.calls == 0  # every chunk was finished: nothing recomputed
+    assert not (tmp_path / ".partial").exists()
+    assert _per_triple(tmp_path) == before
