@@ -165,3 +165,24 @@ def nondirect_paths_brute_force(kg, head, tail, direct):
 
     walk([head], [])
     return out
+
+
+def kill_when(command: list[str], cwd, ready, what: str, poll: float = 0.005) -> None:
+    """Start ``command`` (with :func:`_env`), SIGKILL it as soon as ``ready()`` is true; fails
+    if it exits first or nothing is ready within 120 s (``what`` names the awaited file)."""
+    import signal
+    import subprocess
+    import time
+
+    process = subprocess.Popen(command, env=_env(), cwd=cwd, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    try:
+        while not ready():
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline, f"no {what} appeared"
+            time.sleep(poll)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finally:
+        process.stderr.close()

@@ -9,11 +9,18 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from helpers import _env, _kg, _per_triple, _run_args, _write_run_inputs, graph_checkpoints
+from helpers import (
+    _env,
+    _kg,
+    _per_triple,
+    _run_args,
+    _write_run_inputs,
+    graph_checkpoints,
+    kill_when,
+)
 from tolerances import ATOL64, RTOL64
 
 from kgif._lock import LOCK_NAME, MUTEX_NAME, output_lock
@@ -276,16 +283,8 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path):
     n_test = 24
     _write_run_inputs(tmp_path, n_test)
     killed, clean = tmp_path / "killed", tmp_path / "clean"
-    process = subprocess.Popen(_command(tmp_path, killed), env=_env(), cwd=tmp_path,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not _done(killed):
-        assert process.poll() is None, process.stderr.read().decode()
-        assert time.monotonic() < deadline, "no per-triple file appeared"
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    process.stderr.close()
+    kill_when(_command(tmp_path, killed), tmp_path, lambda: bool(_done(killed)),
+              "per-triple file")
     done_before = len(_done(killed))
     assert 1 <= done_before < n_test, "the run finished before it could be killed"
     (killed / ".00005__x.csv.kgif-0000ffff.tmp").write_text("partial")  # as a kill mid-write leaves

@@ -4,15 +4,21 @@ reused, and a damaged segment is recomputed."""
 from __future__ import annotations
 
 import logging
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import _env, _kg, _per_triple, _run_args, _write_run_inputs, graph_checkpoints
+from helpers import (
+    _env,
+    _kg,
+    _per_triple,
+    _run_args,
+    _write_run_inputs,
+    graph_checkpoints,
+    kill_when,
+)
 from reference import reference_influence
 from tolerances import ATOL64, RTOL64
 
@@ -181,16 +187,9 @@ def test_a_run_killed_inside_its_only_chunk_resumes_there_byte_identical(tmp_pat
                 "8", "--output-dir", str(out), "--no-progress", "--quiet"]
 
     killed, clean = tmp_path / "killed", tmp_path / "clean"
-    process = subprocess.Popen(command(killed), env=_env(), cwd=tmp_path,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while len(list(killed.glob(".partial/chunk-00000/rows-*.pt"))) < 3:
-        assert process.poll() is None, process.stderr.read().decode()
-        assert time.monotonic() < deadline, "no segment was saved"
-        time.sleep(0.002)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    process.stderr.close()
+    kill_when(command(killed), tmp_path,
+              lambda: len(list(killed.glob(".partial/chunk-00000/rows-*.pt"))) >= 3,
+              "third saved segment", poll=0.002)
     saved = len(list(killed.glob(".partial/chunk-00000/rows-*.pt")))
     assert not list(killed.glob("[0-9]*.json")), "the chunk finished before it could be killed"
     runs = {}
