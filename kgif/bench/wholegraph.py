@@ -159,10 +159,13 @@ def synthetic_graph(n_edges: int = GRAPH["n_edges"], num_entities: int = GRAPH["
     share /= share.sum()
     stride = num_entities * relations
     have = torch.zeros(0, dtype=torch.long)
-    for _ in range(20):  # top up the distinct set until it holds n_edges + n_test
+    for _ in range(40):  # top up until it holds n_edges + n_test, n_test of test_relation
         missing = n_edges + n_test - len(have)
         if missing <= 0:
-            break
+            short = n_test - int(((have // num_entities) % relations == test_relation).sum())
+            if short <= 0:
+                break
+            missing = math.ceil(short / share[test_relation].item())  # expected draws
         want = int(missing * 1.05) + 16
         counts = torch.bincount(torch.multinomial(share, want, replacement=True, generator=gen),
                                 minlength=relations)

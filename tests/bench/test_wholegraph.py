@@ -44,6 +44,18 @@ def test_graph_is_heavy_tailed_and_deterministic():
     assert stats["examples_per_row"] > 1 and 0 < stats["batch_distinct_fraction"] <= 1
 
 
+def test_a_rare_test_relation_still_gets_all_its_test_triples():
+    # relation 6 holds 2.45 % of the draws: 5,200 draws give about 127 of it, fewer than the
+    # 200 test triples asked for (the quick whole-graph size, 100,000 edges and 750 test
+    # triples, failed this way); the graph draws more until the test relation has enough
+    g = synthetic_graph(5_000, 20_000, 200, test_relation=6)
+    assert g.training.shape == (5_000, 3) and g.testing.shape == (200, 3)
+    assert (g.testing[:, 1] == 6).all()
+    key = lambda t: (t[:, 0] * 16 + t[:, 1]) * 20_000 + t[:, 2]  # noqa: E731
+    assert not torch.isin(key(g.testing), key(g.training)).any()
+    assert len(torch.unique(key(g.testing))) == 200
+
+
 def test_bad_sizes_are_refused_naming_the_value():
     with pytest.raises(ValueError, match="alpha=-1"):
         synthetic_graph(100, 1000, 5, alpha=-1)
