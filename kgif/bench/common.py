@@ -97,6 +97,9 @@ class BenchSize:
     # which trainers the comparison runs (kgif.bench.training.RUNNERS), e.g. --set
     # 'training_runners=["kgif", "pykeen"]'
     training_runners: tuple[str, ...] = TRAINING_RUNNERS
+    # (training preset, epochs) cases: the preset's model, batch size and learning rate for
+    # both trainers, without its relation oversampling (kgif.training.presets)
+    preset_training: tuple[tuple[str, int], ...] = (("hetionet", 1),)
     label_entities: tuple[int, ...] = (10_000, 100_000)
     hetionet_preset: bool = False  # train `train --preset hetionet` (minutes): full suite only
     extra: dict = field(default_factory=dict)
@@ -107,6 +110,14 @@ class BenchSize:
         if unknown:
             raise ValueError(f"training_runners: {unknown} unknown; expected some of "
                              f"{list(TRAINING_RUNNERS)}")
+        try:
+            from kgif.training.presets import PRESETS
+        except ImportError:  # the suite then skips its training rows
+            return
+        unknown = sorted({name for name, _ in self.preset_training} - set(PRESETS))
+        if unknown:
+            raise ValueError(f"preset_training: {unknown} unknown; expected presets of "
+                             f"{sorted(PRESETS)}")
 
 
 BENCH_SIZES = {
@@ -117,13 +128,13 @@ BENCH_SIZES = {
         scaling_model="tiny", scaling_edges=(100, 1000), scaling_test_sizes=(1, 4),
         scaling_fixed_edges=200, matmul_size=256, roofline_model="tiny", roofline_batch=64,
         training_datasets=("nations",), training_epochs=2, label_entities=(1000, 10_000),
-        kelpie_training=()),
+        kelpie_training=(), preset_training=()),
     "quick": BenchSize(
         "quick", warmup=1, repeats=3, models=("umls", "fb15k237", "seed"),
         baseline_objectives=("pointwise_bce",), baseline_test_sizes=(1, 100), kgif_edges=512,
         generic_edges=16, loop_edges=6, captum_test_sizes=(1,), dense_max_entities=20_000,
         accuracy_models=("umls",), scaling_edges=(1000, 10_000, 50_000),
-        scaling_fixed_edges=1000, training_epochs=4, kelpie_training=()),
+        scaling_fixed_edges=1000, training_epochs=4, kelpie_training=(), preset_training=()),
     "full": BenchSize("full", warmup=2, repeats=5, hetionet_preset=True),
 }
 

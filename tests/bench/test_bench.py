@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -90,6 +91,43 @@ def test_cli_writes_json_markdown_and_plot(tmp_path, capsys):
     assert "## training" in md.read_text() and png.stat().st_size > 0
 
 
+def test_preset_case_trains_the_presets_model_batch_and_rate_on_both_trainers(monkeypatch):
+    # the preset's ConvE (d = 32 as 8 x 4), batch 512 and learning rate 0.01 reach both
+    # runners; a small graph stands in for Hetionet so the test trains nothing large
+    import kgif.bench.training as bench_training
+    import kgif.data.datasets as datasets
+    from kgif.bench.common import BENCH_SIZES, with_sizes
+    from kgif.training.presets import preset_configs
+
+    calls = []
+
+    def fake(name):
+        def run(kg, config, epochs, device, **settings):
+            calls.append((name, kg.name, config, epochs, settings))
+            return {"epoch_seconds": [2.0, 1.0], "peak_mib": 1.0, "mrr": 0.5}
+        return run
+
+    monkeypatch.setattr(bench_training, "_run_kgif", fake("kgif"))
+    monkeypatch.setattr(bench_training, "_run_pykeen", fake("pykeen"))
+    loaded = []
+    monkeypatch.setattr(datasets, "load_dataset",
+                        lambda name: loaded.append(name) or SimpleNamespace(
+                            name=name, training=torch.zeros(10, 3, dtype=torch.long)))
+    sizes = with_sizes(BENCH_SIZES["smoke"], {
+        "training_datasets": [], "preset_training": [["hetionet", 1]],
+        "training_runners": ["kgif", "pykeen"]})
+    rows = bench_training._training_rows(sizes, "cpu")
+    model, _ = preset_configs("hetionet")
+    assert model.embedding_dim == 32 and loaded == ["hetionet", "hetionet"]
+    assert [c[0] for c in calls] == ["kgif", "pykeen"]
+    for _, _, config, epochs, settings in calls:
+        assert config == model and epochs == 1
+        assert settings == {"batch_size": 512, "learning_rate": 0.01}
+    epoch = [r for r in rows if r["metric"] == "epoch time"]
+    assert {r["case"] for r in epoch} == {"preset hetionet, hetionet 1 epochs"}
+    assert all(r["batch_size"] == 512 and r["value"] == 1.0 for r in epoch)
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="suite="):
         run_benchmarks("huge")
@@ -132,6 +170,8 @@ def test_set_refuses_unknown_fields_and_wrong_types(capsys):
     assert with_sizes(smoke, {"training_runners": ["pykeen"]}).training_runners == ("pykeen",)
     with pytest.raises(ValueError, match=r"training_runners: \['x'\] unknown; expected some of"):
         with_sizes(smoke, {"training_runners": ["kgif", "x"]})
+    with pytest.raises(ValueError, match=r"preset_training: \['x'\] unknown; expected presets"):
+        with_sizes(smoke, {"preset_training": [["x", 1]]})
     with pytest.raises(SystemExit, match="--set nope: unknown size"):
         main(["--suite", "smoke", "--set", "nope=1"])
     with pytest.raises(SystemExit):
