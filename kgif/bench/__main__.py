@@ -18,7 +18,7 @@ from kgif.bench.render import environment_lines, format_table, markdown, plot
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kgif.bench", description=__doc__)
     parser.add_argument("--suite", choices=sorted(BENCH_SIZES), default="quick",
-                        help="sizes: smoke (< 1 min), quick (< 5 min on 2 cores), full")
+                        help="sizes: smoke (< 1 min), quick (5-11 min on 2 cores), full")
     parser.add_argument("--only", nargs="+", choices=list(SUITES), metavar="NAME",
                         help=f"run only these suites: {', '.join(SUITES)}")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
