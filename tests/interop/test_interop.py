@@ -99,6 +99,9 @@ SHAPES = {
                        output_channels=8),
     "d24_4x6_c4": dict(embedding_dim=24, embedding_height=4, embedding_width=6,
                        output_channels=4),
+    # the Hetionet preset's shape (kgif.training.presets), as the training bench converts it
+    "d32_8x4_c32": dict(embedding_dim=32, embedding_height=8, embedding_width=4,
+                        output_channels=32),
     "d24_no_bn": dict(embedding_dim=24, output_channels=4, apply_batch_normalization=False),
     "d200_default": dict(embedding_dim=200),
     "d36_6x6_k2x4": dict(embedding_dim=36, output_channels=3, kernel_height=2, kernel_width=4),
