@@ -82,19 +82,29 @@ def plot(result: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     rows = result["rows"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5), layout="constrained",
+                                   gridspec_kw={"width_ratios": [1.5, 1]})
     series: dict[tuple, list[tuple[int, float]]] = {}
     for r in rows:
         if r["suite"] == "tracin-throughput" and r["metric"] == "pairs/s":
             series.setdefault((r["method"], r["model"], r["objective"]), []).append(
                 (r["n_test"], r["value"]))
-    for (method, model, objective), pts in sorted(series.items()):
-        pts.sort()
-        ax1.plot(*zip(*pts, strict=True), marker="o", label=f"{method} {model} {objective}")
+    # one colour per method, one marker per model, one line style per objective, so that no
+    # two series look alike however many there are
+    keys = sorted(series)
+    colours = {m: plt.get_cmap("tab10")(i % 10)
+               for i, m in enumerate(sorted({k[0] for k in keys}))}
+    markers = dict(zip(sorted({k[1] for k in keys}), "os^DvP*X", strict=False))
+    styles = dict(zip(sorted({k[2] for k in keys}), ["-", "--", ":", "-."], strict=False))
+    for method, model, objective in keys:
+        pts = sorted(series[method, model, objective])
+        ax1.plot(*zip(*pts, strict=True), color=colours[method],
+                 marker=markers.get(model, "o"), linestyle=styles.get(objective, "-"),
+                 label=f"{method}, {model}, {objective}")
     ax1.set(xscale="log", yscale="log", xlabel="test triples T", ylabel="(train, test) pairs/s",
-            title="TracIn throughput")
+            title="TracIn throughput (colour: method; marker: model; line: objective)")
     if series:
-        ax1.legend(fontsize=6)
+        ax1.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     pts = sorted((r["n_edges"], r["value"]) for r in rows
                  if r["suite"] == "tracin-scaling" and r["metric"] == "seconds"
                  and r.get("axis") == "n")
@@ -106,6 +116,5 @@ def plot(result: dict, path: str) -> None:
     fig.suptitle(f"{result['environment'].get('device')} "
                  f"({result['environment'].get('cpu')}), torch {result['environment']['torch']}",
                  fontsize=8)
-    fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
     plt.close(fig)
