@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{int(flip[p].sum())} / {int(p.sum())} | {int(flip[~p].sum())} / "
                   f"{int((~p).sum())} |")
         _flip_overlaps(out["flips"])
+        _robust_flips(out)
     finished = []
     for spec in sorted(Path(args.cache_dir).glob("*/spec.json")):
         result = spec.parent / "result.json"
@@ -177,6 +178,34 @@ def _flip_overlaps(flips: dict[str, list[bool]]) -> None:
                  f"({len(sets[a]) * len(sets[b]) / total:.1f})"
                  for j, b in enumerate(names) if j > 0]
         print(f"| {a} ({len(sets[a])}) | " + " | ".join(cells) + " |")
+
+
+def _robust_flips(out: dict) -> None:
+    """Flips among the targets that no noise retraining (``null*``: nothing removed) flipped:
+    there a flip is less likely to be the retraining's own noise. Each deletion row at k = 1
+    is paired with ``random@1`` on those targets (sign-flip test of the per-target difference
+    of the two flip indicators)."""
+    flips = out["flips"]
+    noise = [n for n in flips if n.startswith("null")]
+    rows = [n for n in flips if not n.startswith("null")]
+    out["robust_flips"] = {}
+    if not noise or not rows:
+        return
+    total = len(flips[noise[0]])
+    robust = [i for i in range(total) if not any(flips[n][i] for n in noise)]
+    out["robust_targets"] = robust
+    print(f"\n| retraining | flips among the {len(robust)} targets no noise retraining "
+          f"({', '.join(noise)}) flipped | minus random@1 (paired), sign-flip p |")
+    print("|---|---|---|")
+    for name in rows:
+        hit = torch.tensor([float(flips[name][i]) for i in robust], dtype=torch.float64)
+        cell = ""
+        if name.endswith("@1") and name != "random@1" and "random@1" in flips:
+            base = torch.tensor([float(flips["random@1"][i]) for i in robust],
+                                dtype=torch.float64)
+            cell = f"{int(hit.sum() - base.sum()):+d}, p = {sign_flip_test(hit - base):.2g}"
+        out["robust_flips"][name] = int(hit.sum())
+        print(f"| {name} | {int(hit.sum())} | {cell} |")
 
 
 def _paired_margin_changes(out: dict) -> None:

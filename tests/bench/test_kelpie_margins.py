@@ -43,3 +43,21 @@ def test_paired_margin_changes_by_hand(margins, capsys):
     # four differences of one sign: the sign-flip p is 2 / 16 (both all-same-sign patterns)
     assert paired["tracin@1 - null_seed1"]["p"] == pytest.approx(0.125, abs=0.02)
     assert "| tracin@1 | -3.50 [" in capsys.readouterr().out
+
+
+def test_robust_flips_by_hand(margins, capsys):
+    # targets 0..5; the noise rows flip 1 and 4, so the robust targets are 0, 2, 3, 5
+    out = {"flips": {"null_seed1": [False, True, False, False, False, False],
+                     "null_seed2": [False, False, False, False, True, False],
+                     "tracin@1": [True, True, True, False, False, True],
+                     "random@1": [False, True, True, False, True, False],
+                     "tracin@budget226": [True, False, False, False, False, False]}}
+    margins._robust_flips(out)
+    assert out["robust_targets"] == [0, 2, 3, 5]
+    # tracin@1 flips 0, 2, 5 of them; random@1 only 2; the budget row only 0
+    assert out["robust_flips"] == {"tracin@1": 3, "random@1": 1, "tracin@budget226": 1}
+    text = capsys.readouterr().out
+    # paired differences over the 4 robust targets: +1, 0, 0, +1; all 16 sign vectors: the
+    # mean's size reaches 0.5 for the 8 of them with equal signs on targets 0 and 5 -> p = 0.5
+    assert "| tracin@1 | 3 | +2, p = 0.5 |" in text
+    assert "| tracin@budget226 | 1 |  |" in text  # not a k = 1 row: no pairing
