@@ -106,6 +106,22 @@ class BenchSize:
 
 
     def __post_init__(self):
+        for name in ("kelpie_training", "preset_training"):
+            for case in getattr(self, name):
+                ok = (isinstance(case, tuple) and len(case) == 2 and isinstance(case[0], str)
+                      and type(case[1]) is int and case[1] >= 1)
+                if not ok:
+                    raise ValueError(f"{name}: case {list(case)!r}; expected [name, epochs] "
+                                     f"with epochs >= 1")
+        from kgif.data.datasets import KNOWN_DATASETS, canonical_name
+
+        names = [*self.training_datasets, *(case[0] for case in self.kelpie_training)]
+        unknown = [n for n in names if canonical_name(n) is None and not Path(n).is_dir()]
+        if unknown:
+            raise ValueError(f"training datasets {unknown}: neither a folder nor a known "
+                             f"dataset name {list(KNOWN_DATASETS)}")
+        if self.training_epochs < 1:
+            raise ValueError(f"training_epochs={self.training_epochs}; expected >= 1")
         unknown = sorted(set(self.training_runners) - set(TRAINING_RUNNERS))
         if unknown:
             raise ValueError(f"training_runners: {unknown} unknown; expected some of "

@@ -276,7 +276,9 @@ def _read_pykeen_ignoring_unseen(folder: Path, *, unseen: str, duplicates: str) 
     return read_pykeen_dataset(folder)
 
 
-def _canonical_name(name: str) -> str | None:
+def canonical_name(name: str) -> str | None:
+    """The :data:`KNOWN_DATASETS` name that ``name`` spells (case, ``-`` and ``_`` ignored:
+    ``"FB15k-237"`` -> ``"fb15k237"``), or None when it names none of them."""
     key = name.lower().replace("-", "").replace("_", "")
     return key if key in KNOWN_DATASETS else None
 
@@ -342,7 +344,7 @@ def load_dataset(name_or_path: str | os.PathLike[str], *, unseen: str = "drop",
     path = Path(name_or_path)
     if path.is_dir():
         return _detect_reader(path)(path, unseen=unseen, duplicates=duplicates)
-    name = _canonical_name(str(name_or_path))
+    name = canonical_name(str(name_or_path))
     if name is None:
         raise FileNotFoundError(f"load_dataset: {str(name_or_path)!r} is neither a folder nor a "
                                 f"known dataset name ({', '.join(KNOWN_DATASETS)})")

@@ -172,6 +172,19 @@ def test_set_refuses_unknown_fields_and_wrong_types(capsys):
         with_sizes(smoke, {"training_runners": ["kgif", "x"]})
     with pytest.raises(ValueError, match=r"preset_training: \['x'\] unknown; expected presets"):
         with_sizes(smoke, {"preset_training": [["x", 1]]})
+    for bad in ([["nations", 0]], [["nations"]], [["nations", 2, 3]], [[3, 2]]):
+        with pytest.raises(ValueError, match=r"kelpie_training: case .*; expected \[name, "
+                                             r"epochs\] with epochs >= 1"):
+            with_sizes(smoke, {"kelpie_training": bad})
+    with pytest.raises(ValueError, match=r"preset_training: case \['hetionet', 0\]"):
+        with_sizes(smoke, {"preset_training": [["hetionet", 0]]})
+    with pytest.raises(ValueError, match=r"training datasets \['nosuch'\]: neither a folder "
+                                         r"nor a known dataset name"):
+        with_sizes(smoke, {"kelpie_training": [["nosuch", 1]]})
+    assert with_sizes(smoke, {"training_datasets": ["FB15k-237"]}).training_datasets == (
+        "FB15k-237",)  # a known name in another spelling
+    with pytest.raises(ValueError, match="training_epochs=0; expected >= 1"):
+        with_sizes(smoke, {"training_epochs": 0})
     with pytest.raises(SystemExit, match="--set nope: unknown size"):
         main(["--suite", "smoke", "--set", "nope=1"])
     with pytest.raises(SystemExit):
