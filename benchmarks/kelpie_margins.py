@@ -34,6 +34,7 @@ from pathlib import Path
 
 import torch
 
+from kgif._io import atomic_write_json
 from kgif.data.datasets import load_dataset
 from kgif.influence.tracin import TracIn
 from kgif.model.checkpoint import load_checkpoint, load_checkpoints
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{change.mean() + half:+.2f}] | {change.median():+.2f} | {rho} |")
     _paired_margin_changes(out)
     if args.output:
-        Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
+        atomic_write_json(args.output, out, indent=1)
     return 0
 
 
