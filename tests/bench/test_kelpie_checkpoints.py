@@ -27,7 +27,8 @@ def module():
     ([0.1, 5.0, -2.0, 7.0], [10.0, 20.0, 0.0, 30.0], 1.0),  # monotone, not linear
 ])
 def test_spearman_by_hand(module, a, b, expected):
-    got = module.spearman(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64))
+    f64 = torch.float64
+    got = module.spearman(torch.tensor(a, dtype=f64), torch.tensor(b, dtype=f64))
     assert got == pytest.approx(expected, abs=1e-12)
 
 
