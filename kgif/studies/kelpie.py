@@ -76,7 +76,8 @@ MAX_FACTS = 4
 #: draws among the candidates, not among all training facts).
 KELPIE_METHODS: dict[str, Attribution] = {
     **{name: METHODS[name] for name in ("tracin", "tracin_cosine", "tracin_relatif",
-                                        "tracin_embeddings", "random", "similarity")},
+                                        "tracin_embeddings", "tracin_last", "random",
+                                        "similarity")},
     "tracin_margin": Attribution("tracin_margin", kind="tracin_margin"),
 }
 

@@ -147,6 +147,20 @@ def test_tracin_ranking_is_the_top_of_the_full_influence_matrix(kg, checkpoints,
                                    rtol=RTOL32, atol=ATOL32)
 
 
+def test_tracin_last_ranking_uses_the_last_checkpoint_only(kg, checkpoints, targets):
+    """``tracin_last``: the top of the float64 influence of the last checkpoint alone."""
+    cands = candidate_rows(kg.training, targets, "head")
+    ranking = rank_candidates("tracin_last", checkpoints, kg.training, targets, cands, 4)
+    last = checkpoints[-1].to(dtype=torch.float64)
+    full = TracIn([last], kg.training, show_progress=False).influence(targets)  # (T, n)
+    for j in range(len(targets)):
+        mine = full[j, cands[j]]
+        order = mine.argsort(descending=True, stable=True)[:4]
+        assert ranking.rows[j, : len(order)].tolist() == cands[j][order].tolist()
+        torch.testing.assert_close(ranking.scores[j, : len(order)], mine[order],
+                                   rtol=RTOL32, atol=ATOL32)
+
+
 def test_runner_up_is_the_best_unknown_tail(kg, checkpoints, targets):
     known = {tuple(x) for x in kg.all_triples().tolist()}
     rivals = runner_up(checkpoints[-1], targets, kg.all_triples())
