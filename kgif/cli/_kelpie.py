@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from kgif._environment import environment
-from kgif._io import atomic_write_json, check_writable_folder
+from kgif._io import atomic_write_json, atomic_write_text, check_writable_folder
 
 
 def _original_training_config(original: Path):
@@ -127,6 +127,6 @@ def run_kelpie_cli(args: argparse.Namespace) -> int:
                           **result_json(kg, result, rows)})
         print(f"written {args.output}")
     if args.markdown:
-        Path(args.markdown).write_text(f"{title}\n\n{text}")
+        atomic_write_text(args.markdown, f"{title}\n\n{text}")
         print(f"written {args.markdown}")
     return 0
