@@ -20,12 +20,14 @@ IJCAI 2019) look at; the first checkpoints carry the large early gradients. Prin
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
 from pathlib import Path
 
 import torch
+from scipy.stats import spearmanr
 
 from kgif._io import atomic_write_json
 from kgif.data.datasets import load_dataset
@@ -34,15 +36,35 @@ from kgif.model.checkpoint import load_checkpoints
 from kgif.studies.kelpie import candidate_rows, read_targets
 
 
-def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman's rank correlation of two 1-D float tensors (ties broken by position; NaN for
-    fewer than 2 values): the Pearson correlation of their ranks (Spearman 1904)."""
-    if len(a) < 2:
-        return float("nan")
-    ra = torch.argsort(torch.argsort(a)).double()
-    rb = torch.argsort(torch.argsort(b)).double()
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    return float((ra * rb).sum() / (ra.norm() * rb.norm()))
+def summarize(per_ckpt: list[list[torch.Tensor]]) -> tuple[list[dict], list[int]]:
+    """Each checkpoint's part in the summed TracInCP choice.
+
+    Args:
+        per_ckpt: C lists (one per checkpoint) of T float64 tensors, checkpoint c's TracIn
+            scores (eta_c already applied) of target j's candidates, in one order for all c.
+
+    Returns:
+        C dicts (``share_median``: median over targets of c's score of the sum's top candidate
+        over the sum's score of it; ``top1_agrees``: targets whose top candidate under c alone
+        is the sum's; ``spearman_median``: median over targets of Spearman's rho between c's
+        and the sum's candidate scores, ``scipy.stats.spearmanr``; NaN for one candidate) and
+        the T positions of the sum's top candidates.
+    """
+    n = len(per_ckpt[0])
+    total = [sum(scores[j] for scores in per_ckpt) for j in range(n)]
+    best = [int(torch.argmax(total[j])) for j in range(n)]
+    rows = []
+    for scores in per_ckpt:
+        share = torch.tensor([float(scores[j][best[j]] / total[j][best[j]]) for j in range(n)],
+                             dtype=torch.float64)
+        rho = torch.tensor([spearmanr(scores[j].numpy(), total[j].numpy()).statistic
+                            if len(total[j]) > 1 else math.nan for j in range(n)],
+                           dtype=torch.float64)
+        rows.append({"share_median": float(share.median()),
+                     "top1_agrees": sum(int(torch.argmax(scores[j])) == best[j]
+                                        for j in range(n)),
+                     "spearman_median": float(rho.nanmedian())})
+    return rows, best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,28 +85,17 @@ def main(argv: list[str] | None = None) -> int:
         per_ckpt.append([s.double() for s in tracin.candidate_influence(targets, candidates)])
     seconds = time.perf_counter() - start
     n = len(targets)
-    total = [sum(per_ckpt[c][j] for c in range(len(checkpoints))) for j in range(n)]
-    best = [int(torch.argmax(total[j])) for j in range(n)]
+    rows, best = summarize(per_ckpt)
     print(f"# Kelpie targets: which checkpoints decide TracIn's choice ({n} targets, their "
           f"{sum(len(c) for c in candidates):,} (target, head candidate) pairs, {len(checkpoints)} "
-          f"checkpoints; "
-          f"{seconds:.0f} s, one thread, load {os.getloadavg()[0]:.1f})\n")
+          f"checkpoints; {seconds:.0f} s, one thread, load {os.getloadavg()[0]:.1f})\n")
     print("| checkpoint (epoch) | eta_k | share of the top fact's summed score (median) | its top "
           "fact = the sum's | Spearman with the sum (median) |")
     print("|---|---|---|---|---|")
-    rows = []
-    for c, ckpt in enumerate(checkpoints):
-        share = torch.tensor([float(per_ckpt[c][j][best[j]] / total[j][best[j]])
-                              for j in range(n)], dtype=torch.float64)
-        agree = sum(int(torch.argmax(per_ckpt[c][j])) == best[j] for j in range(n))
-        rho = torch.tensor([spearman(per_ckpt[c][j], total[j]) for j in range(n)],
-                           dtype=torch.float64)
-        row = {"epoch": ckpt.epoch, "learning_rate": ckpt.learning_rate,
-               "share_median": float(share.median()), "top1_agrees": agree,
-               "spearman_median": float(rho.nanmedian())}
-        rows.append(row)
+    for ckpt, row in zip(checkpoints, rows, strict=True):
+        row.update(epoch=ckpt.epoch, learning_rate=ckpt.learning_rate)
         print(f"| {ckpt.epoch} | {ckpt.learning_rate:.4f} | {row['share_median']:.2f} | "
-              f"{agree} of {n} | {row['spearman_median']:.2f} |")
+              f"{row['top1_agrees']} of {n} | {row['spearman_median']:.2f} |")
     if args.output:
         atomic_write_json(args.output, {"checkpoints": rows, "seconds": seconds,
                                         "top_fact_rows": [int(candidates[j][best[j]])

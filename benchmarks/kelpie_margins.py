@@ -33,6 +33,7 @@ import sys
 from pathlib import Path
 
 import torch
+from scipy.stats import spearmanr
 
 from kgif._io import atomic_write_json
 from kgif.data.datasets import load_dataset
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         method = name.split("@")[0]
         rho = ""
         if name.endswith("@1") and method in first_loss:
-            rho = f"{_spearman(first_loss[method], -change):+.3f}"
+            rho = f"{spearmanr(first_loss[method].numpy(), (-change).numpy()).statistic:+.3f}"
         print(f"| {name} | {change.mean():+.2f} [{change.mean() - half:+.2f}, "
               f"{change.mean() + half:+.2f}] | {change.median():+.2f} | {rho} |")
     _paired_margin_changes(out)
@@ -181,11 +182,18 @@ def _flip_overlaps(flips: dict[str, list[bool]]) -> None:
         print(f"| {a} ({len(sets[a])}) | " + " | ".join(cells) + " |")
 
 
+def _random_control(name: str) -> str | None:
+    """The random baseline of a deletion row at the same k or budget (``tracin@budget226`` ->
+    ``random@budget226``); None for the random rows themselves and the noise rows."""
+    method, _, size = name.partition("@")
+    return None if not size or method == "random" else f"random@{size}"
+
+
 def _robust_flips(out: dict) -> None:
     """Flips among the targets that no noise retraining (``null*``: nothing removed) flipped:
-    there a flip is less likely to be the retraining's own noise. Each deletion row at k = 1
-    is paired with ``random@1`` on those targets (sign-flip test of the per-target difference
-    of the two flip indicators)."""
+    there a flip is less likely to be the retraining's own noise. Each deletion row is paired
+    with ``random`` at the same k or budget on those targets (sign-flip test of the per-target
+    difference of the two flip indicators)."""
     flips = out["flips"]
     noise = [n for n in flips if n.startswith("null")]
     rows = [n for n in flips if not n.startswith("null")]
@@ -196,36 +204,40 @@ def _robust_flips(out: dict) -> None:
     robust = [i for i in range(total) if not any(flips[n][i] for n in noise)]
     out["robust_targets"] = robust
     print(f"\n| retraining | flips among the {len(robust)} targets no noise retraining "
-          f"({', '.join(noise)}) flipped | minus random@1 (paired), sign-flip p |")
+          f"({', '.join(noise)}) flipped | minus random at the same k or budget (paired), "
+          f"sign-flip p |")
     print("|---|---|---|")
     for name in rows:
         hit = torch.tensor([float(flips[name][i]) for i in robust], dtype=torch.float64)
         cell = ""
-        if name.endswith("@1") and name != "random@1" and "random@1" in flips:
-            base = torch.tensor([float(flips["random@1"][i]) for i in robust],
+        control = _random_control(name)
+        if control in flips:
+            base = torch.tensor([float(flips[control][i]) for i in robust],
                                 dtype=torch.float64)
-            cell = f"{int(hit.sum() - base.sum()):+d}, p = {sign_flip_test(hit - base):.2g}"
+            cell = (f"{int(hit.sum() - base.sum()):+d} ({control}), "
+                    f"p = {sign_flip_test(hit - base):.2g}")
         out["robust_flips"][name] = int(hit.sum())
         print(f"| {name} | {int(hit.sum())} | {cell} |")
 
 
 def _paired_margin_changes(out: dict) -> None:
-    """Each deletion row's margin change minus a noise row's (``null*``) and, at k = 1, minus
-    ``random@1``'s, paired over targets: what the deletion took beyond a retraining's noise."""
+    """Each deletion row's margin change minus a noise row's (``null*``) and minus ``random``'s
+    at the same k or budget, paired over targets: what the deletion took beyond a retraining's
+    noise, and beyond a random deletion of the same size."""
     changes = out["margin_change"]
-    bases = sorted(n for n in changes if n.startswith("null")) + (
-        ["random@1"] if "random@1" in changes else [])
+    noise = sorted(n for n in changes if n.startswith("null"))
     rows = [n for n in changes if not n.startswith("null")]
     out["margin_change_paired"] = {}
-    if not bases or not rows:
+    if not (noise or any(_random_control(n) in changes for n in rows)) or not rows:
         return
-    print("\n| retraining | " + " | ".join(f"minus {b} [95% CI], sign-flip p" for b in bases)
-          + " |")
-    print("|---|" + "---|" * len(bases))
+    print("\n| retraining | " + " | ".join(f"minus {b} [95% CI], sign-flip p" for b in noise)
+          + " | minus random at the same k or budget [95% CI], sign-flip p |")
+    print("|---|" + "---|" * (len(noise) + 1))
     for name in rows:
         cells = []
-        for base in bases:
-            if base == name or (base == "random@1" and not name.endswith("@1")):
+        control = _random_control(name)
+        for base in [*noise, control]:
+            if base is None or base not in changes:
                 cells.append("")
                 continue
             diff = (torch.tensor(changes[name], dtype=torch.float64)
@@ -234,16 +246,9 @@ def _paired_margin_changes(out: dict) -> None:
             p = sign_flip_test(diff)
             out["margin_change_paired"][f"{name} - {base}"] = {
                 "mean": mean, "low": low, "high": high, "p": p}
-            cells.append(f"{mean:+.2f} [{low:+.2f}, {high:+.2f}], p = {p:.2g}")
+            label = f" ({base})" if base == control else ""
+            cells.append(f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]{label}, p = {p:.2g}")
         print(f"| {name} | " + " | ".join(cells) + " |")
-
-
-def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman's rank correlation (ties by order; continuous scores)."""
-    ra = a.argsort().argsort().double()
-    rb = b.argsort().argsort().double()
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    return float((ra * rb).sum() / (ra.norm() * rb.norm()))
 
 
 if __name__ == "__main__":

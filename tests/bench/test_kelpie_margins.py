@@ -43,6 +43,13 @@ def test_paired_margin_changes_by_hand(margins, capsys):
     # four differences of one sign: the sign-flip p is 2 / 16 (both all-same-sign patterns)
     assert paired["tracin@1 - null_seed1"]["p"] == pytest.approx(0.125, abs=0.02)
     assert "| tracin@1 | -3.50 [" in capsys.readouterr().out
+    out["margin_change"]["tracin@budget226"] = [2.0, 2.0, 2.0, 2.0]
+    out["margin_change"]["random@budget226"] = [0.5, 0.5, 0.5, 0.5]
+    margins._paired_margin_changes(out)
+    paired = out["margin_change_paired"]
+    assert paired["tracin@budget226 - random@budget226"]["mean"] == pytest.approx(1.5)
+    assert "tracin@budget226 - random@1" not in paired
+    assert "(random@budget226), p = " in capsys.readouterr().out
 
 
 def test_robust_flips_by_hand(margins, capsys):
@@ -51,13 +58,29 @@ def test_robust_flips_by_hand(margins, capsys):
                      "null_seed2": [False, False, False, False, True, False],
                      "tracin@1": [True, True, True, False, False, True],
                      "random@1": [False, True, True, False, True, False],
-                     "tracin@budget226": [True, False, False, False, False, False]}}
+                     "tracin@budget226": [True, False, False, False, False, False],
+                     "tracin@2": [True, False, False, False, False, False]}}
     margins._robust_flips(out)
     assert out["robust_targets"] == [0, 2, 3, 5]
-    # tracin@1 flips 0, 2, 5 of them; random@1 only 2; the budget row only 0
-    assert out["robust_flips"] == {"tracin@1": 3, "random@1": 1, "tracin@budget226": 1}
+    # tracin@1 flips 0, 2, 5 of them; random@1 only 2; the budget row and tracin@2 only 0
+    assert out["robust_flips"] == {"tracin@1": 3, "random@1": 1, "tracin@budget226": 1,
+                                   "tracin@2": 1}
     text = capsys.readouterr().out
     # paired differences over the 4 robust targets: +1, 0, 0, +1; all 16 sign vectors: the
     # mean's size reaches 0.5 for the 8 of them with equal signs on targets 0 and 5 -> p = 0.5
-    assert "| tracin@1 | 3 | +2, p = 0.5 |" in text
-    assert "| tracin@budget226 | 1 |  |" in text  # not a k = 1 row: no pairing
+    assert "| tracin@1 | 3 | +2 (random@1), p = 0.5 |" in text
+    assert "| tracin@2 | 1 |  |" in text  # no random@2 row: no pairing
+    assert "| tracin@budget226 | 1 |  |" in text  # no random@budget226 row either
+    out["flips"]["random@budget226"] = [False, False, True, False, False, True]
+    margins._robust_flips(out)
+    # budget rows pair with random at the same budget: +1, -1, 0, -1 -> -1, p = 1 (16 vectors:
+    # |mean| >= 0.25 for all of them)
+    assert "| tracin@budget226 | 1 | -1 (random@budget226), p = 1 |" in capsys.readouterr().out
+
+
+def test_random_control_is_random_at_the_same_size(margins):
+    assert margins._random_control("tracin@1") == "random@1"
+    assert margins._random_control("similarity@3") == "random@3"
+    assert margins._random_control("tracin@budget226") == "random@budget226"
+    assert margins._random_control("random@1") is None
+    assert margins._random_control("null_seed1") is None
