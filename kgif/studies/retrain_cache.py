@@ -40,6 +40,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from kgif._environment import environment
 from kgif._io import atomic_write_json
 from kgif._version import __version__
 from kgif.data.graph import KnowledgeGraph
@@ -225,9 +226,11 @@ class RetrainCache:
 
         Returns:
             ``result.json``'s content: ``{"name", "key", "spec", "checkpoint", "seconds",
-            "resumed_from_epoch", "metrics", "kgif_version", "torch"}``; ``seconds`` is the
-            wall time of the process that finished the job (a resumed job: the epochs after
-            ``resumed_from_epoch`` only).
+            "resumed_from_epoch", "metrics", "kgif_version", "torch", "environment"}``;
+            ``seconds`` is the wall time of the process that finished the job (a resumed job:
+            the epochs after ``resumed_from_epoch`` only); ``environment`` is
+            :func:`kgif._environment.environment` of that process (CPU model, threads, load;
+            absent from results written before it was recorded).
 
         Raises:
             ValueError: a removed row outside the training split; the errors of
@@ -258,13 +261,15 @@ class RetrainCache:
                   replace(self.training_config, seed=job.seed), output_dir=folder / "run",
                   resume_from=resume, show_progress=False, run_id=key[:32],
                   keep_rows_of=self.kg.training if self.protocol == "stable" else None)
+            made_on = environment(self.training_config.device)  # threads as trained
         final = list_checkpoints(folder / "run" / "checkpoints")[-1]
         if not self.keep_intermediate:
             self._prune(folder, final)
         result = {"name": job.name, "key": key, "spec": spec, "checkpoint": str(final),
                   "kgif_version": __version__, "torch": torch.__version__,
                   "seconds": time.perf_counter() - start,
-                  "resumed_from_epoch": _epoch_of(resume) if resume else 0, "metrics": {}}
+                  "resumed_from_epoch": _epoch_of(resume) if resume else 0, "metrics": {},
+                  "environment": made_on}
         atomic_write_json(folder / "result.json", result)
         return result
 

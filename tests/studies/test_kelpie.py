@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 
 import pytest
 import torch
@@ -377,6 +378,11 @@ def test_cache_hit_skips_retraining(kg, tmp_path, monkeypatch):
     again = RetrainCache(tmp_path, kg, CONFIG, TC).run(RetrainJob("y", torch.tensor([2, 4]), 3))
     assert len(calls) == 1 and again["checkpoint"] == first["checkpoint"]
     assert cache.status(job) == "done"
+    # where it was trained: the machine and the thread count of the training (RetrainCache's
+    # default: one thread), read back from result.json
+    made_on = again["environment"]
+    assert made_on["threads"] == 1 and made_on["torch"] == torch.__version__
+    assert made_on["cpu_count"] == os.cpu_count()
     assert len(list((tmp_path / cache.key(job)[:20] / "run" / "checkpoints").iterdir())) == 1
     # anything that decides the model makes a new key
     keys = {cache.key(job), cache.key(RetrainJob("x", torch.tensor([4]), 3)),
