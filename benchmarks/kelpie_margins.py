@@ -160,9 +160,38 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {change.mean():+.2f} [{change.mean() - half:+.2f}, "
               f"{change.mean() + half:+.2f}] | {change.median():+.2f} | {rho} |")
     _paired_margin_changes(out)
+    cache = Path(args.cache_dir)
+    out["first_fact_agreement"] = _first_fact_agreement(
+        {m: _ranking(cache, m)["rows"] for m in _cached_methods(cache)})
     if args.output:
         atomic_write_json(args.output, out, indent=1)
     return 0
+
+
+def _cached_methods(cache_dir: Path) -> list[str]:
+    """The methods with exactly one cached ranking in ``cache_dir/rankings``, sorted."""
+    names = [p.name.rsplit("-", 1)[0] for p in (cache_dir / "rankings").glob("*-*.json")]
+    return sorted(n for n in set(names) if names.count(n) == 1)
+
+
+def _first_fact_agreement(rows: dict[str, list[list[int]]]) -> dict[str, int]:
+    """For every pair of explainers, the number of targets whose first fact they share (an
+    empty ranking, -1, shares nothing); prints the upper triangle as Markdown."""
+    names = list(rows)
+    agree = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            agree[f"{a} & {b}"] = sum(x[0] == y[0] and x[0] >= 0
+                                      for x, y in zip(rows[a], rows[b], strict=True))
+    if len(names) >= 2:
+        total = len(rows[names[0]])
+        print(f"\n| same first fact (targets of {total}) | " + " | ".join(names[1:]) + " |")
+        print("|---|" + "---|" * (len(names) - 1))
+        for i, a in enumerate(names[:-1]):
+            cells = ["" if j <= i else str(agree[f"{a} & {b}"])
+                     for j, b in enumerate(names) if j > 0]
+            print(f"| {a} | " + " | ".join(cells) + " |")
+    return agree
 
 
 def _flip_overlaps(flips: dict[str, list[bool]]) -> None:

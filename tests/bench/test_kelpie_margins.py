@@ -84,3 +84,21 @@ def test_random_control_is_random_at_the_same_size(margins):
     assert margins._random_control("tracin@budget226") == "random@budget226"
     assert margins._random_control("random@1") is None
     assert margins._random_control("null_seed1") is None
+
+
+def test_first_fact_agreement_by_hand(margins, capsys):
+    rows = {"tracin": [[5, 1], [7, 2], [-1, -1]], "random": [[5, 3], [8, 2], [-1, -1]],
+            "similarity": [[4, 5], [7, 1], [9, -1]]}
+    agree = margins._first_fact_agreement(rows)
+    # target 0: tracin & random share 5; target 1: tracin & similarity share 7; target 2: two
+    # empty rankings share nothing
+    assert agree == {"tracin & random": 1, "tracin & similarity": 1, "random & similarity": 0}
+    assert "| tracin | 1 | 1 |" in capsys.readouterr().out
+
+
+def test_cached_methods_skip_ambiguous_ones(margins, tmp_path):
+    folder = tmp_path / "rankings"
+    folder.mkdir()
+    for name in ("tracin-aa.json", "tracin-bb.json", "tracin_last-cc.json", "random-dd.json"):
+        (folder / name).write_text("{}")
+    assert margins._cached_methods(tmp_path) == ["random", "tracin_last"]
