@@ -13,7 +13,8 @@ all``; both by ``python -m kgif faithfulness --protocol kelpie ... --no-retrain`
 for the top 1 to 4 facts over **all** training facts, how many mention h, how many mention the
 target's tail t but not h, how many share the target's relation r, and how many have the shape
 (x, r, t) (another entity with the same relation to t: raises t for every head of r); and how
-much TracIn score the head restriction gives up (best head fact's score over the best fact's).
+much TracIn score the head restriction gives up (best head fact's score over the best fact's),
+and how many (x, r, t) facts each target has in training.
 Prints Markdown; ``--output`` writes the per-target classes as JSON.
 """
 
@@ -101,13 +102,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nThe best head fact is the best fact overall for {same} of {n} targets and among "
           f"the top 4 overall for {in4}. Its TracIn score over the best fact's: 10 % {q[0]:.2f}, "
           f"median {q[1]:.2f}, 90 % {q[2]:.2f}.")
+    pair = {}
+    for _, r, t in train:
+        pair[(r, t)] = pair.get((r, t), 0) + 1
+    peers = torch.tensor([pair.get((r, t), 0) for _, r, t in tgt], dtype=torch.float64)
+    q = peers.quantile(torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64),
+                       interpolation="lower").tolist()
+    print(f"\nTraining facts of the shape (x, r, t) per target (other heads with the target's "
+          f"relation to its tail): 10 % {q[0]:.0f}, median {q[1]:.0f}, 90 % {q[2]:.0f}; "
+          f"{int((peers <= 4).sum())} targets have at most 4.")
     if args.output:
         out = {"targets": [[kg.entity_label(h), kg.relation_label(r), kg.entity_label(t)]
                            for h, r, t in tgt],
                "all_top4": [[[kg.entity_label(train[i][0]), kg.relation_label(train[i][1]),
                               kg.entity_label(train[i][2])] for i in all_rows[j].tolist() if i >= 0]
                             for j in range(n)],
-               "classes": classes, "score_ratio_head_over_all": ratio.tolist()}
+               "classes": classes, "score_ratio_head_over_all": ratio.tolist(),
+               "peers_x_r_t": peers.tolist()}
         atomic_write_json(args.output, out, indent=1)
     return 0
 
