@@ -67,10 +67,14 @@ def test_script_on_a_toy_study(scope, tmp_path, capsys):
     assert "| top 1 (2 facts) | 1 | 1 | 0 | 0 | 1 |" in text
     assert "| top 4 (8 facts) | 3 | 1 | 2 | 2 | 5 |" in text
     assert "best fact overall for 1 of 2 targets and among the top 4 overall for 2" in text
+    # (x, r, t) facts in training: (a, r, f) has one (e r f); (c, s, b) none (b s d, d s c
+    # are other tails) -> quantiles of (0, 1) taken at the lower value: 0, 0, 0; both <= 4
+    assert "10 % 0, median 0, 90 % 0; 2 targets have at most 4." in text
     saved = json.loads(out.read_text())
     assert saved["classes"] == [["(x, r, t)", "h", "neither", "neither"], ["h", "t", "t", "h"]]
     assert saved["score_ratio_head_over_all"] == [0.5, 1.0]
     assert saved["all_top4"][0][0] == ["e", "r", "f"]
+    assert saved["peers_x_r_t"] == [1.0, 0.0]
 
 
 def test_script_refuses_two_rankings(scope, tmp_path):
