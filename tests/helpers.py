@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import torch
 
@@ -18,6 +20,15 @@ from kgif.model.conve import ConvEConfig, init_conve
 DATA_DIR = Path(
     os.environ.get("KGIF_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
+
+
+def load_benchmark_script(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` imported as a module (the scripts are not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def randomize_buffers(buffers: dict, generator: torch.Generator) -> dict:

@@ -3,22 +3,16 @@ against a case computed by hand."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 import torch
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "kelpie_checkpoints.py"
+from helpers import load_benchmark_script
 
 
 @pytest.fixture(scope="module")
 def module():
-    spec = importlib.util.spec_from_file_location("kelpie_checkpoints", SCRIPT)
-    loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
-    return loaded
+    return load_benchmark_script("kelpie_checkpoints")
 
 
 def _t(*values: float) -> torch.Tensor:

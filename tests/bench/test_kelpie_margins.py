@@ -3,20 +3,13 @@ the paired margin changes."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "kelpie_margins.py"
+from helpers import load_benchmark_script
 
 
 @pytest.fixture(scope="module")
 def margins():
-    spec = importlib.util.spec_from_file_location("kelpie_margins", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("kelpie_margins")
 
 
 def test_flip_overlaps_by_hand(margins, capsys):

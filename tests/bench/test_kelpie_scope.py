@@ -3,21 +3,16 @@ the whole script on a toy study (two cached rankings written by hand)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "kelpie_scope.py"
+from helpers import load_benchmark_script
 
 
 @pytest.fixture(scope="module")
 def scope():
-    spec = importlib.util.spec_from_file_location("kelpie_scope", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("kelpie_scope")
 
 
 @pytest.mark.parametrize(("fact", "expected"), [

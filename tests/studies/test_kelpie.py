@@ -135,25 +135,16 @@ def test_every_chosen_fact_mentions_the_head(kg, checkpoints, targets, method):
         assert bool((scores[:-1] >= scores[1:]).all())  # best first
 
 
-def test_tracin_ranking_is_the_top_of_the_full_influence_matrix(kg, checkpoints, targets):
+@pytest.mark.parametrize(("method", "last_only"), [("tracin", False), ("tracin_last", True)])
+def test_tracin_ranking_is_the_top_of_the_full_influence_matrix(kg, checkpoints, targets, method,
+                                                                 last_only):
+    """The top of the float64 influence over all checkpoints (``tracin``) or the last one
+    alone (``tracin_last``)."""
     cands = candidate_rows(kg.training, targets, "head")
-    ranking = rank_candidates("tracin", checkpoints, kg.training, targets, cands, 4)
-    reference = [c.to(dtype=torch.float64) for c in checkpoints]
+    ranking = rank_candidates(method, checkpoints, kg.training, targets, cands, 4)
+    used = checkpoints[-1:] if last_only else checkpoints
+    reference = [c.to(dtype=torch.float64) for c in used]
     full = TracIn(reference, kg.training, show_progress=False).influence(targets)  # (T, n)
-    for j in range(len(targets)):
-        mine = full[j, cands[j]]
-        order = mine.argsort(descending=True, stable=True)[:4]
-        assert ranking.rows[j, : len(order)].tolist() == cands[j][order].tolist()
-        torch.testing.assert_close(ranking.scores[j, : len(order)], mine[order],
-                                   rtol=RTOL32, atol=ATOL32)
-
-
-def test_tracin_last_ranking_uses_the_last_checkpoint_only(kg, checkpoints, targets):
-    """``tracin_last``: the top of the float64 influence of the last checkpoint alone."""
-    cands = candidate_rows(kg.training, targets, "head")
-    ranking = rank_candidates("tracin_last", checkpoints, kg.training, targets, cands, 4)
-    last = checkpoints[-1].to(dtype=torch.float64)
-    full = TracIn([last], kg.training, show_progress=False).influence(targets)  # (T, n)
     for j in range(len(targets)):
         mine = full[j, cands[j]]
         order = mine.argsort(descending=True, stable=True)[:4]
