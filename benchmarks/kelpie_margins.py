@@ -19,7 +19,10 @@ and, for every finished retraining in the cache, the **actual margin change** of
 its Spearman correlation with the predicted loss of the deleted fact, and that change paired
 against the retraining-noise rows (``null*``, nothing deleted) and ``random@1``: the margin a
 deletion took beyond what any retraining moves; and how many targets two retrainings both
-flipped, against the overlap expected if flips fell on targets independently. Prints a
+flipped, against the overlap expected if flips fell on targets independently; and, for each
+deletion row against random at the same k or budget, the targets only one of the two flipped
+(McNemar's discordant pairs), the exact test of that split and how many more targets the row
+would have had to flip, with random's flips as they are, to be separable at p < 0.05. Prints a
 Markdown summary.
 """
 
@@ -33,7 +36,7 @@ import sys
 from pathlib import Path
 
 import torch
-from scipy.stats import spearmanr
+from scipy.stats import binomtest, spearmanr
 
 from kgif._io import atomic_write_json
 from kgif.data.datasets import load_dataset
@@ -134,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{int((~p).sum())} |")
         _flip_overlaps(out["flips"])
         _robust_flips(out)
+        _separable_flips(out)
     finished = []
     for spec in sorted(Path(args.cache_dir).glob("*/spec.json")):
         result = spec.parent / "result.json"
@@ -247,6 +251,44 @@ def _robust_flips(out: dict) -> None:
                     f"p = {sign_flip_test(hit - base):.2g}")
         out["robust_flips"][name] = int(hit.sum())
         print(f"| {name} | {int(hit.sum())} | {cell} |")
+
+
+def _needed_excess(only_b: int, alpha: float = 0.05) -> int:
+    """The smallest count a > ``only_b`` of targets flipped only by a row such that McNemar's
+    exact test (two-sided binomial test of a successes in a + ``only_b`` trials at 1/2;
+    McNemar 1947, scipy.stats.binomtest) rejects at ``alpha``, ``only_b`` being the targets
+    flipped only by the control."""
+    a = only_b + 1  # the row must flip more than the control, not just differ from it
+    while binomtest(a, a + only_b, 0.5).pvalue >= alpha:
+        a += 1
+    return a
+
+
+def _separable_flips(out: dict, alpha: float = 0.05) -> None:
+    """Each deletion row against random at the same k or budget: the targets only the row
+    flipped (a) and only random flipped (b), McNemar's exact p of that split, and the smallest
+    a that would have been separable at ``alpha`` with b as observed (what a better explainer
+    must reach on these targets; ΔH@1 lower by (needed a - a) / T than the row's)."""
+    flips = out["flips"]
+    out["separable_flips"] = {}
+    rows = [n for n in flips if _random_control(n) in flips]
+    if not rows:
+        return
+    total = len(flips[rows[0]])
+    print(f"\n| retraining | flipped only by it / only by random (same k or budget) | "
+          f"McNemar exact p | only-it flips needed for p < {alpha:g} | ΔH@1 it would need |")
+    print("|---|---|---|---|---|")
+    for name in rows:
+        control = _random_control(name)
+        a = sum(x and not y for x, y in zip(flips[name], flips[control], strict=True))
+        b = sum(y and not x for x, y in zip(flips[name], flips[control], strict=True))
+        p = binomtest(a, a + b, 0.5).pvalue if a + b else 1.0
+        need = _needed_excess(b, alpha)
+        needed_delta = -(sum(flips[name]) + max(need - a, 0)) / total
+        out["separable_flips"][name] = {"only_row": a, "only_random": b, "p": p,
+                                        "needed_only_row": need,
+                                        "needed_delta_h1": needed_delta}
+        print(f"| {name} | {a} / {b} ({control}) | {p:.2g} | {need} | {needed_delta:+.2f} |")
 
 
 def _paired_margin_changes(out: dict) -> None:

@@ -95,3 +95,31 @@ def test_cached_methods_skip_ambiguous_ones(margins, tmp_path):
     for name in ("tracin-aa.json", "tracin-bb.json", "tracin_last-cc.json", "random-dd.json"):
         (folder / name).write_text("{}")
     assert margins._cached_methods(tmp_path) == ["random", "tracin_last"]
+
+
+def test_needed_excess_against_binomial_tails(margins):
+    # two-sided exact binomial at 1/2 by hand: with no control-only flips, a of a has
+    # p = 2 * 0.5**a: 0.0625 at a = 5, 0.03125 at a = 6
+    assert margins._needed_excess(0) == 6
+    # b = 5: a = 14 of 19 has p = 2 * P(X >= 14) = 0.0636, a = 15 of 20 has 0.0414
+    assert margins._needed_excess(5) == 15
+    # at 0.1: 13 of 18 has 2 * 12,616 / 2**18 = 0.096, 12 of 17 has 2 * 9,402 / 2**17 = 0.143
+    assert margins._needed_excess(5, alpha=0.1) == 13
+    # 0 of 5 is "significant" at 0.1 (p = 0.0625) but in random's favour: not counted
+    assert margins._needed_excess(5, alpha=0.1) > 5
+
+
+def test_separable_flips_by_hand(margins, capsys):
+    # 10 targets: tracin@1 flips 0-3, random@1 flips 3-4 -> 3 only tracin, 1 only random
+    out = {"flips": {"tracin@1": [True] * 4 + [False] * 6,
+                     "random@1": [False] * 3 + [True] * 2 + [False] * 5,
+                     "null_seed1": [True] + [False] * 9}}
+    margins._separable_flips(out)
+    row = out["separable_flips"]["tracin@1"]
+    assert (row["only_row"], row["only_random"]) == (3, 1)
+    assert row["p"] == pytest.approx(0.625)  # 2 * P(X >= 3 | n = 4) = 2 * 5 / 16
+    # with 1 random-only flip, a = 8 of 9 gives 2 * 10 / 512 = 0.039 (a = 7: 0.070)
+    assert row["needed_only_row"] == 8
+    assert row["needed_delta_h1"] == pytest.approx(-(4 + 5) / 10)
+    assert set(out["separable_flips"]) == {"tracin@1"}  # neither random nor noise is paired
+    assert "| tracin@1 | 3 / 1 (random@1) | 0.62 | 8 | -0.90 |" in capsys.readouterr().out
