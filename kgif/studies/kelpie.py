@@ -560,8 +560,9 @@ class KelpieResult:
             process that finished it, so only the epochs after ``retrain_resumed_from``.
         retrain_resumed_from: job name -> the epoch that process resumed from (0: trained in
             one go).
-        null_reproduces_original: whether the null retraining's parameters equal the original
-            model's bit for bit (None until it has run).
+        null_reproduces_original: whether the null retraining's parameters and buffers
+            (BatchNorm statistics) equal the original model's bit for bit (None until it has
+            run).
         extraction_cached: the methods whose ranking was read from the cache.
     """
 
@@ -666,8 +667,10 @@ def run_kelpie(kg: KnowledgeGraph, checkpoints: Sequence[Checkpoint], cache: Ret
             result.retrain_resumed_from[job.name] = int(done.get("resumed_from_epoch", 0))
     if "null" in result.after:
         null = cache.final_model(result.jobs[names.index("null")])
+        original = checkpoints[-1]
         result.null_reproduces_original = all(
-            torch.equal(null.params[n], v) for n, v in checkpoints[-1].params.items())
+            torch.equal(null.params[n], v) for n, v in original.params.items()) and all(
+            torch.equal(null.buffers[n], v) for n, v in original.buffers.items())
     return result
 
 

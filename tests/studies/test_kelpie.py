@@ -3,6 +3,7 @@ budget, and the resumable retraining cache, on a toy graph."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
 import os
@@ -445,6 +446,23 @@ def test_cache_refuses_bad_settings(kg, tmp_path):
 
 
 # --------------------------------------------------------------------------- the study
+
+
+@pytest.mark.parametrize("part", ["params", "buffers"])
+def test_null_check_sees_one_changed_number(kg, checkpoints, targets, tmp_path, part):
+    """`null_reproduces_original` compares parameters and BatchNorm buffers: one number of the
+    explained model changed by one ulp in either makes the same-seed null retraining differ."""
+    cache = RetrainCache(tmp_path, kg, CONFIG, TC)
+    kwargs = dict(targets=targets, methods=["random"], ks=[1], run_jobs=["null"])
+    assert run_kelpie(kg, checkpoints, cache, **kwargs).null_reproduces_original is True
+    last = checkpoints[-1]
+    tensors = {n: v.clone() for n, v in getattr(last, part).items()}
+    name = next(n for n, v in tensors.items() if v.is_floating_point() and v.numel())
+    flat = tensors[name].view(-1)
+    flat[0] = torch.nextafter(flat[0], torch.tensor(float("inf"), dtype=flat.dtype))
+    changed = dataclasses.replace(last, **{part: tensors})
+    result = run_kelpie(kg, [*checkpoints[:-1], changed], cache, **kwargs)
+    assert result.null_reproduces_original is False
 
 
 def test_run_kelpie_end_to_end_and_resumed(kg, checkpoints, targets, tmp_path, monkeypatch):
