@@ -668,10 +668,14 @@ def run_kelpie(kg: KnowledgeGraph, checkpoints: Sequence[Checkpoint], cache: Ret
     if "null" in result.after:
         null = cache.final_model(result.jobs[names.index("null")])
         original = checkpoints[-1]
-        result.null_reproduces_original = all(
-            torch.equal(null.params[n], v) for n, v in original.params.items()) and all(
-            torch.equal(null.buffers[n], v) for n, v in original.buffers.items())
+        result.null_reproduces_original = (_same_tensors(null.params, original.params)
+                                           and _same_tensors(null.buffers, original.buffers))
     return result
+
+
+def _same_tensors(a: dict[str, Tensor], b: dict[str, Tensor]) -> bool:
+    """Whether two tensor dicts have the same names and bit-identical values."""
+    return a.keys() == b.keys() and all(torch.equal(a[n], b[n]) for n in a)
 
 
 def _check_arguments(kg: KnowledgeGraph, targets: Tensor, methods: Sequence[str],
